@@ -1,1 +1,3 @@
 export * from './message.js';
+export * from './properties.js';
+export * from './config.js';
