@@ -1,0 +1,77 @@
+import { describe, expect, it } from '@jest/globals';
+import { FrameDecoder } from './frame-decoder.js';
+import { ProtocolError } from './errors.js';
+
+function frame(payload: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeInt32BE(payload.length);
+  return Buffer.concat([len, payload]);
+}
+
+const payloads = [Buffer.from([0, 0, 0, 0]), Buffer.from('0000abcdefgh'), Buffer.alloc(300, 7), Buffer.from('\0\0\0\x02{}')];
+const stream = Buffer.concat(payloads.map(frame));
+
+function collect(chunks: Buffer[], dec = new FrameDecoder()): Buffer[] {
+  const out: Buffer[] = [];
+  for (const c of chunks) dec.push(c, (f) => out.push(Buffer.from(f)));
+  return out;
+}
+
+describe('FrameDecoder', () => {
+  it('decodes merged frames from one chunk without copying', () => {
+    const dec = new FrameDecoder();
+    const seen: Buffer[] = [];
+    dec.push(stream, (f) => seen.push(f));
+    expect(seen).toEqual(payloads);
+    expect(seen[2]!.buffer).toBe(stream.buffer); // a view, not a copy
+    expect(dec.pendingBytes).toBe(0);
+  });
+
+  it('decodes the stream fed one byte at a time, in every state', () => {
+    const dec = new FrameDecoder();
+    const out: Buffer[] = [];
+    for (let i = 0; i < stream.length; i++) {
+      dec.push(stream.subarray(i, i + 1), (f) => out.push(Buffer.from(f)));
+      // After each byte, the decoder holds exactly the bytes of the frame in progress.
+      const done = out.reduce((n, f) => n + 4 + f.length, 0);
+      expect(dec.pendingBytes).toBe(i + 1 - done);
+    }
+    expect(out).toEqual(payloads);
+  });
+
+  it('decodes every split point of the stream', () => {
+    for (let a = 0; a <= stream.length; a++) {
+      expect(collect([stream.subarray(0, a), stream.subarray(a)])).toEqual(payloads);
+    }
+  });
+
+  it('decodes random chunkings', () => {
+    for (let round = 0; round < 200; round++) {
+      const chunks: Buffer[] = [];
+      let p = 0;
+      while (p < stream.length) {
+        const n = 1 + Math.floor(Math.random() * 40);
+        chunks.push(stream.subarray(p, p + n));
+        p += n;
+      }
+      expect(collect(chunks)).toEqual(payloads);
+    }
+  });
+
+  it('rejects frames over the limit and too short, then stays failed', () => {
+    const big = Buffer.alloc(4);
+    big.writeInt32BE(16 * 1024 * 1024 + 1);
+    const dec = new FrameDecoder();
+    expect(() => dec.push(big, () => undefined)).toThrow(ProtocolError);
+    expect(() => dec.push(Buffer.alloc(1), () => undefined)).toThrow(/already failed/);
+    const neg = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+    expect(() => new FrameDecoder().push(neg, () => undefined)).toThrow(/too small/);
+    expect(() => new FrameDecoder().push(Buffer.from([0, 0, 0, 3]), () => undefined)).toThrow(/too small/);
+  });
+
+  it('accepts a frame of exactly the limit', () => {
+    const dec = new FrameDecoder(64);
+    const out = collect([frame(Buffer.alloc(64, 1))], dec);
+    expect(out[0]!.length).toBe(64);
+  });
+});

@@ -1,0 +1,81 @@
+import { ProtocolError } from './errors.js';
+
+/** Netty's default for RocketMQ (`com.rocketmq.remoting.frameMaxLength`). */
+export const DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024;
+
+/**
+ * Splits a TCP byte stream into RocketMQ frames: `int32 length` then `length` bytes. Frames are
+ * handed out without the length field. A frame that sits wholly inside one chunk is handed out as
+ * a view of that chunk (no copy); only frames that span chunks are assembled into a new buffer.
+ * Pure: no sockets, no timers. Throws ProtocolError on a bad length; the caller closes the
+ * connection and must not push to this decoder again.
+ */
+export class FrameDecoder {
+  /** Bytes of a length field split across chunks. */
+  private readonly lenBuf = Buffer.alloc(4);
+  private lenHave = 0;
+  /** The frame being assembled across chunks, and how much of it we have. */
+  private partial: Buffer | null = null;
+  private partialHave = 0;
+  private failed = false;
+
+  constructor(readonly maxFrameLength: number = DEFAULT_MAX_FRAME_LENGTH) {}
+
+  /** Stream bytes consumed for the frame in progress, length field included (tests, flow control). */
+  get pendingBytes(): number {
+    return this.partial !== null ? 4 + this.partialHave : this.lenHave;
+  }
+
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    if (this.failed) throw new ProtocolError('decoder already failed');
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      if (this.partial !== null) {
+        const need = this.partial.length - this.partialHave;
+        const take = Math.min(need, end - pos);
+        chunk.copy(this.partial, this.partialHave, pos, pos + take);
+        this.partialHave += take;
+        pos += take;
+        if (this.partialHave === this.partial.length) {
+          const frame = this.partial;
+          this.partial = null;
+          this.partialHave = 0;
+          onFrame(frame);
+        }
+        continue;
+      }
+      let length: number;
+      if (this.lenHave === 0 && end - pos >= 4) {
+        length = chunk.readInt32BE(pos);
+        pos += 4;
+      } else {
+        while (this.lenHave < 4 && pos < end) this.lenBuf[this.lenHave++] = chunk[pos++]!;
+        if (this.lenHave < 4) return;
+        length = this.lenBuf.readInt32BE(0);
+        this.lenHave = 0;
+      }
+      this.checkLength(length);
+      if (end - pos >= length) {
+        const frame = chunk.subarray(pos, pos + length);
+        pos += length;
+        onFrame(frame);
+      } else {
+        this.partial = Buffer.allocUnsafe(length);
+        this.partialHave = 0;
+      }
+    }
+  }
+
+  private checkLength(length: number): void {
+    // A command needs at least its 4-byte serialize-type/header-length word.
+    if (length < 4) {
+      this.failed = true;
+      throw new ProtocolError(`frame length ${length} is too small`);
+    }
+    if (length > this.maxFrameLength) {
+      this.failed = true;
+      throw new ProtocolError(`frame length ${length} exceeds the limit of ${this.maxFrameLength} bytes`);
+    }
+  }
+}

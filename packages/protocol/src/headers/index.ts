@@ -1,0 +1,5 @@
+export * from './codec.js';
+export * from './namesrv.js';
+export * from './producer.js';
+export * from './consumer.js';
+export * from './admin.js';

@@ -1,0 +1,128 @@
+import { describe, expect, it } from '@jest/globals';
+import { RemotingCommand, SerializeType, decodeCommand, encodeCommand, encodeCommandPrefix, jsonHeaderText } from './remoting-command.js';
+import { ProtocolError } from './errors.js';
+
+/** Builds a frame by hand from the documented layout (remoting.md §1.1). */
+function handFrame(type: number, header: Buffer, body: Buffer = Buffer.alloc(0)): Buffer {
+  const b = Buffer.alloc(8 + header.length + body.length);
+  b.writeInt32BE(4 + header.length + body.length, 0);
+  b.writeInt32BE((type << 24) | header.length, 4);
+  header.copy(b, 8);
+  body.copy(b, 8 + header.length);
+  return b;
+}
+
+describe('JSON header', () => {
+  it('encodes byte-exactly in fastjson field order', () => {
+    const cmd = new RemotingCommand(310, 42, { a: 'PG', b: 'T', e: '0' }, Buffer.from('hello'));
+    cmd.language = 'JAVA';
+    cmd.version = 479;
+    const header = '{"code":310,"extFields":{"a":"PG","b":"T","e":"0"},"flag":0,"language":"JAVA","opaque":42,"serializeTypeCurrentRPC":"JSON","version":479}';
+    expect(encodeCommand(cmd)).toEqual(handFrame(0, Buffer.from(header), Buffer.from('hello')));
+  });
+
+  it('writes remark and response flag, omits null extFields', () => {
+    const req = new RemotingCommand(105, 7);
+    const res = RemotingCommand.responseTo(req, 17, 'No topic route info in name server for the topic: X');
+    res.language = 'JAVA';
+    expect(jsonHeaderText(res)).toBe(
+      '{"code":17,"flag":1,"language":"JAVA","opaque":7,"remark":"No topic route info in name server for the topic: X","serializeTypeCurrentRPC":"JSON","version":479}',
+    );
+  });
+
+  it('decodes a Java request, with numbers and booleans in extFields too', () => {
+    const h = Buffer.from('{"code":11,"extFields":{"queueId":3,"consumerGroup":"G","k":false},"flag":2,"language":"JAVA","opaque":-5,"serializeTypeCurrentRPC":"JSON","version":401}');
+    const cmd = decodeCommand(handFrame(0, h, Buffer.from([1, 2])).subarray(4));
+    expect(cmd.code).toBe(11);
+    expect(cmd.opaque).toBe(-5);
+    expect(cmd.isOneway).toBe(true);
+    expect(cmd.isResponse).toBe(false);
+    expect(cmd.version).toBe(401);
+    expect(cmd.extFields).toEqual({ queueId: 3, consumerGroup: 'G', k: false });
+    expect(cmd.ext('queueId')).toBe('3');
+    expect(cmd.body).toEqual(Buffer.from([1, 2]));
+    expect(cmd.serializeType).toBe(SerializeType.JSON);
+  });
+
+  it('escapes keys and values that need it', () => {
+    const cmd = new RemotingCommand(100, 1, { 'q"k': 'line\nbreak', u: 'é\u0001' });
+    const back = decodeCommand(encodeCommand(cmd).subarray(4));
+    expect(back.extFields).toEqual({ 'q"k': 'line\nbreak', u: 'é\u0001' });
+  });
+});
+
+describe('ROCKETMQ header', () => {
+  function handHeader(): Buffer {
+    const remark = Buffer.from('ok');
+    const parts: Buffer[] = [];
+    const head = Buffer.alloc(17);
+    head.writeInt16BE(310, 0);
+    head.writeUInt8(0, 2); // JAVA
+    head.writeInt16BE(479, 3);
+    head.writeInt32BE(9, 5);
+    head.writeInt32BE(1, 9);
+    head.writeInt32BE(remark.length, 13);
+    parts.push(head, remark);
+    const ext: Buffer[] = [];
+    for (const [k, v] of [['a', 'PG'], ['e', '12']] as const) {
+      const kl = Buffer.alloc(2);
+      kl.writeInt16BE(k.length);
+      const vl = Buffer.alloc(4);
+      vl.writeInt32BE(v.length);
+      ext.push(kl, Buffer.from(k), vl, Buffer.from(v));
+    }
+    const extBuf = Buffer.concat(ext);
+    const el = Buffer.alloc(4);
+    el.writeInt32BE(extBuf.length);
+    parts.push(el, extBuf);
+    return Buffer.concat(parts);
+  }
+
+  it('encodes byte-exactly', () => {
+    const cmd = new RemotingCommand(310, 9, { a: 'PG', e: '12' }, Buffer.from('B'));
+    cmd.flag = 1;
+    cmd.remark = 'ok';
+    cmd.language = 'JAVA';
+    cmd.serializeType = SerializeType.ROCKETMQ;
+    expect(encodeCommand(cmd)).toEqual(handFrame(1, handHeader(), Buffer.from('B')));
+  });
+
+  it('decodes hand-built bytes', () => {
+    const cmd = decodeCommand(handFrame(1, handHeader(), Buffer.from('B')).subarray(4));
+    expect(cmd).toMatchObject({ code: 310, language: 'JAVA', version: 479, opaque: 9, flag: 1, remark: 'ok', serializeType: 1 });
+    expect(cmd.extFields).toEqual({ a: 'PG', e: '12' });
+    expect(cmd.body).toEqual(Buffer.from('B'));
+  });
+
+  it('truncates codes above 32767 as Java does', () => {
+    const cmd = new RemotingCommand(200050, 1);
+    cmd.serializeType = SerializeType.ROCKETMQ;
+    expect(decodeCommand(encodeCommand(cmd).subarray(4)).code).toBe(200050 & 0xffff);
+  });
+
+  it('rejects lengths that run past the header', () => {
+    const h = handHeader();
+    h.writeInt32BE(1000, 13); // remark length
+    expect(() => decodeCommand(handFrame(1, h).subarray(4))).toThrow(ProtocolError);
+    expect(() => decodeCommand(handFrame(1, Buffer.alloc(10)).subarray(4))).toThrow(/shorter than 21/);
+  });
+});
+
+describe('framing errors', () => {
+  it('rejects a header length beyond the frame, unknown types and bad JSON', () => {
+    const f = handFrame(0, Buffer.from('{}')).subarray(4);
+    f.writeInt32BE(100, 0);
+    expect(() => decodeCommand(f)).toThrow(/exceeds the frame/);
+    expect(() => decodeCommand(handFrame(2, Buffer.from('{}')).subarray(4))).toThrow(/unknown serialize type 2/);
+    expect(() => decodeCommand(handFrame(0, Buffer.from('{"code":')).subarray(4))).toThrow(/does not parse/);
+    expect(() => decodeCommand(handFrame(0, Buffer.from('[1]')).subarray(4))).toThrow(/not an object/);
+    expect(() => decodeCommand(handFrame(0, Buffer.from('{"opaque":1}')).subarray(4))).toThrow(/no "code"/);
+  });
+
+  it('prefix + body equals the whole frame', () => {
+    const cmd = new RemotingCommand(11, 3, { x: '1' });
+    const body = Buffer.alloc(100, 9);
+    cmd.body = body;
+    expect(Buffer.concat([encodeCommandPrefix(cmd, body.length), body])).toEqual(encodeCommand(cmd));
+  });
+});
