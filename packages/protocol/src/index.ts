@@ -5,3 +5,5 @@ export * from './remoting-command.js';
 export * from './json.js';
 export * from './headers/index.js';
 export * from './message/index.js';
+export * from './body/index.js';
+export * from './filter/index.js';

@@ -1,0 +1,2 @@
+export * from './tag.js';
+export * from './sql92.js';
