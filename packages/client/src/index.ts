@@ -1,0 +1,1 @@
+export * from './consumer/allocate.js';
