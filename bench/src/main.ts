@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '@rocketmq-ts/testing';
+import { measureDiskFloor } from './disk-floor.js';
+import { NatsPeer } from './peers/nats.js';
+import { RedisPeer, type RedisDurability } from './peers/redis.js';
+import { machineInfo, printReport, saveReport, type BenchReport, type Ratio, type Row } from './report.js';
+import { RssSampler, processCpuMicros } from './stats.js';
+import { runWindow, type WindowResult } from './window.js';
+import { brokerTargetAvailable, runBrokerScenarios } from './targets/broker.js';
+
+/**
+ * `pnpm bench [--quick] [--only <system>]`: rocketmq-ts against Redis Streams and NATS
+ * JetStream, same payload and in-flight window, plus the raw disk floor, all in one run.
+ */
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const onlyIdx = argv.indexOf('--only');
+const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
+
+export const PAYLOAD = Buffer.alloc(1024, 0x61);
+export const plan = quick
+  ? { sendRequests: 30_000, batchRequests: 600, latencyRequests: 2_000, consumeMessages: 30_000, maxMs: 3_000, floorMs: 1_000 }
+  : { sendRequests: 300_000, batchRequests: 6_000, latencyRequests: 20_000, consumeMessages: 300_000, maxMs: 20_000, floorMs: 4_000 };
+
+export interface ScenarioSpec {
+  scenario: string;
+  inflight: number;
+  perRequest: number;
+  requests: number;
+}
+export const SCENARIOS = {
+  async: { scenario: 'send, async durability, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
+  batch: { scenario: 'batch send, 64 msgs/request, 16 in flight', inflight: 16, perRequest: 64, requests: plan.batchRequests },
+  sync: { scenario: 'send, sync durability, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
+  latency: { scenario: 'send, 1 in flight (latency)', inflight: 1, perRequest: 1, requests: plan.latencyRequests },
+  consume: { scenario: 'consume from the tail, 32 msgs/pull', inflight: 1, perRequest: 32, requests: 0 },
+} satisfies Record<string, ScenarioSpec>;
+
+/** Runs a window against a server process and turns it into a row. */
+export async function measure(spec: ScenarioSpec, system: string, durability: string, pid: number, send: (i: number) => Promise<unknown>): Promise<Row> {
+  const rss = pid ? new RssSampler(pid) : null;
+  rss?.start();
+  const cpu0 = pid ? processCpuMicros(pid) : 0;
+  const r: WindowResult = await runWindow({ inflight: spec.inflight, requests: spec.requests, perRequest: spec.perRequest, maxMs: plan.maxMs, send });
+  const cpu1 = pid ? processCpuMicros(pid) : 0;
+  const peak = rss?.stop();
+  return rowFrom(spec.scenario, system, durability, r.messages, r.elapsedMs, r.latency.percentiles([50, 99, 99.9]), pid ? (cpu1 - cpu0) / Math.max(1, r.messages) : undefined, peak, r.errors ? `${r.errors} errors: ${r.firstError}` : undefined);
+}
+
+export function rowFrom(scenario: string, system: string, durability: string, messages: number, elapsedMs: number, pct: number[] | undefined, cpuUsPerMsg: number | undefined, peakRss: number | undefined, note?: string): Row {
+  const secs = elapsedMs / 1000;
+  const row: Row = { scenario, system, durability, msgsPerSec: messages / secs, mbPerSec: (messages * PAYLOAD.length) / secs / 1e6 };
+  if (pct) [row.p50Us, row.p99Us, row.p999Us] = pct as [number, number, number];
+  if (cpuUsPerMsg !== undefined) row.cpuUsPerMsg = cpuUsPerMsg;
+  if (peakRss !== undefined) row.peakRssMB = peakRss / 1e6;
+  if (note) row.note = note;
+  return row;
+}
+
+async function redisRows(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const settings: [RedisDurability, string][] = [['off', 'none (persistence off)'], ['everysec', 'async (appendfsync everysec)'], ['always', 'sync (appendfsync always)']];
+  for (const [d, label] of settings) {
+    const peer = new RedisPeer(d);
+    try {
+      await peer.start();
+      const name = `redis-streams (${d})`;
+      if (d === 'always') {
+        rows.push(await measure(SCENARIOS.sync, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
+        continue;
+      }
+      rows.push(await measure(SCENARIOS.async, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
+      if (d === 'everysec') {
+        rows.push(await measure(SCENARIOS.batch, name, label, peer.pid, () => peer.xaddBatch(PAYLOAD, 64)));
+        rows.push(await measure(SCENARIOS.latency, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
+        let got = 0;
+        const cpu0 = processCpuMicros(peer.pid);
+        const t0 = performance.now();
+        const lat: number[] = [];
+        await peer.readAll(32, (n) => {
+          got += n;
+        });
+        const el = performance.now() - t0;
+        lat.length = 0;
+        rows.push(rowFrom(SCENARIOS.consume.scenario, name, label, got, el, undefined, (processCpuMicros(peer.pid) - cpu0) / Math.max(1, got), undefined));
+      }
+    } catch (e) {
+      rows.push({ scenario: '-', system: `redis-streams (${d})`, durability: label, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
+    } finally {
+      await peer.stop();
+    }
+  }
+  return rows;
+}
+
+async function natsRows(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const peer = new NatsPeer();
+  const name = 'nats-jetstream (file)';
+  const label = 'async (file store, OS flush)';
+  try {
+    await peer.start();
+    const pid = peer.pid;
+    rows.push(await measure(SCENARIOS.async, name, label, pid, () => peer.publish(PAYLOAD)));
+    rows.push(await measure(SCENARIOS.batch, name, label, pid, () => peer.publishBatch(PAYLOAD, 64)));
+    rows.push(await measure(SCENARIOS.latency, name, label, pid, () => peer.publish(PAYLOAD)));
+    let got = 0;
+    const cpu0 = pid ? processCpuMicros(pid) : 0;
+    const t0 = performance.now();
+    await peer.readAll(32, plan.consumeMessages, (n) => {
+      got += n;
+    });
+    rows.push(rowFrom(SCENARIOS.consume.scenario, name, label, got, performance.now() - t0, undefined, pid ? (processCpuMicros(pid) - cpu0) / Math.max(1, got) : undefined, undefined));
+  } catch (e) {
+    rows.push({ scenario: '-', system: name, durability: label, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
+  } finally {
+    await peer.stop();
+  }
+  return rows;
+}
+
+async function diskRows(): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'rmqts-bench-disk-'));
+  const rows: Row[] = [];
+  try {
+    for (const kb of [4, 64, 256]) {
+      const f = await measureDiskFloor(dir, kb * 1024, plan.floorMs, 1_000_000);
+      rows.push({ scenario: `disk floor: write + fdatasync of ${kb} KiB`, system: 'raw disk', durability: 'sync', msgsPerSec: f.msgsPerSec1k, mbPerSec: f.mbPerSec, note: `${f.syncsPerSec.toFixed(0)} syncs/s` });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function ratios(rows: Row[]): Ratio[] {
+  const out: Ratio[] = [];
+  const find = (scenario: string, system: string) => rows.find((r) => r.scenario === scenario && r.system.startsWith(system) && Number.isFinite(r.msgsPerSec));
+  for (const sc of Object.values(SCENARIOS)) {
+    const ours = find(sc.scenario, 'rocketmq-ts');
+    if (!ours) continue;
+    for (const peer of rows.filter((r) => r.scenario === sc.scenario && !r.system.startsWith('rocketmq-ts') && Number.isFinite(r.msgsPerSec))) {
+      out.push({ label: `${sc.scenario}: rocketmq-ts / ${peer.system}`, value: ours.msgsPerSec / peer.msgsPerSec });
+    }
+  }
+  const sync = find(SCENARIOS.sync.scenario, 'rocketmq-ts');
+  const floor = rows.find((r) => r.system === 'raw disk' && r.scenario.includes('256 KiB'));
+  if (sync && floor) out.push({ label: 'sync-flush send / disk floor (256 KiB batches)', value: sync.msgsPerSec / floor.msgsPerSec });
+  return out;
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const rows: Row[] = [];
+  const step = async (name: string, f: () => Promise<Row[]>): Promise<void> => {
+    if (only && only !== name) return;
+    console.error(`[bench] ${name} ...`);
+    const r = await f();
+    rows.push(...r);
+    console.error(`[bench] ${name} done (${r.length} rows)`);
+  };
+  await step('disk', diskRows);
+  await step('rocketmq-ts', async () => (brokerTargetAvailable() ? runBrokerScenarios() : [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker not built yet (apps/broker)' }]));
+  await step('redis', redisRows);
+  await step('nats', natsRows);
+  const rep: BenchReport = { date: new Date().toISOString().slice(0, 10), quick, machine: machineInfo(), rows, ratios: ratios(rows), durationSec: (performance.now() - t0) / 1000 };
+  console.log('');
+  printReport(rep);
+  const file = saveReport(rep, repoRoot());
+  console.log(`\nresults: ${file}${quick ? '' : ' and BENCHMARKS.md'}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
