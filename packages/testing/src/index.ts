@@ -1,1 +1,12 @@
-export {};
+export { waitFor, type WaitForOptions } from './wait.js';
+export { freePort, canConnect, waitForPort } from './ports.js';
+export { makeTempDir, removeTempDir, removeTempDirs, repoRoot, appMain, writeConf } from './files.js';
+export {
+  startNode,
+  stopAllProcesses,
+  runningProcesses,
+  isPidAlive,
+  type StartNodeOptions,
+  type NodeProcess,
+  type ExitStatus,
+} from './process.js';

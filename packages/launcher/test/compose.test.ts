@@ -1,0 +1,213 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { parseProperties } from '@rocketmq-ts/common';
+import { repoRoot } from '@rocketmq-ts/testing';
+import { parse } from 'yaml';
+import type { TopologyFile } from '../src/topology.js';
+
+/**
+ * No Docker engine runs on the dev and CI machines, so docker-compose.yml is checked here: every
+ * service's conf exists and agrees with the compose wiring, and the compose cluster is the same
+ * as the 2m-2s-async topology that the launcher runs locally.
+ */
+const root = repoRoot();
+const TOPOLOGY = '2m-2s-async';
+const KNOWN_APPS = ['nameserver', 'broker', 'proxy'];
+const CONF_MOUNT = `./infra/conf/${TOPOLOGY}:/app/conf:ro`;
+
+interface Service {
+  build?: unknown;
+  image?: string;
+  environment?: Record<string, string>;
+  command?: string[];
+  volumes?: string[];
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+}
+interface ComposeFile {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+}
+
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as ComposeFile;
+const topology = JSON.parse(readFileSync(join(root, 'infra', 'conf', TOPOLOGY, 'topology.json'), 'utf8')) as TopologyFile;
+const appServices = Object.entries(compose.services).filter(([, s]) => s.environment?.['APP'] !== undefined);
+
+function confOf(name: string): { file: string; props: Map<string, string> } {
+  const s = compose.services[name]!;
+  const cmd = s.command ?? [];
+  const i = cmd.indexOf('-c');
+  const inContainer = cmd[i + 1];
+  if (i < 0 || inContainer === undefined || !inContainer.startsWith('conf/')) throw new Error(`${name}: command must be -c conf/<file>, got ${JSON.stringify(cmd)}`);
+  const file = inContainer.slice('conf/'.length);
+  const hostPath = join(root, 'infra', 'conf', TOPOLOGY, file);
+  return { file, props: existsSync(hostPath) ? parseProperties(readFileSync(hostPath, 'utf8')) : new Map() };
+}
+
+const portOf = (name: string, prop: string): number => Number(confOf(name).props.get(prop));
+const mainPortOf = (name: string): number =>
+  portOf(name, compose.services[name]!.environment!['APP'] === 'proxy' ? 'grpcServerPort' : 'listenPort');
+
+describe('docker-compose.yml', () => {
+  it('has the cluster services, Redis and Prometheus', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(
+      ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'namesrv-1', 'namesrv-2', 'prometheus', 'proxy', 'redis'].sort(),
+    );
+  });
+
+  it.each(appServices.map(([n]) => n))('%s: one image build, a known app, its conf mounted read-only and present', (name) => {
+    const s = compose.services[name]!;
+    expect(s.build).toEqual({ context: '.', dockerfile: 'infra/docker/Dockerfile' });
+    expect(KNOWN_APPS).toContain(s.environment!['APP']);
+    expect(s.volumes).toContain(CONF_MOUNT);
+    const { file, props } = confOf(name);
+    expect(existsSync(join(root, 'infra', 'conf', TOPOLOGY, file))).toBe(true);
+    expect(props.size).toBeGreaterThan(0);
+    // Same conf for local and container runs: no addresses inside.
+    for (const [k, v] of props) {
+      expect(k).not.toMatch(/^(namesrvAddr|brokerIP\d|haMasterAddress)$/);
+      expect(`${k}=${v}`).not.toMatch(/\d+\.\d+\.\d+\.\d+|=[\w.-]+:\d+/);
+    }
+  });
+
+  it('uses each port once, published or not', () => {
+    const published = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':')[0]));
+    expect(new Set(published).size).toBe(published.length);
+    const bound = appServices.flatMap(([n]) => {
+      const ports = [mainPortOf(n), portOf(n, 'metricsPromExporterPort')];
+      if (compose.services[n]!.environment!['APP'] === 'broker') ports.push(portOf(n, 'haListenPort') || portOf(n, 'listenPort') + 1);
+      return ports;
+    });
+    expect(bound.every((p) => Number.isInteger(p) && p > 0)).toBe(true);
+    expect(new Set(bound).size).toBe(bound.length);
+    // A published port maps to the same port inside, and is one the service really listens on.
+    for (const [n, s] of appServices) {
+      for (const p of s.ports ?? []) {
+        const [host, inside] = p.split(':').map(Number);
+        expect(host).toBe(inside);
+        expect(inside).toBe(mainPortOf(n));
+      }
+    }
+  });
+
+  it('points NAMESRV_ADDR at name server services and the ports their confs listen on', () => {
+    const users = appServices.filter(([, s]) => s.environment!['APP'] !== 'nameserver');
+    expect(users.length).toBe(5);
+    for (const [name, s] of users) {
+      const addr = s.environment!['NAMESRV_ADDR'];
+      expect(addr).toBeDefined();
+      const entries = addr!.split(';');
+      expect(entries.length).toBe(2);
+      for (const entry of entries) {
+        const [host, port] = entry.split(':');
+        const target = compose.services[host!];
+        expect({ name, entry, app: target?.environment?.['APP'] }).toEqual({ name, entry, app: 'nameserver' });
+        expect(Number(port)).toBe(portOf(host!, 'listenPort'));
+      }
+    }
+  });
+
+  it('pairs brokers: each brokerName has a master with id 0 and a slave with id 1, advertised by service name', () => {
+    const groups = new Map<string, { id: string; role: string; service: string }[]>();
+    for (const [name, s] of appServices.filter(([, x]) => x.environment!['APP'] === 'broker')) {
+      const { props } = confOf(name);
+      expect(props.get('brokerClusterName')).toBe('DefaultCluster');
+      expect(s.environment!['ROCKETMQ_BROKER_IP1']).toBe(name);
+      const g = groups.get(props.get('brokerName')!) ?? [];
+      g.push({ id: props.get('brokerId')!, role: props.get('brokerRole')!, service: name });
+      groups.set(props.get('brokerName')!, g);
+    }
+    expect([...groups.keys()].sort()).toEqual(['broker-a', 'broker-b']);
+    for (const [, g] of groups) {
+      g.sort((a, b) => a.id.localeCompare(b.id));
+      expect(g.map((b) => [b.id, b.role])).toEqual([
+        ['0', 'ASYNC_MASTER'],
+        ['1', 'SLAVE'],
+      ]);
+      // The slave waits for its master.
+      expect(compose.services[g[1]!.service]!.depends_on?.[g[0]!.service]).toEqual({ condition: 'service_healthy' });
+    }
+  });
+
+  it('keeps data in named volumes where the confs write it', () => {
+    for (const [name, s] of appServices) {
+      const { props } = confOf(name);
+      const dir = props.get('storePathRootDir') ?? props.get('kvConfigPath')?.replace(/\/[^/]+$/, '');
+      if (dir === undefined) continue; // the proxy keeps nothing on disk
+      const target = '/app/' + dir.replace(/^\.\//, '');
+      const mount = (s.volumes ?? []).find((v) => v.endsWith(':' + target));
+      expect({ name, mount }).toEqual({ name, mount: `${name}-data:${target}` });
+      expect(compose.volumes).toHaveProperty(`${name}-data`);
+    }
+  });
+
+  it('has a healthcheck on every service; the apps check /health on their metrics port', () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      expect({ name, test: s.healthcheck?.test?.[0] }).toEqual({ name, test: 'CMD' });
+    }
+    for (const [name, s] of appServices) {
+      expect(s.healthcheck!.test).toEqual(['CMD', 'node', '/app/infra/docker/healthcheck.mjs', String(portOf(name, 'metricsPromExporterPort')), '/health']);
+    }
+    expect(existsSync(join(root, 'infra', 'docker', 'healthcheck.mjs'))).toBe(true);
+  });
+
+  it('orders start-up with depends_on conditions on defined services', () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
+        expect({ name, dep, defined: dep in compose.services }).toEqual({ name, dep, defined: true });
+        expect(['service_healthy', 'service_started', 'service_completed_successfully']).toContain(cond.condition);
+      }
+    }
+    expect(Object.keys(compose.services['proxy']!.depends_on ?? {})).toEqual(expect.arrayContaining(['namesrv-1', 'namesrv-2', 'broker-a', 'broker-b', 'redis']));
+    expect(compose.services['proxy']!.environment!['ROCKETMQ_REDIS_URL']).toBe('redis://redis:6379');
+  });
+
+  it(`runs the same processes with the same confs as infra/conf/${TOPOLOGY}/topology.json`, () => {
+    const fromCompose = appServices.map(([n, s]) => ({ name: n, app: s.environment!['APP'], config: confOf(n).file })).sort((a, b) => a.name.localeCompare(b.name));
+    const fromTopology = topology.processes.map((p) => ({ name: p.name, app: p.app, config: p.config })).sort((a, b) => a.name.localeCompare(b.name));
+    expect(fromCompose).toEqual(fromTopology);
+    // Local processes get the same variables, with 127.0.0.1 instead of service names.
+    for (const p of topology.processes) {
+      const env = compose.services[p.name]!.environment!;
+      expect(Object.keys(p.env ?? {}).sort()).toEqual(Object.keys(env).filter((k) => k !== 'APP' && k !== 'ROCKETMQ_REDIS_URL').sort());
+      if (p.env?.['NAMESRV_ADDR']) expect(p.env['NAMESRV_ADDR']).toBe(env['NAMESRV_ADDR']!.replace(/namesrv-\d/g, '127.0.0.1'));
+    }
+  });
+
+  it('has Prometheus scrape every app on its metrics port, with the alert rules loaded', () => {
+    const prom = parse(readFileSync(join(root, 'infra', 'prometheus', 'prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const targets = prom.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+    for (const [name] of appServices) expect(targets).toContain(`${name}:${portOf(name, 'metricsPromExporterPort')}`);
+    expect(prom.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    expect(compose.services['prometheus']!.volumes).toContain('./infra/prometheus:/etc/prometheus:ro');
+    const alerts = parse(readFileSync(join(root, 'infra', 'prometheus', 'alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const names = alerts.groups.flatMap((g) => g.rules.map((r) => r.alert));
+    expect(names).toEqual(expect.arrayContaining(['RocketMQBrokerDown', 'RocketMQConsumerLagHigh', 'RocketMQDiskFlushBehind']));
+  });
+
+  it('builds an image whose entrypoint runs apps/$APP/dist/main.js', () => {
+    const dockerfile = readFileSync(join(root, 'infra', 'docker', 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
+    expect(dockerfile).toContain('npm i -g pnpm@12.4.2');
+    expect(dockerfile).toContain('pnpm install --frozen-lockfile && pnpm build');
+    const entry = readFileSync(join(root, 'infra', 'docker', 'entrypoint.sh'), 'utf8');
+    expect(entry).toContain('exec node "$main" "$@"');
+    expect(entry).toContain('main="/app/apps/$APP/dist/main.js"');
+  });
+
+  // `docker compose config` needs no engine; use it (or the older docker-compose) when installed.
+  const composeCli = [['docker', 'compose'], ['docker-compose']].find(
+    ([cmd, ...pre]) => spawnSync(cmd!, [...pre, 'version'], { stdio: 'ignore' }).status === 0,
+  );
+  (composeCli ? it : it.skip)(`is accepted by \`${composeCli?.join(' ') ?? 'docker compose'} config\``, () => {
+    const [cmd, ...pre] = composeCli!;
+    const r = spawnSync(cmd!, [...pre, '-f', join(root, 'docker-compose.yml'), 'config', '-q'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+});

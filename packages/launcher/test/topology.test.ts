@@ -1,0 +1,83 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { removeTempDirs, repoRoot } from '@rocketmq-ts/testing';
+import { listTopologies, loadTopology, type ProcessPlan } from '../src/topology.js';
+import { makeFakeTree } from './fake-tree.js';
+
+afterAll(() => removeTempDirs());
+
+const ports = (p: ProcessPlan | undefined): [string, number][] => (p?.ports ?? []).map((u) => [u.property, u.port]);
+
+describe('topology loading', () => {
+  const root = repoRoot();
+
+  it('lists the topologies under infra/conf', () => {
+    expect(listTopologies(root)).toEqual(expect.arrayContaining(['standalone', '2m-2s-async', '2m-2s-sync']));
+  });
+
+  it('reads the standalone topology', () => {
+    const plan = loadTopology(root, 'standalone', {});
+    expect(plan.processes).toHaveLength(1);
+    const ns = plan.processes[0]!;
+    expect(ns).toMatchObject({ name: 'namesrv', app: 'nameserver', configRel: 'infra/conf/standalone/namesrv.conf' });
+    expect(ns.main).toBe(join(root, 'apps', 'nameserver', 'dist', 'main.js'));
+    expect(ports(ns)).toEqual([
+      ['listenPort', 9876],
+      ['metricsPromExporterPort', 9880],
+    ]);
+  });
+
+  it.each(['2m-2s-async', '2m-2s-sync'])('reads %s with distinct ports for every process', (name) => {
+    const plan = loadTopology(root, name, {});
+    expect(plan.processes.map((p) => p.name)).toEqual(['namesrv-1', 'namesrv-2', 'broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'proxy']);
+    const byName = new Map(plan.processes.map((p) => [p.name, p]));
+    expect(ports(byName.get('broker-a'))).toEqual([
+      ['listenPort', 10911],
+      ['haListenPort', 10912],
+      ['metricsPromExporterPort', 5557],
+    ]);
+    expect(byName.get('proxy')?.readyPort).toMatchObject({ property: 'grpcServerPort', port: 8081 });
+    expect(byName.get('broker-b-s')?.env['NAMESRV_ADDR']).toBe('127.0.0.1:9876;127.0.0.1:9886');
+    const all = plan.processes.flatMap((p) => p.ports.map((u) => u.port));
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it('takes the environment into account and defaults haListenPort to listenPort+1', () => {
+    const tree = makeFakeTree('envy', [
+      { name: 'a', conf: { listenPort: 7000 }, env: { ROCKETMQ_LISTEN_PORT: '7100' } },
+      { name: 'b', app: 'broker', conf: { listenPort: 7200 } },
+    ]);
+    const plan = loadTopology(tree, 'envy', {});
+    expect(plan.processes[0]?.readyPort).toEqual({ property: 'listenPort', port: 7100, from: 'env' });
+    expect(ports(plan.processes[1])).toEqual([
+      ['listenPort', 7200],
+      ['haListenPort', 7201],
+    ]);
+  });
+
+  it('rejects two processes on one port, a missing conf, and a bad topology file', () => {
+    const tree = makeFakeTree('clash', [
+      { name: 'a', conf: { listenPort: 7000, metricsPromExporterPort: 7001 } },
+      { name: 'b', conf: { listenPort: 7001 } },
+    ]);
+    expect(() => loadTopology(tree, 'clash', {})).toThrow('port 7001 is used twice: by a metricsPromExporterPort and by b listenPort (infra/conf/clash/b.conf)');
+
+    const topo = join(tree, 'infra', 'conf', 'clash', 'topology.json');
+    writeFileSync(topo, JSON.stringify({ processes: [{ name: 'x', app: 'fake', config: 'nope.conf' }] }));
+    expect(() => loadTopology(tree, 'clash', {})).toThrow('x: config file infra/conf/clash/nope.conf does not exist');
+
+    writeFileSync(topo, JSON.stringify({ processes: [{ name: 'x', app: 'fake' }] }));
+    expect(() => loadTopology(tree, 'clash', {})).toThrow('processes[0].config must be a non-empty string');
+
+    writeFileSync(topo, '{ nope');
+    expect(() => loadTopology(tree, 'clash', {})).toThrow(/is not valid JSON/);
+
+    expect(() => loadTopology(tree, 'other', {})).toThrow('no topology "other": infra/conf/other/topology.json does not exist (known: clash)');
+  });
+
+  it('reports a conf value that is not a port', () => {
+    const tree = makeFakeTree('badport', [{ name: 'a', conf: { listenPort: 'ninety' } }]);
+    expect(() => loadTopology(tree, 'badport', {})).toThrow('a: infra/conf/badport/a.conf: listenPort: expected an integer, got "ninety"');
+  });
+});

@@ -1,0 +1,27 @@
+/**
+ * Metric names shared with RocketMQ 5, so its dashboards and alerts work unchanged. Domain code
+ * refers to these through probes; only this package turns them into prom-client families.
+ */
+export const METRIC = {
+  messagesInTotal: { name: 'rocketmq_messages_in_total', help: 'Messages written by producers', labelNames: ['topic', 'message_type'] },
+  messagesOutTotal: { name: 'rocketmq_messages_out_total', help: 'Messages delivered to consumers', labelNames: ['topic', 'consumer_group'] },
+  throughputInTotal: { name: 'rocketmq_throughput_in_total', help: 'Bytes written by producers', labelNames: ['topic'] },
+  throughputOutTotal: { name: 'rocketmq_throughput_out_total', help: 'Bytes delivered to consumers', labelNames: ['topic', 'consumer_group'] },
+  consumerLagMessages: {
+    name: 'rocketmq_consumer_lag_messages',
+    help: 'Messages not yet consumed by the group',
+    labelNames: ['topic', 'consumer_group'],
+  },
+  consumerLagLatency: {
+    name: 'rocketmq_consumer_lag_latency',
+    help: 'Age in milliseconds of the oldest message the group has not consumed',
+    labelNames: ['topic', 'consumer_group'],
+  },
+  rpcLatency: { name: 'rocketmq_rpc_latency', help: 'Request handling time in milliseconds', labelNames: ['protocol_type', 'request_code', 'response_code'] },
+  storageSize: { name: 'rocketmq_storage_size', help: 'Bytes used by the message store', labelNames: [] },
+  storageFlushBehindBytes: {
+    name: 'rocketmq_storage_flush_behind_bytes',
+    help: 'Bytes appended to the commit log but not yet flushed to disk',
+    labelNames: [],
+  },
+} as const;
