@@ -40,7 +40,7 @@ export async function runWindow(opts: {
       } catch (e) {
         errors++;
         firstError ??= (e as Error).message;
-        if (errors > 100) throw new Error(`too many errors, first: ${firstError}`);
+        if (errors > 100) throw new Error(`too many errors, first: ${firstError}`, { cause: e });
       }
     }
   };

@@ -73,7 +73,7 @@ function tokenize(src: string): Tok[] {
       continue;
     }
     if (/[A-Za-z_$]/.test(c)) {
-      while (i < src.length && /[A-Za-z0-9_$.\-]/.test(src[i]!)) i++;
+      while (i < src.length && /[A-Za-z0-9_$.-]/.test(src[i]!)) i++;
       const v = src.slice(start, i);
       out.push({ t: 'id', v, up: v.toUpperCase(), pos: start });
       continue;
