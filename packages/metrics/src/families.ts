@@ -15,8 +15,20 @@ export function counter(registry: Registry, spec: FamilySpec): Counter<string> {
   return getOrCreate(registry, spec, Counter, () => new Counter({ ...spec, labelNames: [...(spec.labelNames ?? [])], registers: [registry] }));
 }
 
-export function gauge(registry: Registry, spec: FamilySpec): Gauge<string> {
-  return getOrCreate(registry, spec, Gauge, () => new Gauge({ ...spec, labelNames: [...(spec.labelNames ?? [])], registers: [registry] }));
+/**
+ * A gauge; with `collect`, its value is computed at scrape time (called with the gauge, may be
+ * async), for figures that are cheaper to read on demand than to keep current.
+ */
+export function gauge(registry: Registry, spec: FamilySpec & { collect?: (g: Gauge<string>) => void | Promise<void> }): Gauge<string> {
+  const { collect, ...rest } = spec;
+  return getOrCreate(registry, rest, Gauge, () =>
+    new Gauge({
+      ...rest,
+      labelNames: [...(rest.labelNames ?? [])],
+      registers: [registry],
+      ...(collect ? { collect(this: Gauge<string>) { return collect(this); } } : {}),
+    }),
+  );
 }
 
 export function histogram(registry: Registry, spec: FamilySpec & { buckets?: number[] }): Histogram<string> {

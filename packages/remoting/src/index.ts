@@ -1,1 +1,5 @@
-export {};
+export * from './logger.js';
+export * from './connection.js';
+export * from './handlers.js';
+export * from './server.js';
+export * from './client.js';

@@ -1,0 +1,122 @@
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type ConfigField, type ConfigSchema, type LoadConfigOptions } from '@rocketmq-ts/common';
+import { DEFAULT_STORE_CONFIG, resolveStoreConfig, type MessageStoreConfig } from '@rocketmq-ts/store';
+
+/**
+ * Broker configuration: RocketMQ's BrokerConfig names and defaults, plus every
+ * MessageStoreConfig property, read from one broker.conf as RocketMQ does.
+ */
+export const BROKER_SCHEMA = {
+  rocketmqHome: { type: 'string', default: '' },
+  brokerClusterName: { type: 'string', default: 'DefaultCluster' },
+  brokerName: { type: 'string', default: hostname() },
+  /** 0 = master, > 0 = slave. */
+  brokerId: { type: 'long', default: 0, min: 0 },
+  brokerRole: { type: 'enum', default: 'ASYNC_MASTER', values: ['ASYNC_MASTER', 'SYNC_MASTER', 'SLAVE'] },
+  /** Address clients use to reach this broker (written into routes and msgIds); default: first non-internal IPv4. */
+  brokerIP1: { type: 'string', default: '' },
+  /** Address slaves use for HA; default brokerIP1. */
+  brokerIP2: { type: 'string', default: '' },
+  /** Interface to listen on. */
+  bindAddress: { type: 'string', default: '0.0.0.0' },
+  listenPort: { type: 'int', default: 10911, min: 1, max: 65535 },
+  /** HA port; 0 = listenPort + 1. */
+  haListenPort: { type: 'int', default: 0, min: 0, max: 65535 },
+  /** HTTP port for /metrics, /health, /ready. */
+  metricsPromExporterPort: { type: 'int', default: 5557, min: 0, max: 65535 },
+  /** Name servers, `host:port;host:port`. */
+  namesrvAddr: { type: 'string', default: '' },
+  brokerPermission: { type: 'int', default: 6 },
+  autoCreateTopicEnable: { type: 'bool', default: true },
+  autoCreateSubscriptionGroup: { type: 'bool', default: true },
+  /** Queues of the TBW102 template and so the most an auto-created topic gets. */
+  defaultTopicQueueNums: { type: 'int', default: 8, min: 1 },
+  clusterTopicEnable: { type: 'bool', default: true },
+  brokerTopicEnable: { type: 'bool', default: true },
+  traceTopicEnable: { type: 'bool', default: false },
+  msgTraceTopicName: { type: 'string', default: 'RMQ_SYS_TRACE_TOPIC' },
+  /** ms between registrations with the name servers (clamped to 10 s – 60 s). */
+  registerNameServerPeriod: { type: 'long', default: 30_000 },
+  registerBrokerTimeoutMills: { type: 'long', default: 24_000 },
+  forceRegister: { type: 'bool', default: true },
+  longPollingEnable: { type: 'bool', default: true },
+  /** Hold time of a pull with the suspend flag when long polling is off (ms). */
+  shortPollingTimeMills: { type: 'long', default: 1_000 },
+  /** Most messages one pull returns. */
+  pullBatchMaxMessageCount: { type: 'int', default: 160, min: 1 },
+  enablePropertyFilter: { type: 'bool', default: false },
+  filterSupportRetry: { type: 'bool', default: false },
+  slaveReadEnable: { type: 'bool', default: false },
+  /** Percent of RAM a consumer may lag (commit-log bytes) before it is sent to a slave. */
+  accessMessageInMemoryMaxRatio: { type: 'int', default: 40 },
+  /** ms of client silence before its connection is dropped from groups. */
+  channelExpiredTimeout: { type: 'long', default: 120_000 },
+  serverChannelMaxIdleTimeSeconds: { type: 'int', default: 120 },
+  /** ms between consumerOffset.json writes. */
+  flushConsumerOffsetInterval: { type: 'long', default: 5_000 },
+  /** ms between delayOffset.json writes. */
+  flushDelayOffsetInterval: { type: 'long', default: 10_000 },
+  notifyConsumerIdsChangedEnable: { type: 'bool', default: true },
+  rejectTransactionMessage: { type: 'bool', default: false },
+  transactionTimeOut: { type: 'long', default: 6_000 },
+  transactionCheckMax: { type: 'int', default: 15 },
+  transactionCheckInterval: { type: 'long', default: 30_000 },
+  /** Region written into send replies (MSG_REGION). */
+  regionId: { type: 'string', default: 'DefaultRegion' },
+  traceOn: { type: 'bool', default: true },
+} as const satisfies ConfigSchema;
+
+const STORE_ENUMS: Record<string, readonly string[]> = {
+  flushDiskType: ['ASYNC_FLUSH', 'SYNC_FLUSH'],
+  preallocateMode: ['zeros', 'truncate'],
+};
+
+/** MessageStoreConfig as config-schema fields, derived from the store's own defaults. */
+export function storeSchema(): ConfigSchema {
+  const out: ConfigSchema = {};
+  for (const [k, v] of Object.entries(DEFAULT_STORE_CONFIG)) {
+    let f: ConfigField | null = null;
+    if (STORE_ENUMS[k]) f = { type: 'enum', default: String(v), values: STORE_ENUMS[k]! };
+    else if (typeof v === 'number') f = { type: 'long', default: v };
+    else if (typeof v === 'boolean') f = { type: 'bool', default: v };
+    else if (typeof v === 'string') f = { type: 'string', default: v };
+    if (f) out[k] = f; // storeHost is derived from brokerIP1 and listenPort
+  }
+  return out;
+}
+
+export type BrokerOnlyConfig = {
+  -readonly [K in keyof typeof BROKER_SCHEMA]: (typeof BROKER_SCHEMA)[K]['default'] extends boolean ? boolean : (typeof BROKER_SCHEMA)[K]['default'] extends number ? number : string;
+};
+
+export interface BrokerConfig extends BrokerOnlyConfig {
+  store: MessageStoreConfig;
+  /** Everything as flat properties, what `-p` and GET_BROKER_CONFIG print. */
+  flat: Record<string, string | number | boolean>;
+}
+
+export function firstLocalIPv4(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export function loadBrokerConfig(opts: LoadConfigOptions): { config: BrokerConfig; unknown: Map<string, string> } {
+  const schema: ConfigSchema = { ...storeSchema(), ...BROKER_SCHEMA };
+  const { config: flat, unknown } = loadConfig(schema, opts);
+  const b = flat as unknown as BrokerOnlyConfig & Record<string, string | number | boolean>;
+  if (b.brokerIP1 === '') b.brokerIP1 = firstLocalIPv4();
+  if (b.brokerIP2 === '') b.brokerIP2 = b.brokerIP1;
+  if (b.haListenPort === 0) b.haListenPort = b.listenPort + 1;
+  // Masters are id 0 and slaves > 0, whatever the file says (as RocketMQ without a controller).
+  if (b.brokerRole === 'SLAVE' && b.brokerId === 0) throw new Error('brokerRole=SLAVE needs brokerId > 0');
+  if (b.brokerRole !== 'SLAVE') b.brokerId = 0;
+  const storePart: Record<string, unknown> = {};
+  for (const k of Object.keys(DEFAULT_STORE_CONFIG)) if (k in flat) storePart[k] = flat[k];
+  if (storePart['storePathCommitLog'] === '') storePart['storePathCommitLog'] = join(String(storePart['storePathRootDir']), 'commitlog');
+  const store = resolveStoreConfig({ ...(storePart as Partial<MessageStoreConfig>), storeHost: { address: b.brokerIP1, port: b.listenPort } });
+  const config = { ...b, store, flat: { ...flat } } as BrokerConfig;
+  return { config, unknown };
+}

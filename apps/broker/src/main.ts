@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
+import { NestLogger, RemotingHandlerExplorer, RemotingServer, createLogger } from '@rocketmq-ts/remoting';
+import { BrokerModule } from './broker.module.js';
+import { BrokerRuntime } from './broker-runtime.js';
+import { loadBrokerConfig, type BrokerConfig } from './config.js';
+
+const log = createLogger('broker');
+
+const USAGE = `usage: mqbroker [-c <broker.conf>] [-n <namesrv list>] [-p] [--<property>=<value> ...]
+  -c  Java properties file with BrokerConfig and MessageStoreConfig properties
+  -n  name server addresses, "host:port;host:port" (overrides namesrvAddr)
+  -p  print the effective configuration and exit
+  -h  this help`;
+
+function die(message: string): never {
+  log.error(message);
+  process.exit(1);
+}
+
+const portInUse = (e: unknown): boolean => (e as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let config: BrokerConfig;
+  let file: string | undefined;
+  try {
+    const args = parseServerArgs(argv);
+    if (args.help) {
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    }
+    file = args.configFile;
+    const overrides: Record<string, string> = { ...args.overrides };
+    if (args.namesrvAddr !== undefined) overrides['namesrvAddr'] = args.namesrvAddr;
+    config = loadBrokerConfig({ file, env: process.env, overrides, warn: (m) => log.warn(m) }).config;
+    if (args.printConfig) {
+      process.stdout.write(printConfig(config.flat));
+      process.exit(0);
+    }
+  } catch (e) {
+    if (e instanceof ConfigError || (e instanceof Error && /brokerRole|mappedFileSize/.test(e.message))) die(`invalid configuration: ${e.message}`);
+    throw e;
+  }
+  log.info(
+    `config loaded${file ? ` from ${file}` : ' (defaults)'}: ${config.brokerClusterName}/${config.brokerName}[${config.brokerId}] ${config.brokerRole} ` +
+      `${config.store.flushDiskType} listenPort=${config.listenPort} store=${config.store.storePathRootDir} namesrvAddr=${config.namesrvAddr || '(none)'}`,
+  );
+
+  const rt = new BrokerRuntime(config);
+  const remoting = new RemotingServer({
+    port: config.listenPort,
+    host: config.bindAddress,
+    serverChannelMaxIdleTimeSeconds: config.serverChannelMaxIdleTimeSeconds,
+    maxFrameLength: Math.max(16 * 1024 * 1024, config.store.maxMessageSize + 1024 * 1024),
+    probe: rt.metrics.remotingProbe,
+    name: 'remoting',
+  });
+  let ready = false;
+  const app = await NestFactory.create(BrokerModule.register(rt, () => ready), { logger: new NestLogger(), abortOnError: false });
+  remoting.useHandlerSource(() => app.get(RemotingHandlerExplorer).explore());
+  app.connectMicroservice({ strategy: remoting }, { inheritAppConfig: false });
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+
+  await app.init();
+  try {
+    await app.startAllMicroservices();
+  } catch (e) {
+    await app.close().catch(() => undefined);
+    if (portInUse(e)) die(`listenPort ${config.listenPort} is already in use (bindAddress ${config.bindAddress})`);
+    die(`remoting failed to start on ${config.bindAddress}:${config.listenPort}: ${(e as Error).message}`);
+  }
+  log.info(`remoting listening on ${config.bindAddress}:${config.listenPort} (${remoting.handlers.size} request codes)`);
+  if (config.metricsPromExporterPort > 0) {
+    try {
+      await app.listen(config.metricsPromExporterPort, config.bindAddress);
+    } catch (e) {
+      await app.close().catch(() => undefined);
+      if (portInUse(e)) die(`metricsPromExporterPort ${config.metricsPromExporterPort} is already in use (bindAddress ${config.bindAddress})`);
+      die(`http failed to start on ${config.bindAddress}:${config.metricsPromExporterPort}: ${(e as Error).message}`);
+    }
+    log.info(`http listening on ${config.bindAddress}:${config.metricsPromExporterPort} (/metrics, /health, /ready)`);
+  }
+  await rt.registerWithNameServers();
+  ready = true;
+  log.info(`broker ${config.brokerName}[${config.brokerId}] started at ${rt.brokerAddr}`);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  log.error('broker failed to start', e);
+  process.exit(1);
+});

@@ -1,0 +1,338 @@
+import { Injectable } from '@nestjs/common';
+import { parseProperties, stringifyProperties } from '@rocketmq-ts/common';
+import {
+  CreateTopicRequestHeader,
+  DeleteSubscriptionGroupRequestHeader,
+  DeleteTopicRequestHeader,
+  GetConsumeStatsRequestHeader,
+  GetConsumerConnectionListRequestHeader,
+  GetProducerConnectionListRequestHeader,
+  GetTopicConfigRequestHeader,
+  GetTopicStatsInfoRequestHeader,
+  MixAll,
+  QueryTopicConsumeByWhoRequestHeader,
+  RemotingCommand,
+  RequestCode,
+  ResponseCode,
+  ResetOffsetRequestHeader,
+  TopicValidator,
+  dataVersionToJson,
+  jsonEntries,
+  kvTableToJson,
+  parseLenientJson,
+  stringifyFastjson,
+  topicConfig,
+  topicConfigToJson,
+  validateTopicName,
+  type JsonValue,
+} from '@rocketmq-ts/protocol';
+import { RemotingHandler } from '@rocketmq-ts/remoting';
+import { BrokerRuntime } from '../broker-runtime.js';
+import { RebalanceLockManager, type MessageQueueKey } from '../client/rebalance-lock-manager.js';
+import { readSubscriptionGroupConfig } from '../subscription/subscription-group-manager.js';
+
+const ok = (req: RemotingCommand, body?: string | Buffer, ext?: Record<string, string>): RemotingCommand =>
+  RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, ext ?? null, body === undefined ? null : typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+
+const mqKey = (topic: string, brokerName: string, queueId: number): { brokerName: string; queueId: number; topic: string } => ({ brokerName, queueId, topic });
+
+/** Broker properties that UPDATE_BROKER_CONFIG may change while running. */
+const RUNTIME_UPDATABLE = new Set(['brokerPermission', 'autoCreateTopicEnable', 'autoCreateSubscriptionGroup', 'longPollingEnable', 'shortPollingTimeMills', 'enablePropertyFilter', 'slaveReadEnable', 'notifyConsumerIdsChangedEnable', 'pullBatchMaxMessageCount', 'filterSupportRetry', 'rejectTransactionMessage']);
+
+/** Admin and dashboard requests (mqadmin): topics, groups, offsets, stats, config, locks. */
+@Injectable()
+export class AdminBrokerProcessor {
+  readonly locks = new RebalanceLockManager();
+
+  constructor(private readonly rt: BrokerRuntime) {}
+
+  // ------------------------------------------------------------------ topics
+
+  @RemotingHandler(RequestCode.UPDATE_AND_CREATE_TOPIC)
+  updateTopic(req: RemotingCommand): RemotingCommand {
+    const h = CreateTopicRequestHeader.decode(req.extFields);
+    const problem = validateTopicName(h.topic);
+    if (problem) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, problem);
+    if (h.topic === this.rt.config.brokerClusterName || h.topic === TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC && !this.rt.config.autoCreateTopicEnable) {
+      return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `the topic[${h.topic}] is conflict with system topic`);
+    }
+    const attributes: Record<string, string> = { ...(this.rt.topics.get(h.topic)?.attributes ?? {}) };
+    for (const part of (h.attributes ?? '').split(',')) {
+      const p = part.trim();
+      if (p.startsWith('+') && p.includes('=')) attributes[p.slice(1, p.indexOf('='))] = p.slice(p.indexOf('=') + 1);
+      else if (p.startsWith('-')) delete attributes[p.slice(1)];
+    }
+    this.rt.topics.update(
+      topicConfig(h.topic, { readQueueNums: h.readQueueNums, writeQueueNums: h.writeQueueNums, perm: h.perm, topicFilterType: h.topicFilterType, topicSysFlag: h.topicSysFlag ?? 0, order: h.order, attributes }),
+    );
+    return ok(req);
+  }
+
+  @RemotingHandler(RequestCode.DELETE_TOPIC_IN_BROKER)
+  deleteTopic(req: RemotingCommand): RemotingCommand {
+    const h = DeleteTopicRequestHeader.decode(req.extFields);
+    if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
+    this.rt.topics.delete(h.topic);
+    this.rt.offsets.removeTopic(h.topic);
+    return ok(req);
+  }
+
+  @RemotingHandler(RequestCode.GET_ALL_TOPIC_CONFIG)
+  allTopics(req: RemotingCommand): RemotingCommand {
+    return ok(req, this.rt.topics.toJson(), { totalTopicNum: String(this.rt.topics.table.size) });
+  }
+
+  @RemotingHandler(RequestCode.GET_TOPIC_CONFIG)
+  oneTopic(req: RemotingCommand): RemotingCommand {
+    const h = GetTopicConfigRequestHeader.decode(req.extFields);
+    const t = this.rt.topics.get(h.topic);
+    if (!t) return RemotingCommand.responseTo(req, ResponseCode.TOPIC_NOT_EXIST, `No topic in this broker. topic: ${h.topic}`);
+    return ok(req, `{"topicConfig":${topicConfigToJson(t)}}`);
+  }
+
+  @RemotingHandler(RequestCode.GET_TOPIC_NAME_LIST)
+  topicNames(req: RemotingCommand): RemotingCommand {
+    return ok(req, JSON.stringify({ topicList: [...this.rt.topics.table.keys()], brokerAddr: this.rt.brokerAddr }));
+  }
+
+  @RemotingHandler(RequestCode.GET_SYSTEM_TOPIC_LIST_FROM_BROKER)
+  systemTopics(req: RemotingCommand): RemotingCommand {
+    const c = this.rt.config;
+    const list = [...this.rt.topics.table.keys()].filter((t) => t === c.brokerClusterName || t === c.brokerName || t.startsWith('rmq_sys_') || Object.values(TopicValidator).includes(t as never));
+    return ok(req, JSON.stringify({ topicList: list }));
+  }
+
+  @RemotingHandler(RequestCode.GET_TOPIC_STATS_INFO)
+  async topicStats(req: RemotingCommand): Promise<RemotingCommand> {
+    const h = GetTopicStatsInfoRequestHeader.decode(req.extFields);
+    const t = this.rt.topics.get(h.topic);
+    if (!t) return RemotingCommand.responseTo(req, ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist`);
+    const table = new Map<object, object>();
+    const store = this.rt.store;
+    for (let q = 0; q < t.writeQueueNums; q++) {
+      const min = store.getMinOffsetInQueue(h.topic, q);
+      const max = store.getMaxOffsetInQueue(h.topic, q);
+      const last = max > 0 ? await store.getMessageStoreTimeStamp(h.topic, q, max - 1) : 0;
+      table.set(mqKey(h.topic, this.rt.config.brokerName, q), { minOffset: min, maxOffset: max, lastUpdateTimestamp: Math.max(0, last) });
+    }
+    return ok(req, stringifyFastjson({ offsetTable: table, topicPutTps: 0 }));
+  }
+
+  // ------------------------------------------------------------------ groups
+
+  @RemotingHandler(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+  updateGroup(req: RemotingCommand): RemotingCommand {
+    const v = req.body ? parseLenientJson(req.body.toString('utf8')) : null;
+    const g = readSubscriptionGroupConfig(v ?? undefined);
+    if (!g.groupName) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, 'the subscription group config has no groupName');
+    this.rt.groups.update(g);
+    return ok(req);
+  }
+
+  @RemotingHandler(RequestCode.DELETE_SUBSCRIPTIONGROUP)
+  deleteGroup(req: RemotingCommand): RemotingCommand {
+    const h = DeleteSubscriptionGroupRequestHeader.decode(req.extFields);
+    this.rt.groups.delete(h.groupName);
+    if (h.cleanOffset) this.rt.offsets.removeGroup(h.groupName);
+    return ok(req);
+  }
+
+  @RemotingHandler(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
+  allGroups(req: RemotingCommand): RemotingCommand {
+    return ok(req, this.rt.groups.toJson());
+  }
+
+  @RemotingHandler(RequestCode.GET_SUBSCRIPTIONGROUP_CONFIG)
+  oneGroup(req: RemotingCommand): RemotingCommand {
+    const group = req.ext('group') ?? '';
+    const g = this.rt.groups.table.get(group);
+    if (!g) return RemotingCommand.responseTo(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group ${group} not exist`);
+    return ok(req, stringifyFastjson(g));
+  }
+
+  @RemotingHandler(RequestCode.GET_ALL_CONSUMER_OFFSET)
+  allOffsets(req: RemotingCommand): RemotingCommand {
+    return ok(req, this.rt.offsets.toJson());
+  }
+
+  @RemotingHandler(RequestCode.GET_ALL_DELAY_OFFSET)
+  allDelayOffsets(req: RemotingCommand): RemotingCommand {
+    return ok(req, this.rt.schedule.toJson());
+  }
+
+  @RemotingHandler(RequestCode.GET_CONSUME_STATS)
+  async consumeStats(req: RemotingCommand): Promise<RemotingCommand> {
+    const h = GetConsumeStatsRequestHeader.decode(req.extFields);
+    const topics = new Set<string>();
+    if (h.topic) topics.add(h.topic);
+    else if (h.topicList) for (const t of h.topicList.split(';')) if (t) topics.add(t);
+    else {
+      for (const t of this.rt.offsets.topicsOfGroup(h.consumerGroup)) topics.add(t);
+      for (const t of this.rt.consumers.get(h.consumerGroup)?.subscriptions.keys() ?? []) topics.add(t);
+    }
+    const table = new Map<object, object>();
+    const store = this.rt.store;
+    for (const topic of topics) {
+      const tc = this.rt.topics.get(topic);
+      if (!tc) continue;
+      for (let q = 0; q < tc.writeQueueNums; q++) {
+        const brokerOffset = store.getMaxOffsetInQueue(topic, q);
+        const consumerOffset = Math.max(0, this.rt.offsets.queryOffset(h.consumerGroup, topic, q));
+        const pullOffset = Math.max(consumerOffset, this.rt.offsets.queryPullOffset(h.consumerGroup, topic, q));
+        const lastTimestamp = consumerOffset > 0 ? Math.max(0, await store.getMessageStoreTimeStamp(topic, q, consumerOffset - 1)) : 0;
+        table.set(mqKey(topic, this.rt.config.brokerName, q), { brokerOffset, consumerOffset, pullOffset, lastTimestamp });
+      }
+    }
+    return ok(req, stringifyFastjson({ offsetTable: table, consumeTps: 0 }));
+  }
+
+  @RemotingHandler(RequestCode.GET_CONSUMER_CONNECTION_LIST)
+  consumerConnections(req: RemotingCommand): RemotingCommand {
+    const h = GetConsumerConnectionListRequestHeader.decode(req.extFields);
+    const g = this.rt.consumers.get(h.consumerGroup);
+    if (!g || g.channels.size === 0) return RemotingCommand.responseTo(req, ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${h.consumerGroup}] not online`);
+    const connectionSet = [...g.channels.values()].map((c) => ({ clientAddr: c.channel.remoteAddress, clientId: c.clientId, language: c.language, version: c.version }));
+    return ok(
+      req,
+      stringifyFastjson({
+        connectionSet,
+        consumeFromWhere: g.consumeFromWhere,
+        consumeType: g.consumeType,
+        messageModel: g.messageModel,
+        subscriptionTable: Object.fromEntries(g.subscriptions),
+      }),
+    );
+  }
+
+  @RemotingHandler(RequestCode.GET_PRODUCER_CONNECTION_LIST)
+  producerConnections(req: RemotingCommand): RemotingCommand {
+    const h = GetProducerConnectionListRequestHeader.decode(req.extFields);
+    const m = this.rt.producers.groups.get(h.producerGroup);
+    if (!m || m.size === 0) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `the producer group[${h.producerGroup}] not exist`);
+    const connectionSet = [...m.values()].map((c) => ({ clientAddr: c.channel.remoteAddress, clientId: c.clientId, language: c.language, version: c.version }));
+    return ok(req, stringifyFastjson({ connectionSet }));
+  }
+
+  @RemotingHandler(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO)
+  consumeByWho(req: RemotingCommand): RemotingCommand {
+    const h = QueryTopicConsumeByWhoRequestHeader.decode(req.extFields);
+    const groups = new Set([...this.rt.consumers.groupsOfTopic(h.topic), ...this.rt.offsets.groupsOfTopic(h.topic)]);
+    return ok(req, JSON.stringify({ groupList: [...groups] }));
+  }
+
+  // ------------------------------------------------------------------ offsets reset
+
+  @RemotingHandler(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET)
+  async resetOffset(req: RemotingCommand): Promise<RemotingCommand> {
+    const h = ResetOffsetRequestHeader.decode(req.extFields);
+    const tc = this.rt.topics.get(h.topic);
+    if (!tc) return RemotingCommand.responseTo(req, ResponseCode.TOPIC_NOT_EXIST, `[reset-offset] request topic not exist, ${h.topic}`);
+    const store = this.rt.store;
+    const table = new Map<object, number>();
+    const queues = h.queueId !== undefined && h.queueId >= 0 ? [h.queueId] : [...Array(tc.readQueueNums).keys()];
+    for (const q of queues) {
+      let target: number;
+      if (h.offset !== undefined && h.offset >= 0 && h.queueId !== undefined && h.queueId >= 0) target = h.offset;
+      else if (h.timestamp < 0) target = store.getMaxOffsetInQueue(h.topic, q);
+      else target = await store.getOffsetInQueueByTime(h.topic, q, h.timestamp);
+      const current = this.rt.offsets.queryOffset(h.group, h.topic, q);
+      if (!h.isForce && current >= 0 && target > current) target = current;
+      this.rt.offsets.commitOffset(h.group, h.topic, q, target);
+      table.set(mqKey(h.topic, this.rt.config.brokerName, q), target);
+    }
+    const body = Buffer.from(stringifyFastjson({ offsetTable: table }), 'utf8');
+    // Tell the group's online clients to move too (RESET_CONSUMER_CLIENT_OFFSET).
+    const g = this.rt.consumers.get(h.group);
+    for (const info of g?.channels.values() ?? []) {
+      const cmd = RemotingCommand.request(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, { topic: h.topic, group: h.group, timestamp: String(h.timestamp), isForce: String(h.isForce) }, body);
+      try {
+        await info.channel.invoke(cmd, 5000);
+      } catch {
+        // a client that cannot be reached picks the offsets up from the broker on its next start
+      }
+    }
+    await this.rt.offsets.persist(true);
+    return ok(req, body);
+  }
+
+  // ------------------------------------------------------------------ broker
+
+  @RemotingHandler(RequestCode.GET_BROKER_RUNTIME_INFO)
+  runtimeInfo(req: RemotingCommand): RemotingCommand {
+    const rt = this.rt;
+    const s = rt.store.getStats();
+    const info: Record<string, string> = {
+      brokerVersionDesc: 'V5_3_3',
+      brokerVersion: '479',
+      brokerRole: rt.config.brokerRole,
+      brokerActive: String(rt.state === 'running'),
+      bootTimestamp: String(rt.startTime),
+      msgPutTotalTodayNow: String(s.putCount),
+      msgGetTotalTodayNow: String(s.getFoundMessages),
+      msgPutTotalTodayMorning: '0',
+      msgGetTotalTodayMorning: '0',
+      msgPutTotalYesterdayMorning: '0',
+      msgGetTotalYesterdayMorning: '0',
+      putTps: '0 0 0',
+      getTransferredTps: '0 0 0',
+      commitLogMinOffset: String(rt.store.getMinPhyOffset()),
+      commitLogMaxOffset: String(rt.store.getMaxPhyOffset()),
+      dispatchBehindBytes: '0',
+      pageCacheLockTimeMills: '0',
+      sendThreadPoolQueueSize: '0',
+      pullThreadPoolQueueSize: '0',
+      longPollingHeld: String(rt.longPolling.size),
+    };
+    for (const [k, v] of Object.entries(rt.store.getRuntimeInfo())) info[k] ??= String(v);
+    return ok(req, kvTableToJson(info));
+  }
+
+  @RemotingHandler(RequestCode.GET_BROKER_CONFIG)
+  brokerConfig(req: RemotingCommand): RemotingCommand {
+    const flat = Object.entries(this.rt.config.flat).map(([k, v]) => [k, String(v)] as [string, string]);
+    return ok(req, stringifyProperties(flat), { version: dataVersionToJson(this.rt.topics.dataVersion) });
+  }
+
+  @RemotingHandler(RequestCode.UPDATE_BROKER_CONFIG)
+  updateBrokerConfig(req: RemotingCommand): RemotingCommand {
+    const props = parseProperties(req.body?.toString('utf8') ?? '');
+    const refused = [...props.keys()].filter((k) => !RUNTIME_UPDATABLE.has(k));
+    if (refused.length > 0) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `these properties cannot change while the broker runs: ${refused.join(', ')}`);
+    const c = this.rt.config as unknown as Record<string, string | number | boolean>;
+    for (const [k, raw] of props) {
+      const cur = c[k];
+      const v = typeof cur === 'number' ? Number(raw) : typeof cur === 'boolean' ? raw.trim().toLowerCase() === 'true' : raw;
+      if (typeof v === 'number' && !Number.isFinite(v)) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `${k}: not a number: ${raw}`);
+      c[k] = v;
+      this.rt.config.flat[k] = v;
+    }
+    this.rt.outer.registerSoon();
+    return ok(req);
+  }
+
+  // ------------------------------------------------------------------ orderly locks
+
+  @RemotingHandler(RequestCode.LOCK_BATCH_MQ)
+  lockBatch(req: RemotingCommand): RemotingCommand {
+    const { group, clientId, mqs } = readLockBody(req.body);
+    const locked = this.locks.tryLockBatch(group, mqs, clientId);
+    return ok(req, JSON.stringify({ lockOKMQSet: locked.map((q) => mqKey(q.topic, q.brokerName, q.queueId)) }));
+  }
+
+  @RemotingHandler(RequestCode.UNLOCK_BATCH_MQ)
+  unlockBatch(req: RemotingCommand): RemotingCommand {
+    const { group, clientId, mqs } = readLockBody(req.body);
+    this.locks.unlockBatch(group, mqs, clientId);
+    return ok(req);
+  }
+}
+
+function readLockBody(body: Buffer | null): { group: string; clientId: string; mqs: MessageQueueKey[] } {
+  const o = (body ? parseLenientJson(body.toString('utf8')) : {}) as Record<string, JsonValue>;
+  const mqs: MessageQueueKey[] = [];
+  for (const v of Array.isArray(o['mqSet']) ? o['mqSet'] : []) {
+    const m = Object.fromEntries(jsonEntries(v)) as Record<string, JsonValue>;
+    mqs.push({ topic: String(m['topic'] ?? ''), brokerName: String(m['brokerName'] ?? ''), queueId: Number(m['queueId'] ?? 0) });
+  }
+  return { group: String(o['consumerGroup'] ?? ''), clientId: String(o['clientId'] ?? ''), mqs };
+}

@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import {
+  GetConsumerListByGroupRequestHeader,
+  GetEarliestMsgStoretimeRequestHeader,
+  GetMaxOffsetRequestHeader,
+  GetMinOffsetRequestHeader,
+  QueryConsumerOffsetRequestHeader,
+  RemotingCommand,
+  RequestCode,
+  ResponseCode,
+  SearchOffsetRequestHeader,
+  UpdateConsumerOffsetRequestHeader,
+} from '@rocketmq-ts/protocol';
+import { RemotingHandler } from '@rocketmq-ts/remoting';
+import { BrokerRuntime } from '../broker-runtime.js';
+
+/** Group membership and offsets: GET_CONSUMER_LIST_BY_GROUP, QUERY/UPDATE_CONSUMER_OFFSET, and the queue offset queries. */
+@Injectable()
+export class ConsumerManageProcessor {
+  constructor(private readonly rt: BrokerRuntime) {}
+
+  @RemotingHandler(RequestCode.GET_CONSUMER_LIST_BY_GROUP)
+  consumerList(req: RemotingCommand): RemotingCommand {
+    const h = GetConsumerListByGroupRequestHeader.decode(req.extFields);
+    const g = this.rt.consumers.get(h.consumerGroup);
+    const ids = g?.clientIds() ?? [];
+    if (ids.length === 0) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `no consumer for this group, ${h.consumerGroup}`);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, null, Buffer.from(JSON.stringify({ consumerIdList: ids })));
+  }
+
+  @RemotingHandler(RequestCode.QUERY_CONSUMER_OFFSET)
+  queryOffset(req: RemotingCommand): RemotingCommand {
+    const h = QueryConsumerOffsetRequestHeader.decode(req.extFields);
+    const offset = this.rt.offsets.queryOffset(h.consumerGroup, h.topic, h.queueId);
+    if (offset >= 0) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: String(offset) });
+    // Never committed: a queue whose first message is still stored starts at 0 (RocketMQ's rule).
+    const min = this.rt.store.getMinOffsetInQueue(h.topic, h.queueId);
+    if (min <= 0 && h.setZeroIfNotFound !== false) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: '0' });
+    return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first');
+  }
+
+  @RemotingHandler(RequestCode.UPDATE_CONSUMER_OFFSET)
+  updateOffset(req: RemotingCommand): RemotingCommand {
+    const h = UpdateConsumerOffsetRequestHeader.decode(req.extFields);
+    if (!this.rt.topics.get(h.topic)) return RemotingCommand.responseTo(req, ResponseCode.TOPIC_NOT_EXIST, `Topic ${h.topic} not exist!`);
+    this.rt.offsets.commitOffset(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS);
+  }
+
+  @RemotingHandler(RequestCode.GET_MAX_OFFSET)
+  maxOffset(req: RemotingCommand): RemotingCommand {
+    const h = GetMaxOffsetRequestHeader.decode(req.extFields);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: String(this.rt.store.getMaxOffsetInQueue(h.topic, h.queueId)) });
+  }
+
+  @RemotingHandler(RequestCode.GET_MIN_OFFSET)
+  minOffset(req: RemotingCommand): RemotingCommand {
+    const h = GetMinOffsetRequestHeader.decode(req.extFields);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: String(this.rt.store.getMinOffsetInQueue(h.topic, h.queueId)) });
+  }
+
+  @RemotingHandler(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP)
+  async searchOffset(req: RemotingCommand): Promise<RemotingCommand> {
+    const h = SearchOffsetRequestHeader.decode(req.extFields);
+    const offset = await this.rt.store.getOffsetInQueueByTime(h.topic, h.queueId, h.timestamp);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: String(offset) });
+  }
+
+  @RemotingHandler(RequestCode.GET_EARLIEST_MSG_STORETIME)
+  async earliest(req: RemotingCommand): Promise<RemotingCommand> {
+    const h = GetEarliestMsgStoretimeRequestHeader.decode(req.extFields);
+    const ts = await this.rt.store.getEarliestMessageTime(h.topic, h.queueId);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { timestamp: String(ts) });
+  }
+}

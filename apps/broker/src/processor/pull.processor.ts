@@ -1,0 +1,155 @@
+import { Injectable } from '@nestjs/common';
+import {
+  FilterSyntaxError,
+  MixAll,
+  PermName,
+  PullMessageRequestHeader,
+  PullSysFlag,
+  RemotingCommand,
+  RequestCode,
+  ResponseCode,
+  parseTagExpression,
+} from '@rocketmq-ts/protocol';
+import { RemotingHandler, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { GetMessageStatus, type GetMessageResult } from '@rocketmq-ts/store';
+import { BrokerRuntime } from '../broker-runtime.js';
+import type { SubscriptionData } from '../client/consumer-manager.js';
+import { arrivalMatcher, compileSql92, filterFor } from './message-filter.js';
+
+type PullHeader = ReturnType<typeof PullMessageRequestHeader.decode>;
+
+/**
+ * PULL_MESSAGE and LITE_PULL_MESSAGE. A found batch is answered with the stored record slices
+ * written straight after the header (no copy, no re-encoding). An empty queue with the suspend
+ * flag parks the request in the long-polling service until a message arrives or the hold ends.
+ */
+@Injectable()
+export class PullMessageProcessor {
+  constructor(private readonly rt: BrokerRuntime) {}
+
+  @RemotingHandler(RequestCode.PULL_MESSAGE, RequestCode.LITE_PULL_MESSAGE)
+  pull(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand | null> {
+    const h = PullMessageRequestHeader.decode(req.extFields);
+    return this.process(req, conn, h, true);
+  }
+
+  private async process(req: RemotingCommand, conn: RemotingConnection, h: PullHeader, allowSuspend: boolean): Promise<RemotingCommand | null> {
+    const rt = this.rt;
+    const reply = (code: number, remark: string): RemotingCommand => RemotingCommand.responseTo(req, code, remark);
+    if (!rt.isMaster && !rt.config.slaveReadEnable) return reply(ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy: this slave does not serve reads (slaveReadEnable=false)');
+    if (!rt.readable) return reply(ResponseCode.NO_PERMISSION, `the broker[${rt.config.brokerName}] pulling message is forbidden`);
+    const group = rt.groups.find(h.consumerGroup);
+    if (!group) return reply(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${h.consumerGroup}] does not exist`);
+    if (!group.consumeEnable) return reply(ResponseCode.NO_PERMISSION, `subscription group no permission, ${h.consumerGroup}`);
+    const tc = rt.topics.get(h.topic);
+    if (!tc) return reply(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`);
+    if ((tc.perm & PermName.PERM_READ) === 0) return reply(ResponseCode.NO_PERMISSION, `the topic[${h.topic}] pulling message is forbidden`);
+    if (h.queueId < 0 || h.queueId >= tc.readQueueNums) {
+      return reply(ResponseCode.INVALID_PARAMETER, `queueId[${h.queueId}] is illegal, topic:[${h.topic}] topicConfig.readQueueNums:[${tc.readQueueNums}]`);
+    }
+
+    let sub: SubscriptionData | undefined;
+    if ((h.sysFlag & PullSysFlag.SUBSCRIPTION) !== 0) {
+      const expressionType = (h.expressionType ?? 'TAG').toUpperCase();
+      const subString = h.subscription ?? '*';
+      const tags = expressionType === 'TAG' ? parseTagExpression(subString) : { tags: [], codes: [] };
+      sub = { topic: h.topic, subString, tagsSet: tags.tags, codeSet: tags.codes, subVersion: h.subVersion, expressionType, classFilterMode: false };
+    } else {
+      const cg = rt.consumers.get(h.consumerGroup);
+      if (!cg) return reply(ResponseCode.SUBSCRIPTION_NOT_EXIST, `the consumer's group info not exist, ${h.consumerGroup}`);
+      if (cg.messageModel === 'BROADCASTING' && !group.consumeBroadcastEnable) return reply(ResponseCode.NO_PERMISSION, `the consumer group[${h.consumerGroup}] can not consume by broadcast way`);
+      sub = cg.subscriptions.get(h.topic);
+      if (!sub) return reply(ResponseCode.SUBSCRIPTION_NOT_EXIST, `the consumer's subscription not exist, ${h.topic}`);
+      if (sub.subVersion < h.subVersion) return reply(ResponseCode.SUBSCRIPTION_NOT_LATEST, `the consumer's subscription not latest`);
+    }
+    if (sub.expressionType === 'SQL92') {
+      if (!rt.config.enablePropertyFilter) return reply(ResponseCode.SYSTEM_ERROR, 'The broker does not support consumer to filter message by SQL92');
+      try {
+        compileSql92(sub.subString);
+      } catch (e) {
+        if (e instanceof FilterSyntaxError) return reply(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `parse the consumer's subscription [${sub.subString}] failed: ${e.message}`);
+        throw e;
+      }
+    } else if (sub.expressionType !== 'TAG') {
+      return reply(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `unsupported expression type ${sub.expressionType}`);
+    }
+    // Retry topics carry messages of every tag of the group's subscriptions.
+    const filter = h.topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX) && !rt.config.filterSupportRetry ? undefined : filterFor(sub);
+
+    const maxNums = Math.min(Math.max(1, h.maxMsgNums), rt.config.pullBatchMaxMessageCount);
+    const maxBytes = h.maxMsgBytes !== undefined && h.maxMsgBytes > 0 ? h.maxMsgBytes : undefined;
+    const r = await rt.store.getMessage(h.consumerGroup, h.topic, h.queueId, h.queueOffset, maxNums, maxBytes, filter);
+
+    const [code, next] = statusToCode(r, h.queueOffset);
+    if (allowSuspend && rt.isMaster) {
+      rt.offsets.commitPullOffset(h.consumerGroup, h.topic, h.queueId, h.queueOffset);
+      if ((h.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0) rt.offsets.commitOffset(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
+    }
+
+    if (code === ResponseCode.PULL_NOT_FOUND && allowSuspend && (h.sysFlag & PullSysFlag.SUSPEND) !== 0) {
+      const hold = rt.config.longPollingEnable ? h.suspendTimeoutMillis : rt.config.shortPollingTimeMills;
+      if (hold > 0) {
+        let answered = false;
+        const matches = arrivalMatcher(sub);
+        rt.longPolling.hold({
+          topic: h.topic,
+          queueId: h.queueId,
+          offset: h.queueOffset,
+          deadline: Date.now() + hold,
+          ...(matches ? { matches } : {}),
+          wake: () => {
+            if (answered || conn.isClosed) return;
+            answered = true;
+            this.process(req, conn, h, false).then(
+              (res) => {
+                if (res) conn.reply(req, res);
+              },
+              (e: unknown) => conn.reply(req, RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, String(e))),
+            );
+          },
+        });
+        return null;
+      }
+    }
+
+    const res = RemotingCommand.responseTo(req, code, r.status, {
+      suggestWhichBrokerId: String(this.suggestBrokerId(group.brokerId, group.whichBrokerWhenConsumeSlowly)),
+      nextBeginOffset: String(next),
+      minOffset: String(r.minOffset),
+      maxOffset: String(r.maxOffset),
+    });
+    if (code !== ResponseCode.SUCCESS) return res;
+    rt.metrics.messagesOut(h.topic, h.consumerGroup, r.messageBuffers.length, r.bufferTotalSize);
+    // Found: header and the stored records go out together, the records as they are in memory.
+    if (!req.isOneway) conn.send(res, r.messageBuffers);
+    return null;
+  }
+
+  private suggestBrokerId(groupBrokerId: number, _slow: number): number {
+    return this.rt.isMaster ? groupBrokerId : 0;
+  }
+}
+
+/** Store outcome → response code and the next offset to pull from (remoting.md §3.3). */
+export function statusToCode(r: GetMessageResult, requested: number): [number, number] {
+  switch (r.status) {
+    case GetMessageStatus.FOUND:
+      return [ResponseCode.SUCCESS, r.nextBeginOffset];
+    case GetMessageStatus.NO_MATCHED_MESSAGE:
+    case GetMessageStatus.MESSAGE_WAS_REMOVING:
+      return [ResponseCode.PULL_RETRY_IMMEDIATELY, r.nextBeginOffset];
+    case GetMessageStatus.NO_MESSAGE_IN_QUEUE:
+    case GetMessageStatus.NO_MATCHED_LOGIC_QUEUE:
+      return requested !== 0 ? [ResponseCode.PULL_OFFSET_MOVED, 0] : [ResponseCode.PULL_NOT_FOUND, 0];
+    case GetMessageStatus.OFFSET_TOO_SMALL:
+      return [ResponseCode.PULL_OFFSET_MOVED, r.nextBeginOffset];
+    case GetMessageStatus.OFFSET_OVERFLOW_ONE:
+      return [ResponseCode.PULL_NOT_FOUND, requested];
+    case GetMessageStatus.OFFSET_OVERFLOW_BADLY:
+      return [ResponseCode.PULL_OFFSET_MOVED, r.nextBeginOffset];
+    case GetMessageStatus.OFFSET_FOUND_NULL:
+      return [ResponseCode.PULL_NOT_FOUND, r.nextBeginOffset];
+    default:
+      return [ResponseCode.PULL_NOT_FOUND, r.nextBeginOffset];
+  }
+}

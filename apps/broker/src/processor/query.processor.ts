@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import { QueryMessageRequestHeader, RemotingCommand, RequestCode, ResponseCode, ViewMessageRequestHeader } from '@rocketmq-ts/protocol';
+import { RemotingHandler, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { BrokerRuntime } from '../broker-runtime.js';
+
+/** QUERY_MESSAGE (by key, or by UNIQ_KEY with `_UNIQUE_KEY_QUERY`) and VIEW_MESSAGE_BY_ID (by commit-log offset). */
+@Injectable()
+export class QueryMessageProcessor {
+  constructor(private readonly rt: BrokerRuntime) {}
+
+  @RemotingHandler(RequestCode.QUERY_MESSAGE)
+  async query(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand | null> {
+    const h = QueryMessageRequestHeader.decode(req.extFields);
+    const byUniqKey = req.ext('_UNIQUE_KEY_QUERY') === 'true';
+    const r = byUniqKey
+      ? await this.rt.store.queryMessageByUniqKey(h.topic, h.key, h.beginTimestamp, h.endTimestamp)
+      : await this.rt.store.queryMessage(h.topic, h.key, h.maxNum > 0 ? h.maxNum : 32, h.beginTimestamp, h.endTimestamp);
+    const ext = { indexLastUpdateTimestamp: String(r.indexLastUpdateTimestamp), indexLastUpdatePhyoffset: String(r.indexLastUpdatePhyoffset) };
+    if (r.messageBuffers.length === 0) return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'can not find message, maybe time range not correct', ext);
+    if (!req.isOneway) conn.send(RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, ext), r.messageBuffers);
+    return null;
+  }
+
+  @RemotingHandler(RequestCode.VIEW_MESSAGE_BY_ID)
+  async view(req: RemotingCommand): Promise<RemotingCommand> {
+    const h = ViewMessageRequestHeader.decode(req.extFields);
+    const rec = await this.rt.store.selectOneMessageByOffset(h.offset);
+    if (!rec) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `can not find message by the offset, ${h.offset}`);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, null, rec);
+  }
+}

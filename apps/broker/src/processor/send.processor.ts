@@ -1,0 +1,306 @@
+import { Injectable } from '@nestjs/common';
+import { MessageConst, MessageSysFlag, type SocketAddress } from '@rocketmq-ts/common';
+import {
+  ConsumerSendMsgBackRequestHeader,
+  MixAll,
+  PermName,
+  RemotingCommand,
+  RequestCode,
+  ResponseCode,
+  SendMessageRequestHeader,
+  SendMessageRequestHeaderV2,
+  TopicValidator,
+  createUniqId,
+  decodeBatchBodyRaw,
+  encodeProperties,
+  findProperty,
+  sendHeaderFromV2,
+  validateTopicName,
+  type SendMessageRequest,
+} from '@rocketmq-ts/protocol';
+import { RemotingHandler, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { PutMessageStatus, type PutMessageRequest, type PutMessageResult } from '@rocketmq-ts/store';
+import { BrokerRuntime } from '../broker-runtime.js';
+
+const SEP1 = '\u0001';
+const SEP2 = '\u0002';
+/** Topics producers may not write to directly. */
+const NOT_ALLOWED = new Set<string>([
+  TopicValidator.RMQ_SYS_SCHEDULE_TOPIC,
+  TopicValidator.RMQ_SYS_TRANS_HALF_TOPIC,
+  TopicValidator.RMQ_SYS_TRANS_OP_HALF_TOPIC,
+  TopicValidator.RMQ_SYS_TRANS_CHECK_MAX_TIME_TOPIC,
+  TopicValidator.RMQ_SYS_SELF_TEST_TOPIC,
+  TopicValidator.RMQ_SYS_OFFSET_MOVED_EVENT,
+]);
+
+const bornHosts = new WeakMap<object, SocketAddress>();
+/** The client's address as a SocketAddress, parsed once per connection. */
+export function bornHostOf(conn: RemotingConnection): SocketAddress {
+  let h = bornHosts.get(conn);
+  if (!h) {
+    const a = conn.remoteAddress;
+    const i = a.lastIndexOf(':');
+    let address = a.slice(0, i);
+    if (address.startsWith('::ffff:')) address = address.slice(7);
+    h = { address: address === '' || address === '?' ? '127.0.0.1' : address, port: Number(a.slice(i + 1)) || 0 };
+    bornHosts.set(conn, h);
+  }
+  return h;
+}
+
+/** Store status → response code and remark (remoting.md §3.2). */
+export function putStatusReply(status: PutMessageStatus): [number, string | null] {
+  switch (status) {
+    case PutMessageStatus.PUT_OK:
+      return [ResponseCode.SUCCESS, null];
+    case PutMessageStatus.FLUSH_DISK_TIMEOUT:
+      return [ResponseCode.FLUSH_DISK_TIMEOUT, 'flush disk timeout'];
+    case PutMessageStatus.FLUSH_SLAVE_TIMEOUT:
+      return [ResponseCode.FLUSH_SLAVE_TIMEOUT, 'flush slave timeout'];
+    case PutMessageStatus.SLAVE_NOT_AVAILABLE:
+      return [ResponseCode.SLAVE_NOT_AVAILABLE, 'slave not available'];
+    case PutMessageStatus.MESSAGE_ILLEGAL:
+    case PutMessageStatus.PROPERTIES_SIZE_EXCEEDED:
+      return [ResponseCode.MESSAGE_ILLEGAL, 'the message is illegal, maybe msg body or properties length not matched'];
+    case PutMessageStatus.SERVICE_NOT_AVAILABLE:
+      return [ResponseCode.SERVICE_NOT_AVAILABLE, 'service not available now, maybe the broker is shutting down or is a slave'];
+    case PutMessageStatus.OS_PAGE_CACHE_BUSY:
+      return [ResponseCode.SYSTEM_BUSY, '[PC_SYNCHRONIZED]broker busy, start flow control for a while'];
+    case PutMessageStatus.DISK_FULL:
+      return [ResponseCode.DISK_FULL, 'the disk is nearly full; writes are refused until space is freed'];
+    default:
+      return [ResponseCode.SYSTEM_ERROR, `store error: ${status}`];
+  }
+}
+
+/**
+ * SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE and CONSUMER_SEND_MSG_BACK. The properties
+ * string from the wire is stored as is, with the broker's additions appended; no JSON and no
+ * property map on the normal path.
+ */
+@Injectable()
+export class SendMessageProcessor {
+  private readonly clusterProp: string;
+  private readonly replyExt: Record<string, string>;
+
+  constructor(private readonly rt: BrokerRuntime) {
+    this.clusterProp = MessageConst.PROPERTY_CLUSTER + SEP1 + rt.config.brokerClusterName + SEP2;
+    this.replyExt = { MSG_REGION: rt.config.regionId, TRACE_ON: String(rt.config.traceOn) };
+  }
+
+  @RemotingHandler(RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
+  async send(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand> {
+    const h: SendMessageRequest = req.code === RequestCode.SEND_MESSAGE ? SendMessageRequestHeader.decode(req.extFields) : sendHeaderFromV2(SendMessageRequestHeaderV2.decode(req.extFields));
+    const batch = req.code === RequestCode.SEND_BATCH_MESSAGE || h.batch === true;
+    const fail = (code: number, remark: string): RemotingCommand => RemotingCommand.responseTo(req, code, remark, { ...this.replyExt });
+
+    const rejected = this.checkBroker();
+    if (rejected) return fail(rejected[0], rejected[1]);
+    const topicProblem = validateTopicName(h.topic);
+    if (topicProblem) return fail(ResponseCode.INVALID_PARAMETER, topicProblem);
+    if (NOT_ALLOWED.has(h.topic)) return fail(ResponseCode.NO_PERMISSION, `Sending message to topic[${h.topic}] is forbidden.`);
+
+    let topic = h.topic;
+    let tc = this.rt.topics.get(topic);
+    if (!tc) {
+      if (topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX)) {
+        const g = this.rt.groups.find(topic.slice(MixAll.RETRY_GROUP_TOPIC_PREFIX.length));
+        if (g) tc = this.rt.topics.createIfMissing(topic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
+      } else {
+        tc = this.rt.topics.createOnSend(topic, h.defaultTopic, h.defaultTopicQueueNums, 0) ?? undefined;
+      }
+      if (!tc) return fail(ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist, apply first please!`);
+    }
+    if ((tc.perm & PermName.PERM_WRITE) === 0) return fail(ResponseCode.NO_PERMISSION, `the topic[${topic}] sending message is forbidden`);
+    let queueId = h.queueId;
+    const queueNums = Math.max(tc.readQueueNums, tc.writeQueueNums);
+    if (queueId < 0) queueId = Math.floor(Math.random() * tc.writeQueueNums);
+    if (queueId >= queueNums) return fail(ResponseCode.INVALID_PARAMETER, `request queueId[${h.queueId}] is illegal, ${topic} has ${queueNums} queues`);
+
+    const body = req.body ?? Buffer.alloc(0);
+    if (!batch && body.length > this.rt.config.store.maxMessageSize) {
+      return fail(ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${this.rt.config.store.maxMessageSize}`);
+    }
+    let props = h.properties ?? '';
+    const sysFlag = h.sysFlag;
+    const reconsumeTimes = h.reconsumeTimes ?? 0;
+
+    // Retry topic: past the group's limit the message goes to the dead-letter queue instead.
+    if (topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX) && !batch) {
+      const group = topic.slice(MixAll.RETRY_GROUP_TOPIC_PREFIX.length);
+      const g = this.rt.groups.find(group);
+      const max = h.maxReconsumeTimes ?? g?.retryMaxTimes ?? 16;
+      if (reconsumeTimes > max || findProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL) === '-1') {
+        topic = MixAll.DLQ_GROUP_TOPIC_PREFIX + group;
+        this.rt.topics.createIfMissing(topic, 1, PermName.PERM_READ | PermName.PERM_WRITE);
+        queueId = 0;
+        props = removeProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL);
+      }
+    }
+
+    if (batch) {
+      if (topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX)) return fail(ResponseCode.MESSAGE_ILLEGAL, 'batch request does not support retry group ' + topic);
+      return this.putBatch(req, h, topic, queueId, body, conn);
+    }
+
+    if (findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) === undefined) {
+      props = appendProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, createUniqId());
+    }
+    props = ensureTrailingSeparator(props) + this.clusterProp;
+
+    // Delayed delivery: park the message in SCHEDULE_TOPIC_XXXX, queue level-1.
+    const tx = sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK;
+    if (tx === MessageSysFlag.TRANSACTION_NOT_TYPE || tx === MessageSysFlag.TRANSACTION_COMMIT_TYPE) {
+      const delay = findProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL);
+      if (delay !== undefined) {
+        const level = Math.min(Number.parseInt(delay, 10) || 0, this.rt.delayLevels.length);
+        if (level > 0) {
+          props = replaceProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL, String(level));
+          props += MessageConst.PROPERTY_REAL_TOPIC + SEP1 + topic + SEP2 + MessageConst.PROPERTY_REAL_QUEUE_ID + SEP1 + queueId + SEP2;
+          topic = TopicValidator.RMQ_SYS_SCHEDULE_TOPIC;
+          queueId = level - 1;
+        }
+      }
+    }
+    if (tx === MessageSysFlag.TRANSACTION_PREPARED_TYPE && this.rt.config.rejectTransactionMessage) {
+      return fail(ResponseCode.NO_PERMISSION, `the broker[${this.rt.config.brokerName}] sending transaction message is forbidden`);
+    }
+
+    const put: PutMessageRequest = {
+      topic,
+      queueId,
+      body,
+      flag: h.flag,
+      propertiesString: props,
+      sysFlag,
+      bornTimestamp: h.bornTimestamp,
+      bornHost: bornHostOf(conn),
+      reconsumeTimes,
+    };
+    const r = await this.rt.store.putMessage(put);
+    return this.reply(req, r, h.topic === topic ? topic : h.topic, queueId, body.length, 1);
+  }
+
+  private async putBatch(req: RemotingCommand, h: SendMessageRequest, topic: string, queueId: number, body: Buffer, conn: RemotingConnection): Promise<RemotingCommand> {
+    let entries;
+    try {
+      entries = decodeBatchBodyRaw(body);
+    } catch (e) {
+      return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${(e as Error).message}`, { ...this.replyExt });
+    }
+    if (entries.length === 0) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, 'empty batch', { ...this.replyExt });
+    const bornHost = bornHostOf(conn);
+    const max = this.rt.config.store.maxMessageSize;
+    const msgs: PutMessageRequest[] = [];
+    let bytes = 0;
+    for (const e of entries) {
+      if (e.body.length > max) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${max}`, { ...this.replyExt });
+      let props = e.propertiesString;
+      if (findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) === undefined) props = appendProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, createUniqId());
+      msgs.push({ topic, queueId, body: e.body, flag: e.flag, propertiesString: ensureTrailingSeparator(props) + this.clusterProp, sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, bornHost });
+      bytes += e.body.length;
+    }
+    const r = await this.rt.store.putMessages(msgs);
+    return this.reply(req, r, topic, queueId, bytes, msgs.length);
+  }
+
+  private reply(req: RemotingCommand, r: PutMessageResult, topic: string, queueId: number, bytes: number, n: number): RemotingCommand {
+    const [code, remark] = putStatusReply(r.status);
+    const ext: Record<string, string> = { ...this.replyExt };
+    const a = r.appendResult;
+    if (a && (code === ResponseCode.SUCCESS || code === ResponseCode.FLUSH_DISK_TIMEOUT || code === ResponseCode.FLUSH_SLAVE_TIMEOUT || code === ResponseCode.SLAVE_NOT_AVAILABLE)) {
+      ext['msgId'] = a.msgId;
+      ext['queueId'] = String(queueId);
+      ext['queueOffset'] = String(a.logicsOffset);
+      this.rt.metrics.messagesIn(topic, n, bytes);
+    }
+    return RemotingCommand.responseTo(req, code, remark, ext);
+  }
+
+  /** [code, remark] when this broker takes no writes, else null. */
+  private checkBroker(): [number, string] | null {
+    if (!this.rt.isMaster) return [ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while: this broker is a slave'];
+    if ((this.rt.config.brokerPermission & PermName.PERM_WRITE) === 0) return [ResponseCode.NO_PERMISSION, `the broker[${this.rt.config.brokerName}] sending message is forbidden`];
+    if (this.rt.state !== 'running') return [ResponseCode.SERVICE_NOT_AVAILABLE, 'the broker is not running'];
+    return null;
+  }
+
+  /**
+   * CONSUMER_SEND_MSG_BACK: a consumer failed a message. It goes back to the group's retry
+   * topic through the delay levels (3 + reconsumeTimes), or to the dead-letter queue once it has
+   * been retried maxReconsumeTimes times.
+   */
+  @RemotingHandler(RequestCode.CONSUMER_SEND_MSG_BACK)
+  async sendBack(req: RemotingCommand): Promise<RemotingCommand> {
+    const h = ConsumerSendMsgBackRequestHeader.decode(req.extFields);
+    const rejected = this.checkBroker();
+    if (rejected) return RemotingCommand.responseTo(req, rejected[0], rejected[1]);
+    const g = this.rt.groups.find(h.group);
+    if (!g) return RemotingCommand.responseTo(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group not exist, ${h.group}`);
+    const retryTopic = MixAll.RETRY_GROUP_TOPIC_PREFIX + h.group;
+    const retryConfig = this.rt.topics.createIfMissing(retryTopic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
+    if ((retryConfig.perm & PermName.PERM_WRITE) === 0) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${retryTopic}] sending message is forbidden`);
+    const m = await this.rt.store.lookMessageByOffset(h.offset);
+    if (!m) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${h.offset}`);
+    const props = new Map(m.properties);
+    if (!props.has(MessageConst.PROPERTY_RETRY_TOPIC)) props.set(MessageConst.PROPERTY_RETRY_TOPIC, m.topic);
+    props.set(MessageConst.PROPERTY_WAIT_STORE_MSG_OK, 'false');
+    const max = h.maxReconsumeTimes ?? g.retryMaxTimes;
+    let topic = retryTopic;
+    let queueId = Math.floor(Math.random() * Math.max(1, retryConfig.writeQueueNums));
+    let delayLevel = h.delayLevel;
+    props.delete(MessageConst.PROPERTY_REAL_TOPIC);
+    props.delete(MessageConst.PROPERTY_REAL_QUEUE_ID);
+    if (m.reconsumeTimes >= max || delayLevel < 0) {
+      topic = MixAll.DLQ_GROUP_TOPIC_PREFIX + h.group;
+      queueId = 0;
+      const dlq = this.rt.topics.createIfMissing(topic, 1, PermName.PERM_READ | PermName.PERM_WRITE);
+      if ((dlq.perm & PermName.PERM_WRITE) === 0) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${topic}] sending message is forbidden`);
+      props.delete(MessageConst.PROPERTY_DELAY_TIME_LEVEL);
+    } else {
+      if (delayLevel === 0) delayLevel = 3 + m.reconsumeTimes;
+      delayLevel = Math.min(delayLevel, this.rt.delayLevels.length);
+      props.set(MessageConst.PROPERTY_DELAY_TIME_LEVEL, String(delayLevel));
+      props.set(MessageConst.PROPERTY_REAL_TOPIC, topic);
+      props.set(MessageConst.PROPERTY_REAL_QUEUE_ID, String(queueId));
+      topic = TopicValidator.RMQ_SYS_SCHEDULE_TOPIC;
+      queueId = delayLevel - 1;
+    }
+    const originId = h.originMsgId ?? props.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? m.msgId;
+    if (!props.has(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID)) props.set(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID, originId);
+    const r = await this.rt.store.putMessage({
+      topic,
+      queueId,
+      body: m.body,
+      flag: m.flag,
+      propertiesString: encodeProperties(props),
+      sysFlag: m.sysFlag,
+      bornTimestamp: m.bornTimestamp,
+      bornHost: m.bornHost,
+      reconsumeTimes: m.reconsumeTimes + 1,
+      waitStoreMsgOK: false,
+    });
+    const [code, remark] = putStatusReply(r.status);
+    return RemotingCommand.responseTo(req, code, remark);
+  }
+}
+
+function ensureTrailingSeparator(props: string): string {
+  return props === '' || props.endsWith(SEP2) ? props : props + SEP2;
+}
+
+function appendProperty(props: string, key: string, value: string): string {
+  return ensureTrailingSeparator(props) + key + SEP1 + value + SEP2;
+}
+
+/** Replaces (or adds) one property in an encoded properties string. */
+export function replaceProperty(props: string, key: string, value: string): string {
+  return appendProperty(removeProperty(props, key), key, value);
+}
+
+export function removeProperty(props: string, key: string): string {
+  const parts = props.split(SEP2);
+  const kept = parts.filter((p) => p !== '' && !p.startsWith(key + SEP1));
+  return kept.length === 0 ? '' : kept.join(SEP2) + SEP2;
+}

@@ -1,0 +1,123 @@
+import { jsonEntries, parseLenientJson, readDataVersion, stringifyFastjson, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
+import { ConfigFileManager } from '@rocketmq-ts/store';
+
+/** A consumer group's broker-side settings (subscriptionGroup.json; UPDATE_AND_CREATE_SUBSCRIPTIONGROUP body). */
+export interface SubscriptionGroupConfig {
+  groupName: string;
+  consumeEnable: boolean;
+  consumeFromMinEnable: boolean;
+  consumeBroadcastEnable: boolean;
+  consumeMessageOrderly: boolean;
+  retryQueueNums: number;
+  retryMaxTimes: number;
+  brokerId: number;
+  whichBrokerWhenConsumeSlowly: number;
+  notifyConsumerIdsChangedEnable: boolean;
+  groupSysFlag: number;
+  consumeTimeoutMinute: number;
+  attributes: Record<string, string>;
+}
+
+export function subscriptionGroupConfig(groupName: string, init: Partial<SubscriptionGroupConfig> = {}): SubscriptionGroupConfig {
+  return {
+    groupName,
+    consumeEnable: true,
+    consumeFromMinEnable: true,
+    consumeBroadcastEnable: true,
+    consumeMessageOrderly: false,
+    retryQueueNums: 1,
+    retryMaxTimes: 16,
+    brokerId: 0,
+    whichBrokerWhenConsumeSlowly: 1,
+    notifyConsumerIdsChangedEnable: true,
+    groupSysFlag: 0,
+    consumeTimeoutMinute: 15,
+    attributes: {},
+    ...init,
+  };
+}
+
+/** Reads a SubscriptionGroupConfig from parsed JSON, keeping defaults for missing fields. */
+export function readSubscriptionGroupConfig(v: JsonValue | undefined, name?: string): SubscriptionGroupConfig {
+  const o = (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map) ? v : {}) as Record<string, JsonValue>;
+  const groupName = typeof o['groupName'] === 'string' ? o['groupName'] : (name ?? '');
+  const d = subscriptionGroupConfig(groupName);
+  const bool = (k: keyof SubscriptionGroupConfig): boolean => (typeof o[k] === 'boolean' ? (o[k] as boolean) : typeof o[k] === 'string' ? o[k] === 'true' : (d[k] as boolean));
+  const num = (k: keyof SubscriptionGroupConfig): number => (typeof o[k] === 'number' ? (o[k] as number) : typeof o[k] === 'string' && o[k] !== '' && Number.isFinite(Number(o[k])) ? Number(o[k]) : (d[k] as number));
+  const attrs: Record<string, string> = {};
+  for (const [k, x] of jsonEntries(o['attributes'])) attrs[String(k)] = String(x);
+  return {
+    groupName,
+    consumeEnable: bool('consumeEnable'),
+    consumeFromMinEnable: bool('consumeFromMinEnable'),
+    consumeBroadcastEnable: bool('consumeBroadcastEnable'),
+    consumeMessageOrderly: bool('consumeMessageOrderly'),
+    retryQueueNums: num('retryQueueNums'),
+    retryMaxTimes: num('retryMaxTimes'),
+    brokerId: num('brokerId'),
+    whichBrokerWhenConsumeSlowly: num('whichBrokerWhenConsumeSlowly'),
+    notifyConsumerIdsChangedEnable: bool('notifyConsumerIdsChangedEnable'),
+    groupSysFlag: num('groupSysFlag'),
+    consumeTimeoutMinute: num('consumeTimeoutMinute'),
+    attributes: attrs,
+  };
+}
+
+const SYSTEM_GROUPS = ['TOOLS_CONSUMER', 'FILTERSRV_CONSUMER', 'SELF_TEST_C_GROUP', 'CID_ONS-HTTP-PROXY', 'CID_ONSAPI_PULL', 'CID_ONSAPI_PERMISSION', 'CID_ONSAPI_OWNER', 'CID_RMQ_SYS_TRANS'];
+
+export class SubscriptionGroupManager {
+  readonly table = new Map<string, SubscriptionGroupConfig>();
+  dataVersion: DataVersion = { stateVersion: 0, timestamp: Date.now(), counter: 0 };
+  private readonly file: ConfigFileManager;
+  /** Called when a group is deleted (metrics series, offsets). */
+  onDelete: ((group: string) => void) | null = null;
+
+  constructor(file: string, private readonly autoCreate: boolean) {
+    this.file = new ConfigFileManager(file);
+  }
+
+  async load(): Promise<number> {
+    const loaded = await this.file.load((text) => parseLenientJson(text) as Record<string, JsonValue>);
+    if (loaded) {
+      for (const [name, v] of jsonEntries(loaded['subscriptionGroupTable'])) this.table.set(String(name), readSubscriptionGroupConfig(v, String(name)));
+      if (loaded['dataVersion']) this.dataVersion = readDataVersion(loaded['dataVersion']);
+    }
+    for (const g of SYSTEM_GROUPS) if (!this.table.has(g)) this.table.set(g, subscriptionGroupConfig(g));
+    return this.table.size;
+  }
+
+  /** The group's config; auto-created (and persisted) when allowed, else undefined. */
+  find(group: string): SubscriptionGroupConfig | undefined {
+    const g = this.table.get(group);
+    if (g || !this.autoCreate) return g;
+    const created = subscriptionGroupConfig(group);
+    this.table.set(group, created);
+    this.changed();
+    return created;
+  }
+
+  update(g: SubscriptionGroupConfig): void {
+    this.table.set(g.groupName, g);
+    this.changed();
+  }
+
+  delete(group: string): boolean {
+    if (!this.table.delete(group)) return false;
+    this.changed();
+    this.onDelete?.(group);
+    return true;
+  }
+
+  private changed(): void {
+    this.dataVersion = { stateVersion: this.dataVersion.stateVersion, timestamp: Date.now(), counter: this.dataVersion.counter + 1 };
+    void this.persist();
+  }
+
+  toJson(): string {
+    return stringifyFastjson({ subscriptionGroupTable: Object.fromEntries(this.table), forbiddenTable: {}, dataVersion: this.dataVersion });
+  }
+
+  persist(): Promise<void> {
+    return this.file.persist(this.toJson());
+  }
+}

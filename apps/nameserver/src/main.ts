@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
+import { NestLogger, RemotingHandlerExplorer, RemotingServer, createLogger } from '@rocketmq-ts/remoting';
+import { AppModule } from './app.module.js';
+import { expandHome, loadNamesrvConfig, type NamesrvConfig } from './config.js';
+import { NamesrvMetrics } from './metrics.js';
+
+const log = createLogger('namesrv');
+
+const USAGE = `usage: mqnamesrv [-c <config file>] [-p] [--<property>=<value> ...]
+  -c  Java properties file with NamesrvConfig properties
+  -p  print the effective configuration and exit
+  -h  this help`;
+
+function die(message: string): never {
+  log.error(message);
+  process.exit(1);
+}
+
+function portInUse(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let config: NamesrvConfig;
+  let file: string | undefined;
+  try {
+    const args = parseServerArgs(argv);
+    if (args.help) {
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    }
+    file = args.configFile;
+    config = loadNamesrvConfig({ file, overrides: args.overrides, warn: (m) => log.warn(m) }).config;
+    if (args.printConfig) {
+      process.stdout.write(printConfig(config));
+      process.exit(0);
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) die(`invalid configuration: ${e.message}`);
+    throw e;
+  }
+  log.info(
+    `config loaded${file ? ` from ${file}` : ' (defaults)'}: listenPort=${config.listenPort} metricsPromExporterPort=${config.metricsPromExporterPort} ` +
+      `kvConfigPath=${expandHome(config.kvConfigPath)}`,
+  );
+
+  const metrics = new NamesrvMetrics({ node_type: 'nameserver' });
+  const remoting = new RemotingServer({
+    port: config.listenPort,
+    host: config.bindAddress,
+    serverChannelMaxIdleTimeSeconds: config.serverChannelMaxIdleTimeSeconds,
+    probe: metrics,
+    name: 'remoting',
+  });
+  let ready = false;
+  const app = await NestFactory.create(AppModule.register({ config, remoting, metrics, ready: () => ready }), {
+    logger: new NestLogger(),
+    abortOnError: false,
+  });
+  remoting.useHandlerSource(() => app.get(RemotingHandlerExplorer).explore());
+  app.connectMicroservice({ strategy: remoting }, { inheritAppConfig: false });
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+
+  await app.init();
+  try {
+    await app.startAllMicroservices();
+  } catch (e) {
+    await app.close().catch(() => undefined);
+    if (portInUse(e)) die(`listenPort ${config.listenPort} is already in use (bindAddress ${config.bindAddress})`);
+    die(`remoting failed to start on ${config.bindAddress}:${config.listenPort}: ${(e as Error).message}`);
+  }
+  try {
+    await app.listen(config.metricsPromExporterPort, config.bindAddress);
+  } catch (e) {
+    await app.close().catch(() => undefined);
+    if (portInUse(e)) die(`metricsPromExporterPort ${config.metricsPromExporterPort} is already in use (bindAddress ${config.bindAddress})`);
+    die(`http failed to start on ${config.bindAddress}:${config.metricsPromExporterPort}: ${(e as Error).message}`);
+  }
+  ready = true;
+  log.info(`http listening on ${config.bindAddress}:${config.metricsPromExporterPort} (/metrics, /health, /ready)`);
+  log.info('name server started');
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  log.error('name server failed to start', e);
+  process.exit(1);
+});
