@@ -1,1 +1,13 @@
-export {};
+// @rocketmq-ts/store: the storage engine (commit log, consume queues, index, checkpoint, recovery, retention).
+export * from './config.js';
+export * from './status.js';
+export * from './probe.js';
+export * from './message-store.js';
+export * from './default-message-store.js';
+export * from './config-file-manager.js';
+export * from './filter.js';
+export { CommitLog, type Segment, type ScanResult } from './commitlog/commit-log.js';
+export { ConsumeQueue, CQ_UNIT_SIZE, CQ_BLANK_SIZE } from './consumequeue/consume-queue.js';
+export { IndexFile, INDEX_HEADER_SIZE, INDEX_ENTRY_SIZE } from './index/index-file.js';
+export { IndexService, indexFileName } from './index/index-service.js';
+export { StoreCheckpoint, CHECKPOINT_SIZE } from './checkpoint.js';

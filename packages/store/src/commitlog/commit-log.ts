@@ -1,0 +1,680 @@
+// Commit log: pre-allocated segments named by start offset, an in-memory tail of write chunks, a
+// positional writer, and group-commit fdatasync. Node has no mmap, so this class is the page cache.
+import fs from 'node:fs';
+import path from 'node:path';
+import { BLANK_MAGIC_CODE, checkMessageRecord, encodeBlankRecord, END_FILE_MIN_BLANK_LENGTH, type RecordInfo } from '@rocketmq-ts/protocol';
+import { offsetToFileName, type MessageStoreConfig } from '../config.js';
+import type { FailureProbes, StoreLogger, StoreProbe } from '../probe.js';
+import { closeFd, fdatasync, ftruncate, pread, preadFullSync, pwriteAll, writeZeros } from '../fsutil.js';
+
+export interface Segment {
+  readonly startOffset: number;
+  readonly size: number;
+  readonly path: string;
+  fd: number;
+  /** In-flight disk reads; a deleted segment's fd is closed when this drops to 0. */
+  refs: number;
+  deleted: boolean;
+}
+
+/** A contiguous run of the tail held in memory: buf[0, used) is data at global offset `start`. */
+interface Chunk {
+  readonly start: number;
+  readonly buf: Buffer;
+  used: number;
+  /** buf[0, written) is on disk (page cache of the OS). */
+  written: number;
+  readonly seg: Segment;
+}
+
+interface SyncWaiter {
+  end: number;
+  deadline: number;
+  resolve: (ok: boolean) => void;
+}
+
+export interface ScanResult {
+  logEnd: number;
+  recordsChecked: number;
+  bytesTruncated: number;
+  stopReason: string;
+  lastStoreTimestamp: number;
+}
+
+export class CommitLog {
+  readonly segments: Segment[] = [];
+  private chunks: Chunk[] = [];
+  private cachedBytes = 0;
+  private activeSeg: Segment | undefined;
+  private active: Chunk | undefined;
+  private nextSeg: Segment | undefined;
+  private nextSegPromise: Promise<Segment> | undefined;
+  /** End of appended data (global offset). */
+  wrotePos = 0;
+  /** Everything below is fdatasynced. */
+  flushedPos = 0;
+  /** Store timestamp of the last appended record, and of the last flushed one. */
+  lastStoreTimestamp = 0;
+  flushedStoreTimestamp = 0;
+  /** Set after a write/fsync failure: the log refuses appends from then on. */
+  ioError: Error | undefined;
+  /** Reserved append position (valid right after reserve() returned true). */
+  tailBuf: Buffer = Buffer.alloc(0);
+  tailPos = 0;
+
+  private readonly dir: string;
+  private readonly segSize: number;
+  private dirty = new Set<Segment>();
+  private writing: Promise<void> | undefined;
+  private writeScheduled = false;
+  private flushChain: Promise<unknown> = Promise.resolve();
+  private waiters: SyncWaiter[] = [];
+  private groupScheduled = false;
+  private groupRunning = false;
+  private lastThoroughFlush = Date.now();
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly config: MessageStoreConfig,
+    private readonly failures: FailureProbes,
+    private readonly logger: StoreLogger,
+    private readonly probe: StoreProbe,
+  ) {
+    this.dir = config.storePathCommitLog;
+    this.segSize = config.mappedFileSizeCommitLog;
+  }
+
+  // ---------------------------------------------------------------- load & recovery (sync I/O allowed)
+
+  /** Opens existing segment files (sync; load time only). */
+  load(): void {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const names = fs.readdirSync(this.dir).filter((n) => /^\d{20}$/.test(n)).sort();
+    for (const name of names) {
+      const p = path.join(this.dir, name);
+      const start = Number(name);
+      const st = fs.statSync(p);
+      if (st.size !== this.segSize) {
+        if (st.size > this.segSize) throw new Error(`commit log segment ${p} is ${st.size} bytes, expected ${this.segSize}`);
+        // A segment whose pre-allocation was interrupted: extend it (the missing part is zeros).
+        fs.truncateSync(p, this.segSize);
+        this.logger.warn('extended short commit-log segment', { path: p, size: st.size });
+      }
+      this.segments.push({ startOffset: start, size: this.segSize, path: p, fd: fs.openSync(p, 'r+'), refs: 0, deleted: false });
+    }
+    for (let i = 1; i < this.segments.length; i++) {
+      const a = this.segments[i - 1] as Segment;
+      const b = this.segments[i] as Segment;
+      if (a.startOffset + a.size !== b.startOffset) throw new Error(`commit log gap between ${a.path} and ${b.path}`);
+    }
+  }
+
+  /** Start offset of the segment holding the newest data before `limit`, scanning backwards (used for timestamp-based recovery). */
+  firstStoreTimestampOf(seg: Segment): number {
+    const head = Buffer.alloc(128);
+    const n = preadFullSync(seg.fd, head, 0, head.length, 0);
+    const r = checkMessageRecord(head, 0, n, {});
+    if (r.kind === 'record') return r.info.storeTimestamp;
+    // The first record may be larger than our small read; fall back to the raw field position.
+    if (n >= 64 && head.readInt32BE(4) !== 0 && head.readInt32BE(4) !== BLANK_MAGIC_CODE) return Number(head.readBigInt64BE(56));
+    return 0;
+  }
+
+  /**
+   * Verifies records from `fromOffset` (a record boundary) to the end of valid data, calling
+   * `onRecord` for each good record; zeroes everything after the last good record and removes
+   * segments past it. Sync I/O: load time only.
+   */
+  recover(fromOffset: number, checkCRC: boolean, onRecord: (info: RecordInfo) => void): ScanResult {
+    const res: ScanResult = { logEnd: 0, recordsChecked: 0, bytesTruncated: 0, stopReason: '', lastStoreTimestamp: 0 };
+    if (this.segments.length === 0) {
+      res.logEnd = 0;
+      return res;
+    }
+    const first = this.segments[0] as Segment;
+    const last = this.segments[this.segments.length - 1] as Segment;
+    let from = Math.min(Math.max(fromOffset, first.startOffset), last.startOffset + last.size);
+    let segIdx = this.segments.findIndex((s) => from >= s.startOffset && from < s.startOffset + s.size);
+    if (segIdx < 0) {
+      res.logEnd = from;
+      return res;
+    }
+    const BLOCK = 4 * 1024 * 1024;
+    let win = Buffer.allocUnsafe(BLOCK);
+    for (;;) {
+      const seg = this.segments[segIdx] as Segment;
+      let pos = from - seg.startOffset;
+      let winStart = 0;
+      let winLen = 0;
+      // Makes buf cover seg[pos, pos+need) when possible; returns bytes available from pos.
+      const ensure = (need: number): number => {
+        if (pos >= winStart && pos + need <= winStart + winLen) return winStart + winLen - pos;
+        const want = Math.max(BLOCK, need);
+        if (win.length < want) win = Buffer.allocUnsafe(want);
+        winStart = pos;
+        winLen = preadFullSync(seg.fd, win, 0, Math.min(want, seg.size - pos), pos);
+        return winLen;
+      };
+      let stop: string | undefined;
+      let rolled = false;
+      while (stop === undefined) {
+        if (seg.size - pos < END_FILE_MIN_BLANK_LENGTH) {
+          stop = 'segment ends without a blank record';
+          break;
+        }
+        ensure(8);
+        const size = win.readInt32BE(pos - winStart);
+        if (size > 8 && size <= seg.size - pos) ensure(size);
+        const r = checkMessageRecord(win, pos - winStart, winLen, { checkCRC, expectedPhysicalOffset: seg.startOffset + pos });
+        if (r.kind === 'record') {
+          onRecord(r.info);
+          res.recordsChecked++;
+          res.lastStoreTimestamp = r.info.storeTimestamp;
+          pos += r.info.size;
+        } else if (r.kind === 'blank') {
+          if (pos + r.size !== seg.size) {
+            stop = `blank record of ${r.size} bytes does not end the segment`;
+          } else if (segIdx + 1 < this.segments.length) {
+            rolled = true;
+            break;
+          } else {
+            pos = seg.size;
+            stop = '';
+          }
+        } else if (r.kind === 'end') {
+          stop = '';
+        } else {
+          stop = r.reason;
+        }
+      }
+      if (rolled) {
+        segIdx++;
+        from = (this.segments[segIdx] as Segment).startOffset;
+        continue;
+      }
+      res.logEnd = seg.startOffset + pos;
+      res.stopReason = stop ?? '';
+      if (pos < seg.size) res.bytesTruncated += this.zeroTailSync(seg, pos);
+      // Anything in later segments is past the end of the log.
+      while (this.segments.length > segIdx + 1) {
+        const s = this.segments.pop() as Segment;
+        res.bytesTruncated += this.zeroTailSync(s, 0, true);
+        fs.closeSync(s.fd);
+        fs.unlinkSync(s.path);
+      }
+      return res;
+    }
+  }
+
+  /** Zeroes non-zero bytes of seg from pos up to the first all-zero 64 KiB block; returns bytes cleared. */
+  private zeroTailSync(seg: Segment, pos: number, countOnly = false): number {
+    this.failures.check('truncate');
+    const BLOCK = 64 * 1024;
+    const buf = Buffer.allocUnsafe(BLOCK);
+    let cleared = 0;
+    for (let p = pos; p < seg.size; p += BLOCK) {
+      const n = preadFullSync(seg.fd, buf, 0, Math.min(BLOCK, seg.size - p), p);
+      let lastNonZero = -1;
+      for (let i = n - 1; i >= 0; i--) {
+        if (buf[i] !== 0) {
+          lastNonZero = i;
+          break;
+        }
+      }
+      if (lastNonZero < 0) break;
+      cleared = p + lastNonZero + 1 - pos;
+      if (!countOnly) fs.writeSync(seg.fd, Buffer.alloc(lastNonZero + 1), 0, lastNonZero + 1, p);
+    }
+    if (!countOnly && cleared > 0) fs.fdatasyncSync(seg.fd);
+    return cleared;
+  }
+
+  /** After recovery: appends continue at logEnd. */
+  startAppending(logEnd: number): void {
+    this.wrotePos = logEnd;
+    this.flushedPos = logEnd;
+    this.activeSeg = this.segments.find((s) => logEnd >= s.startOffset && logEnd < s.startOffset + s.size);
+    if (this.activeSeg !== undefined) fs.fdatasyncSync(this.activeSeg.fd);
+  }
+
+  start(): void {
+    if (this.config.flushDiskType === 'ASYNC_FLUSH') {
+      this.timers.push(setInterval(() => void this.asyncFlushTick(), this.config.flushIntervalCommitLog));
+    } else {
+      this.timers.push(setInterval(() => this.expireWaiters(), Math.max(10, Math.min(100, this.config.syncFlushTimeout / 10))));
+    }
+    for (const t of this.timers) t.unref();
+    if (this.activeSeg !== undefined) void this.prepareNext().catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- append
+
+  get minOffset(): number {
+    const s = this.segments[0];
+    return s === undefined ? this.wrotePos : s.startOffset;
+  }
+
+  /**
+   * Reserves `size` contiguous bytes at the tail. On success `tailBuf`/`tailPos` point at the space
+   * and the record's physical offset is `wrotePos`. Returns false when a segment must be created or
+   * rolled first (call ensureWritable).
+   */
+  reserve(size: number): boolean {
+    const seg = this.activeSeg;
+    if (seg === undefined || this.ioError !== undefined) return false;
+    const segEnd = seg.startOffset + seg.size;
+    if (this.wrotePos + size + END_FILE_MIN_BLANK_LENGTH > segEnd) return false;
+    let c = this.active;
+    if (c === undefined || c.seg !== seg || c.start + c.buf.length < this.wrotePos + size) {
+      const cap = Math.min(Math.max(this.config.commitLogWriteChunkSize, size), segEnd - this.wrotePos);
+      c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(cap), used: 0, written: 0, seg };
+      this.chunks.push(c);
+      this.cachedBytes += cap;
+      this.active = c;
+    }
+    this.tailBuf = c.buf;
+    this.tailPos = c.used;
+    return true;
+  }
+
+  /** Publishes `size` bytes written at the reserved position. */
+  commit(size: number, storeTimestamp: number): void {
+    (this.active as Chunk).used += size;
+    this.wrotePos += size;
+    this.lastStoreTimestamp = storeTimestamp;
+    if (!this.writeScheduled) {
+      this.writeScheduled = true;
+      setImmediate(this.writeTick);
+    }
+  }
+
+  /** Creates or rolls segments until `size` bytes can be reserved. Throws on I/O failure. */
+  async ensureWritable(size: number): Promise<void> {
+    for (let guard = 0; guard < 4; guard++) {
+      if (this.ioError !== undefined) throw this.ioError;
+      if (this.reserve(size)) return;
+      if (this.activeSeg === undefined) {
+        const seg = await this.prepareNext(this.wrotePos);
+        if (this.activeSeg === undefined && seg.startOffset === this.wrotePos) {
+          this.nextSeg = undefined;
+          this.nextSegPromise = undefined;
+          this.activeSeg = seg;
+          this.segments.push(seg);
+          void this.prepareNext().catch(() => undefined);
+        }
+        continue;
+      }
+      const seg = this.activeSeg;
+      if (this.wrotePos + size + END_FILE_MIN_BLANK_LENGTH <= seg.startOffset + seg.size) continue;
+      await this.prepareNext();
+      if (this.activeSeg === seg && this.wrotePos + size + END_FILE_MIN_BLANK_LENGTH > seg.startOffset + seg.size) this.rollNow();
+    }
+    if (!this.reserve(size)) throw new Error(`cannot reserve ${size} bytes in the commit log`);
+  }
+
+  /** Ends the active segment with a blank record and switches to the pre-allocated next one. */
+  private rollNow(): void {
+    const seg = this.activeSeg as Segment;
+    const next = this.nextSeg;
+    if (next === undefined) throw new Error('next segment not ready');
+    const segEnd = seg.startOffset + seg.size;
+    const remaining = segEnd - this.wrotePos;
+    let c = this.active;
+    if (c === undefined || c.seg !== seg || c.start + c.buf.length - this.wrotePos < END_FILE_MIN_BLANK_LENGTH) {
+      c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(END_FILE_MIN_BLANK_LENGTH), used: 0, written: 0, seg };
+      this.chunks.push(c);
+      this.cachedBytes += c.buf.length;
+    }
+    encodeBlankRecord(c.buf, c.used, remaining);
+    c.used += END_FILE_MIN_BLANK_LENGTH;
+    this.active = undefined;
+    this.wrotePos = segEnd;
+    this.activeSeg = next;
+    this.segments.push(next);
+    this.nextSeg = undefined;
+    this.nextSegPromise = undefined;
+    this.probe.onSegmentRoll?.(next.startOffset);
+    this.scheduleWrite();
+    void this.prepareNext().catch(() => undefined);
+  }
+
+  /** Pre-allocates the segment after the active one (or at `at`), once. */
+  private prepareNext(at?: number): Promise<Segment> {
+    if (this.nextSeg !== undefined) return Promise.resolve(this.nextSeg);
+    if (this.nextSegPromise !== undefined) return this.nextSegPromise;
+    const start = at ?? (this.activeSeg === undefined ? this.wrotePos : this.activeSeg.startOffset + this.activeSeg.size);
+    const p = this.createSegment(start).then(
+      (seg) => {
+        if (this.closed) {
+          void closeFd(seg.fd);
+          throw new Error('commit log closed');
+        }
+        this.nextSeg = seg;
+        return seg;
+      },
+      (e: unknown) => {
+        this.nextSegPromise = undefined;
+        throw e;
+      },
+    );
+    this.nextSegPromise = p;
+    return p;
+  }
+
+  private async createSegment(start: number): Promise<Segment> {
+    this.failures.check('roll');
+    const p = path.join(this.dir, offsetToFileName(start));
+    const fh = await fs.promises.open(p, 'w+');
+    const fd = fh.fd;
+    try {
+      if (this.config.preallocateMode === 'zeros') await writeZeros(fd, this.segSize);
+      else await ftruncate(fd, this.segSize);
+    } catch (e) {
+      await fh.close();
+      await fs.promises.unlink(p).catch(() => undefined);
+      throw e;
+    }
+    // Keep the raw fd; the FileHandle object must not close it on GC.
+    const seg: Segment = { startOffset: start, size: this.segSize, path: p, fd: fs.openSync(p, 'r+'), refs: 0, deleted: false };
+    await fh.close();
+    return seg;
+  }
+
+  // ---------------------------------------------------------------- writer and flush
+
+  private readonly writeTick = (): void => {
+    this.writeScheduled = false;
+    this.writeUpTo(this.wrotePos).catch((e: unknown) => this.onIoError(e));
+  };
+
+  private scheduleWrite(): void {
+    if (!this.writeScheduled) {
+      this.writeScheduled = true;
+      setImmediate(this.writeTick);
+    }
+  }
+
+  /** Everything below this offset has been handed to the OS. */
+  get writtenPos(): number {
+    for (const c of this.chunks) if (c.written < c.used) return c.start + c.written;
+    return this.wrotePos;
+  }
+
+  private async writeUpTo(target: number): Promise<void> {
+    while (this.writtenPos < target) {
+      if (this.ioError !== undefined) throw this.ioError;
+      if (this.writing !== undefined) {
+        await this.writing;
+        continue;
+      }
+      const w = this.writeOne();
+      this.writing = w.finally(() => {
+        this.writing = undefined;
+      });
+      await this.writing;
+    }
+  }
+
+  private async writeOne(): Promise<void> {
+    const c = this.chunks.find((x) => x.written < x.used);
+    if (c === undefined) return;
+    const from = c.written;
+    const to = c.used;
+    this.failures.check('write');
+    await pwriteAll(c.seg.fd, c.buf, from, to - from, c.start - c.seg.startOffset + from);
+    c.written = to;
+    this.dirty.add(c.seg);
+    this.releaseChunks();
+  }
+
+  /** Drops the oldest fully written chunks beyond the read-cache budget. */
+  private releaseChunks(): void {
+    while (this.cachedBytes > this.config.commitLogReadCacheSize && this.chunks.length > 1) {
+      const c = this.chunks[0] as Chunk;
+      if (c.written < c.used || c === this.active) break;
+      this.chunks.shift();
+      this.cachedBytes -= c.buf.length;
+    }
+  }
+
+  private onIoError(e: unknown): void {
+    if (this.ioError !== undefined) return;
+    this.ioError = e instanceof Error ? e : new Error(String(e));
+    this.logger.error('commit log I/O failure; appends are refused from now on', { error: this.ioError.message });
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w.resolve(false);
+  }
+
+  /** Writes and fdatasyncs everything appended so far. Serialized: one flush at a time. */
+  flush(): Promise<number> {
+    const run = this.flushChain.then(() => this.doFlush());
+    this.flushChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doFlush(): Promise<number> {
+    const target = this.wrotePos;
+    const ts = this.lastStoreTimestamp;
+    if (target <= this.flushedPos) return this.flushedPos;
+    const t0 = performance.now();
+    await this.writeUpTo(target);
+    const segs = [...this.dirty];
+    this.dirty.clear();
+    try {
+      for (const s of segs) {
+        this.failures.check('fsync');
+        if (!s.deleted) await fdatasync(s.fd);
+      }
+    } catch (e) {
+      for (const s of segs) this.dirty.add(s);
+      throw e;
+    }
+    if (target > this.flushedPos) {
+      this.probe.onFlush?.('commitlog', target - this.flushedPos, performance.now() - t0);
+      this.flushedPos = target;
+      this.flushedStoreTimestamp = ts;
+    }
+    return target;
+  }
+
+  private async asyncFlushTick(): Promise<void> {
+    const dirty = this.wrotePos - this.flushedPos;
+    if (dirty <= 0) return;
+    const now = Date.now();
+    const thorough = now - this.lastThoroughFlush >= this.config.flushCommitLogThoroughInterval;
+    if (!thorough && dirty < this.config.flushCommitLogLeastPages * 4096) return;
+    if (thorough) this.lastThoroughFlush = now;
+    try {
+      await this.flush();
+    } catch (e) {
+      this.onIoError(e);
+    }
+  }
+
+  /** SYNC_FLUSH: resolves true once `end` is durable, false on timeout or I/O failure. */
+  waitForFlush(end: number): Promise<boolean> {
+    if (end <= this.flushedPos) return Promise.resolve(true);
+    if (this.ioError !== undefined) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.waiters.push({ end, deadline: Date.now() + this.config.syncFlushTimeout, resolve });
+      if (!this.groupScheduled && !this.groupRunning) {
+        this.groupScheduled = true;
+        // Let every append of this I/O turn join the group before the sync starts.
+        setImmediate(this.runGroupCommit);
+      }
+    });
+  }
+
+  private readonly runGroupCommit = (): void => {
+    this.groupScheduled = false;
+    void this.groupCommitLoop();
+  };
+
+  private async groupCommitLoop(): Promise<void> {
+    if (this.groupRunning) return;
+    this.groupRunning = true;
+    try {
+      while (this.waiters.length > 0 && this.ioError === undefined) {
+        try {
+          await this.flush();
+        } catch (e) {
+          this.onIoError(e);
+          break;
+        }
+        let i = 0;
+        while (i < this.waiters.length && (this.waiters[i] as SyncWaiter).end <= this.flushedPos) (this.waiters[i++] as SyncWaiter).resolve(true);
+        if (i > 0) this.waiters.splice(0, i);
+      }
+    } finally {
+      this.groupRunning = false;
+    }
+  }
+
+  private expireWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const now = Date.now();
+    let i = 0;
+    while (i < this.waiters.length && (this.waiters[i] as SyncWaiter).deadline <= now) (this.waiters[i++] as SyncWaiter).resolve(false);
+    if (i > 0) this.waiters.splice(0, i);
+  }
+
+  // ---------------------------------------------------------------- read
+
+  /** Bytes [offset, offset+size) from the in-memory tail, or undefined when not cached. No copy. */
+  readFromMemory(offset: number, size: number): Buffer | undefined {
+    const cs = this.chunks;
+    let lo = 0;
+    let hi = cs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = cs[mid] as Chunk;
+      if (offset < c.start) hi = mid - 1;
+      else if (offset >= c.start + c.used) lo = mid + 1;
+      else return offset + size <= c.start + c.used ? c.buf.subarray(offset - c.start, offset - c.start + size) : undefined;
+    }
+    return undefined;
+  }
+
+  findSegment(offset: number): Segment | undefined {
+    const ss = this.segments;
+    let lo = 0;
+    let hi = ss.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = ss[mid] as Segment;
+      if (offset < s.startOffset) hi = mid - 1;
+      else if (offset >= s.startOffset + s.size) lo = mid + 1;
+      else return s;
+    }
+    return undefined;
+  }
+
+  /** Reads [offset, offset+size) (memory first, else a positional read). undefined if removed or not written. */
+  async read(offset: number, size: number): Promise<Buffer | undefined> {
+    const mem = this.readFromMemory(offset, size);
+    if (mem !== undefined) return mem;
+    if (offset + size > this.writtenPos) {
+      // Not on disk yet and not in memory: only possible for a range spanning chunks; wait for the writer.
+      await this.writeUpTo(offset + size);
+    }
+    const seg = this.findSegment(offset);
+    if (seg === undefined || seg.deleted || offset + size > seg.startOffset + seg.size) return undefined;
+    seg.refs++;
+    try {
+      const buf = Buffer.allocUnsafe(size);
+      let got = 0;
+      while (got < size) {
+        const n = await pread(seg.fd, buf, got, size - got, offset - seg.startOffset + got);
+        if (n === 0) return undefined;
+        got += n;
+      }
+      return buf;
+    } finally {
+      if (--seg.refs === 0 && seg.deleted) void closeFd(seg.fd);
+    }
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  /** Segments that may be deleted: fully written and flushed, not the active one. */
+  deletableSegments(): Segment[] {
+    return this.segments.filter((s) => s !== this.activeSeg && s.startOffset + s.size <= this.flushedPos);
+  }
+
+  /** Removes a segment; in-flight readers finish on the still-open fd. */
+  async deleteSegment(seg: Segment): Promise<void> {
+    const i = this.segments.indexOf(seg);
+    if (i !== 0) throw new Error('only the oldest segment can be deleted');
+    this.segments.shift();
+    seg.deleted = true;
+    await fs.promises.unlink(seg.path).catch(() => undefined);
+    if (seg.refs === 0) await closeFd(seg.fd);
+  }
+
+  // ---------------------------------------------------------------- replication (slave)
+
+  /** Appends raw bytes replicated from a master at `offset` (== wrotePos); they may include blank records. */
+  async appendRaw(offset: number, data: Buffer): Promise<void> {
+    if (offset !== this.wrotePos) throw new Error(`raw append at ${offset}, expected ${this.wrotePos}`);
+    let p = 0;
+    while (p < data.length) {
+      if (this.activeSeg === undefined || this.wrotePos >= this.activeSeg.startOffset + this.activeSeg.size) {
+        if (this.activeSeg !== undefined) {
+          await this.prepareNext();
+          const next = this.nextSeg as Segment;
+          this.activeSeg = next;
+          this.segments.push(next);
+          this.nextSeg = undefined;
+          this.nextSegPromise = undefined;
+          this.active = undefined;
+        } else {
+          await this.ensureWritable(1);
+        }
+      }
+      const seg = this.activeSeg as Segment;
+      const room = seg.startOffset + seg.size - this.wrotePos;
+      const n = Math.min(room, data.length - p);
+      let c = this.active;
+      if (c === undefined || c.seg !== seg || c.start + c.used !== this.wrotePos || c.buf.length - c.used < n) {
+        c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(Math.max(n, Math.min(this.config.commitLogWriteChunkSize, room))), used: 0, written: 0, seg };
+        this.chunks.push(c);
+        this.cachedBytes += c.buf.length;
+        this.active = c;
+      }
+      data.copy(c.buf, c.used, p, p + n);
+      c.used += n;
+      this.wrotePos += n;
+      p += n;
+    }
+    this.scheduleWrite();
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  async shutdown(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.ioError === undefined) {
+      try {
+        await this.flush();
+      } catch (e) {
+        this.onIoError(e);
+      }
+    }
+    this.closed = true;
+    const next = this.nextSegPromise;
+    if (next !== undefined) await next.then((s) => closeFd(s.fd)).catch(() => undefined);
+    this.expireAll();
+    for (const s of this.segments) await closeFd(s.fd);
+    this.segments.length = 0;
+    this.chunks = [];
+  }
+
+  private expireAll(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w.resolve(w.end <= this.flushedPos);
+  }
+}

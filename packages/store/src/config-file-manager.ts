@@ -1,0 +1,82 @@
+// Safe persistence of config JSON files (topics.json, consumerOffset.json, ...): the previous content is
+// kept as `<file>.bak`, the new content goes to a temp file that is fsynced and renamed over the file.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export class ConfigFileManager {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly filePath: string) {}
+
+  get bakPath(): string {
+    return `${this.filePath}.bak`;
+  }
+
+  /** Persists `content` atomically; concurrent calls are applied in order. */
+  persist(content: string): Promise<void> {
+    const run = this.chain.then(() => this.write(content));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(content: string): Promise<void> {
+    const dir = path.dirname(this.filePath);
+    await fs.promises.mkdir(dir, { recursive: true });
+    const tmp = `${this.filePath}.tmp`;
+    // Keep the last good version as .bak (itself written via temp + rename).
+    try {
+      const prev = await fs.promises.readFile(this.filePath);
+      await writeDurably(`${this.bakPath}.tmp`, prev);
+      await fs.promises.rename(`${this.bakPath}.tmp`, this.bakPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    await writeDurably(tmp, Buffer.from(content, 'utf8'));
+    await fs.promises.rename(tmp, this.filePath);
+    await fsyncDir(dir);
+  }
+
+  /**
+   * Loads the file, or `.bak` when the file is missing or `parse` throws on it. Returns undefined when
+   * neither is usable.
+   */
+  async load<T>(parse: (text: string) => T): Promise<T | undefined> {
+    for (const p of [this.filePath, this.bakPath]) {
+      let text: string;
+      try {
+        text = await fs.promises.readFile(p, 'utf8');
+      } catch {
+        continue;
+      }
+      try {
+        return parse(text);
+      } catch {
+        // fall through to .bak
+      }
+    }
+    return undefined;
+  }
+}
+
+async function writeDurably(p: string, data: Buffer): Promise<void> {
+  const fh = await fs.promises.open(p, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const fh = await fs.promises.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  }
+}

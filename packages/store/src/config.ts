@@ -1,0 +1,120 @@
+// MessageStoreConfig: RocketMQ's property names; every default named once, with its unit.
+import os from 'node:os';
+import path from 'node:path';
+import type { SocketAddress } from '@rocketmq-ts/common';
+
+export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+export const DEFAULT_STORE_CONFIG = {
+  /** Root directory of the store (RocketMQ: ~/store). */
+  storePathRootDir: path.join(os.homedir(), 'store'),
+  /** Commit-log directory; empty = `<storePathRootDir>/commitlog`. */
+  storePathCommitLog: '',
+  /** Bytes per commit-log segment (1 GiB). */
+  mappedFileSizeCommitLog: 1 * GiB,
+  /** Bytes per consume-queue file: 300,000 units × 20 bytes. */
+  mappedFileSizeConsumeQueue: 300_000 * 20,
+  flushDiskType: 'ASYNC_FLUSH' as FlushDiskType,
+  /** ASYNC_FLUSH: ms between commit-log flushes. */
+  flushIntervalCommitLog: 500,
+  /** ASYNC_FLUSH: flush only when at least this many 4 KiB pages are dirty... */
+  flushCommitLogLeastPages: 4,
+  /** ...unless this many ms passed since the last full flush. */
+  flushCommitLogThoroughInterval: 10_000,
+  /** SYNC_FLUSH: ms an append waits for its fdatasync before FLUSH_DISK_TIMEOUT. */
+  syncFlushTimeout: 5_000,
+  /** ms between consume-queue and index flushes (and checkpoint writes). */
+  flushIntervalConsumeQueue: 1_000,
+  /** Hours a commit-log segment is kept after its last write. */
+  fileReservedTime: 72,
+  /** Hours of the day (0-23, ';'-separated) when expired segments are deleted. */
+  deleteWhen: '04',
+  /** Disk used ratio (percent) above which expired files are deleted at any hour. */
+  diskMaxUsedSpaceRatio: 75,
+  /** Disk used ratio (percent) above which the oldest segments are deleted even if not expired. */
+  diskSpaceCleanForciblyRatio: 85,
+  /** Disk used ratio (percent) above which writes are refused with DISK_FULL. */
+  diskSpaceWarningLevelRatio: 90,
+  /** ms between retention/disk checks. */
+  cleanResourceInterval: 10_000,
+  /** Most segments deleted by one retention run. */
+  deleteFilesBatchMax: 10,
+  /** Largest message body in bytes (4 MiB); the whole record may add 64 KiB of headers/properties. */
+  maxMessageSize: 4 * MiB,
+  /** Hash slots per index file. */
+  maxHashSlotNum: 5_000_000,
+  /** Entries per index file. */
+  maxIndexNum: 5_000_000 * 4,
+  messageIndexEnable: true,
+  /** Verify body CRC of each record during recovery. */
+  checkCRCOnRecover: true,
+  /** Delay levels (for the tags code of SCHEDULE_TOPIC_XXXX units). */
+  messageDelayLevel: '1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h',
+  /** Store host written into each record and offset msgIds (brokerIP1:listenPort). */
+  storeHost: { address: '127.0.0.1', port: 10911 } as SocketAddress,
+  // ---- rocketmq-ts specific (no RocketMQ equivalent because Node has no mmap) ----
+  /** Bytes of one in-memory write chunk of the commit-log tail (4 MiB). */
+  commitLogWriteChunkSize: 4 * MiB,
+  /** Bytes of recent commit-log data kept in memory for reads without a syscall (256 MiB). */
+  commitLogReadCacheSize: 256 * MiB,
+  /** 'zeros' writes zeros over a new segment (reserves disk space, so a later ENOSPC cannot tear a record);
+   *  'truncate' only sets the size (sparse, fast; for tests). */
+  preallocateMode: 'zeros' as 'zeros' | 'truncate',
+};
+
+export type MessageStoreConfig = typeof DEFAULT_STORE_CONFIG;
+
+export function resolveStoreConfig(partial: Partial<MessageStoreConfig> = {}): MessageStoreConfig {
+  const c: MessageStoreConfig = { ...DEFAULT_STORE_CONFIG, ...partial };
+  if (c.storePathCommitLog === '') c.storePathCommitLog = path.join(c.storePathRootDir, 'commitlog');
+  if (c.mappedFileSizeConsumeQueue % 20 !== 0) throw new Error('mappedFileSizeConsumeQueue must be a multiple of 20');
+  // A record must always fit in an empty segment together with the end-of-segment blank.
+  if (c.mappedFileSizeCommitLog < 4 * KiB) throw new Error('mappedFileSizeCommitLog too small');
+  if (c.maxMessageSize > c.mappedFileSizeCommitLog / 2) c.maxMessageSize = Math.floor(c.mappedFileSizeCommitLog / 2);
+  return c;
+}
+
+/** Largest record the store accepts: body limit + 64 KiB for headers, topic and properties. */
+export function maxRecordSize(c: MessageStoreConfig): number {
+  return Math.min(c.maxMessageSize + 64 * KiB, c.mappedFileSizeCommitLog - 8);
+}
+
+/** Delay level → ms table from `messageDelayLevel` (index 0 = level 1). */
+export function parseDelayLevels(spec: string): number[] {
+  const unit: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  return spec
+    .split(' ')
+    .filter((x) => x.length > 0)
+    .map((x) => {
+      const u = unit[x.slice(-1)];
+      if (u === undefined) throw new Error(`bad delay level ${x}`);
+      return Number.parseInt(x.slice(0, -1), 10) * u;
+    });
+}
+
+export function storePaths(c: MessageStoreConfig): {
+  commitLog: string;
+  consumeQueue: string;
+  index: string;
+  checkpoint: string;
+  abort: string;
+  config: string;
+} {
+  return {
+    commitLog: c.storePathCommitLog,
+    consumeQueue: path.join(c.storePathRootDir, 'consumequeue'),
+    index: path.join(c.storePathRootDir, 'index'),
+    checkpoint: path.join(c.storePathRootDir, 'checkpoint'),
+    abort: path.join(c.storePathRootDir, 'abort'),
+    config: path.join(c.storePathRootDir, 'config'),
+  };
+}
+
+/** File names are the start offset as 20 decimal digits. */
+export function offsetToFileName(offset: number): string {
+  return String(offset).padStart(20, '0');
+}

@@ -1,0 +1,299 @@
+// Consume queue: fixed 20-byte units {int64 commit-log offset, int32 size, int64 tags code} in files of
+// `mappedFileSizeConsumeQueue` bytes named by their first byte offset. The newest file lives in memory.
+import fs from 'node:fs';
+import path from 'node:path';
+import { readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';
+import { offsetToFileName } from '../config.js';
+import { closeFd, fdatasync, pread, preadFullSync, pwriteAll } from '../fsutil.js';
+
+export const CQ_UNIT_SIZE = 20;
+/** Size field of a padding unit (RocketMQ fills gaps with {0, Integer.MAX_VALUE, 0}). */
+export const CQ_BLANK_SIZE = 0x7fffffff;
+
+interface CQFile {
+  /** Logical offset of the first unit. */
+  readonly startIndex: number;
+  readonly path: string;
+  fd: number;
+  /** In-memory copy of units [0, count) while the file is the newest or not yet flushed. */
+  buf: Buffer | undefined;
+  flushedUnits: number;
+}
+
+export class ConsumeQueue {
+  private files: CQFile[] = [];
+  /** Next logical offset to write (units written). */
+  maxOffset = 0;
+  /** First logical offset still readable. */
+  minOffset = 0;
+  /** End (offset + size) of the last unit in the commit log. */
+  maxPhyEnd = 0;
+  private readonly unitsPerFile: number;
+  private readonly dir: string;
+  private flushing: Promise<number> | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly queueId: number,
+    rootDir: string,
+    readonly fileSize: number,
+  ) {
+    this.unitsPerFile = fileSize / CQ_UNIT_SIZE;
+    this.dir = path.join(rootDir, topic, String(queueId));
+  }
+
+  // ---------------------------------------------------------------- load (sync)
+
+  loadSync(): void {
+    if (!fs.existsSync(this.dir)) return;
+    const names = fs.readdirSync(this.dir).filter((n) => /^\d{20}$/.test(n)).sort();
+    this.files = names.map((n) => ({ startIndex: Number(n) / CQ_UNIT_SIZE, path: path.join(this.dir, n), fd: fs.openSync(path.join(this.dir, n), 'r+'), buf: undefined, flushedUnits: 0 }));
+    // Find the last valid unit scanning files from the newest; drop empty trailing files.
+    while (this.files.length > 0) {
+      const f = this.files[this.files.length - 1] as CQFile;
+      const buf = Buffer.alloc(this.fileSize);
+      const n = preadFullSync(f.fd, buf, 0, this.fileSize, 0);
+      let count = 0;
+      while ((count + 1) * CQ_UNIT_SIZE <= n && isValidUnit(buf, count * CQ_UNIT_SIZE)) count++;
+      if (count === 0 && this.files.length > 1) {
+        fs.closeSync(f.fd);
+        fs.unlinkSync(f.path);
+        this.files.pop();
+        continue;
+      }
+      // Stale bytes after the first invalid unit would resurface after a later crash: clear them now.
+      const tailEnd = lastNonZero(buf, n);
+      if (tailEnd > count * CQ_UNIT_SIZE) fs.writeSync(f.fd, Buffer.alloc(tailEnd - count * CQ_UNIT_SIZE), 0, tailEnd - count * CQ_UNIT_SIZE, count * CQ_UNIT_SIZE);
+      f.buf = buf.subarray(0, Math.max(CQ_UNIT_SIZE * 64, count * CQ_UNIT_SIZE));
+      f.buf = Buffer.from(f.buf); // own a right-sized copy instead of pinning the 6 MB read buffer
+      f.flushedUnits = count;
+      this.maxOffset = f.startIndex + count;
+      if (count > 0) {
+        const last = (count - 1) * CQ_UNIT_SIZE;
+        this.maxPhyEnd = readInt64BE(f.buf, last) + f.buf.readInt32BE(last + 8);
+      }
+      break;
+    }
+    for (const f of this.files) if (f.buf === undefined) f.flushedUnits = this.unitsPerFile;
+    const first = this.files[0];
+    this.minOffset = first === undefined ? 0 : first.startIndex;
+    if (first === undefined) this.maxOffset = 0;
+  }
+
+  /** Drops units pointing at or past `phyEnd` (after commit-log recovery). Sync; returns units dropped. */
+  truncateDirtySync(phyEnd: number): number {
+    let dropped = 0;
+    while (this.maxOffset > this.minOffset) {
+      const f = this.files[this.files.length - 1] as CQFile;
+      if (f.buf === undefined) f.buf = this.readFileSync(f, this.maxOffset - f.startIndex);
+      const idx = this.maxOffset - 1 - f.startIndex;
+      if (idx < 0) {
+        // The newest file is empty: remove it and continue in the previous one.
+        fs.closeSync(f.fd);
+        fs.unlinkSync(f.path);
+        this.files.pop();
+        continue;
+      }
+      const at = idx * CQ_UNIT_SIZE;
+      const phy = readInt64BE(f.buf, at);
+      const size = f.buf.readInt32BE(at + 8);
+      if (size !== CQ_BLANK_SIZE && phy + size <= phyEnd) break;
+      f.buf.fill(0, at, at + CQ_UNIT_SIZE);
+      if (f.fd >= 0 && f.flushedUnits > idx) {
+        fs.writeSync(f.fd, Buffer.alloc(CQ_UNIT_SIZE), 0, CQ_UNIT_SIZE, at);
+        f.flushedUnits = idx;
+      }
+      this.maxOffset--;
+      dropped++;
+    }
+    this.recomputeMaxPhyEnd();
+    return dropped;
+  }
+
+  private readFileSync(f: CQFile, units: number): Buffer {
+    const buf = Buffer.alloc(Math.max(units, 64) * CQ_UNIT_SIZE);
+    preadFullSync(f.fd, buf, 0, units * CQ_UNIT_SIZE, 0);
+    return buf;
+  }
+
+  private recomputeMaxPhyEnd(): void {
+    this.maxPhyEnd = 0;
+    const f = this.files[this.files.length - 1];
+    if (f === undefined || f.buf === undefined || this.maxOffset <= f.startIndex) return;
+    const at = (this.maxOffset - 1 - f.startIndex) * CQ_UNIT_SIZE;
+    const size = f.buf.readInt32BE(at + 8);
+    if (size !== CQ_BLANK_SIZE) this.maxPhyEnd = readInt64BE(f.buf, at) + size;
+  }
+
+  // ---------------------------------------------------------------- write
+
+  /**
+   * Writes the unit for logical offset `queueOffset`. Idempotent for recovery: offsets already present
+   * are skipped; a gap is padded with blank units. Returns true when a unit was added.
+   */
+  putAt(queueOffset: number, phyOffset: number, size: number, tagsCode: number): boolean {
+    if (queueOffset < this.maxOffset) return false;
+    while (queueOffset > this.maxOffset) this.appendUnit(0, CQ_BLANK_SIZE, 0);
+    this.appendUnit(phyOffset, size, tagsCode);
+    this.maxPhyEnd = phyOffset + size;
+    return true;
+  }
+
+  private appendUnit(phy: number, size: number, tagsCode: number): void {
+    let f = this.files[this.files.length - 1];
+    if (f === undefined || this.maxOffset - f.startIndex >= this.unitsPerFile) {
+      if (f === undefined) this.minOffset = this.maxOffset;
+      const start = this.maxOffset;
+      f = { startIndex: start, path: path.join(this.dir, offsetToFileName(start * CQ_UNIT_SIZE)), fd: -1, buf: Buffer.alloc(CQ_UNIT_SIZE * 256), flushedUnits: 0 };
+      this.files.push(f);
+    }
+    let buf = f.buf as Buffer;
+    const at = (this.maxOffset - f.startIndex) * CQ_UNIT_SIZE;
+    if (at + CQ_UNIT_SIZE > buf.length) {
+      const grown = Buffer.alloc(Math.min(this.fileSize, buf.length * 2));
+      buf.copy(grown, 0, 0, at);
+      f.buf = buf = grown;
+    }
+    writeInt64BE(buf, at, phy);
+    buf.writeInt32BE(size, at + 8);
+    writeInt64BE(buf, at + 12, tagsCode);
+    this.maxOffset++;
+  }
+
+  // ---------------------------------------------------------------- read
+
+  private findFile(index: number): CQFile | undefined {
+    const fs_ = this.files;
+    let lo = 0;
+    let hi = fs_.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const f = fs_[mid] as CQFile;
+      if (index < f.startIndex) hi = mid - 1;
+      else if (index >= f.startIndex + this.unitsPerFile) lo = mid + 1;
+      else return f;
+    }
+    return undefined;
+  }
+
+  /**
+   * Units [from, from+n) as raw 20-byte entries, n ≤ count, limited to one file and to maxOffset.
+   * undefined when `from` is no longer stored.
+   */
+  async readUnits(from: number, count: number): Promise<Buffer | undefined> {
+    if (from >= this.maxOffset || from < this.minOffset) return undefined;
+    const f = this.findFile(from);
+    if (f === undefined) return undefined;
+    const n = Math.min(count, f.startIndex + this.unitsPerFile - from, this.maxOffset - from);
+    const at = (from - f.startIndex) * CQ_UNIT_SIZE;
+    if (f.buf !== undefined) return f.buf.subarray(at, at + n * CQ_UNIT_SIZE);
+    if (f.fd < 0) return undefined;
+    const out = Buffer.allocUnsafe(n * CQ_UNIT_SIZE);
+    let got = 0;
+    while (got < out.length) {
+      const r = await pread(f.fd, out, got, out.length - got, at + got);
+      if (r === 0) return undefined;
+      got += r;
+    }
+    return out;
+  }
+
+  /** One unit: {phyOffset, size, tagsCode}, or undefined. */
+  async getUnit(index: number): Promise<{ phyOffset: number; size: number; tagsCode: number } | undefined> {
+    const b = await this.readUnits(index, 1);
+    if (b === undefined || b.length < CQ_UNIT_SIZE) return undefined;
+    return { phyOffset: readInt64BE(b, 0), size: b.readInt32BE(8), tagsCode: readInt64BE(b, 12) };
+  }
+
+  // ---------------------------------------------------------------- flush & cleanup
+
+  /** Writes unflushed units and fdatasyncs; returns bytes written. Serialized per queue. */
+  flush(): Promise<number> {
+    if (this.flushing !== undefined) return this.flushing.then(() => this.flush());
+    const p = this.doFlush().finally(() => {
+      this.flushing = undefined;
+    });
+    this.flushing = p;
+    return p;
+  }
+
+  private async doFlush(): Promise<number> {
+    let bytes = 0;
+    const last = this.files[this.files.length - 1];
+    for (const f of this.files) {
+      const units = Math.min(this.unitsPerFile, this.maxOffset - f.startIndex);
+      if (f.buf !== undefined && units > f.flushedUnits) {
+        if (f.fd < 0) {
+          await fs.promises.mkdir(this.dir, { recursive: true });
+          const fh = await fs.promises.open(f.path, fs.constants.O_RDWR | fs.constants.O_CREAT);
+          await fh.truncate(this.fileSize);
+          await fh.close();
+          f.fd = fs.openSync(f.path, 'r+');
+        }
+        const from = f.flushedUnits * CQ_UNIT_SIZE;
+        const to = units * CQ_UNIT_SIZE;
+        // If appendUnit swaps in a grown buffer meanwhile, the old one still holds these bytes unchanged.
+        await pwriteAll(f.fd, f.buf, from, to - from, from);
+        await fdatasync(f.fd);
+        f.flushedUnits = units;
+        bytes += to - from;
+      }
+      if (f !== last && f.flushedUnits >= this.unitsPerFile) f.buf = undefined;
+    }
+    return bytes;
+  }
+
+  /** Deletes files whose every unit points below `minPhy` (never the newest). Returns files deleted. */
+  async deleteExpiredFiles(minPhy: number): Promise<number> {
+    let deleted = 0;
+    while (this.files.length > 1) {
+      const f = this.files[0] as CQFile;
+      const lastUnit = await this.getUnit(f.startIndex + this.unitsPerFile - 1);
+      if (lastUnit === undefined || lastUnit.phyOffset + lastUnit.size > minPhy) break;
+      this.files.shift();
+      if (f.fd >= 0) await closeFd(f.fd);
+      await fs.promises.unlink(f.path).catch(() => undefined);
+      deleted++;
+    }
+    await this.correctMinOffset(minPhy);
+    return deleted;
+  }
+
+  /** minOffset = first unit whose record is still in the commit log. */
+  async correctMinOffset(minPhy: number): Promise<void> {
+    const first = this.files[0];
+    if (first === undefined) {
+      this.minOffset = this.maxOffset;
+      return;
+    }
+    let lo = Math.max(first.startIndex, this.minOffset);
+    let hi = Math.min(first.startIndex + this.unitsPerFile, this.maxOffset);
+    // Units are ordered by phyOffset: binary search the first one at or past minPhy.
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const u = await this.getUnit(mid);
+      if (u !== undefined && u.size !== CQ_BLANK_SIZE && u.phyOffset >= minPhy) hi = mid;
+      else lo = mid + 1;
+    }
+    this.minOffset = lo;
+  }
+
+  async close(): Promise<void> {
+    for (const f of this.files) if (f.fd >= 0) await closeFd(f.fd);
+    this.files = [];
+  }
+
+  closeSync(): void {
+    for (const f of this.files) if (f.fd >= 0) fs.closeSync(f.fd);
+    this.files = [];
+  }
+}
+
+function isValidUnit(buf: Buffer, at: number): boolean {
+  return readInt64BE(buf, at) >= 0 && buf.readInt32BE(at + 8) > 0;
+}
+
+function lastNonZero(buf: Buffer, n: number): number {
+  for (let i = n - 1; i >= 0; i--) if (buf[i] !== 0) return i + 1;
+  return 0;
+}

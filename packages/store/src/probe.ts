@@ -1,0 +1,93 @@
+// Probes: the store reports what happens through these plain callbacks; packages/metrics implements them.
+import type { PutMessageStatus, GetMessageStatus } from './status.js';
+
+export interface RecoveryReport {
+  mode: 'normal' | 'abnormal';
+  /** Records verified (magic, size, CRC) during the scan. */
+  recordsChecked: number;
+  /** Records re-dispatched to consume queues / index. */
+  recordsDispatched: number;
+  /** Non-zero bytes removed after the last good record (torn or corrupt tail). */
+  bytesTruncated: number;
+  /** Why the scan stopped where it did (empty when it reached clean end of data). */
+  stopReason: string;
+  /** Commit-log offset the scan started from. */
+  scanFromOffset: number;
+  /** Commit-log max offset after recovery. */
+  maxPhyOffset: number;
+  /** Consume-queue units dropped because they pointed past the recovered log. */
+  consumeQueueUnitsTruncated: number;
+  durationMs: number;
+}
+
+export interface StoreProbe {
+  onPut?(status: PutMessageStatus, msgCount: number, bytes: number, latencyMs: number): void;
+  onGet?(status: GetMessageStatus, msgCount: number, bytes: number): void;
+  onFlush?(kind: 'commitlog' | 'consumequeue' | 'index', bytes: number, durationMs: number): void;
+  onSegmentRoll?(newSegmentOffset: number): void;
+  onRecovery?(report: RecoveryReport): void;
+  onDiskUsage?(usedRatio: number, freeBytes: number): void;
+  onCleanup?(kind: 'commitlog' | 'consumequeue' | 'index', filesDeleted: number): void;
+}
+
+/** Counters kept by the store itself (getRuntimeInfo). */
+export interface StoreStats {
+  putCount: number;
+  putBytes: number;
+  putFailures: number;
+  getCount: number;
+  getFoundMessages: number;
+  flushCount: number;
+  syncFlushTimeouts: number;
+  segmentRolls: number;
+  segmentsDeleted: number;
+}
+
+export type FailurePoint = 'append' | 'roll' | 'write' | 'fsync' | 'truncate';
+
+/** Error raised by an armed failure probe; `code` mimics the errno it stands for. */
+export class InjectedFailure extends Error {
+  constructor(
+    readonly point: FailurePoint,
+    readonly code: string,
+  ) {
+    super(`injected ${code} at ${point}`);
+    this.name = 'InjectedFailure';
+  }
+}
+
+/** Fault injection: tests arm a point to fail the next `times` calls with a given errno code. */
+export class FailureProbes {
+  private readonly armed = new Map<FailurePoint, { times: number; code: string }>();
+
+  arm(point: FailurePoint, code = 'EIO', times = Number.POSITIVE_INFINITY): void {
+    this.armed.set(point, { times, code });
+  }
+
+  disarm(point?: FailurePoint): void {
+    if (point === undefined) this.armed.clear();
+    else this.armed.delete(point);
+  }
+
+  /** Throws InjectedFailure when `point` is armed. */
+  check(point: FailurePoint): void {
+    const a = this.armed.get(point);
+    if (a === undefined) return;
+    if (--a.times <= 0) this.armed.delete(point);
+    throw new InjectedFailure(point, a.code);
+  }
+}
+
+export interface StoreLogger {
+  info(msg: string, meta?: Record<string, unknown>): void;
+  warn(msg: string, meta?: Record<string, unknown>): void;
+  error(msg: string, meta?: Record<string, unknown>): void;
+}
+
+export const consoleLogger: StoreLogger = {
+  info: (m, meta) => console.info(`[store] ${m}`, meta ?? ''),
+  warn: (m, meta) => console.warn(`[store] ${m}`, meta ?? ''),
+  error: (m, meta) => console.error(`[store] ${m}`, meta ?? ''),
+};
+
+export const silentLogger: StoreLogger = { info: () => {}, warn: () => {}, error: () => {} };

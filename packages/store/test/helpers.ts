@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultMessageStore, silentLogger, type MessageStoreConfig, type MessageStoreOptions } from '../src/index.js';
+
+export function tmpDir(prefix = 'rmq-store-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function rmDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export function smallConfig(dir: string, over: Partial<MessageStoreConfig> = {}): Partial<MessageStoreConfig> {
+  return {
+    storePathRootDir: dir,
+    mappedFileSizeCommitLog: 64 * 1024,
+    mappedFileSizeConsumeQueue: 20 * 100,
+    maxHashSlotNum: 97,
+    maxIndexNum: 400,
+    commitLogWriteChunkSize: 16 * 1024,
+    commitLogReadCacheSize: 64 * 1024,
+    preallocateMode: 'truncate',
+    flushIntervalCommitLog: 20,
+    flushIntervalConsumeQueue: 50,
+    cleanResourceInterval: 3_600_000,
+    ...over,
+  };
+}
+
+export async function openStore(dir: string, over: Partial<MessageStoreConfig> = {}, opts: Omit<MessageStoreOptions, 'config'> = {}): Promise<DefaultMessageStore> {
+  const s = new DefaultMessageStore({ logger: silentLogger, diskUsage: async () => ({ totalBytes: 1e12, freeBytes: 9e11 }), ...opts, config: smallConfig(dir, over) });
+  await s.load();
+  await s.start();
+  return s;
+}
+
+export function body(seq: number, len = 100 + (seq % 300)): Buffer {
+  const b = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) b[i] = (seq * 13 + i) & 0xff;
+  return b;
+}
+
+/** Simulates a crash: snapshot the directory as it is on disk while the store runs (abort file included). */
+export async function crashSnapshot(store: DefaultMessageStore, dir: string): Promise<string> {
+  await store.commitLog.flush();
+  const copy = `${dir}-crash-${Math.random().toString(36).slice(2, 8)}`;
+  fs.cpSync(dir, copy, { recursive: true });
+  return copy;
+}

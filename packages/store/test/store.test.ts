@@ -1,0 +1,277 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { MessageSysFlag } from '@rocketmq-ts/common';
+import { decodeMessageRecord, decodeOffsetMsgId, javaStringHashCode } from '@rocketmq-ts/protocol';
+import { ConfigFileManager, DefaultMessageStore, GetMessageStatus, PutMessageStatus, tagFilter, type DispatchEvent } from '../src/index.js';
+import { body, openStore, rmDir, tmpDir } from './helpers.js';
+
+const dirs: string[] = [];
+const stores: DefaultMessageStore[] = [];
+function newDir(): string {
+  const d = tmpDir();
+  dirs.push(d);
+  return d;
+}
+async function open(dir: string, over = {}, opts = {}): Promise<DefaultMessageStore> {
+  const s = await openStore(dir, over, opts);
+  stores.push(s);
+  return s;
+}
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.shutdown();
+  for (const d of dirs.splice(0)) rmDir(d);
+});
+
+describe('DefaultMessageStore basics', () => {
+  it('puts and gets messages with queue offsets, msgIds and stored bytes', async () => {
+    const s = await open(newDir());
+    const events: DispatchEvent[] = [];
+    s.onDispatch((e) => events.push(e));
+    const r1 = await s.putMessage({ topic: 'T', queueId: 1, body: Buffer.from('a'), properties: { TAGS: 'x', KEYS: 'k1 k2', UNIQ_KEY: 'U1' } });
+    const r2 = await s.putMessage({ topic: 'T', queueId: 1, body: Buffer.from('b') });
+    expect(r1.status).toBe(PutMessageStatus.PUT_OK);
+    expect(r1.appendResult?.logicsOffset).toBe(0);
+    expect(r2.appendResult?.logicsOffset).toBe(1);
+    expect(r1.appendResult?.wroteOffset).toBe(0);
+    expect(decodeOffsetMsgId(r2.appendResult?.msgId ?? '')).toEqual({ address: '127.0.0.1', port: 10911, commitLogOffset: r2.appendResult?.wroteOffset });
+    const g = await s.getMessage('g', 'T', 1, 0, 10);
+    expect(g.status).toBe(GetMessageStatus.FOUND);
+    expect(g.messageBuffers.map((b) => decodeMessageRecord(b).body.toString())).toEqual(['a', 'b']);
+    expect(g.nextBeginOffset).toBe(2);
+    expect(g.messageQueueOffsets).toEqual([0, 1]);
+    const m = decodeMessageRecord(g.messageBuffers[0] as Buffer);
+    expect(m.magicCode).toBe(0xdaa320a7 | 0); // V1 with IPv4 hosts
+    expect(m.properties.get('KEYS')).toBe('k1 k2');
+    expect(events.map((e) => [e.topic, e.queueId, e.queueOffset, e.tagsCode])).toEqual([['T', 1, 0, javaStringHashCode('x')], ['T', 1, 1, 0]]);
+    expect((await s.getMessage('g', 'T', 1, 2, 10)).status).toBe(GetMessageStatus.OFFSET_OVERFLOW_ONE);
+    expect((await s.getMessage('g', 'T', 1, 5, 10)).status).toBe(GetMessageStatus.OFFSET_OVERFLOW_BADLY);
+    expect((await s.getMessage('g', 'T', 9, 0, 10)).status).toBe(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE);
+    expect((await s.lookMessageByOffset(r2.appendResult?.wroteOffset ?? -1))?.body.toString()).toBe('b');
+    expect(s.getMaxOffsetInQueue('T', 1)).toBe(2);
+  });
+
+  it('rejects illegal messages with statuses, not exceptions', async () => {
+    const s = await open(newDir(), { maxMessageSize: 1000 });
+    expect((await s.putMessage({ topic: 'T', queueId: 0, body: Buffer.alloc(1001) })).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
+    expect((await s.putMessage({ topic: '', queueId: 0, body: Buffer.alloc(1) })).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
+    expect((await s.putMessage({ topic: 'T', queueId: 0, body: Buffer.alloc(1), properties: { P: 'x'.repeat(40000) } })).status).toBe(PutMessageStatus.PROPERTIES_SIZE_EXCEEDED);
+    expect((await s.putMessages([{ topic: 'T', queueId: 0, body: Buffer.alloc(1) }, { topic: 'U', queueId: 0, body: Buffer.alloc(1) }])).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
+  });
+
+  it('writes V2 records for long topics and IPv6 host flags', async () => {
+    const s = await open(newDir());
+    const topic = 'L'.repeat(200);
+    await s.putMessage({ topic, queueId: 0, body: Buffer.from('x'), bornHost: { address: '::1', port: 5 } });
+    const g = await s.getMessage('g', topic, 0, 0, 1);
+    const m = decodeMessageRecord(g.messageBuffers[0] as Buffer);
+    expect(m.magicCode).toBe(0xdaa320ab | 0);
+    expect(m.sysFlag & MessageSysFlag.BORNHOST_V6_FLAG).toBe(0x10);
+    expect(m.topic).toBe(topic);
+  });
+
+  it('batches: one record per message, contiguous, first queue offset, comma-joined msgIds', async () => {
+    const s = await open(newDir());
+    await s.putMessage({ topic: 'B', queueId: 0, body: Buffer.from('pre') });
+    const r = await s.putMessages([0, 1, 2].map((i) => ({ topic: 'B', queueId: 0, body: Buffer.from(`m${i}`) })));
+    expect(r.status).toBe('PUT_OK');
+    expect(r.appendResult?.logicsOffset).toBe(1);
+    expect(r.appendResult?.msgNum).toBe(3);
+    expect(r.appendResult?.msgId.split(',')).toHaveLength(3);
+    const g = await s.getMessage('g', 'B', 0, 1, 10);
+    expect(g.messageBuffers.map((b) => decodeMessageRecord(b).body.toString())).toEqual(['m0', 'm1', 'm2']);
+  });
+
+  it('transaction PREPARED/ROLLBACK get queue offset 0 and skip the consume queue; tagsCode override is stored', async () => {
+    const s = await open(newDir());
+    const half = await s.putMessage({ topic: 'TX', queueId: 0, body: Buffer.from('h'), sysFlag: MessageSysFlag.TRANSACTION_PREPARED_TYPE, properties: { UNIQ_KEY: 'HALF' } });
+    expect(half.appendResult?.logicsOffset).toBe(0);
+    await s.putMessage({ topic: 'TX', queueId: 0, body: Buffer.from('r'), sysFlag: MessageSysFlag.TRANSACTION_ROLLBACK_TYPE });
+    expect(s.getMaxOffsetInQueue('TX', 0)).toBe(0);
+    const c = await s.putMessage({ topic: 'TX', queueId: 0, body: Buffer.from('c'), sysFlag: MessageSysFlag.TRANSACTION_COMMIT_TYPE });
+    expect(c.appendResult?.logicsOffset).toBe(0);
+    expect(s.getMaxOffsetInQueue('TX', 0)).toBe(1);
+    expect((await s.queryMessageByUniqKey('TX', 'HALF')).messageBuffers).toHaveLength(1);
+    // delay topic: explicit tags code = deliver time
+    await s.putMessage({ topic: 'SCHEDULE_TOPIC_XXXX', queueId: 2, body: Buffer.from('d'), tagsCode: 123456789 });
+    const seen: number[] = [];
+    await s.getMessage('g', 'SCHEDULE_TOPIC_XXXX', 2, 0, 1, undefined, { isMatchedByConsumeQueue: (t) => (seen.push(t), true) });
+    expect(seen).toEqual([123456789]);
+  });
+
+  it('filters by tag hash and exact tag', async () => {
+    const s = await open(newDir());
+    for (let i = 0; i < 10; i++) await s.putMessage({ topic: 'F', queueId: 0, body: body(i), properties: { TAGS: i % 2 === 0 ? 'even' : 'odd' } });
+    const g = await s.getMessage('g', 'F', 0, 0, 3, undefined, tagFilter(['odd']));
+    expect(g.messageQueueOffsets).toEqual([1, 3, 5]);
+    expect(g.nextBeginOffset).toBe(6);
+    const none = await s.getMessage('g', 'F', 0, 0, 3, undefined, tagFilter(['nope']));
+    expect(none.status).toBe(GetMessageStatus.NO_MATCHED_MESSAGE);
+    expect(none.nextBeginOffset).toBe(10);
+    const small = await s.getMessage('g', 'F', 0, 0, 10, 1);
+    expect(small.messageBuffers).toHaveLength(1); // maxBytes stops after the first message
+  });
+
+  it('rolls segments with blank records and reads across segments, from memory and disk', async () => {
+    const dir = newDir();
+    const s = await open(dir, { mappedFileSizeCommitLog: 32 * 1024, commitLogReadCacheSize: 16 * 1024, commitLogWriteChunkSize: 8 * 1024 });
+    const N = 300;
+    for (let i = 0; i < N; i++) expect((await s.putMessage({ topic: 'R', queueId: i % 2, body: body(i, 500 + (i % 700)) })).status).toBe('PUT_OK');
+    expect(s.commitLog.segments.length).toBeGreaterThan(5);
+    const files = fs.readdirSync(path.join(dir, 'commitlog')).sort();
+    expect(files[1]).toBe(String(32 * 1024).padStart(20, '0'));
+    for (const q of [0, 1]) {
+      let off = 0;
+      let i = q;
+      while (off < s.getMaxOffsetInQueue('R', q)) {
+        const g = await s.getMessage('g', 'R', q, off, 7);
+        expect(g.status).toBe('FOUND');
+        for (const b of g.messageBuffers) {
+          expect(decodeMessageRecord(b).body.equals(body(i, 500 + (i % 700)))).toBe(true);
+          i += 2;
+        }
+        off = g.nextBeginOffset;
+      }
+      expect(i - q).toBe(N);
+    }
+    // the blank record at the end of segment 0
+    const seg0 = fs.readFileSync(path.join(dir, 'commitlog', files[0] as string));
+    const g0 = await s.getMessage('g', 'R', 0, 0, 1000);
+    void g0;
+    let p = 0;
+    while (seg0.readInt32BE(p + 4) !== (0xcbd43194 | 0)) p += seg0.readInt32BE(p);
+    expect(p + seg0.readInt32BE(p)).toBe(32 * 1024);
+  });
+
+  it('queries by key and UNIQ_KEY within a time range, across index files', async () => {
+    let t = 1_700_000_000_000;
+    const s = await open(newDir(), { maxIndexNum: 20 }, { now: () => t });
+    for (let i = 0; i < 50; i++) {
+      t += 1000;
+      await s.putMessage({ topic: 'Q', queueId: 0, body: body(i), properties: { KEYS: `order-${i % 10} all`, UNIQ_KEY: `UID${i}` } });
+    }
+    expect(s.indexService.files.length).toBeGreaterThan(3);
+    const r = await s.queryMessage('Q', 'order-3', 100, 0, Number.MAX_SAFE_INTEGER);
+    expect(r.messageBuffers.map((b) => decodeMessageRecord(b).properties.get('UNIQ_KEY')).sort()).toEqual(['UID13', 'UID23', 'UID3', 'UID33', 'UID43']);
+    const u = await s.queryMessageByUniqKey('Q', 'UID17');
+    expect(u.messageBuffers).toHaveLength(1);
+    const ranged = await s.queryMessage('Q', 'all', 100, 1_700_000_000_000 + 10_000, 1_700_000_000_000 + 20_000);
+    expect(ranged.messageBuffers.length).toBeGreaterThanOrEqual(10);
+    expect(ranged.messageBuffers.length).toBeLessThanOrEqual(12);
+    expect((await s.queryMessage('Other', 'order-3', 100, 0, Number.MAX_SAFE_INTEGER)).messageBuffers).toHaveLength(0);
+    expect(await s.getOffsetInQueueByTime('Q', 0, 1_700_000_000_000 + 10_500)).toBe(10);
+    expect(await s.getEarliestMessageTime()).toBe(1_700_000_001_000);
+  });
+
+  it('SYNC_FLUSH group commit acks after fdatasync; an fsync failure gives FLUSH_DISK_TIMEOUT and refuses later writes', async () => {
+    const s = await open(newDir(), { flushDiskType: 'SYNC_FLUSH', syncFlushTimeout: 2000 });
+    const rs = await Promise.all(Array.from({ length: 200 }, (_, i) => s.putMessage({ topic: 'S', queueId: 0, body: body(i) })));
+    expect(rs.every((r) => r.status === 'PUT_OK')).toBe(true);
+    expect(s.commitLog.flushedPos).toBe(s.commitLog.wrotePos);
+    expect(s.getStats().flushCount).toBeGreaterThanOrEqual(0);
+    s.failures.arm('fsync', 'EIO', 1);
+    const bad = await s.putMessage({ topic: 'S', queueId: 0, body: body(1) });
+    expect(bad.status).toBe(PutMessageStatus.FLUSH_DISK_TIMEOUT);
+    expect((await s.putMessage({ topic: 'S', queueId: 0, body: body(2) })).status).toBe(PutMessageStatus.SERVICE_NOT_AVAILABLE);
+  });
+
+  it('ASYNC_FLUSH acks at once and flushes within the interval', async () => {
+    const s = await open(newDir(), { flushIntervalCommitLog: 20, flushCommitLogLeastPages: 0 });
+    await s.putMessage({ topic: 'A', queueId: 0, body: body(1) });
+    expect(s.commitLog.flushedPos).toBe(0);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(s.commitLog.flushedPos).toBe(s.commitLog.wrotePos);
+  });
+
+  it('refuses writes with DISK_FULL when the disk is nearly full, and when a segment cannot be allocated', async () => {
+    let free = 9e11;
+    const s = await open(newDir(), {}, { diskUsage: async () => ({ totalBytes: 1e12, freeBytes: free }) });
+    expect((await s.putMessage({ topic: 'D', queueId: 0, body: body(1) })).status).toBe('PUT_OK');
+    free = 5e10; // 95 % used
+    await s.runCleanup();
+    expect((await s.putMessage({ topic: 'D', queueId: 0, body: body(1) })).status).toBe(PutMessageStatus.DISK_FULL);
+    free = 9e11;
+    await s.runCleanup();
+    const before = s.getMaxPhyOffset();
+    s.failures.arm('roll', 'ENOSPC');
+    let status = '';
+    for (let i = 0; i < 200 && status !== 'DISK_FULL'; i++) status = (await s.putMessage({ topic: 'D', queueId: 0, body: body(i, 2000) })).status;
+    expect(status).toBe(PutMessageStatus.DISK_FULL);
+    const max = s.getMaxOffsetInQueue('D', 0);
+    // nothing of the refused record is visible
+    const last = await s.getMessage('g', 'D', 0, max - 1, 10);
+    expect(last.messageBuffers).toHaveLength(1);
+    expect(s.getMaxPhyOffset()).toBeGreaterThan(before);
+    s.failures.disarm();
+    expect((await s.putMessage({ topic: 'D', queueId: 0, body: body(9, 2000) })).status).toBe('PUT_OK');
+    expect(s.getMaxOffsetInQueue('D', 0)).toBe(max + 1);
+  });
+
+  it('an injected append failure returns a status and leaves nothing visible', async () => {
+    const s = await open(newDir());
+    s.failures.arm('append', 'EIO', 1);
+    expect((await s.putMessage({ topic: 'E', queueId: 0, body: body(1) })).status).toBe(PutMessageStatus.UNKNOWN_ERROR);
+    expect(s.getMaxOffsetInQueue('E', 0)).toBe(0);
+    expect(s.getMaxPhyOffset()).toBe(0);
+  });
+
+  it('retention deletes old segments, consume-queue and index files while readers continue', async () => {
+    let now = 1_700_000_000_000;
+    const dir = newDir();
+    const s = await open(dir, { mappedFileSizeCommitLog: 32 * 1024, fileReservedTime: 1, mappedFileSizeConsumeQueue: 20 * 20, maxIndexNum: 30 }, { now: () => now });
+    for (let i = 0; i < 200; i++) await s.putMessage({ topic: 'X', queueId: 0, body: body(i, 800), properties: { KEYS: `k${i}` } });
+    await s.commitLog.flush();
+    await s.flushLogics();
+    const segs = s.commitLog.segments.length;
+    // Readers running while segments are deleted: every read returns either the right bytes or a removal status.
+    let reading = true;
+    const reader = (async () => {
+      let reads = 0;
+      while (reading) {
+        for (let off = 0; off < 200; off += 17) {
+          const g = await s.getMessage('g', 'X', 0, off, 5);
+          if (g.status === 'FOUND') {
+            g.messageBuffers.forEach((b, k) => expect(decodeMessageRecord(b).body.equals(body((g.messageQueueOffsets[k] as number), 800))).toBe(true));
+          } else {
+            expect(['OFFSET_TOO_SMALL', 'MESSAGE_WAS_REMOVING']).toContain(g.status);
+          }
+          reads++;
+        }
+      }
+      return reads;
+    })();
+    now += 2 * 3600_000;
+    // mtime is wall-clock; fake an old mtime on all files
+    for (const f of fs.readdirSync(path.join(dir, 'commitlog'))) fs.utimesSync(path.join(dir, 'commitlog', f), new Date(now - 3 * 3600_000), new Date(now - 3 * 3600_000));
+    await s.runCleanup({ force: true });
+    reading = false;
+    expect(await reader).toBeGreaterThan(0);
+    expect(s.commitLog.segments.length).toBe(segs - Math.min(10, segs - 1) + 0 || 1);
+    const min = s.getMinOffsetInQueue('X', 0);
+    expect(min).toBeGreaterThan(0);
+    const g = await s.getMessage('g', 'X', 0, 0, 5);
+    expect(g.status).toBe(GetMessageStatus.OFFSET_TOO_SMALL);
+    expect(g.nextBeginOffset).toBe(min);
+    const g2 = await s.getMessage('g', 'X', 0, min, 5);
+    expect(g2.status).toBe('FOUND');
+    expect(decodeMessageRecord(g2.messageBuffers[0] as Buffer).body.equals(body(min, 800))).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'consumequeue', 'X', '0')).length).toBeLessThan(10);
+  });
+});
+
+describe('ConfigFileManager', () => {
+  it('writes via temp + rename, keeps .bak, falls back to .bak on a corrupt file', async () => {
+    const dir = newDir();
+    const m = new ConfigFileManager(path.join(dir, 'config', 'topics.json'));
+    await m.persist('{"v":1}');
+    await m.persist('{"v":2}');
+    expect(fs.readFileSync(m.filePath, 'utf8')).toBe('{"v":2}');
+    expect(fs.readFileSync(m.bakPath, 'utf8')).toBe('{"v":1}');
+    expect(await m.load((t) => JSON.parse(t) as { v: number })).toEqual({ v: 2 });
+    fs.writeFileSync(m.filePath, '{"v":');
+    expect(await m.load((t) => JSON.parse(t) as { v: number })).toEqual({ v: 1 });
+    fs.rmSync(m.filePath);
+    expect(await m.load((t) => JSON.parse(t) as { v: number })).toEqual({ v: 1 });
+    expect(fs.existsSync(`${m.filePath}.tmp`)).toBe(false);
+  });
+});
