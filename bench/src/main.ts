@@ -7,8 +7,8 @@ import { measureDiskFloor } from './disk-floor.js';
 import { NatsPeer } from './peers/nats.js';
 import { RedisPeer, type RedisDurability } from './peers/redis.js';
 import { machineInfo, printReport, saveReport, type BenchReport, type Ratio, type Row } from './report.js';
-import { RssSampler, processCpuMicros } from './stats.js';
-import { runWindow, type WindowResult } from './window.js';
+import { processCpuMicros } from './stats.js';
+import { PAYLOAD, SCENARIOS, measure, plan, quick, rowFrom } from './scenarios.js';
 import { brokerTargetAvailable, runBrokerScenarios } from './targets/broker.js';
 
 /**
@@ -16,49 +16,8 @@ import { brokerTargetAvailable, runBrokerScenarios } from './targets/broker.js';
  * JetStream, same payload and in-flight window, plus the raw disk floor, all in one run.
  */
 const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
 const onlyIdx = argv.indexOf('--only');
 const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
-
-export const PAYLOAD = Buffer.alloc(1024, 0x61);
-export const plan = quick
-  ? { sendRequests: 30_000, batchRequests: 600, latencyRequests: 2_000, consumeMessages: 30_000, maxMs: 3_000, floorMs: 1_000 }
-  : { sendRequests: 300_000, batchRequests: 6_000, latencyRequests: 20_000, consumeMessages: 300_000, maxMs: 20_000, floorMs: 4_000 };
-
-export interface ScenarioSpec {
-  scenario: string;
-  inflight: number;
-  perRequest: number;
-  requests: number;
-}
-export const SCENARIOS = {
-  async: { scenario: 'send, async durability, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
-  batch: { scenario: 'batch send, 64 msgs/request, 16 in flight', inflight: 16, perRequest: 64, requests: plan.batchRequests },
-  sync: { scenario: 'send, sync durability, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
-  latency: { scenario: 'send, 1 in flight (latency)', inflight: 1, perRequest: 1, requests: plan.latencyRequests },
-  consume: { scenario: 'consume from the tail, 32 msgs/pull', inflight: 1, perRequest: 32, requests: 0 },
-} satisfies Record<string, ScenarioSpec>;
-
-/** Runs a window against a server process and turns it into a row. */
-export async function measure(spec: ScenarioSpec, system: string, durability: string, pid: number, send: (i: number) => Promise<unknown>): Promise<Row> {
-  const rss = pid ? new RssSampler(pid) : null;
-  rss?.start();
-  const cpu0 = pid ? processCpuMicros(pid) : 0;
-  const r: WindowResult = await runWindow({ inflight: spec.inflight, requests: spec.requests, perRequest: spec.perRequest, maxMs: plan.maxMs, send });
-  const cpu1 = pid ? processCpuMicros(pid) : 0;
-  const peak = rss?.stop();
-  return rowFrom(spec.scenario, system, durability, r.messages, r.elapsedMs, r.latency.percentiles([50, 99, 99.9]), pid ? (cpu1 - cpu0) / Math.max(1, r.messages) : undefined, peak, r.errors ? `${r.errors} errors: ${r.firstError}` : undefined);
-}
-
-export function rowFrom(scenario: string, system: string, durability: string, messages: number, elapsedMs: number, pct: number[] | undefined, cpuUsPerMsg: number | undefined, peakRss: number | undefined, note?: string): Row {
-  const secs = elapsedMs / 1000;
-  const row: Row = { scenario, system, durability, msgsPerSec: messages / secs, mbPerSec: (messages * PAYLOAD.length) / secs / 1e6 };
-  if (pct) [row.p50Us, row.p99Us, row.p999Us] = pct as [number, number, number];
-  if (cpuUsPerMsg !== undefined) row.cpuUsPerMsg = cpuUsPerMsg;
-  if (peakRss !== undefined) row.peakRssMB = peakRss / 1e6;
-  if (note) row.note = note;
-  return row;
-}
 
 async function redisRows(): Promise<Row[]> {
   const rows: Row[] = [];

@@ -1,12 +1,116 @@
 import { existsSync } from 'node:fs';
-import { appMain } from '@rocketmq-ts/testing';
+import { RemotingClient } from '@rocketmq-ts/remoting';
+import { RemotingCommand, RequestCode, ResponseCode, SerializeType, encodeBatchBody } from '@rocketmq-ts/protocol';
+import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
 import type { Row } from '../report.js';
+import { PAYLOAD, SCENARIOS, measure, rowFrom } from '../scenarios.js';
+import { processCpuMicros, RssSampler } from '../stats.js';
 
-/** The broker rows need apps/broker (issue 4); until it exists the harness reports them as pending. */
+const TOPIC = 'BenchTopic';
+const QUEUES = 4;
+
 export function brokerTargetAvailable(): boolean {
   return existsSync(appMain('broker'));
 }
 
+interface Broker {
+  proc: NodeProcess;
+  addr: string;
+  dir: string;
+}
+
+/** A broker of its own (no name server needed: the bench talks to it directly). */
+async function startBroker(flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH'): Promise<Broker> {
+  const dir = makeTempDir('rmqts-bench-broker-');
+  const port = await freePort();
+  const conf = writeConf(dir, 'broker.conf', {
+    brokerName: 'bench-broker',
+    brokerIP1: '127.0.0.1',
+    listenPort: port,
+    metricsPromExporterPort: 0,
+    storePathRootDir: `${dir}/store`,
+    flushDiskType,
+    autoCreateTopicEnable: true,
+    defaultTopicQueueNums: QUEUES,
+    mappedFileSizeCommitLog: 1024 * 1024 * 1024,
+    preallocateMode: 'truncate',
+  });
+  const proc = await startNode(appMain('broker'), ['-c', conf], { name: `broker-${flushDiskType}`, readyPort: port, timeoutMs: 30_000 });
+  return { proc, addr: `127.0.0.1:${port}`, dir };
+}
+
+async function stopBroker(b: Broker): Promise<void> {
+  await b.proc.stop('SIGTERM', 10_000);
+  removeTempDir(b.dir);
+}
+
+/** SEND_MESSAGE_V2 with the binary (ROCKETMQ) header: what our own client can ask for to skip JSON. */
+function sender(client: RemotingClient, addr: string, batch: number): (i: number) => Promise<unknown> {
+  const batchBody = batch > 1 ? encodeBatchBody(Array.from({ length: batch }, () => ({ flag: 0, body: PAYLOAD, properties: new Map([['TAGS', 'bench']]) }))) : null;
+  return async (i: number) => {
+    const ext = { a: 'bench-producer', b: TOPIC, c: 'TBW102', d: String(QUEUES), e: String(i % QUEUES), f: '0', g: String(Date.now()), h: '0', i: 'TAGS\u0001bench\u0002', j: '0', k: 'false', m: batch > 1 ? 'true' : 'false' };
+    const cmd = RemotingCommand.request(batch > 1 ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2, ext, batchBody ?? PAYLOAD);
+    cmd.serializeType = SerializeType.ROCKETMQ;
+    const r = await client.invoke(addr, cmd, 10_000);
+    if (r.code !== ResponseCode.SUCCESS) throw new Error(`send failed: ${r.code} ${r.remark ?? ''}`);
+  };
+}
+
+/** Pulls every queue from offset 0 to its end, one pull in flight per queue, 32 messages a pull. */
+async function consumeAll(client: RemotingClient, addr: string): Promise<number> {
+  let total = 0;
+  await Promise.all(
+    Array.from({ length: QUEUES }, async (_, q) => {
+      let offset = 0;
+      for (;;) {
+        const cmd = RemotingCommand.request(RequestCode.PULL_MESSAGE, {
+          consumerGroup: 'bench-consumer', topic: TOPIC, queueId: String(q), queueOffset: String(offset), maxMsgNums: '32',
+          sysFlag: String(0x4), commitOffset: '0', suspendTimeoutMillis: '0', subscription: '*', subVersion: '0', expressionType: 'TAG',
+        });
+        cmd.serializeType = SerializeType.ROCKETMQ;
+        const r = await client.invoke(addr, cmd, 10_000);
+        if (r.code !== ResponseCode.SUCCESS) return;
+        const next = Number(r.ext('nextBeginOffset'));
+        total += next - offset;
+        offset = next;
+      }
+    }),
+  );
+  return total;
+}
+
 export async function runBrokerScenarios(): Promise<Row[]> {
-  return [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker scenarios not wired yet' }];
+  const rows: Row[] = [];
+  const name = 'rocketmq-ts';
+  for (const flush of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
+    const b = await startBroker(flush);
+    const client = new RemotingClient();
+    try {
+      const pid = b.proc.pid;
+      // warm-up: create the topic and JIT the paths
+      const warm = sender(client, b.addr, 1);
+      for (let i = 0; i < 2000; i++) await warm(i);
+      if (flush === 'SYNC_FLUSH') {
+        rows.push(await measure(SCENARIOS.sync, name, 'sync (SYNC_FLUSH group commit)', pid, sender(client, b.addr, 1)));
+        continue;
+      }
+      const label = 'async (ASYNC_FLUSH)';
+      rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
+      rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
+      rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
+      const rss = new RssSampler(pid);
+      rss.start();
+      const cpu0 = processCpuMicros(pid);
+      const t0 = performance.now();
+      const n = await consumeAll(client, b.addr);
+      const el = performance.now() - t0;
+      rows.push(rowFrom(SCENARIOS.consume.scenario, name, label, n, el, undefined, (processCpuMicros(pid) - cpu0) / Math.max(1, n), rss.stop(), `${QUEUES} queues, 1 pull in flight each`));
+    } catch (e) {
+      rows.push({ scenario: '-', system: name, durability: flush, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
+    } finally {
+      client.close();
+      await stopBroker(b);
+    }
+  }
+  return rows;
 }
