@@ -148,6 +148,8 @@ export class DefaultMessageStore implements MessageStore {
         }
       }
       from = Math.max(from, first.startOffset);
+      // Verify whole segments, as RocketMQ does: a record before the checkpoint can still be damaged.
+      from = (this.commitLog.findSegment(from) ?? last).startOffset;
     }
     const indexEnd = this.indexService.endPhyOffset;
     let dispatched = 0;
@@ -581,7 +583,7 @@ export class DefaultMessageStore implements MessageStore {
         }
         if (filter !== undefined && !filter.isMatchedByConsumeQueue(tagsCode)) continue;
         const rec = this.commitLog.readFromMemory(phy, size) ?? (await this.commitLog.read(phy, size));
-        if (rec === undefined) {
+        if (rec === undefined || rec.readInt32BE(0) !== size) {
           sawRemoved = true;
           continue;
         }

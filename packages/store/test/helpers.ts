@@ -44,7 +44,8 @@ export function body(seq: number, len = 100 + (seq % 300)): Buffer {
 /** Simulates a crash: snapshot the directory as it is on disk while the store runs (abort file included). */
 export async function crashSnapshot(store: DefaultMessageStore, dir: string): Promise<string> {
   await store.commitLog.flush();
-  const copy = `${dir}-crash-${Math.random().toString(36).slice(2, 8)}`;
+  const copy = tmpDir('rmq-crash-snap-');
+  fs.rmSync(copy, { recursive: true, force: true });
   fs.cpSync(dir, copy, { recursive: true });
   return copy;
 }

@@ -237,6 +237,8 @@ describe('DefaultMessageStore basics', () => {
           }
           reads++;
         }
+        await new Promise((r) => setImmediate(r)); // memory reads resolve as microtasks: let I/O run
+
       }
       return reads;
     })();

@@ -132,11 +132,30 @@ export class ConsumeQueue {
    * are skipped; a gap is padded with blank units. Returns true when a unit was added.
    */
   putAt(queueOffset: number, phyOffset: number, size: number, tagsCode: number): boolean {
-    if (queueOffset < this.maxOffset) return false;
+    if (queueOffset < this.maxOffset) {
+      this.repairUnit(queueOffset, phyOffset, size, tagsCode);
+      return false;
+    }
     while (queueOffset > this.maxOffset) this.appendUnit(0, CQ_BLANK_SIZE, 0);
     this.appendUnit(phyOffset, size, tagsCode);
     this.maxPhyEnd = phyOffset + size;
     return true;
+  }
+
+  /**
+   * Recovery: a unit already present must match the record. A unit can be torn on disk because 20-byte
+   * units straddle 4 KiB pages and a crash may persist one page of a write but not the next.
+   */
+  private repairUnit(queueOffset: number, phy: number, size: number, tagsCode: number): void {
+    const f = this.findFile(queueOffset);
+    if (f === undefined || f.buf === undefined || queueOffset < this.minOffset) return;
+    const at = (queueOffset - f.startIndex) * CQ_UNIT_SIZE;
+    if (at + CQ_UNIT_SIZE > f.buf.length) return;
+    if (readInt64BE(f.buf, at) === phy && f.buf.readInt32BE(at + 8) === size && readInt64BE(f.buf, at + 12) === tagsCode) return;
+    writeInt64BE(f.buf, at, phy);
+    f.buf.writeInt32BE(size, at + 8);
+    writeInt64BE(f.buf, at + 12, tagsCode);
+    f.flushedUnits = Math.min(f.flushedUnits, queueOffset - f.startIndex);
   }
 
   private appendUnit(phy: number, size: number, tagsCode: number): void {
@@ -180,8 +199,8 @@ export class ConsumeQueue {
    * Units [from, from+n) as raw 20-byte entries, n ≤ count, limited to one file and to maxOffset.
    * undefined when `from` is no longer stored.
    */
-  async readUnits(from: number, count: number): Promise<Buffer | undefined> {
-    if (from >= this.maxOffset || from < this.minOffset) return undefined;
+  async readUnits(from: number, count: number, ignoreMin = false): Promise<Buffer | undefined> {
+    if (from >= this.maxOffset || (from < this.minOffset && !ignoreMin)) return undefined;
     const f = this.findFile(from);
     if (f === undefined) return undefined;
     const n = Math.min(count, f.startIndex + this.unitsPerFile - from, this.maxOffset - from);
@@ -199,8 +218,8 @@ export class ConsumeQueue {
   }
 
   /** One unit: {phyOffset, size, tagsCode}, or undefined. */
-  async getUnit(index: number): Promise<{ phyOffset: number; size: number; tagsCode: number } | undefined> {
-    const b = await this.readUnits(index, 1);
+  async getUnit(index: number, ignoreMin = false): Promise<{ phyOffset: number; size: number; tagsCode: number } | undefined> {
+    const b = await this.readUnits(index, 1, ignoreMin);
     if (b === undefined || b.length < CQ_UNIT_SIZE) return undefined;
     return { phyOffset: readInt64BE(b, 0), size: b.readInt32BE(8), tagsCode: readInt64BE(b, 12) };
   }
@@ -248,7 +267,7 @@ export class ConsumeQueue {
     let deleted = 0;
     while (this.files.length > 1) {
       const f = this.files[0] as CQFile;
-      const lastUnit = await this.getUnit(f.startIndex + this.unitsPerFile - 1);
+      const lastUnit = await this.getUnit(f.startIndex + this.unitsPerFile - 1, true);
       if (lastUnit === undefined || lastUnit.phyOffset + lastUnit.size > minPhy) break;
       this.files.shift();
       if (f.fd >= 0) await closeFd(f.fd);
@@ -267,11 +286,11 @@ export class ConsumeQueue {
       return;
     }
     let lo = Math.max(first.startIndex, this.minOffset);
-    let hi = Math.min(first.startIndex + this.unitsPerFile, this.maxOffset);
+    let hi = this.maxOffset;
     // Units are ordered by phyOffset: binary search the first one at or past minPhy.
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
-      const u = await this.getUnit(mid);
+      const u = await this.getUnit(mid, true);
       if (u !== undefined && u.size !== CQ_BLANK_SIZE && u.phyOffset >= minPhy) hi = mid;
       else lo = mid + 1;
     }
