@@ -18,13 +18,20 @@ describe('topology loading', () => {
 
   it('reads the standalone topology', () => {
     const plan = loadTopology(root, 'standalone', {});
-    expect(plan.processes).toHaveLength(1);
+    expect(plan.processes.map((p) => p.name)).toEqual(['namesrv', 'broker']);
     const ns = plan.processes[0]!;
     expect(ns).toMatchObject({ name: 'namesrv', app: 'nameserver', configRel: 'infra/conf/standalone/namesrv.conf' });
     expect(ns.main).toBe(join(root, 'apps', 'nameserver', 'dist', 'main.js'));
     expect(ports(ns)).toEqual([
       ['listenPort', 9876],
       ['metricsPromExporterPort', 9880],
+    ]);
+    const broker = plan.processes[1]!;
+    expect(broker).toMatchObject({ app: 'broker', configRel: 'infra/conf/standalone/broker.conf', env: { NAMESRV_ADDR: '127.0.0.1:9876' } });
+    expect(ports(broker)).toEqual([
+      ['listenPort', 10911],
+      ['haListenPort', 10912],
+      ['metricsPromExporterPort', 5557],
     ]);
   });
 
