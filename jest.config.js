@@ -1,4 +1,6 @@
 // Root jest config: one project per workspace package, so `pnpm test` is a single jest run.
+// Integration suites mostly wait on child processes, so two workers use this 2-core machine well.
 export default {
+  maxWorkers: 2,
   projects: ['<rootDir>/packages/*/jest.config.js', '<rootDir>/apps/*/jest.config.js'],
 };
