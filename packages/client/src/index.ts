@@ -1,1 +1,20 @@
+// @rocketmq-ts/client: RocketMQ producer, push consumer and lite pull consumer over the remoting protocol.
+export { Message, MessageConst, type MessageExt } from '@rocketmq-ts/common';
+export { MQError, ResponseCode } from '@rocketmq-ts/protocol';
+export * from './config.js';
+export * from './logger.js';
+export * from './errors.js';
+export * from './message-queue.js';
+export * from './received-message.js';
+export * from './types.js';
+export * from './api.js';
+export * from './client-instance.js';
+export * from './producer/producer.js';
+export * from './producer/fault.js';
+export * from './producer/selectors.js';
 export * from './consumer/allocate.js';
+export * from './consumer/offset-store.js';
+export * from './consumer/process-queue.js';
+export * from './consumer/rebalance.js';
+export * from './consumer/push-consumer.js';
+export * from './consumer/lite-pull-consumer.js';

@@ -1,0 +1,382 @@
+import {
+  GetConsumeStatsRequestHeader,
+  GetConsumerConnectionListRequestHeader,
+  GetProducerConnectionListRequestHeader,
+  GetTopicStatsInfoRequestHeader,
+  CreateTopicRequestHeader,
+  DeleteTopicRequestHeader,
+  DeleteTopicFromNamesrvRequestHeader,
+  DeleteSubscriptionGroupRequestHeader,
+  ResetOffsetRequestHeader,
+  MixAll,
+  RequestCode,
+  ResponseCode,
+  decodeClusterInfo,
+  decodeKVTable,
+  decodeOffsetMsgId,
+  decodeTopicList,
+  jsonEntries,
+  parseLenientJson,
+  stringifyFastjson,
+  type ClusterInfo,
+  type JsonValue,
+  type TopicRouteData,
+} from '@rocketmq-ts/protocol';
+import { parseProperties, stringifyProperties } from '@rocketmq-ts/common';
+import { MQBrokerError, MQClientError, getOrCreateClientInstance, noRouteError, readMessageQueueMap, type ClientOptions, type MQClientAPI, type MQClientInstance, type MessageQueue, type ReceivedMessage } from '@rocketmq-ts/client';
+
+export interface TopicOffset {
+  mq: MessageQueue;
+  minOffset: number;
+  maxOffset: number;
+  lastUpdateTimestamp: number;
+}
+
+export interface QueueConsumeProgress {
+  mq: MessageQueue;
+  brokerOffset: number;
+  consumerOffset: number;
+  pullOffset: number;
+  lastTimestamp: number;
+  /** brokerOffset - consumerOffset. */
+  lag: number;
+  /** Client owning the queue, when asked for and known. */
+  clientId?: string;
+}
+
+export interface Connection {
+  clientId: string;
+  clientAddr: string;
+  language: string;
+  version: number;
+}
+
+export interface ConsumerConnection {
+  connections: Connection[];
+  subscriptions: Array<{ topic: string; subString: string; expressionType: string }>;
+  consumeType: string;
+  messageModel: string;
+  consumeFromWhere: string;
+}
+
+export interface TopicConfigInput {
+  topic: string;
+  readQueueNums?: number;
+  writeQueueNums?: number;
+  perm?: number;
+  order?: boolean;
+  topicFilterType?: string;
+  topicSysFlag?: number;
+  attributes?: string;
+}
+
+/** SubscriptionGroupConfig fields mqadmin can set; the rest keep RocketMQ's defaults. */
+export interface SubscriptionGroupInput {
+  groupName: string;
+  consumeEnable?: boolean;
+  consumeFromMinEnable?: boolean;
+  consumeBroadcastEnable?: boolean;
+  consumeMessageOrderly?: boolean;
+  retryQueueNums?: number;
+  retryMaxTimes?: number;
+  brokerId?: number;
+  whichBrokerWhenConsumeSlowly?: number;
+  notifyConsumerIdsChangedEnable?: boolean;
+}
+
+const obj = (v: JsonValue | undefined): Record<string, JsonValue> => Object.fromEntries(jsonEntries(v ?? null)) as Record<string, JsonValue>;
+const num = (v: JsonValue | undefined): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
+
+/**
+ * Operator calls against name servers and brokers (RocketMQ's MQAdminExt): each method is one
+ * mqadmin command's remote work, returning data; the CLI only formats it.
+ */
+export class MQAdmin {
+  private instance: MQClientInstance | undefined;
+
+  constructor(private readonly options: ClientOptions = {}) {}
+
+  get api(): MQClientAPI {
+    return this.core.api;
+  }
+
+  private get core(): MQClientInstance {
+    this.instance ??= getOrCreateClientInstance({ instanceName: `admin-${process.pid}-${Date.now()}`, ...this.options });
+    return this.instance;
+  }
+
+  async shutdown(): Promise<void> {
+    await this.instance?.shutdown();
+    this.instance = undefined;
+  }
+
+  private async body(addr: string | 'namesrv', code: number, ext: Record<string, string> | null = null, reqBody: string | null = null, timeoutMs?: number): Promise<Buffer | null> {
+    const cmd = this.api.request(code, ext, reqBody === null ? null : Buffer.from(reqBody, 'utf8'));
+    const res = addr === 'namesrv' ? await this.api.callNamesrv(cmd, timeoutMs) : await this.api.call(addr, cmd, timeoutMs);
+    return res.body;
+  }
+
+  // ------------------------------------------------------------------ name server
+
+  async clusterInfo(): Promise<ClusterInfo> {
+    const b = await this.body('namesrv', RequestCode.GET_BROKER_CLUSTER_INFO);
+    return b ? decodeClusterInfo(b) : { brokerAddrTable: new Map(), clusterAddrTable: new Map() };
+  }
+
+  async topicList(): Promise<string[]> {
+    const b = await this.body('namesrv', RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER);
+    return b ? decodeTopicList(b).topicList : [];
+  }
+
+  async topicRoute(topic: string): Promise<TopicRouteData> {
+    const r = await this.api.getTopicRouteInfo(topic);
+    if (!r) throw noRouteError(topic, this.api.getNamesrvAddrs());
+    return r;
+  }
+
+  /** Master addresses: of one cluster, of every cluster, or one given broker address. */
+  async masterAddrs(o: { cluster?: string | undefined; brokerAddr?: string | undefined } = {}): Promise<Array<{ brokerName: string; addr: string; cluster: string }>> {
+    if (o.brokerAddr) return [{ brokerName: '', addr: o.brokerAddr, cluster: '' }];
+    const ci = await this.clusterInfo();
+    const out: Array<{ brokerName: string; addr: string; cluster: string }> = [];
+    for (const [cluster, names] of ci.clusterAddrTable) {
+      if (o.cluster && cluster !== o.cluster) continue;
+      for (const n of names) {
+        const addr = ci.brokerAddrTable.get(n)?.brokerAddrs.get(MixAll.MASTER_ID);
+        if (addr) out.push({ brokerName: n, addr, cluster });
+      }
+    }
+    if (o.cluster && out.length === 0) throw new MQClientError(ResponseCode.SYSTEM_ERROR, `cluster ${o.cluster} has no master broker (clusters: ${[...ci.clusterAddrTable.keys()].join(', ') || 'none'})`, { retriable: false });
+    return out;
+  }
+
+  /** Namesrv config of every name server, as properties. */
+  async namesrvConfig(): Promise<Map<string, Map<string, string>>> {
+    const out = new Map<string, Map<string, string>>();
+    for (const addr of this.api.getNamesrvAddrs()) {
+      const res = await this.api.call(addr, this.api.request(RequestCode.GET_NAMESRV_CONFIG));
+      out.set(addr, parseProperties(res.body?.toString('utf8') ?? ''));
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ topics
+
+  async createOrUpdateTopic(addr: string, t: TopicConfigInput): Promise<void> {
+    const ext = CreateTopicRequestHeader.encode({
+      topic: t.topic,
+      defaultTopic: MixAll.AUTO_CREATE_TOPIC_KEY_TOPIC,
+      readQueueNums: t.readQueueNums ?? 8,
+      writeQueueNums: t.writeQueueNums ?? 8,
+      perm: t.perm ?? 6,
+      topicFilterType: t.topicFilterType ?? 'SINGLE_TAG',
+      topicSysFlag: t.topicSysFlag ?? 0,
+      order: t.order ?? false,
+      attributes: t.attributes,
+    });
+    await this.body(addr, RequestCode.UPDATE_AND_CREATE_TOPIC, ext);
+  }
+
+  async deleteTopic(topic: string, cluster?: string): Promise<string[]> {
+    const masters = await this.masterAddrs({ cluster });
+    for (const m of masters) await this.body(m.addr, RequestCode.DELETE_TOPIC_IN_BROKER, DeleteTopicRequestHeader.encode({ topic }));
+    for (const ns of this.api.getNamesrvAddrs()) {
+      await this.api.call(ns, this.api.request(RequestCode.DELETE_TOPIC_IN_NAMESRV, DeleteTopicFromNamesrvRequestHeader.encode({ topic, clusterName: cluster })));
+    }
+    return masters.map((m) => m.addr);
+  }
+
+  async topicStats(topic: string): Promise<TopicOffset[]> {
+    const route = await this.topicRoute(topic);
+    const out: TopicOffset[] = [];
+    for (const bd of route.brokerDatas) {
+      const addr = bd.brokerAddrs.get(MixAll.MASTER_ID);
+      if (!addr) continue;
+      const b = await this.body(addr, RequestCode.GET_TOPIC_STATS_INFO, GetTopicStatsInfoRequestHeader.encode({ topic }));
+      const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+      for (const [mq, v] of readMessageQueueMap(o['offsetTable'])) {
+        const x = obj(v);
+        out.push({ mq, minOffset: num(x['minOffset']), maxOffset: num(x['maxOffset']), lastUpdateTimestamp: num(x['lastUpdateTimestamp']) });
+      }
+    }
+    return out.sort((a, b) => (a.mq.brokerName < b.mq.brokerName ? -1 : a.mq.brokerName > b.mq.brokerName ? 1 : a.mq.queueId - b.mq.queueId));
+  }
+
+  // ------------------------------------------------------------------ brokers
+
+  async brokerRuntimeInfo(addr: string): Promise<Map<string, string>> {
+    const b = await this.body(addr, RequestCode.GET_BROKER_RUNTIME_INFO);
+    return b ? decodeKVTable(b) : new Map();
+  }
+
+  async getBrokerConfig(addr: string): Promise<Map<string, string>> {
+    const b = await this.body(addr, RequestCode.GET_BROKER_CONFIG);
+    return parseProperties(b?.toString('utf8') ?? '');
+  }
+
+  async updateBrokerConfig(addr: string, props: Record<string, string>): Promise<void> {
+    await this.body(addr, RequestCode.UPDATE_BROKER_CONFIG, null, stringifyProperties(props));
+  }
+
+  // ------------------------------------------------------------------ groups
+
+  async createOrUpdateSubGroup(addr: string, g: SubscriptionGroupInput): Promise<void> {
+    const config = {
+      brokerId: g.brokerId ?? 0,
+      consumeBroadcastEnable: g.consumeBroadcastEnable ?? true,
+      consumeEnable: g.consumeEnable ?? true,
+      consumeFromMinEnable: g.consumeFromMinEnable ?? true,
+      consumeMessageOrderly: g.consumeMessageOrderly ?? false,
+      consumeTimeoutMinute: 15,
+      groupName: g.groupName,
+      groupSysFlag: 0,
+      notifyConsumerIdsChangedEnable: g.notifyConsumerIdsChangedEnable ?? true,
+      retryMaxTimes: g.retryMaxTimes ?? 16,
+      retryQueueNums: g.retryQueueNums ?? 1,
+      whichBrokerWhenConsumeSlowly: g.whichBrokerWhenConsumeSlowly ?? 1,
+    };
+    await this.body(addr, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, null, stringifyFastjson(config));
+  }
+
+  async deleteSubGroup(addr: string, group: string, cleanOffset = false): Promise<void> {
+    await this.body(addr, RequestCode.DELETE_SUBSCRIPTIONGROUP, DeleteSubscriptionGroupRequestHeader.encode({ groupName: group, cleanOffset }));
+  }
+
+  async subscriptionGroups(addr: string): Promise<Map<string, Record<string, JsonValue>>> {
+    const b = await this.body(addr, RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
+    const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+    const out = new Map<string, Record<string, JsonValue>>();
+    for (const [k, v] of jsonEntries(o['subscriptionGroupTable'] ?? null)) out.set(String(k), obj(v));
+    return out;
+  }
+
+  /** Consume progress of a group on every master: broker offset, committed offset and lag per queue. */
+  async consumeStats(group: string, topic?: string, cluster?: string): Promise<QueueConsumeProgress[]> {
+    const out: QueueConsumeProgress[] = [];
+    for (const m of await this.masterAddrs({ cluster })) {
+      let b: Buffer | null;
+      try {
+        b = await this.body(m.addr, RequestCode.GET_CONSUME_STATS, GetConsumeStatsRequestHeader.encode({ consumerGroup: group, topic }));
+      } catch (e) {
+        if (e instanceof MQBrokerError && (e.code === ResponseCode.CONSUMER_NOT_ONLINE || e.code === ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST)) continue;
+        throw e;
+      }
+      const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+      for (const [mq, v] of readMessageQueueMap(o['offsetTable'])) {
+        const x = obj(v);
+        const brokerOffset = num(x['brokerOffset']);
+        const consumerOffset = num(x['consumerOffset']);
+        out.push({ mq, brokerOffset, consumerOffset, pullOffset: num(x['pullOffset']), lastTimestamp: num(x['lastTimestamp']), lag: Math.max(0, brokerOffset - consumerOffset) });
+      }
+    }
+    return out.sort((a, b) => (a.mq.topic < b.mq.topic ? -1 : a.mq.topic > b.mq.topic ? 1 : a.mq.brokerName < b.mq.brokerName ? -1 : a.mq.brokerName > b.mq.brokerName ? 1 : a.mq.queueId - b.mq.queueId));
+  }
+
+  async consumerConnection(group: string, brokerAddr?: string): Promise<ConsumerConnection> {
+    const addrs = brokerAddr ? [brokerAddr] : (await this.masterAddrs()).map((m) => m.addr);
+    let last: unknown;
+    for (const addr of addrs) {
+      try {
+        const b = await this.body(addr, RequestCode.GET_CONSUMER_CONNECTION_LIST, GetConsumerConnectionListRequestHeader.encode({ consumerGroup: group }));
+        const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+        const subs: ConsumerConnection['subscriptions'] = [];
+        for (const [topic, v] of jsonEntries(o['subscriptionTable'] ?? null)) {
+          const s = obj(v);
+          subs.push({ topic: String(topic), subString: String(s['subString'] ?? '*'), expressionType: String(s['expressionType'] ?? 'TAG') });
+        }
+        return { connections: readConnections(o['connectionSet']), subscriptions: subs, consumeType: String(o['consumeType'] ?? ''), messageModel: String(o['messageModel'] ?? ''), consumeFromWhere: String(o['consumeFromWhere'] ?? '') };
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last ?? new MQClientError(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${group}] is not online`, { retriable: false });
+  }
+
+  async producerConnection(group: string, topic: string): Promise<Connection[]> {
+    const route = await this.topicRoute(topic);
+    const seen = new Map<string, Connection>();
+    let last: unknown;
+    for (const bd of route.brokerDatas) {
+      const addr = bd.brokerAddrs.get(MixAll.MASTER_ID);
+      if (!addr) continue;
+      try {
+        const b = await this.body(addr, RequestCode.GET_PRODUCER_CONNECTION_LIST, GetProducerConnectionListRequestHeader.encode({ producerGroup: group }));
+        for (const c of readConnections(obj(b ? parseLenientJson(b.toString('utf8')) : null)['connectionSet'])) seen.set(c.clientId + c.clientAddr, c);
+      } catch (e) {
+        last = e;
+      }
+    }
+    if (seen.size === 0 && last) throw last;
+    return [...seen.values()];
+  }
+
+  /** Moves a group's committed offsets of a topic to the first message stored at or after `timestamp` (-1: the end). */
+  async resetOffsetByTime(group: string, topic: string, timestamp: number, force = true): Promise<Array<[MessageQueue, number]>> {
+    const route = await this.topicRoute(topic);
+    const out: Array<[MessageQueue, number]> = [];
+    for (const bd of route.brokerDatas) {
+      const addr = bd.brokerAddrs.get(MixAll.MASTER_ID);
+      if (!addr) continue;
+      const b = await this.body(addr, RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, ResetOffsetRequestHeader.encode({ topic, group, timestamp, isForce: force }), null, 15_000);
+      const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+      for (const [mq, v] of readMessageQueueMap(o['offsetTable'])) out.push([mq, num(v)]);
+    }
+    return out.sort((a, b) => a[0].queueId - b[0].queueId);
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  /** By offset msgId (decoded to store host + commit-log offset); falls back to a UNIQ_KEY lookup when `topic` is given. */
+  async viewMessage(msgId: string, topic?: string): Promise<ReceivedMessage[]> {
+    const off = decodeOffsetMsgId(msgId);
+    if (off) {
+      try {
+        const m = await this.api.viewMessage(`${off.address}:${off.port}`, off.commitLogOffset, await this.brokerNameOf(`${off.address}:${off.port}`), topic);
+        if (m) return [m];
+      } catch (e) {
+        if (!topic) throw e;
+      }
+    }
+    if (!topic) throw new MQClientError(ResponseCode.QUERY_NOT_FOUND, `${msgId} is not an offset message id; give the topic (-t) to look it up as a unique key`, { retriable: false });
+    return this.queryMessageByUniqueKey(topic, msgId);
+  }
+
+  private async brokerNameOf(addr: string): Promise<string> {
+    try {
+      const ci = await this.clusterInfo();
+      for (const [name, bd] of ci.brokerAddrTable) for (const a of bd.brokerAddrs.values()) if (a === addr) return name;
+    } catch {
+      // name only used for display
+    }
+    return '';
+  }
+
+  async queryMessageByKey(topic: string, key: string, begin = 0, end = Number.MAX_SAFE_INTEGER, maxNum = 64): Promise<ReceivedMessage[]> {
+    return this.queryIndex(topic, key, begin, end, maxNum, false);
+  }
+
+  async queryMessageByUniqueKey(topic: string, uniqKey: string): Promise<ReceivedMessage[]> {
+    const found = await this.queryIndex(topic, uniqKey, 0, Number.MAX_SAFE_INTEGER, 32, true);
+    return found.filter((m) => m.msgId === uniqKey);
+  }
+
+  private async queryIndex(topic: string, key: string, begin: number, end: number, maxNum: number, unique: boolean): Promise<ReceivedMessage[]> {
+    const route = await this.topicRoute(topic);
+    const out: ReceivedMessage[] = [];
+    for (const bd of route.brokerDatas) {
+      const addr = bd.brokerAddrs.get(MixAll.MASTER_ID) ?? [...bd.brokerAddrs.values()][0];
+      if (!addr) continue;
+      const found = await this.api.queryMessage(addr, bd.brokerName, { topic, key, maxNum, begin, end, unique });
+      out.push(...found.filter((m) => m.topic === topic && (unique || m.keys.includes(key))));
+    }
+    return out;
+  }
+}
+
+function readConnections(v: JsonValue | undefined): Connection[] {
+  const list = Array.isArray(v) ? v : [];
+  return list.map((c) => {
+    const o = obj(c);
+    return { clientId: String(o['clientId'] ?? ''), clientAddr: String(o['clientAddr'] ?? ''), language: String(o['language'] ?? ''), version: num(o['version']) };
+  });
+}

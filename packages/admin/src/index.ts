@@ -1,0 +1,4 @@
+// @rocketmq-ts/admin: the admin SDK (MQAdmin) and the mqadmin command line (runCli).
+export * from './admin.js';
+export * from './format.js';
+export { runCli, parseTimestamp, COMMAND_NAMES, type CliIO } from './cli.js';

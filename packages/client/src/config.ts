@@ -1,0 +1,104 @@
+import { hostname, networkInterfaces } from 'node:os';
+import type { ClientLogger } from './logger.js';
+
+/**
+ * Options every client (producer, push consumer, lite pull consumer, admin) accepts. Defaults are
+ * named once in CLIENT_DEFAULTS, with their unit in the name, and follow RocketMQ's ClientConfig.
+ */
+export interface ClientOptions {
+  /** Name servers: "host:port;host:port" or a list. Falls back to the NAMESRV_ADDR environment variable. */
+  namesrvAddr?: string | readonly string[];
+  /**
+   * Clients with the same instanceName (and IP) share one connection core (route cache,
+   * heartbeats, sockets). Default: unique per client object, as RocketMQ 5 does.
+   */
+  instanceName?: string;
+  /** Address written into the clientId and message ids; default: the first non-internal IPv4. */
+  clientIP?: string;
+  unitName?: string;
+  /** ms between route refreshes of every topic in use. */
+  pollNameServerIntervalMs?: number;
+  /** ms between heartbeats to every broker. */
+  heartbeatBrokerIntervalMs?: number;
+  /** ms between consumer offset commits to the broker (or the local file when broadcasting). */
+  persistConsumerOffsetIntervalMs?: number;
+  /** Timeout of ordinary requests to name servers and brokers, in ms. */
+  mqClientApiTimeoutMs?: number;
+  /** Header encoding of our requests: JSON (default, understood everywhere) or ROCKETMQ (binary). */
+  serializeType?: 'JSON' | 'ROCKETMQ';
+  /** LanguageCode put in requests. OTHER and JAVA are safe with every broker version. */
+  language?: 'OTHER' | 'JAVA';
+  /** Structured log sink; default: one line per event on stdout/stderr, level from ROCKETMQ_LOG_LEVEL. */
+  logger?: ClientLogger;
+}
+
+export const CLIENT_DEFAULTS = {
+  pollNameServerIntervalMs: 30_000,
+  heartbeatBrokerIntervalMs: 30_000,
+  persistConsumerOffsetIntervalMs: 5_000,
+  mqClientApiTimeoutMs: 3_000,
+  serializeType: 'JSON',
+  language: 'OTHER',
+} as const;
+
+/** Options with every default applied. */
+export interface ResolvedClientOptions {
+  namesrvAddrs: string[];
+  instanceName: string;
+  clientIP: string;
+  unitName: string | undefined;
+  pollNameServerIntervalMs: number;
+  heartbeatBrokerIntervalMs: number;
+  persistConsumerOffsetIntervalMs: number;
+  mqClientApiTimeoutMs: number;
+  serializeType: 'JSON' | 'ROCKETMQ';
+  language: 'OTHER' | 'JAVA';
+  logger: ClientLogger | undefined;
+}
+
+let instanceCounter = 0;
+
+export function parseNamesrvAddr(v: string | readonly string[] | undefined): string[] {
+  const raw = v ?? process.env['NAMESRV_ADDR'] ?? '';
+  const list = typeof raw === 'string' ? raw.split(/[;,]/) : [...raw];
+  return list.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
+  return {
+    namesrvAddrs: parseNamesrvAddr(o.namesrvAddr),
+    instanceName: o.instanceName ?? `${process.pid}#${++instanceCounter}#${process.hrtime.bigint()}`,
+    clientIP: o.clientIP ?? localIPv4(),
+    unitName: o.unitName,
+    pollNameServerIntervalMs: o.pollNameServerIntervalMs ?? CLIENT_DEFAULTS.pollNameServerIntervalMs,
+    heartbeatBrokerIntervalMs: o.heartbeatBrokerIntervalMs ?? CLIENT_DEFAULTS.heartbeatBrokerIntervalMs,
+    persistConsumerOffsetIntervalMs: o.persistConsumerOffsetIntervalMs ?? CLIENT_DEFAULTS.persistConsumerOffsetIntervalMs,
+    mqClientApiTimeoutMs: o.mqClientApiTimeoutMs ?? CLIENT_DEFAULTS.mqClientApiTimeoutMs,
+    serializeType: o.serializeType ?? CLIENT_DEFAULTS.serializeType,
+    language: o.language ?? CLIENT_DEFAULTS.language,
+    logger: o.logger,
+  };
+}
+
+/** `<ip>@<instanceName>[@<unitName>]`, as RocketMQ builds it. */
+export function buildClientId(o: ResolvedClientOptions): string {
+  return `${o.clientIP}@${o.instanceName}${o.unitName ? '@' + o.unitName : ''}`;
+}
+
+let cachedIp: string | undefined;
+export function localIPv4(): string {
+  if (cachedIp !== undefined) return cachedIp;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return (cachedIp = a.address);
+    }
+  }
+  return (cachedIp = '127.0.0.1');
+}
+
+export function localHostName(): string {
+  return hostname();
+}
+
+/** A defaults object's type with literal types widened (so options can override them). */
+export type Widen<T> = { -readonly [K in keyof T]: T[K] extends number ? number : T[K] extends boolean ? boolean : T[K] };

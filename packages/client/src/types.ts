@@ -1,0 +1,48 @@
+import type { MessageQueue, TopicPublishInfo } from './message-queue.js';
+import type { ReceivedMessage } from './received-message.js';
+
+export type MessageModel = 'CLUSTERING' | 'BROADCASTING';
+export type ConsumeFromWhere = 'CONSUME_FROM_LAST_OFFSET' | 'CONSUME_FROM_FIRST_OFFSET' | 'CONSUME_FROM_TIMESTAMP';
+export type ConsumeType = 'CONSUME_PASSIVELY' | 'CONSUME_ACTIVELY';
+
+/** What a consumer subscribes to, as HEART_BEAT carries it (remoting.md §3.5). */
+export interface SubscriptionData {
+  topic: string;
+  subString: string;
+  tagsSet: string[];
+  codeSet: number[];
+  subVersion: number;
+  expressionType: 'TAG' | 'SQL92';
+  classFilterMode: boolean;
+}
+
+/** A producer as the shared client core sees it. */
+export interface ProducerInner {
+  readonly group: string;
+  publishTopics(): string[];
+  updateTopicPublishInfo(topic: string, info: TopicPublishInfo): void;
+}
+
+export interface ConsumeDirectlyResult {
+  order: boolean;
+  autoCommit: boolean;
+  consumeResult: 'CR_SUCCESS' | 'CR_LATER' | 'CR_ROLLBACK' | 'CR_COMMIT' | 'CR_THROW_EXCEPTION' | 'CR_RETURN_NULL';
+  remark: string;
+  spentTimeMills: number;
+}
+
+/** A consumer as the shared client core sees it. */
+export interface ConsumerInner {
+  readonly group: string;
+  readonly messageModel: MessageModel;
+  readonly consumeType: ConsumeType;
+  readonly consumeFromWhere: ConsumeFromWhere;
+  subscriptions(): SubscriptionData[];
+  updateSubscribeInfo(topic: string, mqs: MessageQueue[]): void;
+  doRebalance(): Promise<void>;
+  persistConsumerOffset(): Promise<void>;
+  resetOffset(topic: string, offsets: ReadonlyArray<[MessageQueue, number]>): Promise<void>;
+  consumerOffsets(topic: string): Array<[MessageQueue, number]>;
+  runningInfo(): Record<string, unknown>;
+  consumeMessageDirectly(msg: ReceivedMessage): Promise<ConsumeDirectlyResult>;
+}
