@@ -131,14 +131,37 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   const ext = o['extFields'];
   if (ext !== undefined && ext !== null) {
     if (typeof ext !== 'object' || Array.isArray(ext)) throw new ProtocolError('"extFields" is not an object');
-    const fields: ExtFields = {};
-    for (const [k, v] of Object.entries(ext as Record<string, unknown>)) {
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fields[k] = v;
-      else if (v !== null && v !== undefined) fields[k] = JSON.stringify(v);
+    // Use the parsed object as is; only odd values (nested JSON, null) are fixed up in place.
+    const fields = ext as Record<string, unknown>;
+    for (const k in fields) {
+      const v = fields[k];
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') continue;
+      if (v === null || v === undefined) delete fields[k];
+      else fields[k] = JSON.stringify(v);
     }
-    cmd.extFields = fields;
+    cmd.extFields = fields as ExtFields;
   }
   return cmd;
+}
+
+const ASCII: string[] = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+
+/** Header strings are short and nearly always ASCII: build those in JS, leave the rest to the native decoder. */
+function readUtf8(h: Buffer, start: number, end: number): string {
+  const n = end - start;
+  if (n === 1) {
+    const b = h[start]!;
+    if (b < 0x80) return ASCII[b]!;
+  } else if (n <= 24) {
+    let s = '';
+    for (let i = start; i < end; i++) {
+      const b = h[i]!;
+      if (b >= 0x80) return h.toString('utf8', start, end);
+      s += ASCII[b]!;
+    }
+    return s;
+  }
+  return h.toString('utf8', start, end);
 }
 
 function decodeRocketmqHeader(h: Buffer): RemotingCommand {
@@ -168,12 +191,12 @@ function decodeRocketmqHeader(h: Buffer): RemotingCommand {
       const kl = h.readInt16BE(pos);
       pos += 2;
       if (kl < 0 || end - pos < kl + 4) throw new ProtocolError('truncated extFields key');
-      const key = h.toString('utf8', pos, pos + kl);
+      const key = readUtf8(h, pos, pos + kl);
       pos += kl;
       const vl = h.readInt32BE(pos);
       pos += 4;
       if (vl < 0 || end - pos < vl) throw new ProtocolError('truncated extFields value');
-      fields[key] = h.toString('utf8', pos, pos + vl);
+      fields[key] = readUtf8(h, pos, pos + vl);
       pos += vl;
     }
     cmd.extFields = fields;
@@ -215,41 +238,68 @@ function needsEscape(s: string): boolean {
   return false;
 }
 
-function rocketmqHeader(cmd: RemotingCommand): Buffer {
-  const remark = cmd.remark === null || cmd.remark === '' ? null : Buffer.from(cmd.remark, 'utf8');
-  const pairs: [Buffer, Buffer][] = [];
+/** UTF-8 byte length; short ASCII strings (the usual header field) are measured without a native call. */
+function utf8Length(s: string): number {
+  const n = s.length;
+  if (n > 64) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
+/** Writes a string whose UTF-8 length is `len` at `pos`; ASCII goes byte by byte, the rest natively. */
+function writeUtf8(buf: Buffer, s: string, pos: number, len: number): void {
+  if (len === s.length && len <= 64) {
+    for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
+  } else buf.write(s, pos, len, 'utf8');
+}
+
+/**
+ * A whole frame prefix with a ROCKETMQ (binary) header, written in one buffer: length, type
+ * word, then the header laid out as remoting.md §1.4 says.
+ */
+function rocketmqPrefix(cmd: RemotingCommand, bodyLength: number): Buffer {
+  const remark = cmd.remark === null ? '' : cmd.remark;
+  const remarkLen = utf8Length(remark);
+  const ext = cmd.extFields;
   let extLen = 0;
-  if (cmd.extFields !== null) {
-    for (const k in cmd.extFields) {
-      const v = cmd.extFields[k];
+  if (ext !== null) {
+    for (const k in ext) {
+      const v = ext[k];
       if (v === undefined || v === null) continue;
-      const kb = Buffer.from(k, 'utf8');
-      const vb = Buffer.from(String(v), 'utf8');
-      pairs.push([kb, vb]);
-      extLen += 2 + kb.length + 4 + vb.length;
+      extLen += 6 + utf8Length(k) + utf8Length(typeof v === 'string' ? v : String(v));
     }
   }
-  const h = Buffer.allocUnsafe(21 + (remark?.length ?? 0) + extLen);
-  h.writeInt16BE((cmd.code << 16) >> 16, 0); // Java truncates codes above 32767 the same way
-  h.writeUInt8((LanguageCode as Record<string, number>)[cmd.language] ?? LanguageCode.OTHER, 2);
-  h.writeInt16BE((cmd.version << 16) >> 16, 3);
-  h.writeInt32BE(cmd.opaque | 0, 5);
-  h.writeInt32BE(cmd.flag | 0, 9);
-  let pos = 13;
-  h.writeInt32BE(remark?.length ?? 0, pos);
+  const headerLen = 21 + remarkLen + extLen;
+  const out = Buffer.allocUnsafe(8 + headerLen);
+  out.writeInt32BE(4 + headerLen + bodyLength, 0);
+  out.writeInt32BE((SerializeType.ROCKETMQ << 24) | headerLen, 4);
+  out.writeInt16BE((cmd.code << 16) >> 16, 8); // Java truncates codes above 32767 the same way
+  out[10] = (LanguageCode as Record<string, number>)[cmd.language] ?? LanguageCode.OTHER;
+  out.writeInt16BE((cmd.version << 16) >> 16, 11);
+  out.writeInt32BE(cmd.opaque | 0, 13);
+  out.writeInt32BE(cmd.flag | 0, 17);
+  out.writeInt32BE(remarkLen, 21);
+  let pos = 25;
+  if (remarkLen > 0) writeUtf8(out, remark, pos, remarkLen);
+  pos += remarkLen;
+  out.writeInt32BE(extLen, pos);
   pos += 4;
-  if (remark) pos += remark.copy(h, pos);
-  h.writeInt32BE(extLen, pos);
-  pos += 4;
-  for (const [kb, vb] of pairs) {
-    h.writeInt16BE(kb.length, pos);
-    pos += 2;
-    pos += kb.copy(h, pos);
-    h.writeInt32BE(vb.length, pos);
-    pos += 4;
-    pos += vb.copy(h, pos);
+  if (ext !== null) {
+    for (const k in ext) {
+      const v = ext[k];
+      if (v === undefined || v === null) continue;
+      const sv = typeof v === 'string' ? v : String(v);
+      const kl = utf8Length(k);
+      const vl = utf8Length(sv);
+      out.writeInt16BE(kl, pos);
+      writeUtf8(out, k, pos + 2, kl);
+      pos += 2 + kl;
+      out.writeInt32BE(vl, pos);
+      writeUtf8(out, sv, pos + 4, vl);
+      pos += 4 + vl;
+    }
   }
-  return h;
+  return out;
 }
 
 /**
@@ -257,14 +307,7 @@ function rocketmqHeader(cmd: RemotingCommand): Buffer {
  * `bodyLength` bytes that the caller writes right after (so large bodies are never copied).
  */
 export function encodeCommandPrefix(cmd: RemotingCommand, bodyLength: number): Buffer {
-  if (cmd.serializeType === SerializeType.ROCKETMQ) {
-    const h = rocketmqHeader(cmd);
-    const out = Buffer.allocUnsafe(8 + h.length);
-    out.writeInt32BE(4 + h.length + bodyLength, 0);
-    out.writeInt32BE((SerializeType.ROCKETMQ << 24) | h.length, 4);
-    h.copy(out, 8);
-    return out;
-  }
+  if (cmd.serializeType === SerializeType.ROCKETMQ) return rocketmqPrefix(cmd, bodyLength);
   const text = jsonHeaderText(cmd);
   const hl = Buffer.byteLength(text, 'utf8');
   const out = Buffer.allocUnsafe(8 + hl);
