@@ -13,6 +13,7 @@ import { SubscriptionGroupManager } from './subscription/subscription-group-mana
 import { TopicConfigManager } from './topic/topic-config-manager.js';
 import { ScheduleMessageService } from './schedule/schedule-message.service.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
+import { BrokerStatsSampler } from './metrics/broker-stats.js';
 
 /**
  * The broker's parts, built once from the config and shared by the request processors (the
@@ -31,11 +32,14 @@ export class BrokerRuntime {
   readonly schedule: ScheduleMessageService;
   readonly outer: BrokerOuterAPI;
   readonly metrics: BrokerMetrics;
+  readonly stats: BrokerStatsSampler;
   readonly storeHost: SocketAddress;
   readonly brokerAddr: string;
   readonly delayLevels: number[];
   readonly startTime = Date.now();
   recovery: RecoveryReport | undefined;
+  /** The `-c` file, where UPDATE_BROKER_CONFIG persists changes. */
+  configFile: string | undefined;
   private timers: NodeJS.Timeout[] = [];
   state: 'new' | 'loaded' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -59,7 +63,10 @@ export class BrokerRuntime {
       file: join(cfgDir, 'topics.json'),
       clusterName: c.brokerClusterName,
       brokerName: c.brokerName,
-      autoCreateTopicEnable: c.autoCreateTopicEnable,
+      // Read through the config so UPDATE_BROKER_CONFIG takes effect at once.
+      get autoCreateTopicEnable() {
+        return c.autoCreateTopicEnable;
+      },
       defaultTopicQueueNums: c.defaultTopicQueueNums,
       clusterTopicEnable: c.clusterTopicEnable,
       brokerTopicEnable: c.brokerTopicEnable,
@@ -67,7 +74,7 @@ export class BrokerRuntime {
       traceTopicName: c.msgTraceTopicName,
       delayLevels: this.delayLevels.length,
     });
-    this.groups = new SubscriptionGroupManager(join(cfgDir, 'subscriptionGroup.json'), c.autoCreateSubscriptionGroup);
+    this.groups = new SubscriptionGroupManager(join(cfgDir, 'subscriptionGroup.json'), () => c.autoCreateSubscriptionGroup);
     this.offsets = new ConsumerOffsetManager(join(cfgDir, 'consumerOffset.json'));
     this.consumers = new ConsumerManager(c.channelExpiredTimeout);
     this.producers = new ProducerManager(c.channelExpiredTimeout);
@@ -80,14 +87,16 @@ export class BrokerRuntime {
       c.registerNameServerPeriod,
       c.registerBrokerTimeoutMills,
     );
+    this.stats = new BrokerStatsSampler(() => {
+      const st = this.store.getStats();
+      return { put: st.putCount, get: st.getFoundMessages };
+    });
     this.topics.onChange((topic, kind) => {
       if (kind === 'delete') this.metrics.removeTopic(topic);
       this.outer.registerSoon();
     });
-    this.groups.onDelete = (g) => {
-      this.offsets.removeGroup(g);
-      this.metrics.removeGroup(g);
-    };
+    // Offsets of a deleted group go only when the request says so (cleanOffset), as in RocketMQ.
+    this.groups.onDelete = (g) => this.metrics.removeGroup(g);
     this.store.onDispatch((e) => this.longPolling.notifyMessageArriving(e.topic, e.queueId, e.queueOffset, e.tagsCode, e.propertiesString));
   }
 
@@ -124,9 +133,11 @@ export class BrokerRuntime {
   async start(): Promise<void> {
     await this.store.start();
     this.longPolling.start();
+    this.stats.start();
     if (this.isMaster) this.schedule.start();
     this.every(this.config.flushConsumerOffsetInterval, () => void this.offsets.persist());
-    this.every(10_000, () => this.scanNotActiveClients());
+    // RocketMQ scans every 10 s; a short channelExpiredTimeout (tests) is honoured more closely.
+    this.every(Math.max(100, Math.min(10_000, Math.floor(this.config.channelExpiredTimeout / 2))), () => this.scanNotActiveClients());
     this.state = 'running';
     this.log.info(`store started (${this.config.store.flushDiskType}), role ${this.config.brokerRole}`);
   }
@@ -171,6 +182,7 @@ export class BrokerRuntime {
     this.log.info('shutting down: unregistering from name servers');
     await this.outer.unregisterAll();
     this.schedule.stop();
+    this.stats.stop();
     this.longPolling.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
@@ -198,7 +210,8 @@ export class BrokerRuntime {
       const at = key.indexOf('@');
       const topic = key.slice(0, at);
       const group = key.slice(at + 1);
-      if (!this.topics.get(topic)) continue;
+      // Only live topics and known groups: series of deleted ones must not come back.
+      if (!this.topics.get(topic) || !this.groups.table.has(group)) continue;
       for (const [queueId, committed] of queues) {
         const max = this.store.getMaxOffsetInQueue(topic, queueId);
         const lag = Math.max(0, max - committed);

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type ConfigField, type ConfigSchema, type LoadConfigOptions } from '@rocketmq-ts/common';
@@ -119,4 +120,61 @@ export function loadBrokerConfig(opts: LoadConfigOptions): { config: BrokerConfi
   const store = resolveStoreConfig({ ...(storePart as Partial<MessageStoreConfig>), storeHost: { address: b.brokerIP1, port: b.listenPort } });
   const config = { ...b, store, flat: { ...flat } } as BrokerConfig;
   return { config, unknown };
+}
+
+/**
+ * RocketMQ broker/store properties a user's broker.conf may carry that this broker accepts
+ * without acting on them (thread pools, JVM-specific tuning, features not built yet). They are
+ * listed once at start-up instead of one warning each; truly unknown names are still warned about.
+ */
+const IGNORED_JAVA_PROPERTIES = new Set([
+  'sendMessageThreadPoolNums', 'pullMessageThreadPoolNums', 'litePullMessageThreadPoolNums', 'ackMessageThreadPoolNums',
+  'processReplyMessageThreadPoolNums', 'queryMessageThreadPoolNums', 'adminBrokerThreadPoolNums', 'clientManageThreadPoolNums',
+  'heartbeatThreadPoolNums', 'consumerManageThreadPoolNums', 'endTransactionThreadPoolNums', 'loadBalanceProcessorThreadPoolNums',
+  'sendThreadPoolQueueCapacity', 'pullThreadPoolQueueCapacity', 'queryThreadPoolQueueCapacity', 'clientManagerThreadPoolQueueCapacity',
+  'consumerManagerThreadPoolQueueCapacity', 'heartbeatThreadPoolQueueCapacity', 'endTransactionPoolQueueCapacity',
+  'waitTimeMillsInSendQueue', 'waitTimeMillsInPullQueue', 'waitTimeMillsInHeartbeatQueue', 'waitTimeMillsInTransactionQueue',
+  'useReentrantLockWhenPutMessage', 'transientStorePoolEnable', 'transientStorePoolSize', 'warmMapedFileEnable',
+  'osPageCacheBusyTimeOutMills', 'brokerFastFailureEnable', 'slaveReadEnable', 'aclEnable', 'enableDLegerCommitLog',
+  'dLegerGroup', 'dLegerPeers', 'dLegerSelfId', 'enableControllerMode', 'controllerAddr', 'fetchNamesrvAddrByAddressServer',
+  'haSendHeartbeatInterval', 'haHousekeepingInterval', 'haTransferBatchSize', 'haMasterAddress', 'haSlaveFallbehindMax',
+  'timerWheelEnable', 'enableScheduleMessageStats', 'enableSlaveActingMaster', 'enableCalcFilterBitMap', 'enableConsumeQueueExt',
+  'isEnableBatchPush', 'compressedRegister', 'commercialEnable', 'maxTransferBytesOnMessageInMemory', 'maxTransferCountOnMessageInMemory',
+  'maxTransferBytesOnMessageInDisk', 'maxTransferCountOnMessageInDisk', 'accessMessageInMemoryMaxRatio', 'cleanFileForciblyEnable',
+  'redeleteHangedFileInterval', 'destroyMapedFileIntervalForcibly', 'flushLeastPagesWhenWarmMapedFile', 'syncFlushTimeout',
+  'mappedFileSizeTimerLog', 'timerPrecisionMs', 'timerMaxDelaySec', 'traceOn', 'brokerIP2', 'serverWorkerThreads',
+  'serverSelectorThreads', 'serverCallbackExecutorThreads', 'serverSocketSndBufSize', 'serverSocketRcvBufSize', 'serverPooledByteBufAllocatorEnable',
+  'useEpollNativeSelector', 'clientWorkerThreads', 'clientCallbackExecutorThreads', 'rocketmqHome', 'enableNetWorkFlowControl',
+]);
+
+export function isIgnoredJavaProperty(name: string): boolean {
+  return IGNORED_JAVA_PROPERTIES.has(name);
+}
+
+/**
+ * Writes `updates` into a Java properties file in place: existing `key=value` lines are
+ * replaced, comments and order are kept, new keys are appended. Written to a temp file and
+ * renamed, so a crash leaves the old or the new file, never half of one.
+ */
+export function updatePropertiesFile(path: string, updates: ReadonlyMap<string, string>): void {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const left = new Map(updates);
+  const lines = text.split(/\r?\n/);
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\s*([^#!\s=:][^\s=:]*)\s*[=:\s]/.exec(lines[i]!) ?? /^\s*([^#!\s=:][^\s=:]*)\s*$/.exec(lines[i]!);
+    const key = m?.[1];
+    if (key !== undefined && left.has(key)) {
+      lines[i] = `${key}=${escapePropertyValue(left.get(key)!)}`;
+      left.delete(key);
+    }
+  }
+  for (const [k, v] of left) lines.push(`${k}=${escapePropertyValue(v)}`);
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, lines.join('\n') + '\n');
+  renameSync(tmp, path);
+}
+
+function escapePropertyValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/^\s/, (s) => '\\' + s);
 }

@@ -5,7 +5,8 @@ import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
 import { NestLogger, RemotingHandlerExplorer, RemotingServer, createLogger } from '@rocketmq-ts/remoting';
 import { BrokerModule } from './broker.module.js';
 import { BrokerRuntime } from './broker-runtime.js';
-import { loadBrokerConfig, type BrokerConfig } from './config.js';
+import { isIgnoredJavaProperty, loadBrokerConfig, type BrokerConfig } from './config.js';
+import { StoreLockError, acquireStoreLock, checkPortFree } from './startup-guard.js';
 
 const log = createLogger('broker');
 
@@ -34,7 +35,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     file = args.configFile;
     const overrides: Record<string, string> = { ...args.overrides };
     if (args.namesrvAddr !== undefined) overrides['namesrvAddr'] = args.namesrvAddr;
-    config = loadBrokerConfig({ file, env: process.env, overrides, warn: (m) => log.warn(m) }).config;
+    const ignored: string[] = [];
+    const warn = (m: string): void => {
+      const name = /^unknown property "([^"]+)"/.exec(m)?.[1];
+      if (name !== undefined && isIgnoredJavaProperty(name)) ignored.push(name);
+      else log.warn(m);
+    };
+    config = loadBrokerConfig({ file, env: process.env, overrides, warn }).config;
+    if (ignored.length > 0) log.info(`RocketMQ properties accepted but without effect here: ${ignored.join(', ')}`);
     if (args.printConfig) {
       process.stdout.write(printConfig(config.flat));
       process.exit(0);
@@ -48,7 +56,29 @@ export async function main(argv: readonly string[]): Promise<void> {
       `${config.store.flushDiskType} listenPort=${config.listenPort} store=${config.store.storePathRootDir} namesrvAddr=${config.namesrvAddr || '(none)'}`,
   );
 
+  // Before anything is loaded: the ports must be free and the store ours alone.
+  for (const [name, port] of [
+    ['listenPort', config.listenPort],
+    ['metricsPromExporterPort', config.metricsPromExporterPort],
+  ] as const) {
+    if (port <= 0) continue;
+    try {
+      await checkPortFree(port, config.bindAddress);
+    } catch (e) {
+      if (portInUse(e)) die(`${name} ${port} is already in use (bindAddress ${config.bindAddress}); is another broker running?`);
+      die(`cannot listen on ${config.bindAddress}:${port} (${name}): ${(e as Error).message}`);
+    }
+  }
+  try {
+    const lock = acquireStoreLock(config.store.storePathRootDir);
+    process.once('exit', () => lock.release());
+  } catch (e) {
+    if (e instanceof StoreLockError) die(e.message);
+    die(`cannot lock the store ${config.store.storePathRootDir}: ${(e as Error).message}`);
+  }
+
   const rt = new BrokerRuntime(config);
+  rt.configFile = file;
   const remoting = new RemotingServer({
     port: config.listenPort,
     host: config.bindAddress,

@@ -9,7 +9,6 @@ import {
   GetProducerConnectionListRequestHeader,
   GetTopicConfigRequestHeader,
   GetTopicStatsInfoRequestHeader,
-  MixAll,
   QueryTopicConsumeByWhoRequestHeader,
   RemotingCommand,
   RequestCode,
@@ -30,6 +29,7 @@ import { RemotingHandler } from '@rocketmq-ts/remoting';
 import { BrokerRuntime } from '../broker-runtime.js';
 import { RebalanceLockManager, type MessageQueueKey } from '../client/rebalance-lock-manager.js';
 import { readSubscriptionGroupConfig } from '../subscription/subscription-group-manager.js';
+import { updatePropertiesFile } from '../config.js';
 
 const ok = (req: RemotingCommand, body?: string | Buffer, ext?: Record<string, string>): RemotingCommand =>
   RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, ext ?? null, body === undefined ? null : typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
@@ -37,7 +37,7 @@ const ok = (req: RemotingCommand, body?: string | Buffer, ext?: Record<string, s
 const mqKey = (topic: string, brokerName: string, queueId: number): { brokerName: string; queueId: number; topic: string } => ({ brokerName, queueId, topic });
 
 /** Broker properties that UPDATE_BROKER_CONFIG may change while running. */
-const RUNTIME_UPDATABLE = new Set(['brokerPermission', 'autoCreateTopicEnable', 'autoCreateSubscriptionGroup', 'longPollingEnable', 'shortPollingTimeMills', 'enablePropertyFilter', 'slaveReadEnable', 'notifyConsumerIdsChangedEnable', 'pullBatchMaxMessageCount', 'filterSupportRetry', 'rejectTransactionMessage']);
+const RUNTIME_UPDATABLE = new Set(['namesrvAddr', 'brokerPermission', 'autoCreateTopicEnable', 'autoCreateSubscriptionGroup', 'longPollingEnable', 'shortPollingTimeMills', 'enablePropertyFilter', 'slaveReadEnable', 'notifyConsumerIdsChangedEnable', 'pullBatchMaxMessageCount', 'filterSupportRetry', 'rejectTransactionMessage']);
 
 /** Admin and dashboard requests (mqadmin): topics, groups, offsets, stats, config, locks. */
 @Injectable()
@@ -49,7 +49,7 @@ export class AdminBrokerProcessor {
   // ------------------------------------------------------------------ topics
 
   @RemotingHandler(RequestCode.UPDATE_AND_CREATE_TOPIC)
-  updateTopic(req: RemotingCommand): RemotingCommand {
+  async updateTopic(req: RemotingCommand): Promise<RemotingCommand> {
     const h = CreateTopicRequestHeader.decode(req.extFields);
     const problem = validateTopicName(h.topic);
     if (problem) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, problem);
@@ -65,15 +65,17 @@ export class AdminBrokerProcessor {
     this.rt.topics.update(
       topicConfig(h.topic, { readQueueNums: h.readQueueNums, writeQueueNums: h.writeQueueNums, perm: h.perm, topicFilterType: h.topicFilterType, topicSysFlag: h.topicSysFlag ?? 0, order: h.order, attributes }),
     );
+    await this.rt.topics.whenPersisted();
     return ok(req);
   }
 
   @RemotingHandler(RequestCode.DELETE_TOPIC_IN_BROKER)
-  deleteTopic(req: RemotingCommand): RemotingCommand {
+  async deleteTopic(req: RemotingCommand): Promise<RemotingCommand> {
     const h = DeleteTopicRequestHeader.decode(req.extFields);
     if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
     this.rt.topics.delete(h.topic);
     this.rt.offsets.removeTopic(h.topic);
+    await this.rt.topics.whenPersisted();
     return ok(req);
   }
 
@@ -113,7 +115,7 @@ export class AdminBrokerProcessor {
       const min = store.getMinOffsetInQueue(h.topic, q);
       const max = store.getMaxOffsetInQueue(h.topic, q);
       const last = max > 0 ? await store.getMessageStoreTimeStamp(h.topic, q, max - 1) : 0;
-      table.set(mqKey(h.topic, this.rt.config.brokerName, q), { minOffset: min, maxOffset: max, lastUpdateTimestamp: Math.max(0, last) });
+      table.set(mqKey(h.topic, this.rt.config.brokerName, q), { lastUpdateTimestamp: Math.max(0, last), maxOffset: max, minOffset: min });
     }
     return ok(req, stringifyFastjson({ offsetTable: table, topicPutTps: 0 }));
   }
@@ -121,19 +123,21 @@ export class AdminBrokerProcessor {
   // ------------------------------------------------------------------ groups
 
   @RemotingHandler(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
-  updateGroup(req: RemotingCommand): RemotingCommand {
+  async updateGroup(req: RemotingCommand): Promise<RemotingCommand> {
     const v = req.body ? parseLenientJson(req.body.toString('utf8')) : null;
     const g = readSubscriptionGroupConfig(v ?? undefined);
     if (!g.groupName) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, 'the subscription group config has no groupName');
     this.rt.groups.update(g);
+    await this.rt.groups.whenPersisted();
     return ok(req);
   }
 
   @RemotingHandler(RequestCode.DELETE_SUBSCRIPTIONGROUP)
-  deleteGroup(req: RemotingCommand): RemotingCommand {
+  async deleteGroup(req: RemotingCommand): Promise<RemotingCommand> {
     const h = DeleteSubscriptionGroupRequestHeader.decode(req.extFields);
-    this.rt.groups.delete(h.groupName);
+    if (!this.rt.groups.delete(h.groupName)) this.rt.metrics.removeGroup(h.groupName);
     if (h.cleanOffset) this.rt.offsets.removeGroup(h.groupName);
+    await this.rt.groups.whenPersisted();
     return ok(req);
   }
 
@@ -180,10 +184,10 @@ export class AdminBrokerProcessor {
         const consumerOffset = Math.max(0, this.rt.offsets.queryOffset(h.consumerGroup, topic, q));
         const pullOffset = Math.max(consumerOffset, this.rt.offsets.queryPullOffset(h.consumerGroup, topic, q));
         const lastTimestamp = consumerOffset > 0 ? Math.max(0, await store.getMessageStoreTimeStamp(topic, q, consumerOffset - 1)) : 0;
-        table.set(mqKey(topic, this.rt.config.brokerName, q), { brokerOffset, consumerOffset, pullOffset, lastTimestamp });
+        table.set(mqKey(topic, this.rt.config.brokerName, q), { brokerOffset, consumerOffset, lastTimestamp, pullOffset });
       }
     }
-    return ok(req, stringifyFastjson({ offsetTable: table, consumeTps: 0 }));
+    return ok(req, stringifyFastjson({ consumeTps: 0, offsetTable: table }));
   }
 
   @RemotingHandler(RequestCode.GET_CONSUMER_CONNECTION_LIST)
@@ -244,12 +248,10 @@ export class AdminBrokerProcessor {
     // Tell the group's online clients to move too (RESET_CONSUMER_CLIENT_OFFSET).
     const g = this.rt.consumers.get(h.group);
     for (const info of g?.channels.values() ?? []) {
+      // Oneway, as RocketMQ sends it to current clients (they never answer this request).
       const cmd = RemotingCommand.request(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, { topic: h.topic, group: h.group, timestamp: String(h.timestamp), isForce: String(h.isForce) }, body);
-      try {
-        await info.channel.invoke(cmd, 5000);
-      } catch {
-        // a client that cannot be reached picks the offsets up from the broker on its next start
-      }
+      // a client that cannot be reached picks the offsets up from the broker on its next start
+      info.channel.invokeOneway(cmd.markOneway());
     }
     await this.rt.offsets.persist(true);
     return ok(req, body);
@@ -269,12 +271,12 @@ export class AdminBrokerProcessor {
       bootTimestamp: String(rt.startTime),
       msgPutTotalTodayNow: String(s.putCount),
       msgGetTotalTodayNow: String(s.getFoundMessages),
-      msgPutTotalTodayMorning: '0',
-      msgGetTotalTodayMorning: '0',
-      msgPutTotalYesterdayMorning: '0',
-      msgGetTotalYesterdayMorning: '0',
-      putTps: '0 0 0',
-      getTransferredTps: '0 0 0',
+      msgPutTotalTodayMorning: String(rt.stats.todayMorning.put),
+      msgGetTotalTodayMorning: String(rt.stats.todayMorning.get),
+      msgPutTotalYesterdayMorning: String(rt.stats.yesterdayMorning.put),
+      msgGetTotalYesterdayMorning: String(rt.stats.yesterdayMorning.get),
+      putTps: rt.stats.tps('put'),
+      getTransferredTps: rt.stats.tps('get'),
       commitLogMinOffset: String(rt.store.getMinPhyOffset()),
       commitLogMaxOffset: String(rt.store.getMaxPhyOffset()),
       dispatchBehindBytes: '0',
@@ -293,21 +295,45 @@ export class AdminBrokerProcessor {
     return ok(req, stringifyProperties(flat), { version: dataVersionToJson(this.rt.topics.dataVersion) });
   }
 
+  /**
+   * Properties in RUNTIME_UPDATABLE change at once; every accepted property is also written to the
+   * broker's `-c` file (when it was started with one), so others apply at the next start. Names
+   * this broker does not know are refused (RocketMQ ignores them silently).
+   */
   @RemotingHandler(RequestCode.UPDATE_BROKER_CONFIG)
   updateBrokerConfig(req: RemotingCommand): RemotingCommand {
     const props = parseProperties(req.body?.toString('utf8') ?? '');
-    const refused = [...props.keys()].filter((k) => !RUNTIME_UPDATABLE.has(k));
-    if (refused.length > 0) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `these properties cannot change while the broker runs: ${refused.join(', ')}`);
-    const c = this.rt.config as unknown as Record<string, string | number | boolean>;
+    if (props.size === 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, 'no properties in the request body');
+    const flat = this.rt.config.flat;
+    const unknown = [...props.keys()].filter((k) => !(k in flat));
+    if (unknown.length > 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `unknown broker properties: ${unknown.join(', ')}`);
+    const values = new Map<string, string | number | boolean>();
     for (const [k, raw] of props) {
-      const cur = c[k];
-      const v = typeof cur === 'number' ? Number(raw) : typeof cur === 'boolean' ? raw.trim().toLowerCase() === 'true' : raw;
+      const cur = flat[k];
+      const v = typeof cur === 'number' ? Number(raw.trim()) : typeof cur === 'boolean' ? raw.trim().toLowerCase() === 'true' : raw;
       if (typeof v === 'number' && !Number.isFinite(v)) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `${k}: not a number: ${raw}`);
-      c[k] = v;
-      this.rt.config.flat[k] = v;
+      values.set(k, v);
+    }
+    const c = this.rt.config as unknown as Record<string, string | number | boolean>;
+    const later: string[] = [];
+    for (const [k, v] of values) {
+      if (RUNTIME_UPDATABLE.has(k)) {
+        c[k] = v;
+        flat[k] = v;
+        if (k === 'namesrvAddr') this.rt.outer.setNamesrvAddr(String(v));
+      } else later.push(k);
+    }
+    const file = this.rt.configFile;
+    if (file !== undefined) {
+      try {
+        updatePropertiesFile(file, new Map([...values].map(([k, v]) => [k, String(v)])));
+      } catch (e) {
+        return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `applied in memory, but writing ${file} failed: ${(e as Error).message}`);
+      }
     }
     this.rt.outer.registerSoon();
-    return ok(req);
+    const remark = later.length === 0 ? null : file !== undefined ? `written to ${file}; takes effect after a restart: ${later.join(', ')}` : `no config file to persist to; ignored until restart: ${later.join(', ')}`;
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, remark);
   }
 
   // ------------------------------------------------------------------ orderly locks

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { Injectable } from '@nestjs/common';
 import {
   GetConsumerListByGroupRequestHeader,
@@ -29,14 +30,26 @@ export class ConsumerManageProcessor {
   }
 
   @RemotingHandler(RequestCode.QUERY_CONSUMER_OFFSET)
-  queryOffset(req: RemotingCommand): RemotingCommand {
+  async queryOffset(req: RemotingCommand): Promise<RemotingCommand> {
     const h = QueryConsumerOffsetRequestHeader.decode(req.extFields);
     const offset = this.rt.offsets.queryOffset(h.consumerGroup, h.topic, h.queueId);
     if (offset >= 0) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: String(offset) });
-    // Never committed: a queue whose first message is still stored starts at 0 (RocketMQ's rule).
-    const min = this.rt.store.getMinOffsetInQueue(h.topic, h.queueId);
-    if (min <= 0 && h.setZeroIfNotFound !== false) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: '0' });
+    if (h.setZeroIfNotFound === false) return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'Not found, do not set to zero, maybe this group boot first');
+    // Never committed: start at 0 when the queue still holds its first message and that message is
+    // still "in memory" (RocketMQ's rule); otherwise the client applies its consumeFromWhere.
+    if (this.rt.store.getMinOffsetInQueue(h.topic, h.queueId) <= 0 && (await this.firstMessageInMemory(h.topic, h.queueId))) {
+      return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: '0' });
+    }
     return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first');
+  }
+
+  /** Whether message 0 of the queue exists and is within the "hot" part of the commit log. */
+  private async firstMessageInMemory(topic: string, queueId: number): Promise<boolean> {
+    const store = this.rt.store;
+    if (store.getMaxOffsetInQueue(topic, queueId) <= 0) return false;
+    const phy = await store.getCommitLogOffsetInQueue(topic, queueId, 0);
+    if (phy < 0) return false;
+    return store.getMaxPhyOffset() - phy <= (totalmem() * this.rt.config.accessMessageInMemoryMaxRatio) / 100;
   }
 
   @RemotingHandler(RequestCode.UPDATE_CONSUMER_OFFSET)

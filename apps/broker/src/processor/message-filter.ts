@@ -10,6 +10,16 @@ import type { SubscriptionData } from '../client/consumer-manager.js';
  */
 export function filterFor(sub: SubscriptionData | undefined): MessageFilter | undefined {
   if (!sub) return undefined;
+  // One filter per subscription object: pulls reuse it instead of building sets per request.
+  let f = filters.get(sub);
+  if (f === undefined) filters.set(sub, (f = buildFilter(sub) ?? null));
+  return f ?? undefined;
+}
+
+const filters = new WeakMap<SubscriptionData, MessageFilter | null>();
+const matchers = new WeakMap<SubscriptionData, ((tagsCode: number, properties: string | undefined) => boolean) | null>();
+
+function buildFilter(sub: SubscriptionData): MessageFilter | undefined {
   if (sub.expressionType === 'SQL92') {
     const f = compileSql92(sub.subString);
     return {
@@ -28,6 +38,12 @@ export function filterFor(sub: SubscriptionData | undefined): MessageFilter | un
 /** Whether an arriving message (tags hash + properties string) can satisfy a parked pull. */
 export function arrivalMatcher(sub: SubscriptionData | undefined): ((tagsCode: number, properties: string | undefined) => boolean) | undefined {
   if (!sub) return undefined;
+  let m = matchers.get(sub);
+  if (m === undefined) matchers.set(sub, (m = buildMatcher(sub) ?? null));
+  return m ?? undefined;
+}
+
+function buildMatcher(sub: SubscriptionData): ((tagsCode: number, properties: string | undefined) => boolean) | undefined {
   if (sub.expressionType === 'SQL92') {
     const f = compileSql92(sub.subString);
     return (_c, props) => (props === undefined ? true : f.matches((k) => findProperty(props, k)));

@@ -25,18 +25,49 @@ type PullHeader = ReturnType<typeof PullMessageRequestHeader.decode>;
  */
 @Injectable()
 export class PullMessageProcessor {
+  /** Subscriptions carried in pull requests (SUBSCRIPTION flag), by type and expression. */
+  private readonly inlineSubs = new Map<string, SubscriptionData>();
+
   constructor(private readonly rt: BrokerRuntime) {}
 
   @RemotingHandler(RequestCode.PULL_MESSAGE, RequestCode.LITE_PULL_MESSAGE)
   pull(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand | null> {
+    const t0 = performance.now();
     const h = PullMessageRequestHeader.decode(req.extFields);
-    return this.process(req, conn, h, true);
+    return this.process(req, conn, h, true, t0);
   }
 
-  private async process(req: RemotingCommand, conn: RemotingConnection, h: PullHeader, allowSuspend: boolean): Promise<RemotingCommand | null> {
+  /**
+   * Sends a reply the handler produced itself (found records, or a woken long poll) and reports
+   * it to the rpc-latency probe, which the connection does not see for these.
+   */
+  private respond(req: RemotingCommand, conn: RemotingConnection, res: RemotingCommand, records: readonly Buffer[] | null, t0: number): void {
+    if (records === null) {
+      conn.reply(req, res, t0);
+      return;
+    }
+    if (!req.isOneway) conn.send(res, records);
+    this.rt.metrics.rpcDone(req.code, req.isOneway ? -1 : res.code, performance.now() - t0);
+  }
+
+  private subscriptionFromRequest(h: PullHeader): SubscriptionData {
+    const expressionType = (h.expressionType ?? 'TAG').toUpperCase();
+    const subString = h.subscription ?? '*';
+    const key = expressionType + '\u0001' + h.topic + '\u0001' + subString;
+    let sub = this.inlineSubs.get(key);
+    if (sub === undefined || sub.subVersion < h.subVersion) {
+      const tags = expressionType === 'TAG' ? parseTagExpression(subString) : { tags: [], codes: [] };
+      sub = { topic: h.topic, subString, tagsSet: tags.tags, codeSet: tags.codes, subVersion: h.subVersion, expressionType, classFilterMode: false };
+      if (this.inlineSubs.size >= 10_000) this.inlineSubs.clear();
+      this.inlineSubs.set(key, sub);
+    }
+    return sub;
+  }
+
+  private async process(req: RemotingCommand, conn: RemotingConnection, h: PullHeader, allowSuspend: boolean, t0: number): Promise<RemotingCommand | null> {
     const rt = this.rt;
     const reply = (code: number, remark: string): RemotingCommand => RemotingCommand.responseTo(req, code, remark);
-    if (!rt.isMaster && !rt.config.slaveReadEnable) return reply(ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy: this slave does not serve reads (slaveReadEnable=false)');
+    if (!rt.isMaster && !rt.config.slaveReadEnable) return reply(ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while');
     if (!rt.readable) return reply(ResponseCode.NO_PERMISSION, `the broker[${rt.config.brokerName}] pulling message is forbidden`);
     const group = rt.groups.find(h.consumerGroup);
     if (!group) return reply(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${h.consumerGroup}] does not exist`);
@@ -45,15 +76,12 @@ export class PullMessageProcessor {
     if (!tc) return reply(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`);
     if ((tc.perm & PermName.PERM_READ) === 0) return reply(ResponseCode.NO_PERMISSION, `the topic[${h.topic}] pulling message is forbidden`);
     if (h.queueId < 0 || h.queueId >= tc.readQueueNums) {
-      return reply(ResponseCode.INVALID_PARAMETER, `queueId[${h.queueId}] is illegal, topic:[${h.topic}] topicConfig.readQueueNums:[${tc.readQueueNums}]`);
+      return reply(ResponseCode.INVALID_PARAMETER, `queueId[${h.queueId}] is illegal, topic:[${h.topic}] topicConfig.readQueueNums:[${tc.readQueueNums}] consumer:[${conn.remoteAddress}]`);
     }
 
     let sub: SubscriptionData | undefined;
     if ((h.sysFlag & PullSysFlag.SUBSCRIPTION) !== 0) {
-      const expressionType = (h.expressionType ?? 'TAG').toUpperCase();
-      const subString = h.subscription ?? '*';
-      const tags = expressionType === 'TAG' ? parseTagExpression(subString) : { tags: [], codes: [] };
-      sub = { topic: h.topic, subString, tagsSet: tags.tags, codeSet: tags.codes, subVersion: h.subVersion, expressionType, classFilterMode: false };
+      sub = this.subscriptionFromRequest(h);
     } else {
       const cg = rt.consumers.get(h.consumerGroup);
       if (!cg) return reply(ResponseCode.SUBSCRIPTION_NOT_EXIST, `the consumer's group info not exist, ${h.consumerGroup}`);
@@ -67,7 +95,7 @@ export class PullMessageProcessor {
       try {
         compileSql92(sub.subString);
       } catch (e) {
-        if (e instanceof FilterSyntaxError) return reply(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `parse the consumer's subscription [${sub.subString}] failed: ${e.message}`);
+        if (e instanceof FilterSyntaxError) return reply(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `parse the consumer's subscription[${sub.subString}] failed, group: ${h.consumerGroup}: ${e.message}`);
         throw e;
       }
     } else if (sub.expressionType !== 'TAG') {
@@ -86,7 +114,7 @@ export class PullMessageProcessor {
       if ((h.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0) rt.offsets.commitOffset(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
     }
 
-    if (code === ResponseCode.PULL_NOT_FOUND && allowSuspend && (h.sysFlag & PullSysFlag.SUSPEND) !== 0) {
+    if (code === ResponseCode.PULL_NOT_FOUND && allowSuspend && (h.sysFlag & PullSysFlag.SUSPEND) !== 0 && !conn.isClosed) {
       const hold = rt.config.longPollingEnable ? h.suspendTimeoutMillis : rt.config.shortPollingTimeMills;
       if (hold > 0) {
         let answered = false;
@@ -100,11 +128,11 @@ export class PullMessageProcessor {
           wake: () => {
             if (answered || conn.isClosed) return;
             answered = true;
-            this.process(req, conn, h, false).then(
+            this.process(req, conn, h, false, t0).then(
               (res) => {
-                if (res) conn.reply(req, res);
+                if (res) this.respond(req, conn, res, null, t0);
               },
-              (e: unknown) => conn.reply(req, RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, String(e))),
+              (e: unknown) => this.respond(req, conn, RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, String(e)), null, t0),
             );
           },
         });
@@ -113,7 +141,7 @@ export class PullMessageProcessor {
     }
 
     const res = RemotingCommand.responseTo(req, code, r.status, {
-      suggestWhichBrokerId: String(this.suggestBrokerId(group.brokerId, group.whichBrokerWhenConsumeSlowly)),
+      suggestWhichBrokerId: rt.isMaster ? String(group.brokerId) : '0',
       nextBeginOffset: String(next),
       minOffset: String(r.minOffset),
       maxOffset: String(r.maxOffset),
@@ -121,12 +149,8 @@ export class PullMessageProcessor {
     if (code !== ResponseCode.SUCCESS) return res;
     rt.metrics.messagesOut(h.topic, h.consumerGroup, r.messageBuffers.length, r.bufferTotalSize);
     // Found: header and the stored records go out together, the records as they are in memory.
-    if (!req.isOneway) conn.send(res, r.messageBuffers);
+    this.respond(req, conn, res, r.messageBuffers, t0);
     return null;
-  }
-
-  private suggestBrokerId(groupBrokerId: number, _slow: number): number {
-    return this.rt.isMaster ? groupBrokerId : 0;
   }
 }
 

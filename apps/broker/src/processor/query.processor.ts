@@ -10,6 +10,7 @@ export class QueryMessageProcessor {
 
   @RemotingHandler(RequestCode.QUERY_MESSAGE)
   async query(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand | null> {
+    const t0 = performance.now();
     const h = QueryMessageRequestHeader.decode(req.extFields);
     const byUniqKey = req.ext('_UNIQUE_KEY_QUERY') === 'true';
     const r = byUniqKey
@@ -17,7 +18,9 @@ export class QueryMessageProcessor {
       : await this.rt.store.queryMessage(h.topic, h.key, h.maxNum > 0 ? h.maxNum : 32, h.beginTimestamp, h.endTimestamp);
     const ext = { indexLastUpdateTimestamp: String(r.indexLastUpdateTimestamp), indexLastUpdatePhyoffset: String(r.indexLastUpdatePhyoffset) };
     if (r.messageBuffers.length === 0) return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'can not find message, maybe time range not correct', ext);
+    // Records go out as stored slices after the header; the handler reports the rpc itself.
     if (!req.isOneway) conn.send(RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, ext), r.messageBuffers);
+    this.rt.metrics.rpcDone(req.code, req.isOneway ? -1 : ResponseCode.SUCCESS, performance.now() - t0);
     return null;
   }
 

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { MessageConst, MessageSysFlag, type SocketAddress } from '@rocketmq-ts/common';
 import {
   ConsumerSendMsgBackRequestHeader,
+  HeaderError,
   MixAll,
   PermName,
   RemotingCommand,
@@ -82,28 +83,42 @@ export function putStatusReply(status: PutMessageStatus): [number, string | null
 @Injectable()
 export class SendMessageProcessor {
   private readonly clusterProp: string;
-  private readonly replyExt: Record<string, string>;
 
   constructor(private readonly rt: BrokerRuntime) {
     this.clusterProp = MessageConst.PROPERTY_CLUSTER + SEP1 + rt.config.brokerClusterName + SEP2;
-    this.replyExt = { MSG_REGION: rt.config.regionId, TRACE_ON: String(rt.config.traceOn) };
+  }
+
+  private get regionId(): string {
+    return this.rt.config.regionId;
+  }
+
+  private get traceOn(): string {
+    return this.rt.config.traceOn ? 'true' : 'false';
   }
 
   @RemotingHandler(RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
   async send(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand> {
-    const h: SendMessageRequest = req.code === RequestCode.SEND_MESSAGE ? SendMessageRequestHeader.decode(req.extFields) : sendHeaderFromV2(SendMessageRequestHeaderV2.decode(req.extFields));
+    let h: SendMessageRequest;
+    try {
+      h = req.code === RequestCode.SEND_MESSAGE ? SendMessageRequestHeader.decode(req.extFields) : sendHeaderFromV2(SendMessageRequestHeaderV2.decode(req.extFields));
+    } catch (e) {
+      // Java answers a header that does not decode with SYSTEM_ERROR; keep the send-reply extFields anyway.
+      if (e instanceof HeaderError) return this.fail(req, ResponseCode.SYSTEM_ERROR, e.message);
+      throw e;
+    }
     const batch = req.code === RequestCode.SEND_BATCH_MESSAGE || h.batch === true;
-    const fail = (code: number, remark: string): RemotingCommand => RemotingCommand.responseTo(req, code, remark, { ...this.replyExt });
+    const fail = (code: number, remark: string): RemotingCommand => this.fail(req, code, remark);
 
     const rejected = this.checkBroker();
     if (rejected) return fail(rejected[0], rejected[1]);
-    const topicProblem = validateTopicName(h.topic);
-    if (topicProblem) return fail(ResponseCode.INVALID_PARAMETER, topicProblem);
     if (NOT_ALLOWED.has(h.topic)) return fail(ResponseCode.NO_PERMISSION, `Sending message to topic[${h.topic}] is forbidden.`);
 
     let topic = h.topic;
     let tc = this.rt.topics.get(topic);
     if (!tc) {
+      // Known topics were validated when created; only a new name is checked (hot path).
+      const topicProblem = validateTopicName(topic);
+      if (topicProblem) return fail(ResponseCode.INVALID_PARAMETER, topicProblem);
       if (topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX)) {
         const g = this.rt.groups.find(topic.slice(MixAll.RETRY_GROUP_TOPIC_PREFIX.length));
         if (g) tc = this.rt.topics.createIfMissing(topic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
@@ -179,7 +194,7 @@ export class SendMessageProcessor {
       reconsumeTimes,
     };
     const r = await this.rt.store.putMessage(put);
-    return this.reply(req, r, h.topic === topic ? topic : h.topic, queueId, body.length, 1);
+    return this.reply(req, r, h.topic, queueId, body.length, 1, transactionIdOf(props, sysFlag));
   }
 
   private async putBatch(req: RemotingCommand, h: SendMessageRequest, topic: string, queueId: number, body: Buffer, conn: RemotingConnection): Promise<RemotingCommand> {
@@ -187,15 +202,15 @@ export class SendMessageProcessor {
     try {
       entries = decodeBatchBodyRaw(body);
     } catch (e) {
-      return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${(e as Error).message}`, { ...this.replyExt });
+      return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${(e as Error).message}`, { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
     }
-    if (entries.length === 0) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, 'empty batch', { ...this.replyExt });
+    if (entries.length === 0) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, 'empty batch', { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
     const bornHost = bornHostOf(conn);
     const max = this.rt.config.store.maxMessageSize;
     const msgs: PutMessageRequest[] = [];
     let bytes = 0;
     for (const e of entries) {
-      if (e.body.length > max) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${max}`, { ...this.replyExt });
+      if (e.body.length > max) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${max}`, { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
       let props = e.propertiesString;
       if (findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) === undefined) props = appendProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, createUniqId());
       msgs.push({ topic, queueId, body: e.body, flag: e.flag, propertiesString: ensureTrailingSeparator(props) + this.clusterProp, sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, bornHost });
@@ -205,16 +220,21 @@ export class SendMessageProcessor {
     return this.reply(req, r, topic, queueId, bytes, msgs.length);
   }
 
-  private reply(req: RemotingCommand, r: PutMessageResult, topic: string, queueId: number, bytes: number, n: number): RemotingCommand {
+  /** An error reply; send replies always carry MSG_REGION and TRACE_ON (Java reads them unchecked). */
+  private fail(req: RemotingCommand, code: number, remark: string): RemotingCommand {
+    return RemotingCommand.responseTo(req, code, remark, { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
+  }
+
+  private reply(req: RemotingCommand, r: PutMessageResult, topic: string, queueId: number, bytes: number, n: number, transactionId?: string): RemotingCommand {
     const [code, remark] = putStatusReply(r.status);
-    const ext: Record<string, string> = { ...this.replyExt };
     const a = r.appendResult;
-    if (a && (code === ResponseCode.SUCCESS || code === ResponseCode.FLUSH_DISK_TIMEOUT || code === ResponseCode.FLUSH_SLAVE_TIMEOUT || code === ResponseCode.SLAVE_NOT_AVAILABLE)) {
-      ext['msgId'] = a.msgId;
-      ext['queueId'] = String(queueId);
-      ext['queueOffset'] = String(a.logicsOffset);
-      this.rt.metrics.messagesIn(topic, n, bytes);
+    if (a === undefined || (code !== ResponseCode.SUCCESS && code !== ResponseCode.FLUSH_DISK_TIMEOUT && code !== ResponseCode.FLUSH_SLAVE_TIMEOUT && code !== ResponseCode.SLAVE_NOT_AVAILABLE)) {
+      return this.fail(req, code, remark ?? r.status);
     }
+    // Stored (maybe with a flush/replica warning): msgId, queueId and queueOffset are required by clients.
+    const ext: Record<string, string> = { MSG_REGION: this.regionId, TRACE_ON: this.traceOn, msgId: a.msgId, queueId: String(queueId), queueOffset: String(a.logicsOffset) };
+    if (transactionId !== undefined) ext['transactionId'] = transactionId;
+    this.rt.metrics.messagesIn(topic, n, bytes);
     return RemotingCommand.responseTo(req, code, remark, ext);
   }
 
@@ -238,6 +258,7 @@ export class SendMessageProcessor {
     if (rejected) return RemotingCommand.responseTo(req, rejected[0], rejected[1]);
     const g = this.rt.groups.find(h.group);
     if (!g) return RemotingCommand.responseTo(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group not exist, ${h.group}`);
+    if (g.retryQueueNums <= 0) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS); // the group keeps no retries
     const retryTopic = MixAll.RETRY_GROUP_TOPIC_PREFIX + h.group;
     const retryConfig = this.rt.topics.createIfMissing(retryTopic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
     if ((retryConfig.perm & PermName.PERM_WRITE) === 0) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${retryTopic}] sending message is forbidden`);
@@ -258,6 +279,9 @@ export class SendMessageProcessor {
       const dlq = this.rt.topics.createIfMissing(topic, 1, PermName.PERM_READ | PermName.PERM_WRITE);
       if ((dlq.perm & PermName.PERM_WRITE) === 0) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${topic}] sending message is forbidden`);
       props.delete(MessageConst.PROPERTY_DELAY_TIME_LEVEL);
+      // Where the dead letter came from, for tools that resend it.
+      props.set(MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC, props.get(MessageConst.PROPERTY_RETRY_TOPIC) ?? m.topic);
+      props.set(MessageConst.PROPERTY_DLQ_ORIGIN_MESSAGE_ID, props.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? m.msgId);
     } else {
       if (delayLevel === 0) delayLevel = 3 + m.reconsumeTimes;
       delayLevel = Math.min(delayLevel, this.rt.delayLevels.length);
@@ -267,8 +291,8 @@ export class SendMessageProcessor {
       topic = TopicValidator.RMQ_SYS_SCHEDULE_TOPIC;
       queueId = delayLevel - 1;
     }
-    const originId = h.originMsgId ?? props.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? m.msgId;
-    if (!props.has(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID)) props.set(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID, originId);
+    // The first failure names the stored message (its offset msgId); later ones keep that name.
+    if (!props.has(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID)) props.set(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID, m.msgId);
     const r = await this.rt.store.putMessage({
       topic,
       queueId,
@@ -284,6 +308,17 @@ export class SendMessageProcessor {
     const [code, remark] = putStatusReply(r.status);
     return RemotingCommand.responseTo(req, code, remark);
   }
+}
+
+/**
+ * The reply's transactionId: the message's `__transactionId__`, or for a transaction half
+ * message its UNIQ_KEY (what Java clients then use as the transaction id).
+ */
+function transactionIdOf(props: string, sysFlag: number): string | undefined {
+  const id = findProperty(props, MessageConst.PROPERTY_TRANSACTION_ID);
+  if (id !== undefined) return id;
+  if ((sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK) === MessageSysFlag.TRANSACTION_PREPARED_TYPE) return findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX);
+  return undefined;
 }
 
 function ensureTrailingSeparator(props: string): string {

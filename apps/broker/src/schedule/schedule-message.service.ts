@@ -157,7 +157,8 @@ export class ScheduleMessageService {
   }
 
   toJson(): string {
-    return stringifyFastjson({ offsetTable: this.offsets, dataVersion: this.dataVersion });
+    const sorted = new Map([...this.offsets].sort((a, b) => a[0] - b[0]));
+    return stringifyFastjson({ offsetTable: sorted, dataVersion: this.dataVersion });
   }
 
   async persist(): Promise<void> {

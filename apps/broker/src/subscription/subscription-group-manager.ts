@@ -71,8 +71,9 @@ export class SubscriptionGroupManager {
   private readonly file: ConfigFileManager;
   /** Called when a group is deleted (metrics series, offsets). */
   onDelete: ((group: string) => void) | null = null;
+  private lastPersist: Promise<unknown> = Promise.resolve();
 
-  constructor(file: string, private readonly autoCreate: boolean) {
+  constructor(file: string, private readonly autoCreate: () => boolean) {
     this.file = new ConfigFileManager(file);
   }
 
@@ -89,7 +90,7 @@ export class SubscriptionGroupManager {
   /** The group's config; auto-created (and persisted) when allowed, else undefined. */
   find(group: string): SubscriptionGroupConfig | undefined {
     const g = this.table.get(group);
-    if (g || !this.autoCreate) return g;
+    if (g || !this.autoCreate()) return g;
     const created = subscriptionGroupConfig(group);
     this.table.set(group, created);
     this.changed();
@@ -110,7 +111,7 @@ export class SubscriptionGroupManager {
 
   private changed(): void {
     this.dataVersion = { stateVersion: this.dataVersion.stateVersion, timestamp: Date.now(), counter: this.dataVersion.counter + 1 };
-    void this.persist();
+    this.lastPersist = this.persist().catch(() => undefined);
   }
 
   toJson(): string {
@@ -119,5 +120,10 @@ export class SubscriptionGroupManager {
 
   persist(): Promise<void> {
     return this.file.persist(this.toJson());
+  }
+
+  /** Resolves once the latest change is on disk. */
+  whenPersisted(): Promise<unknown> {
+    return this.lastPersist;
   }
 }

@@ -41,6 +41,7 @@ export class TopicConfigManager {
   dataVersion: DataVersion = { stateVersion: 0, timestamp: Date.now(), counter: 0 };
   private readonly file: ConfigFileManager;
   private readonly listeners: TopicChangeListener[] = [];
+  private lastPersist: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: TopicConfigManagerOptions) {
     this.file = new ConfigFileManager(opts.file);
@@ -128,7 +129,7 @@ export class TopicConfigManager {
 
   private changed(topic: string, kind: 'create' | 'update' | 'delete'): void {
     this.dataVersion = { stateVersion: this.dataVersion.stateVersion, timestamp: Date.now(), counter: this.dataVersion.counter + 1 };
-    void this.persist();
+    this.lastPersist = this.persist().catch(() => undefined);
     for (const l of this.listeners) l(topic, kind);
   }
 
@@ -143,6 +144,11 @@ export class TopicConfigManager {
 
   persist(): Promise<void> {
     return this.file.persist(this.toJson());
+  }
+
+  /** Resolves once the latest change is on disk (admin replies wait for it, as RocketMQ's do). */
+  whenPersisted(): Promise<unknown> {
+    return this.lastPersist;
   }
 
   isRetryOrDlq(topic: string): boolean {

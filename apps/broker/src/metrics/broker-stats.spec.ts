@@ -1,0 +1,26 @@
+import { describe, expect, it } from '@jest/globals';
+import { BrokerStatsSampler } from './broker-stats.js';
+
+describe('BrokerStatsSampler', () => {
+  it('computes 10 s / 1 min / 10 min rates and rolls the day counters at midnight', () => {
+    let t = new Date(2026, 10, 26, 23, 59, 0).getTime();
+    let put = 0;
+    const s = new BrokerStatsSampler(() => ({ put, get: put / 2 }), () => t);
+    expect(s.tps('put')).toBe('0.00 0.00 0.00');
+    for (let i = 0; i < 30; i++) {
+      s.sample();
+      t += 1000;
+      put += 100;
+    }
+    s.sample();
+    expect(s.tps('put')).toBe('100.00 100.00 100.00');
+    expect(s.tps('get')).toBe('50.00 50.00 50.00');
+    for (let i = 0; i < 40; i++) {
+      t += 1000;
+      s.sample();
+    }
+    expect(s.tps('put').split(' ')[0]).toBe('0.00');
+    expect(s.todayMorning.put).toBe(3000);
+    expect(s.yesterdayMorning.put).toBe(0);
+  });
+});
