@@ -127,23 +127,36 @@ export class Launcher {
     this.out.write(`${this.prefix(SELF, 0)}${line}\n`);
   }
 
+  /**
+   * Stops in reverse start order, a group of neighbouring processes of the same app at a time
+   * (e.g. the proxy, then all brokers, then the name servers), so a broker can still unregister
+   * from the name servers while it shuts down.
+   */
   private async stopAll(): Promise<void> {
     const graceMs = this.opts.graceMs ?? 10_000;
     const alive = this.running.filter((r) => !r.done);
-    if (alive.length > 0) this.say(`stopping ${alive.map((r) => r.plan.name).join(', ')}`);
-    for (const r of alive) if (r.child.pid) signal(r.child.pid, 'SIGTERM');
-    await Promise.all(
-      alive.map(async (r) => {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((res) => (timer = setTimeout(() => res('late'), graceMs)));
-        if ((await Promise.race([r.exited, late])) === 'late' && r.child.pid) {
-          this.say(`${r.plan.name} did not stop within ${graceMs} ms, sending SIGKILL`);
-          signal(r.child.pid, 'SIGKILL');
-        }
-        clearTimeout(timer);
-        await r.exited;
-      }),
-    );
+    if (alive.length > 0) this.say(`stopping ${[...alive].reverse().map((r) => r.plan.name).join(', ')}`);
+    const groups: Running[][] = [];
+    for (const r of [...alive].reverse()) {
+      const last = groups[groups.length - 1];
+      if (last && last[0]!.plan.app === r.plan.app) last.push(r);
+      else groups.push([r]);
+    }
+    for (const group of groups) {
+      for (const r of group) if (r.child.pid && !r.done) signal(r.child.pid, 'SIGTERM');
+      await Promise.all(
+        group.map(async (r) => {
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<'late'>((res) => (timer = setTimeout(() => res('late'), graceMs)));
+          if ((await Promise.race([r.exited, late])) === 'late' && r.child.pid) {
+            this.say(`${r.plan.name} did not stop within ${graceMs} ms, sending SIGKILL`);
+            signal(r.child.pid, 'SIGKILL');
+          }
+          clearTimeout(timer);
+          await r.exited;
+        }),
+      );
+    }
     await Promise.all(this.running.map((r) => new Promise<void>((res) => r.log.end(() => res()))));
   }
 

@@ -106,13 +106,14 @@ export class PullMessageProcessor {
 
     const maxNums = Math.min(Math.max(1, h.maxMsgNums), rt.config.pullBatchMaxMessageCount);
     const maxBytes = h.maxMsgBytes !== undefined && h.maxMsgBytes > 0 ? h.maxMsgBytes : undefined;
-    const r = await rt.store.getMessage(h.consumerGroup, h.topic, h.queueId, h.queueOffset, maxNums, maxBytes, filter);
-
-    const [code, next] = statusToCode(r, h.queueOffset);
+    // The piggy-backed commit is applied in arrival order, before the read awaits, so an
+    // UPDATE_CONSUMER_OFFSET sent after this pull on the same connection always wins.
     if (allowSuspend && rt.isMaster) {
       rt.offsets.commitPullOffset(h.consumerGroup, h.topic, h.queueId, h.queueOffset);
       if ((h.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0) rt.offsets.commitOffset(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
     }
+    const r = await rt.store.getMessage(h.consumerGroup, h.topic, h.queueId, h.queueOffset, maxNums, maxBytes, filter);
+    const [code, next] = statusToCode(r, h.queueOffset);
 
     if (code === ResponseCode.PULL_NOT_FOUND && allowSuspend && (h.sysFlag & PullSysFlag.SUSPEND) !== 0 && !conn.isClosed) {
       const hold = rt.config.longPollingEnable ? h.suspendTimeoutMillis : rt.config.shortPollingTimeMills;
