@@ -1,5 +1,5 @@
 // Admin codes (mqadmin / dashboard), message queries, and the /metrics the traffic produces.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RequestCode, ResponseCode, decodeOffsetMsgId, parseLenientJson } from '@rocketmq-ts/protocol';
 import { removeTempDirs, stopAllProcesses, waitFor } from '@rocketmq-ts/testing';
@@ -48,6 +48,10 @@ describe('topics and groups', () => {
     expect((await c.call(RequestCode.GET_TOPIC_CONFIG, { topic: 'AD_DEL' })).code).toBe(ResponseCode.TOPIC_NOT_EXIST);
     expect((await c.call(RequestCode.GET_ALL_CONSUMER_OFFSET, null)).body!.toString()).not.toContain('AD_DEL@');
     expect(readFileSync(`${broker.storeDir}/config/topics.json`, 'utf8')).not.toContain('"AD_DEL"');
+    // The consume queues went too: created again, the topic starts empty.
+    expect(existsSync(`${broker.storeDir}/consumequeue/AD_DEL`)).toBe(false);
+    await createTopic('AD_DEL');
+    expect((await c.call(RequestCode.GET_MAX_OFFSET, { topic: 'AD_DEL', queueId: '0' })).ext('offset')).toBe('0');
     expect((await c.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: 'SCHEDULE_TOPIC_XXXX' })).code).toBe(ResponseCode.NO_PERMISSION);
   });
 

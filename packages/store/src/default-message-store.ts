@@ -152,9 +152,12 @@ export class DefaultMessageStore implements MessageStore {
       from = (this.commitLog.findSegment(from) ?? last).startOffset;
     }
     const indexEnd = this.indexService.endPhyOffset;
+    // After a clean stop the queues were complete up to the checkpoint: re-dispatching older
+    // records would only bring back queues deleted on purpose (deleteTopics).
+    const queuesEnd = !abnormal && ck.hasExtension ? ck.logicsDispatchedOffset : -1;
     let dispatched = 0;
     const scan = this.commitLog.recover(from, this.config.checkCRCOnRecover, (info) => {
-      if (this.dispatchRecovered(info, indexEnd)) dispatched++;
+      if (this.dispatchRecovered(info, indexEnd, queuesEnd)) dispatched++;
     });
     this.commitLog.startAppending(scan.logEnd);
     let cqTruncated = 0;
@@ -282,6 +285,24 @@ export class DefaultMessageStore implements MessageStore {
 
   private findQueue(topic: string, queueId: number): ConsumeQueue | undefined {
     return this.queues.get(topic)?.get(queueId);
+  }
+
+  /**
+   * Drops topics' consume queues, in memory and on disk, so a topic created again starts empty.
+   * Their commit-log records stay until retention removes them. Returns how many topics had queues.
+   */
+  async deleteTopics(topics: Iterable<string>): Promise<number> {
+    let n = 0;
+    for (const topic of topics) {
+      const qs = this.queues.get(topic);
+      this.queues.delete(topic);
+      if (qs !== undefined) {
+        n++;
+        for (const q of qs.values()) await q.close();
+      }
+      await fs.promises.rm(path.join(this.paths.consumeQueue, topic), { recursive: true, force: true });
+    }
+    return n;
   }
 
   private refusePut(): PutMessageStatus | undefined {
@@ -466,11 +487,11 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   /** The dispatcher for records read back from the log (recovery, replication). */
-  private dispatchRecovered(info: RecordInfo, indexEnd: number): boolean {
+  private dispatchRecovered(info: RecordInfo, indexEnd: number, queuesEnd = -1): boolean {
     const tx = info.sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK;
     let added = false;
     const tagsCode = this.tagsCodeOf(info.topic, info.propertiesString, undefined, info.storeTimestamp);
-    if (tx !== PREPARED && tx !== ROLLBACK) {
+    if (tx !== PREPARED && tx !== ROLLBACK && info.physicalOffset >= queuesEnd) {
       added = this.findOrCreateQueue(info.topic, info.queueId).putAt(info.queueOffset, info.physicalOffset, info.size, tagsCode);
       if (added && this.listeners.length > 0) {
         this.emit({ topic: info.topic, queueId: info.queueId, queueOffset: info.queueOffset, tagsCode, commitLogOffset: info.physicalOffset, msgSize: info.size, storeTimestamp: info.storeTimestamp, propertiesString: info.propertiesString });
@@ -755,7 +776,7 @@ export class DefaultMessageStore implements MessageStore {
     let deleted = 0;
     for (const seg of this.commitLog.deletableSegments()) {
       if (deleted >= this.config.deleteFilesBatchMax) break;
-      let expired = false;
+      let expired: boolean;
       try {
         const st = await fs.promises.stat(seg.path);
         expired = now - st.mtimeMs >= keepMs;

@@ -71,6 +71,8 @@ export interface MessageStore {
   queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult>;
   queryMessageByUniqKey(topic: string, uniqKey: string, begin?: number, end?: number): Promise<QueryMessageResult>;
 
+  /** Removes the topics' consume queues (memory and files); commit-log records age out as usual. */
+  deleteTopics(topics: Iterable<string>): Promise<number>;
   getMinPhyOffset(): number;
   getMaxPhyOffset(): number;
   /** Slave side of replication: bytes from the master at `offset`, re-dispatched locally. */

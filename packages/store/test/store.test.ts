@@ -51,6 +51,28 @@ describe('DefaultMessageStore basics', () => {
     expect(s.getMaxOffsetInQueue('T', 1)).toBe(2);
   });
 
+  it('deleteTopics drops the consume queues, in memory and on disk, and across a restart', async () => {
+    const dir = newDir();
+    const s = await open(dir);
+    for (let i = 0; i < 3; i++) await s.putMessage({ topic: 'Gone', queueId: 0, body: Buffer.from(`g${i}`) });
+    await s.putMessage({ topic: 'Kept', queueId: 0, body: Buffer.from('k') });
+    await s.flushLogics();
+    expect(fs.existsSync(path.join(dir, 'consumequeue', 'Gone'))).toBe(true);
+    expect(await s.deleteTopics(['Gone', 'NeverExisted'])).toBe(1);
+    expect(fs.existsSync(path.join(dir, 'consumequeue', 'Gone'))).toBe(false);
+    expect(s.getMaxOffsetInQueue('Gone', 0)).toBe(0);
+    expect((await s.getMessage('g', 'Gone', 0, 0, 10)).status).toBe(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE);
+    // Created again, the topic starts empty; other topics are untouched.
+    const again = await s.putMessage({ topic: 'Gone', queueId: 0, body: Buffer.from('new') });
+    expect(again.appendResult?.logicsOffset).toBe(0);
+    expect(s.getMaxOffsetInQueue('Kept', 0)).toBe(1);
+    await s.shutdown();
+    stores.splice(stores.indexOf(s), 1);
+    const s2 = await open(dir);
+    const g = await s2.getMessage('g', 'Gone', 0, 0, 10);
+    expect(g.messageBuffers.map((b) => decodeMessageRecord(b).body.toString())).toEqual(['new']);
+  });
+
   it('rejects illegal messages with statuses, not exceptions', async () => {
     const s = await open(newDir(), { maxMessageSize: 1000 });
     expect((await s.putMessage({ topic: 'T', queueId: 0, body: Buffer.alloc(1001) })).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);

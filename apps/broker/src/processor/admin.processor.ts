@@ -75,6 +75,8 @@ export class AdminBrokerProcessor {
     if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
     this.rt.topics.delete(h.topic);
     this.rt.offsets.removeTopic(h.topic);
+    // Its consume queues go too, so a topic created again under the name starts empty.
+    await this.rt.store.deleteTopics([h.topic]);
     await this.rt.topics.whenPersisted();
     return ok(req);
   }
