@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RemotingCommand, RequestCode, ResponseCode, encodeRegisterBrokerBody, topicConfig } from '@rocketmq-ts/protocol';
 import { RemotingClient } from '@rocketmq-ts/remoting';
-import { appMain, freePort, isPidAlive, makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
-import { jsonFrame, rocketmqFrame } from './wire.js';
+import { appMain, freePort, isPidAlive, makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf, type NodeProcess, jsonFrame, rocketmqFrame } from '@rocketmq-ts/testing';
 
 /**
  * Feeds ≥100 000 random and mutated frames to a running name server over many connections and

@@ -13,8 +13,7 @@ import {
   encodeRegisterBrokerBody,
   topicConfig,
 } from '@rocketmq-ts/protocol';
-import { appMain, freePort, isPidAlive, makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
-import { RawClient, binRequest, call, jsonRequest, sleep } from './wire.js';
+import { appMain, freePort, isPidAlive, makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf, type NodeProcess, RawClient, binRequest, call, jsonRequest, sleep } from '@rocketmq-ts/testing';
 
 const MAIN = appMain('nameserver');
 let dir: string;

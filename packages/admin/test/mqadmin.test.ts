@@ -3,10 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { repoRoot, waitFor } from '@rocketmq-ts/testing';
+import { repoRoot, waitFor, startCluster, type TestCluster } from '@rocketmq-ts/testing';
 import { Message, Producer, PushConsumer, type ClientLogger } from '@rocketmq-ts/client';
 import { runCli, parseTimestamp } from '../src/index.js';
-import { startCluster, type TestCluster } from './cluster.js';
 
 const quiet: ClientLogger = { log: () => undefined };
 let c: TestCluster;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { waitFor } from '@rocketmq-ts/testing';
+import { waitFor, startCluster, type TestCluster } from '@rocketmq-ts/testing';
 import { decodeOffsetMsgId, PermName, RequestCode, CreateTopicRequestHeader } from '@rocketmq-ts/protocol';
 import {
   LatencyFaultTolerance,
@@ -14,7 +14,6 @@ import {
   type ReceivedMessage,
   type SendResult,
 } from '../src/index.js';
-import { startCluster, type TestCluster } from './cluster.js';
 import { captureLogger, uniqueName } from './helpers.js';
 
 let c: TestCluster;

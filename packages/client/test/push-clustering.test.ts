@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { waitFor } from '@rocketmq-ts/testing';
+import { waitFor, startCluster, type TestCluster } from '@rocketmq-ts/testing';
 import { CreateTopicRequestHeader, RequestCode } from '@rocketmq-ts/protocol';
 import { Message, Producer, PushConsumer, mqKey, type PushConsumerOptions, type ReceivedMessage } from '../src/index.js';
-import { startCluster, type TestCluster } from './cluster.js';
 import { captureLogger, sleep, uniqueName } from './helpers.js';
 
 let c: TestCluster;

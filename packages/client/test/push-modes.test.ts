@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { makeTempDir, waitFor } from '@rocketmq-ts/testing';
+import { makeTempDir, waitFor, FAST_DELAY_LEVELS, startCluster, type TestCluster } from '@rocketmq-ts/testing';
 import { CreateTopicRequestHeader, RequestCode } from '@rocketmq-ts/protocol';
 import { LitePullConsumer, Message, Producer, PushConsumer, dlqTopic, mqKey, type PushConsumerOptions, type ReceivedMessage } from '../src/index.js';
-import { FAST_DELAY_LEVELS, startCluster, type TestCluster } from './cluster.js';
 import { captureLogger, sleep, uniqueName } from './helpers.js';
 
 let c: TestCluster;

@@ -13,7 +13,7 @@ import {
   encodeRegisterBrokerBody,
   topicConfig,
 } from '@rocketmq-ts/protocol';
-import { jsonFrame, rocketmqFrame } from './helpers.js';
+import { jsonFrame, rocketmqFrame } from '@rocketmq-ts/testing';
 
 /** xorshift32: reproducible inputs; the seed is printed on failure. */
 function rng(seed: number): () => number {

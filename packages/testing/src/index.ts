@@ -10,3 +10,5 @@ export {
   type NodeProcess,
   type ExitStatus,
 } from './process.js';
+export * from './wire.js';
+export { startCluster, FAST_DELAY_LEVELS, type TestCluster, type ClusterOptions } from './cluster.js';

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
-import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
+import { appMain, makeTempDir, removeTempDir, writeConf } from './files.js';
+import { freePort } from './ports.js';
+import { startNode, type NodeProcess } from './process.js';
 
 /** A name server and one broker started as processes on free ports, in a temp dir. */
 export interface TestCluster {
@@ -19,13 +21,15 @@ export interface ClusterOptions {
   /** Extra broker properties (e.g. a short messageDelayLevel). */
   broker?: Record<string, string | number | boolean>;
   brokerName?: string;
+  /** Prefix of the temp dir name (default "cluster-"). */
+  dirPrefix?: string;
 }
 
 /** Delay levels of 1 s each: retries and delayed messages come back after a second. */
 export const FAST_DELAY_LEVELS = Array.from({ length: 18 }, () => '1s').join(' ');
 
 export async function startCluster(name: string, o: ClusterOptions = {}): Promise<TestCluster> {
-  const dir = makeTempDir(`admin-${name}`);
+  const dir = makeTempDir(`${o.dirPrefix ?? 'cluster-'}${name}`);
   const [nsPort, nsHttp, brokerPort, brokerHttp] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const nsConf = writeConf(dir, 'namesrv.conf', {
     listenPort: nsPort,
