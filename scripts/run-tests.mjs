@@ -15,6 +15,9 @@ const resultsFile = join(root, '.jest-results.json');
 // Once jest has written its results, a process still running after this long is stuck on an open
 // handle (a server or timer a test forgot); stop it rather than hang CI for its whole time budget.
 const EXIT_GRACE_MS = 60_000;
+// The whole run normally takes a few minutes; past this it is stuck somewhere. Stop it with a clear
+// message well inside CI's 90-minute budget (override with ROCKETMQ_TS_TEST_DEADLINE_MIN).
+const DEADLINE_MS = Number(process.env['ROCKETMQ_TS_TEST_DEADLINE_MIN'] ?? 40) * 60_000;
 
 /** @returns {{ passed: number, failed: number, notes: string[] } | undefined} */
 function summarise() {
@@ -74,6 +77,12 @@ const watchdog = setInterval(() => {
     jest.kill('SIGKILL');
   }, EXIT_GRACE_MS).unref();
 }, 1_000);
+
+setTimeout(() => {
+  stuck = true;
+  console.log(`jest still running after ${DEADLINE_MS / 60_000} minutes: a test is stuck; stopping it`);
+  jest.kill('SIGKILL');
+}, DEADLINE_MS).unref();
 
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => jest.kill(sig));
 
