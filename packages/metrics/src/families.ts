@@ -11,8 +11,20 @@ export interface FamilySpec {
   labelNames?: readonly string[];
 }
 
-export function counter(registry: Registry, spec: FamilySpec): Counter<string> {
-  return getOrCreate(registry, spec, Counter, () => new Counter({ ...spec, labelNames: [...(spec.labelNames ?? [])], registers: [registry] }));
+/**
+ * A counter; with `collect`, called at scrape time before the values are read (e.g. to hand over
+ * counts kept in plain numbers on a hot path).
+ */
+export function counter(registry: Registry, spec: FamilySpec & { collect?: (c: Counter<string>) => void | Promise<void> }): Counter<string> {
+  const { collect, ...rest } = spec;
+  return getOrCreate(registry, rest, Counter, () =>
+    new Counter({
+      ...rest,
+      labelNames: [...(rest.labelNames ?? [])],
+      registers: [registry],
+      ...(collect ? { collect(this: Counter<string>) { return collect(this); } } : {}),
+    }),
+  );
 }
 
 /**

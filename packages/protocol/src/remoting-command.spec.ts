@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { RemotingCommand, SerializeType, decodeCommand, encodeCommand, encodeCommandPrefix, jsonHeaderText } from './remoting-command.js';
+import { RemotingCommand, SerializeType, decodeCommand, encodeCommand, encodeCommandPrefix, encodeCommandPrefixInto, jsonHeaderText } from './remoting-command.js';
 import { ProtocolError } from './errors.js';
 
 /** Builds a frame by hand from the documented layout (remoting.md §1.1). */
@@ -124,5 +124,65 @@ describe('framing errors', () => {
     const body = Buffer.alloc(100, 9);
     cmd.body = body;
     expect(Buffer.concat([encodeCommandPrefix(cmd, body.length), body])).toEqual(encodeCommand(cmd));
+  });
+});
+
+describe('encodeCommandPrefixInto (connection output slabs)', () => {
+  const cases = (): RemotingCommand[] => {
+    const out: RemotingCommand[] = [];
+    const req = new RemotingCommand(310, 99, { a: 'PG', b: 'Topic' }, Buffer.from('x'));
+    for (const st of [SerializeType.ROCKETMQ, SerializeType.JSON]) {
+      req.serializeType = st;
+      out.push(RemotingCommand.responseTo(req, 0, null, { MSG_REGION: 'DefaultRegion', TRACE_ON: 'true', msgId: '7F00000100002A9F0000000000000000', queueId: '1', queueOffset: '12345' }));
+      out.push(RemotingCommand.responseTo(req, 17, 'remark with ünïcode ✓', { k: 'v' }));
+      out.push(RemotingCommand.responseTo(req, 1, 'plain remark'));
+      out.push(RemotingCommand.responseTo(req, 0, null, { num: 5 as unknown as string, bool: true as unknown as string, empty: '', 'kéy': 'välue', ctl: 'a\u0001b\u0002' }));
+      const big = RemotingCommand.request(40000, { x: 'y' });
+      big.serializeType = st;
+      big.language = 'JAVA';
+      big.version = 70000;
+      out.push(big);
+      const neg = new RemotingCommand(-5, -7, null);
+      neg.serializeType = st;
+      neg.flag = -1;
+      out.push(neg);
+    }
+    return out;
+  };
+
+  it('writes the same bytes as encodeCommandPrefix, at any position', () => {
+    for (const cmd of cases()) {
+      for (const bodyLen of [0, 1024]) {
+        const want = encodeCommandPrefix(cmd, bodyLen);
+        const buf = Buffer.alloc(want.length + 20, 0xee);
+        const end = encodeCommandPrefixInto(cmd, bodyLen, buf, 7);
+        expect(end).toBe(7 + want.length);
+        expect(buf.subarray(7, end)).toEqual(want);
+        expect(buf[6]).toBe(0xee);
+        expect(buf[end]).toBe(0xee);
+      }
+    }
+  });
+
+  it('returns -1 when the prefix does not fit, for every shortfall', () => {
+    for (const cmd of cases()) {
+      const want = encodeCommandPrefix(cmd, 0);
+      for (let room = 0; room < want.length; room++) expect(encodeCommandPrefixInto(cmd, 0, Buffer.alloc(room + 3), 3)).toBe(-1);
+    }
+  });
+
+  it('decodes what it wrote (binary header strings are interned, non-ASCII decoded natively)', () => {
+    for (let round = 0; round < 3; round++) {
+      for (const cmd of cases()) {
+        const buf = Buffer.alloc(4096);
+        const end = encodeCommandPrefixInto(cmd, 0, buf, 0);
+        const back = decodeCommand(buf.subarray(4, end));
+        expect(back.code).toBe((cmd.code << 16) >> 16 === cmd.code || cmd.serializeType === SerializeType.JSON ? cmd.code : (cmd.code << 16) >> 16);
+        expect(back.opaque).toBe(cmd.opaque);
+        expect(back.remark).toBe(cmd.remark);
+        const ext = cmd.extFields === null ? null : Object.fromEntries(Object.entries(cmd.extFields).map(([k, v]) => [k, String(v)]));
+        expect(back.extFields).toEqual(ext);
+      }
+    }
   });
 });

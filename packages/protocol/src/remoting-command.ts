@@ -87,10 +87,9 @@ export function decodeCommand(frame: Buffer): RemotingCommand {
   if (headerLen > frame.length - 4) {
     throw new ProtocolError(`header length ${headerLen} exceeds the frame (${frame.length - 4} bytes after the length word)`);
   }
-  const header = frame.subarray(4, 4 + headerLen);
   let cmd: RemotingCommand;
-  if (type === SerializeType.JSON) cmd = decodeJsonHeader(header);
-  else if (type === SerializeType.ROCKETMQ) cmd = decodeRocketmqHeader(header);
+  if (type === SerializeType.ROCKETMQ) cmd = decodeRocketmqHeader(frame, 4, 4 + headerLen);
+  else if (type === SerializeType.JSON) cmd = decodeJsonHeader(frame.subarray(4, 4 + headerLen));
   else throw new ProtocolError(`unknown serialize type ${type}`);
   cmd.serializeType = type;
   const bodyLen = frame.length - 4 - headerLen;
@@ -144,59 +143,80 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   return cmd;
 }
 
-const ASCII: string[] = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+/**
+ * Header strings repeat from request to request (group, topic, "TBW102", "0", "false", field
+ * names): short ASCII ones are looked up in a small table keyed by their bytes and the same string
+ * is handed out again, with no allocation; anything else is decoded natively.
+ */
+const INTERN_SLOTS = 4096;
+const INTERN_MAX = 48;
+const internTable: string[] = new Array<string>(INTERN_SLOTS).fill('');
 
-/** Header strings are short and nearly always ASCII: build those in JS, leave the rest to the native decoder. */
-function readUtf8(h: Buffer, start: number, end: number): string {
-  const n = end - start;
-  if (n === 1) {
-    const b = h[start]!;
-    if (b < 0x80) return ASCII[b]!;
-  } else if (n <= 24) {
-    let s = '';
-    for (let i = start; i < end; i++) {
-      const b = h[i]!;
-      if (b >= 0x80) return h.toString('utf8', start, end);
-      s += ASCII[b]!;
-    }
-    return s;
-  }
-  return h.toString('utf8', start, end);
+/** Node's Buffer has latin1Slice (what toString('latin1') ends in) without the argument checks; not in @types/node. */
+interface Latin1Sliceable {
+  latin1Slice(start: number, end: number): string;
 }
 
-function decodeRocketmqHeader(h: Buffer): RemotingCommand {
-  if (h.length < 21) throw new ProtocolError(`ROCKETMQ header of ${h.length} bytes is shorter than 21`);
-  const code = h.readInt16BE(0);
-  const lang = h.readUInt8(2);
-  const version = h.readInt16BE(3);
-  const opaque = h.readInt32BE(5);
-  const flag = h.readInt32BE(9);
-  const remarkLen = h.readInt32BE(13);
-  let pos = 17;
-  if (remarkLen < 0 || remarkLen > h.length - pos - 4) throw new ProtocolError(`remark length ${remarkLen} exceeds the header`);
+function readHeaderString(h: Buffer, start: number, end: number): string {
+  const n = end - start;
+  if (n === 0) return '';
+  if (n > INTERN_MAX) return h.toString('utf8', start, end);
+  let x = n;
+  for (let i = start; i < end; i++) {
+    const b = h[i]!;
+    if (b >= 0x80) return h.toString('utf8', start, end);
+    x = Math.imul(x ^ b, 0x01000193);
+  }
+  const slot = (x ^ (x >>> 15)) & (INTERN_SLOTS - 1);
+  const cached = internTable[slot]!;
+  if (cached.length === n) {
+    let j = 0;
+    while (j < n && cached.charCodeAt(j) === h[start + j]) j++;
+    if (j === n) return cached;
+  }
+  const fresh = (h as unknown as Latin1Sliceable).latin1Slice(start, end);
+  internTable[slot] = fresh;
+  return fresh;
+}
+
+function int32At(h: Buffer, p: number): number {
+  return (h[p]! << 24) | (h[p + 1]! << 16) | (h[p + 2]! << 8) | h[p + 3]!;
+}
+
+/** The ROCKETMQ header in frame[start, end) (remoting.md §1.4). */
+function decodeRocketmqHeader(h: Buffer, start: number, end: number): RemotingCommand {
+  if (end - start < 21) throw new ProtocolError(`ROCKETMQ header of ${end - start} bytes is shorter than 21`);
+  const code = ((h[start]! << 24) | (h[start + 1]! << 16)) >> 16;
+  const lang = h[start + 2]!;
+  const version = ((h[start + 3]! << 24) | (h[start + 4]! << 16)) >> 16;
+  const opaque = int32At(h, start + 5);
+  const flag = int32At(h, start + 9);
+  const remarkLen = int32At(h, start + 13);
+  let pos = start + 17;
+  if (remarkLen < 0 || remarkLen > end - pos - 4) throw new ProtocolError(`remark length ${remarkLen} exceeds the header`);
   const cmd = new RemotingCommand(code, opaque);
   cmd.language = languageName(lang);
   cmd.version = version;
   cmd.flag = flag;
   if (remarkLen > 0) cmd.remark = h.toString('utf8', pos, pos + remarkLen);
   pos += remarkLen;
-  const extLen = h.readInt32BE(pos);
+  const extLen = int32At(h, pos);
   pos += 4;
-  if (extLen < 0 || extLen > h.length - pos) throw new ProtocolError(`extFields length ${extLen} exceeds the header`);
+  if (extLen < 0 || extLen > end - pos) throw new ProtocolError(`extFields length ${extLen} exceeds the header`);
   if (extLen > 0) {
-    const end = pos + extLen;
+    const extEnd = pos + extLen;
     const fields: ExtFields = {};
-    while (pos < end) {
-      if (end - pos < 2) throw new ProtocolError('truncated extFields key length');
-      const kl = h.readInt16BE(pos);
+    while (pos < extEnd) {
+      if (extEnd - pos < 2) throw new ProtocolError('truncated extFields key length');
+      const kl = ((h[pos]! << 24) | (h[pos + 1]! << 16)) >> 16;
       pos += 2;
-      if (kl < 0 || end - pos < kl + 4) throw new ProtocolError('truncated extFields key');
-      const key = readUtf8(h, pos, pos + kl);
+      if (kl < 0 || extEnd - pos < kl + 4) throw new ProtocolError('truncated extFields key');
+      const key = readHeaderString(h, pos, pos + kl);
       pos += kl;
-      const vl = h.readInt32BE(pos);
+      const vl = int32At(h, pos);
       pos += 4;
-      if (vl < 0 || end - pos < vl) throw new ProtocolError('truncated extFields value');
-      fields[key] = readUtf8(h, pos, pos + vl);
+      if (vl < 0 || extEnd - pos < vl) throw new ProtocolError('truncated extFields value');
+      fields[key] = readHeaderString(h, pos, pos + vl);
       pos += vl;
     }
     cmd.extFields = fields;
@@ -253,14 +273,8 @@ function writeUtf8(buf: Buffer, s: string, pos: number, len: number): void {
   } else buf.write(s, pos, len, 'utf8');
 }
 
-/**
- * A whole frame prefix with a ROCKETMQ (binary) header, written in one buffer: length, type
- * word, then the header laid out as remoting.md §1.4 says.
- */
-function rocketmqPrefix(cmd: RemotingCommand, bodyLength: number): Buffer {
-  const remark = cmd.remark === null ? '' : cmd.remark;
-  const remarkLen = utf8Length(remark);
-  const ext = cmd.extFields;
+/** Bytes of the extFields section of a ROCKETMQ header (6 + key + value per field). */
+function rocketmqExtLength(ext: ExtFields | null): number {
   let extLen = 0;
   if (ext !== null) {
     for (const k in ext) {
@@ -269,21 +283,30 @@ function rocketmqPrefix(cmd: RemotingCommand, bodyLength: number): Buffer {
       extLen += 6 + utf8Length(k) + utf8Length(typeof v === 'string' ? v : String(v));
     }
   }
+  return extLen;
+}
+
+/**
+ * Writes a whole frame prefix with a ROCKETMQ (binary) header at `out[pos]`: length, type word,
+ * then the header laid out as remoting.md §1.4 says. The caller has checked the room
+ * (8 + headerLen bytes). Returns the position after the prefix.
+ */
+function writeRocketmqPrefix(out: Buffer, pos: number, cmd: RemotingCommand, remark: string, remarkLen: number, extLen: number, bodyLength: number): number {
   const headerLen = 21 + remarkLen + extLen;
-  const out = Buffer.allocUnsafe(8 + headerLen);
-  out.writeInt32BE(4 + headerLen + bodyLength, 0);
-  out.writeInt32BE((SerializeType.ROCKETMQ << 24) | headerLen, 4);
-  out.writeInt16BE((cmd.code << 16) >> 16, 8); // Java truncates codes above 32767 the same way
-  out[10] = (LanguageCode as Record<string, number>)[cmd.language] ?? LanguageCode.OTHER;
-  out.writeInt16BE((cmd.version << 16) >> 16, 11);
-  out.writeInt32BE(cmd.opaque | 0, 13);
-  out.writeInt32BE(cmd.flag | 0, 17);
-  out.writeInt32BE(remarkLen, 21);
-  let pos = 25;
-  if (remarkLen > 0) writeUtf8(out, remark, pos, remarkLen);
-  pos += remarkLen;
-  out.writeInt32BE(extLen, pos);
-  pos += 4;
+  out.writeInt32BE(4 + headerLen + bodyLength, pos);
+  out.writeInt32BE((SerializeType.ROCKETMQ << 24) | headerLen, pos + 4);
+  out.writeInt16BE((cmd.code << 16) >> 16, pos + 8); // Java truncates codes above 32767 the same way
+  out[pos + 10] = (LanguageCode as Record<string, number>)[cmd.language] ?? LanguageCode.OTHER;
+  out.writeInt16BE((cmd.version << 16) >> 16, pos + 11);
+  out.writeInt32BE(cmd.opaque | 0, pos + 13);
+  out.writeInt32BE(cmd.flag | 0, pos + 17);
+  out.writeInt32BE(remarkLen, pos + 21);
+  let p = pos + 25;
+  if (remarkLen > 0) writeUtf8(out, remark, p, remarkLen);
+  p += remarkLen;
+  out.writeInt32BE(extLen, p);
+  p += 4;
+  const ext = cmd.extFields;
   if (ext !== null) {
     for (const k in ext) {
       const v = ext[k];
@@ -291,14 +314,23 @@ function rocketmqPrefix(cmd: RemotingCommand, bodyLength: number): Buffer {
       const sv = typeof v === 'string' ? v : String(v);
       const kl = utf8Length(k);
       const vl = utf8Length(sv);
-      out.writeInt16BE(kl, pos);
-      writeUtf8(out, k, pos + 2, kl);
-      pos += 2 + kl;
-      out.writeInt32BE(vl, pos);
-      writeUtf8(out, sv, pos + 4, vl);
-      pos += 4 + vl;
+      out.writeInt16BE(kl, p);
+      writeUtf8(out, k, p + 2, kl);
+      p += 2 + kl;
+      out.writeInt32BE(vl, p);
+      writeUtf8(out, sv, p + 4, vl);
+      p += 4 + vl;
     }
   }
+  return p;
+}
+
+function rocketmqPrefix(cmd: RemotingCommand, bodyLength: number): Buffer {
+  const remark = cmd.remark === null ? '' : cmd.remark;
+  const remarkLen = utf8Length(remark);
+  const extLen = rocketmqExtLength(cmd.extFields);
+  const out = Buffer.allocUnsafe(29 + remarkLen + extLen);
+  writeRocketmqPrefix(out, 0, cmd, remark, remarkLen, extLen, bodyLength);
   return out;
 }
 
@@ -315,6 +347,105 @@ export function encodeCommandPrefix(cmd: RemotingCommand, bodyLength: number): B
   out.writeInt32BE(hl, 4);
   out.write(text, 8, 'utf8');
   return out;
+}
+
+/**
+ * The same bytes as `encodeCommandPrefix`, written into `out` at `pos` (an output buffer the
+ * connection batches replies in). Returns the position after the prefix, or -1 when it does not
+ * fit in `out[pos, out.length)` (nothing is written then).
+ */
+export function encodeCommandPrefixInto(cmd: RemotingCommand, bodyLength: number, out: Buffer, pos: number): number {
+  if (cmd.serializeType === SerializeType.ROCKETMQ) {
+    const fast = writeRocketmqPrefixAscii(out, pos, cmd, bodyLength);
+    if (fast >= 0) return fast;
+    const remark = cmd.remark === null ? '' : cmd.remark;
+    const remarkLen = utf8Length(remark);
+    const extLen = rocketmqExtLength(cmd.extFields);
+    if (pos + 29 + remarkLen + extLen > out.length) return -1;
+    return writeRocketmqPrefix(out, pos, cmd, remark, remarkLen, extLen, bodyLength);
+  }
+  const text = jsonHeaderText(cmd);
+  // JSON header text is ASCII unless a value is not; only then is the UTF-8 length measured natively.
+  const hl = isAscii(text) ? text.length : Buffer.byteLength(text, 'utf8');
+  if (pos + 8 + hl > out.length) return -1;
+  out.writeInt32BE(4 + hl + bodyLength, pos);
+  out.writeInt32BE(hl, pos + 4);
+  if (hl === text.length) out.write(text, pos + 8, hl, 'latin1');
+  else out.write(text, pos + 8, hl, 'utf8');
+  return pos + 8 + hl;
+}
+
+/** Writes ASCII `s` at `p`; -1 when it is not ASCII or does not fit below `limit`. */
+function asciiAt(out: Buffer, p: number, s: string, limit: number): number {
+  const n = s.length;
+  if (p + n > limit) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    out[p + i] = c;
+  }
+  return p + n;
+}
+
+function putInt32(out: Buffer, p: number, v: number): void {
+  out[p] = v >>> 24;
+  out[p + 1] = v >>> 16;
+  out[p + 2] = v >>> 8;
+  out[p + 3] = v;
+}
+
+/**
+ * The usual case of writeRocketmqPrefix in one pass: every string ASCII, so byte lengths are
+ * known once written and are filled in behind. Returns -1 (having written nothing that counts)
+ * when a string is not ASCII or the room runs out; the caller then takes the measured path.
+ */
+function writeRocketmqPrefixAscii(out: Buffer, pos: number, cmd: RemotingCommand, bodyLength: number): number {
+  const limit = out.length;
+  if (pos + 29 > limit) return -1;
+  const code = (cmd.code << 16) >> 16; // Java truncates codes above 32767 the same way
+  out[pos + 8] = code >>> 8;
+  out[pos + 9] = code;
+  out[pos + 10] = (LanguageCode as Record<string, number>)[cmd.language] ?? LanguageCode.OTHER;
+  const version = (cmd.version << 16) >> 16;
+  out[pos + 11] = version >>> 8;
+  out[pos + 12] = version;
+  putInt32(out, pos + 13, cmd.opaque | 0);
+  putInt32(out, pos + 17, cmd.flag | 0);
+  let p = pos + 25;
+  if (cmd.remark !== null) {
+    p = asciiAt(out, p, cmd.remark, limit);
+    if (p < 0) return -1;
+  }
+  putInt32(out, pos + 21, p - pos - 25);
+  const extLenAt = p;
+  p += 4;
+  const ext = cmd.extFields;
+  if (ext !== null) {
+    for (const k in ext) {
+      const v = ext[k];
+      if (v === undefined || v === null) continue;
+      const ke = asciiAt(out, p + 2, k, limit);
+      if (ke < 0 || ke - p - 2 > 32767 || ke + 4 > limit) return -1;
+      const kl = ke - p - 2;
+      out[p] = kl >>> 8;
+      out[p + 1] = kl;
+      const ve = asciiAt(out, ke + 4, typeof v === 'string' ? v : String(v), limit);
+      if (ve < 0) return -1;
+      putInt32(out, ke, ve - ke - 4);
+      p = ve;
+    }
+  }
+  if (p > limit) return -1;
+  putInt32(out, extLenAt, p - extLenAt - 4);
+  const headerLen = p - pos - 8;
+  putInt32(out, pos, 4 + headerLen + bodyLength);
+  putInt32(out, pos + 4, (SerializeType.ROCKETMQ << 24) | headerLen);
+  return p;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** The whole frame in one buffer (length field included). */

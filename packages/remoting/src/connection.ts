@@ -13,6 +13,7 @@ import {
   SerializeType,
   decodeCommand,
   encodeCommandPrefix,
+  encodeCommandPrefixInto,
 } from '@rocketmq-ts/protocol';
 import { errorText, type Logger } from './logger.js';
 
@@ -48,25 +49,59 @@ export interface ConnectionOptions {
 
 /** Stop reading from a peer while this much of our output to it is still queued. */
 const OUTPUT_HIGH_WATER = 16 * 1024 * 1024;
+/**
+ * Output of one tick is staged in slabs of this size and leaves in one socket write: frame
+ * prefixes are encoded straight into the slab and bodies below COPY_LIMIT are copied after them
+ * (a memcpy is cheaper than a stream write per buffer); larger bodies go out as their own buffers.
+ */
+const SLAB_SIZE = 64 * 1024;
+const COPY_LIMIT = 16 * 1024;
 
 let nextConnectionId = 1;
 
 class PendingCall {
-  timer: NodeJS.Timeout | undefined;
   constructor(
-    readonly conn: RemotingConnection,
     readonly opaque: number,
     readonly timeoutMs: number,
+    /** Date.now() after which the call fails with RPC_TIME_OUT. */
+    readonly deadline: number,
     readonly resolve: (r: RemotingCommand) => void,
     readonly reject: (e: Error) => void,
   ) {}
 }
 
-function onPendingTimeout(p: PendingCall): void {
-  p.conn.expirePending(p);
+function onDeadlineTimer(conn: RemotingConnection): void {
+  conn.expireDue();
 }
 
-function uncork(conn: RemotingConnection): void {
+const EMPTY = Buffer.alloc(0);
+/** Spare slabs kept per connection: output slabs are reused once the socket is done with them. */
+const SPARE_SLABS = 4;
+
+/**
+ * An output slab and the socket writes still holding ranges of it. Reusing slabs matters: a
+ * fresh 64 KiB buffer per few hundred replies (or per few dozen 1 KiB sends) is external memory
+ * that drives V8 into frequent full collections.
+ */
+class OutSlab {
+  writes = 0;
+  retired = false;
+  readonly done: () => void;
+  constructor(
+    readonly buf: Buffer,
+    spares: OutSlab[],
+  ) {
+    this.done = () => {
+      if (--this.writes === 0 && this.retired && spares.length < SPARE_SLABS) {
+        this.retired = false;
+        spares.push(this);
+      }
+    };
+  }
+}
+const NO_SLAB = new OutSlab(EMPTY, []);
+
+function flushConnection(conn: RemotingConnection): void {
   conn.flush();
 }
 
@@ -81,7 +116,7 @@ function isObservableLike(v: unknown): v is ObservableLike {
 /**
  * One TCP connection speaking RocketMQ remoting, on either side: frames in through a
  * FrameDecoder, requests dispatched to the owner's handler table, responses matched to pending
- * `invoke` calls by opaque. Writes made in the same tick are corked and leave in one writev.
+ * `invoke` calls by opaque. Writes made in the same tick are staged and leave in one socket write.
  */
 export class RemotingConnection {
   readonly id = nextConnectionId++;
@@ -91,7 +126,22 @@ export class RemotingConnection {
   attachment: unknown = undefined;
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, PendingCall>();
-  private corked = false;
+  /**
+   * One timer per connection for call deadlines, armed for the earliest one (a timer per call
+   * costs a timer insert and removal per request on a busy pipeline).
+   */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineAt = Infinity;
+  private flushScheduled = false;
+  /** Staging slab: out[outFrom, outPos) is this tick's output not yet handed to the socket. */
+  private slab: OutSlab = NO_SLAB;
+  private out: Buffer = EMPTY;
+  private outPos = 0;
+  private outFrom = 0;
+  private readonly spareSlabs: OutSlab[] = [];
+  /** Buffers queued this tick before the staged range (large bodies and closed slab ranges), with their slab. */
+  private queued: Buffer[] = [];
+  private queuedSlabs: (OutSlab | null)[] = [];
   private pausedForOutput = false;
   private closedReason: string | null = null;
   private closeRequested: string | null = null;
@@ -166,7 +216,7 @@ export class RemotingConnection {
       return;
     }
     this.pending.delete(res.opaque);
-    clearTimeout(p.timer);
+    if (this.pending.size === 0) this.clearDeadlineTimer();
     p.resolve(res);
   }
 
@@ -190,7 +240,7 @@ export class RemotingConnection {
     } else if (r instanceof RemotingCommand) {
       this.reply(cmd, r, t0);
     } else if (isPromiseLike(r)) {
-      void this.settle(cmd, r, t0);
+      this.settle(cmd, r, t0);
     } else if (isObservableLike(r)) {
       this.settleObservable(cmd, r, t0);
     } else {
@@ -198,16 +248,14 @@ export class RemotingConnection {
     }
   }
 
-  private async settle(cmd: RemotingCommand, p: PromiseLike<unknown>, t0: number): Promise<void> {
-    let v: unknown;
-    try {
-      v = await p;
-    } catch (e) {
-      this.replyError(cmd, e, t0);
-      return;
-    }
-    if (isObservableLike(v)) this.settleObservable(cmd, v, t0);
-    else this.settleValue(cmd, v, t0);
+  private settle(cmd: RemotingCommand, p: PromiseLike<unknown>, t0: number): void {
+    p.then(
+      (v) => {
+        if (isObservableLike(v)) this.settleObservable(cmd, v, t0);
+        else this.settleValue(cmd, v, t0);
+      },
+      (e: unknown) => this.replyError(cmd, e, t0),
+    );
   }
 
   private settleObservable(cmd: RemotingCommand, o: ObservableLike, t0: number): void {
@@ -257,40 +305,132 @@ export class RemotingConnection {
   // outbound
 
   /**
-   * Writes one command. The body goes out as its own buffer (never copied); `bodyParts`, when
-   * given, replace `cmd.body` (e.g. message records sliced from the store). Returns false when
-   * the connection is closed.
+   * Writes one command. `bodyParts`, when given, replace `cmd.body` (e.g. message records sliced
+   * from the store); bodies are never re-encoded. Everything written in one tick leaves in one
+   * socket write at the end of the tick. Returns false when the connection is closed.
    */
   send(cmd: RemotingCommand, bodyParts?: readonly Buffer[]): boolean {
     if (this.closedReason !== null || this.closeRequested !== null) return false;
-    const socket = this.socket;
     let bodyLen = 0;
     if (bodyParts !== undefined) for (let i = 0; i < bodyParts.length; i++) bodyLen += bodyParts[i]!.length;
     else if (cmd.body !== null) bodyLen = cmd.body.length;
     // ROCKETMQ headers carry the code in 16 bits: codes beyond that must travel as JSON.
     if (cmd.serializeType === SerializeType.ROCKETMQ && (cmd.code > 32767 || cmd.code < -32768)) cmd.serializeType = SerializeType.JSON;
-    const prefix = encodeCommandPrefix(cmd, bodyLen);
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncork, this);
+    let end = encodeCommandPrefixInto(cmd, bodyLen, this.out, this.outPos);
+    if (end < 0) {
+      this.newSlab();
+      end = encodeCommandPrefixInto(cmd, bodyLen, this.out, this.outPos);
+      if (end < 0) {
+        // A header larger than a slab (huge extFields): its own buffer.
+        this.queueBuffer(encodeCommandPrefix(cmd, bodyLen));
+        end = this.outPos;
+      }
     }
-    socket.write(prefix);
+    this.outPos = end;
     if (bodyParts !== undefined) {
-      for (let i = 0; i < bodyParts.length; i++) if (bodyParts[i]!.length > 0) socket.write(bodyParts[i]!);
-    } else if (bodyLen > 0) socket.write(cmd.body!);
+      for (let i = 0; i < bodyParts.length; i++) this.stageBody(bodyParts[i]!);
+    } else if (bodyLen > 0) this.stageBody(cmd.body!);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushConnection, this);
+    }
+    return true;
+  }
+
+  private stageBody(b: Buffer): void {
+    const n = b.length;
+    if (n === 0) return;
+    if (n > COPY_LIMIT) {
+      this.queueBuffer(b);
+      return;
+    }
+    if (this.outPos + n > this.out.length) this.newSlab();
+    b.copy(this.out, this.outPos);
+    this.outPos += n;
+  }
+
+  /** Queues a buffer after what is staged so far (order is kept). */
+  private queueBuffer(b: Buffer): void {
+    if (this.outPos > this.outFrom) {
+      this.queued.push(this.out.subarray(this.outFrom, this.outPos));
+      this.queuedSlabs.push(this.slab);
+      this.outFrom = this.outPos;
+    }
+    this.queued.push(b);
+    this.queuedSlabs.push(null);
+  }
+
+  /** Closes the staged range and starts another slab (bytes handed out are never overwritten). */
+  private newSlab(): void {
+    if (this.outPos > this.outFrom) {
+      this.queued.push(this.out.subarray(this.outFrom, this.outPos));
+      this.queuedSlabs.push(this.slab);
+    }
+    this.retireSlab();
+    const slab = this.spareSlabs.pop() ?? new OutSlab(Buffer.allocUnsafeSlow(SLAB_SIZE), this.spareSlabs);
+    this.slab = slab;
+    this.out = slab.buf;
+    this.outPos = 0;
+    this.outFrom = 0;
+  }
+
+  /** The current slab takes no more output; it becomes a spare once its writes are done. */
+  private retireSlab(): void {
+    const old = this.slab;
+    if (old === NO_SLAB) return;
+    old.retired = true;
+    // Ranges queued this tick are counted when written; until then the slab must not be reused.
+    if (old.writes === 0 && !this.queuedSlabs.includes(old) && this.spareSlabs.length < SPARE_SLABS) {
+      old.retired = false;
+      this.spareSlabs.push(old);
+    }
+    this.slab = NO_SLAB;
+    this.out = EMPTY;
+    this.outPos = 0;
+    this.outFrom = 0;
+  }
+
+  /** @internal hands the tick's output to the socket. */
+  flush(): void {
+    this.flushScheduled = false;
+    const socket = this.socket;
+    const q = this.queued;
+    const qs = this.queuedSlabs;
+    const slab = this.slab;
+    const staged = this.outPos > this.outFrom ? this.out.subarray(this.outFrom, this.outPos) : null;
+    this.outFrom = this.outPos;
+    if (q.length > 0) {
+      this.queued = [];
+      this.queuedSlabs = [];
+    }
+    if (socket.destroyed) return;
+    if (q.length === 0) {
+      if (staged !== null) {
+        slab.writes++;
+        socket.write(staged, slab.done);
+      }
+    } else {
+      socket.cork();
+      for (let i = 0; i < q.length; i++) {
+        const from = qs[i];
+        if (from !== null && from !== undefined) {
+          from.writes++;
+          socket.write(q[i]!, from.done);
+        } else socket.write(q[i]!);
+      }
+      if (staged !== null) {
+        slab.writes++;
+        socket.write(staged, slab.done);
+      }
+      socket.uncork();
+    }
+    // Nearly full: start the next tick in another slab rather than with a sliver.
+    if (this.out.length - this.outPos < 512) this.retireSlab();
     if (!this.pausedForOutput && socket.writableLength > OUTPUT_HIGH_WATER) {
       // The peer does not read its replies: stop reading its requests until it catches up.
       this.pausedForOutput = true;
       socket.pause();
     }
-    return true;
-  }
-
-  /** @internal uncorks the tick's writes. */
-  flush(): void {
-    this.corked = false;
-    if (!this.socket.destroyed) this.socket.uncork();
   }
 
   /** Sends a request and resolves with the peer's response; MQError RPC_TIME_OUT / RPC_SEND_TO_CHANNEL_FAILED. */
@@ -300,29 +440,49 @@ export class RemotingConnection {
     }
     cmd.flag &= ~(RPC_RESPONSE | RPC_ONEWAY);
     return new Promise<RemotingCommand>((resolve, reject) => {
-      const p = new PendingCall(this, cmd.opaque, timeoutMs, resolve, reject);
-      const clash = this.pending.get(cmd.opaque);
-      if (clash !== undefined) {
+      if (this.pending.has(cmd.opaque)) {
         reject(new MQError(ResponseCode.RPC_SEND_TO_CHANNEL_FAILED, `opaque ${cmd.opaque} is already in flight on ${this.remoteAddress}`));
         return;
       }
-      this.pending.set(cmd.opaque, p);
-      p.timer = setTimeout(onPendingTimeout, timeoutMs, p);
+      const deadline = Date.now() + timeoutMs;
+      this.pending.set(cmd.opaque, new PendingCall(cmd.opaque, timeoutMs, deadline, resolve, reject));
+      if (deadline < this.deadlineAt) this.armDeadlineTimer(deadline);
       this.send(cmd);
     });
+  }
+
+  private armDeadlineTimer(at: number): void {
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(onDeadlineTimer, Math.max(0, at - Date.now()), this);
+  }
+
+  private clearDeadlineTimer(): void {
+    if (this.deadlineTimer === null) return;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    this.deadlineAt = Infinity;
+  }
+
+  /** @internal fails the calls whose deadline has passed and re-arms for the next one. */
+  expireDue(): void {
+    this.deadlineTimer = null;
+    this.deadlineAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const p of this.pending.values()) {
+      if (p.deadline <= now) {
+        this.pending.delete(p.opaque);
+        p.reject(new MQError(ResponseCode.RPC_TIME_OUT, `wait response on the channel <${this.remoteAddress}> timeout, ${p.timeoutMs}(ms)`));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Infinity && this.closedReason === null) this.armDeadlineTimer(next);
   }
 
   /** Sends a request that gets no response. Returns false when the connection is closed. */
   invokeOneway(cmd: RemotingCommand): boolean {
     cmd.flag = (cmd.flag & ~RPC_RESPONSE) | RPC_ONEWAY;
     return this.send(cmd);
-  }
-
-  /** @internal */
-  expirePending(p: PendingCall): void {
-    if (this.pending.get(p.opaque) !== p) return;
-    this.pending.delete(p.opaque);
-    p.reject(new MQError(ResponseCode.RPC_TIME_OUT, `wait response on the channel <${this.remoteAddress}> timeout, ${p.timeoutMs}(ms)`));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -339,10 +499,10 @@ export class RemotingConnection {
     const reason = this.closeRequested ?? 'closed by peer';
     this.closedReason = reason;
     this.closeRequested ??= reason;
+    this.clearDeadlineTimer();
     if (this.pending.size > 0) {
       const err = `connection to ${this.remoteAddress} closed (${reason})`;
       for (const p of this.pending.values()) {
-        clearTimeout(p.timer);
         p.reject(new MQError(ResponseCode.RPC_SEND_TO_CHANNEL_FAILED, err));
       }
       this.pending.clear();

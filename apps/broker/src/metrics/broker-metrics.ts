@@ -1,4 +1,4 @@
-import { METRIC, counter, createMetricsRegistry, gauge, histogram, removeSeries, type Registry } from '@rocketmq-ts/metrics';
+import { METRIC, aggregatingHistogram, counter, createMetricsRegistry, gauge, removeSeries, type HistogramSeries, type Registry } from '@rocketmq-ts/metrics';
 import { RequestCode, requestCodeName } from '@rocketmq-ts/protocol';
 import type { RemotingProbe } from '@rocketmq-ts/remoting';
 import type { StoreProbe } from '@rocketmq-ts/store';
@@ -6,18 +6,26 @@ import type { BrokerRuntime } from '../broker-runtime.js';
 
 type Inc = { inc(v?: number): void };
 
+/** Counts since the last scrape for one series pair; handed to prom-client when it collects. */
+interface Pending {
+  msgs: number;
+  bytes: number;
+  readonly msgsChild: Inc;
+  readonly bytesChild: Inc;
+}
+
 /**
  * Request codes whose handlers write their own replies (found pulls and queries go out with
  * record slices, held pulls later); they report to `rpcDone` themselves, so the connection's
  * "no reply" report for them is not counted.
  */
 const SELF_REPORTED = new Set<number>([RequestCode.PULL_MESSAGE, RequestCode.LITE_PULL_MESSAGE, RequestCode.QUERY_MESSAGE]);
-type Obs = { observe(v: number): void };
 
 /**
- * The broker's metrics under RocketMQ 5's names. Hot-path counters cache their labelled child
- * per topic (and group) so a send costs two increments, no label hashing. Consumer lag is
- * computed when Prometheus scrapes, from committed offsets and the store.
+ * The broker's metrics under RocketMQ 5's names. On the hot paths a send or pull adds to plain
+ * numbers (per topic, per topic and group, per request/response code); prom-client gets them when
+ * Prometheus scrapes (its `collect` hooks), because prom-client hashes the label set on every
+ * inc/observe, even through a cached child. Consumer lag is computed at scrape time too.
  */
 export class BrokerMetrics {
   readonly registry: Registry;
@@ -26,9 +34,9 @@ export class BrokerMetrics {
   private readonly outMsgs;
   private readonly outBytes;
   private readonly rpc;
-  private readonly inChildren = new Map<string, [Inc, Inc]>();
-  private readonly outChildren = new Map<string, [Inc, Inc]>();
-  private readonly rpcChildren = new Map<number, Obs>();
+  private readonly inPending = new Map<string, Pending>();
+  private readonly outPending = new Map<string, Pending>();
+  private readonly rpcSeries = new Map<number, HistogramSeries>();
   private flushBehind = 0;
   readonly storeProbe: StoreProbe;
   readonly remotingProbe: RemotingProbe;
@@ -37,11 +45,11 @@ export class BrokerMetrics {
     const c = rt.config;
     this.registry = createMetricsRegistry({ cluster: c.brokerClusterName, node_type: 'broker', node_id: `${c.brokerName}-${c.brokerId}` });
     const r = this.registry;
-    this.inMsgs = counter(r, METRIC.messagesInTotal);
-    this.inBytes = counter(r, METRIC.throughputInTotal);
-    this.outMsgs = counter(r, METRIC.messagesOutTotal);
-    this.outBytes = counter(r, METRIC.throughputOutTotal);
-    this.rpc = histogram(r, { ...METRIC.rpcLatency, buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000] });
+    this.inMsgs = counter(r, { ...METRIC.messagesInTotal, collect: () => drain(this.inPending, 'msgs') });
+    this.inBytes = counter(r, { ...METRIC.throughputInTotal, collect: () => drain(this.inPending, 'bytes') });
+    this.outMsgs = counter(r, { ...METRIC.messagesOutTotal, collect: () => drain(this.outPending, 'msgs') });
+    this.outBytes = counter(r, { ...METRIC.throughputOutTotal, collect: () => drain(this.outPending, 'bytes') });
+    this.rpc = aggregatingHistogram(r, { ...METRIC.rpcLatency, buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000] });
     gauge(r, { ...METRIC.storageSize, collect: async (g) => g.set(await this.rt.storeSizeBytes()) });
     gauge(r, {
       ...METRIC.storageFlushBehindBytes,
@@ -67,12 +75,12 @@ export class BrokerMetrics {
   /** One request answered (`res` -1: no reply, oneway). */
   rpcDone(req: number, res: number, ms: number): void {
     const key = req * 100_000 + (res + 1);
-    let child = this.rpcChildren.get(key);
-    if (!child) {
-      child = this.rpc.labels({ protocol_type: 'remoting', request_code: requestCodeName(req).toLowerCase(), response_code: res < 0 ? 'none' : String(res) });
-      this.rpcChildren.set(key, child);
+    let series = this.rpcSeries.get(key);
+    if (!series) {
+      series = this.rpc.series({ protocol_type: 'remoting', request_code: requestCodeName(req).toLowerCase(), response_code: res < 0 ? 'none' : String(res) });
+      this.rpcSeries.set(key, series);
     }
-    child.observe(ms);
+    series.observe(ms);
   }
 
   private lagCache: { at: number; rows: Promise<Awaited<ReturnType<BrokerRuntime['consumerLag']>>> } | null = null;
@@ -93,36 +101,46 @@ export class BrokerMetrics {
   }
 
   messagesIn(topic: string, n: number, bytes: number): void {
-    let c = this.inChildren.get(topic);
-    if (!c) {
-      c = [this.inMsgs.labels({ topic, message_type: 'normal' }), this.inBytes.labels({ topic })];
-      this.inChildren.set(topic, c);
+    let p = this.inPending.get(topic);
+    if (!p) {
+      p = { msgs: 0, bytes: 0, msgsChild: this.inMsgs.labels({ topic, message_type: 'normal' }), bytesChild: this.inBytes.labels({ topic }) };
+      this.inPending.set(topic, p);
     }
-    c[0].inc(n);
-    c[1].inc(bytes);
+    p.msgs += n;
+    p.bytes += bytes;
   }
 
   messagesOut(topic: string, group: string, n: number, bytes: number): void {
     const key = topic + '\u0001' + group;
-    let c = this.outChildren.get(key);
-    if (!c) {
-      c = [this.outMsgs.labels({ topic, consumer_group: group }), this.outBytes.labels({ topic, consumer_group: group })];
-      this.outChildren.set(key, c);
+    let p = this.outPending.get(key);
+    if (!p) {
+      p = { msgs: 0, bytes: 0, msgsChild: this.outMsgs.labels({ topic, consumer_group: group }), bytesChild: this.outBytes.labels({ topic, consumer_group: group }) };
+      this.outPending.set(key, p);
     }
-    c[0].inc(n);
-    c[1].inc(bytes);
+    p.msgs += n;
+    p.bytes += bytes;
   }
 
   removeTopic(topic: string): void {
     this.lagCache = null;
-    this.inChildren.delete(topic);
-    for (const k of [...this.outChildren.keys()]) if (k.startsWith(topic + '\u0001')) this.outChildren.delete(k);
+    this.inPending.delete(topic);
+    for (const k of [...this.outPending.keys()]) if (k.startsWith(topic + '\u0001')) this.outPending.delete(k);
     void removeSeries(this.registry, { topic });
   }
 
   removeGroup(group: string): void {
     this.lagCache = null;
-    for (const k of [...this.outChildren.keys()]) if (k.endsWith('\u0001' + group)) this.outChildren.delete(k);
+    for (const k of [...this.outPending.keys()]) if (k.endsWith('\u0001' + group)) this.outPending.delete(k);
     void removeSeries(this.registry, { consumer_group: group });
+  }
+}
+
+/** Hands one field of the pending counts to prom-client (scrape time). */
+function drain(pending: Map<string, Pending>, field: 'msgs' | 'bytes'): void {
+  for (const p of pending.values()) {
+    const v = p[field];
+    if (v === 0) continue;
+    p[field] = 0;
+    (field === 'msgs' ? p.msgsChild : p.bytesChild).inc(v);
   }
 }

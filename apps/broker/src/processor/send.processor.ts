@@ -9,13 +9,12 @@ import {
   RequestCode,
   ResponseCode,
   SendMessageRequestHeader,
-  SendMessageRequestHeaderV2,
   TopicValidator,
   createUniqId,
+  decodeSendHeaderV2,
   decodeBatchBodyRaw,
   encodeProperties,
   findProperty,
-  sendHeaderFromV2,
   validateTopicName,
   type SendMessageRequest,
 } from '@rocketmq-ts/protocol';
@@ -96,11 +95,15 @@ export class SendMessageProcessor {
     return this.rt.config.traceOn ? 'true' : 'false';
   }
 
+  /**
+   * Not async: with ASYNC_FLUSH the store answers at once and the reply is returned as a value,
+   * so a send costs no promise chain; a promise comes back only when the store has to wait.
+   */
   @RemotingHandler(RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
-  async send(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand> {
+  send(req: RemotingCommand, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {
     let h: SendMessageRequest;
     try {
-      h = req.code === RequestCode.SEND_MESSAGE ? SendMessageRequestHeader.decode(req.extFields) : sendHeaderFromV2(SendMessageRequestHeaderV2.decode(req.extFields));
+      h = req.code === RequestCode.SEND_MESSAGE ? SendMessageRequestHeader.decode(req.extFields) : decodeSendHeaderV2(req.extFields);
     } catch (e) {
       // Java answers a header that does not decode with SYSTEM_ERROR; keep the send-reply extFields anyway.
       if (e instanceof HeaderError) return this.fail(req, ResponseCode.SYSTEM_ERROR, e.message);
@@ -193,11 +196,14 @@ export class SendMessageProcessor {
       bornHost: bornHostOf(conn),
       reconsumeTimes,
     };
-    const r = await this.rt.store.putMessage(put);
-    return this.reply(req, r, h.topic, queueId, body.length, 1, transactionIdOf(props, sysFlag));
+    const r = this.rt.store.putMessageNow(put);
+    const replyTopic = h.topic;
+    const txId = transactionIdOf(props, sysFlag);
+    if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, queueId, body.length, 1, txId));
+    return this.reply(req, r, replyTopic, queueId, body.length, 1, txId);
   }
 
-  private async putBatch(req: RemotingCommand, h: SendMessageRequest, topic: string, queueId: number, body: Buffer, conn: RemotingConnection): Promise<RemotingCommand> {
+  private putBatch(req: RemotingCommand, h: SendMessageRequest, topic: string, queueId: number, body: Buffer, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {
     let entries;
     try {
       entries = decodeBatchBodyRaw(body);
@@ -216,7 +222,8 @@ export class SendMessageProcessor {
       msgs.push({ topic, queueId, body: e.body, flag: e.flag, propertiesString: ensureTrailingSeparator(props) + this.clusterProp, sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, bornHost });
       bytes += e.body.length;
     }
-    const r = await this.rt.store.putMessages(msgs);
+    const r = this.rt.store.putMessagesNow(msgs);
+    if (r instanceof Promise) return r.then((res) => this.reply(req, res, topic, queueId, bytes, msgs.length));
     return this.reply(req, r, topic, queueId, bytes, msgs.length);
   }
 

@@ -33,7 +33,34 @@ export interface HeaderCodec<H> {
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
 
+/**
+ * Decimal digits with an optional '-' and at most 15 digits (exact in a double, so the same
+ * value Number() gives); NaN for anything else, which then takes the general path.
+ */
+function plainInteger(s: string): number {
+  const n = s.length;
+  let i = 0;
+  let neg = false;
+  if (n > 0 && s.charCodeAt(0) === 45) {
+    neg = true;
+    i = 1;
+  }
+  if (n === i || n - i > 15) return NaN;
+  let v = 0;
+  for (; i < n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
+
 function coerce(name: string, header: string, t: FieldType, v: string | number | boolean): string | number | boolean {
+  if ((t === 'int' || t === 'long') && typeof v === 'string') {
+    const n = plainInteger(v);
+    // -0 is left to the general path (Number('-0') is -0 too, but keep one definition of it).
+    if (n === n && (n !== 0 || v.length === 1) && (t === 'long' || (n >= INT_MIN && n <= INT_MAX))) return n;
+  }
   switch (t) {
     case 'string':
       return typeof v === 'string' ? v : String(v);
@@ -59,6 +86,19 @@ function coerce(name: string, header: string, t: FieldType, v: string | number |
       return n;
     }
   }
+}
+
+/**
+ * One field for hand-written decoders of hot headers: the same checks, coercion and error text
+ * as `defineHeader(...).decode`, with the extFields lookup left at the call site (a named
+ * property load there stays monomorphic; a shared keyed lookup does not).
+ */
+export function headerField(v: string | number | boolean | null | undefined, name: string, header: string, t: FieldType, req: boolean): string | number | boolean | undefined {
+  if (v === undefined || v === null) {
+    if (req) throw new HeaderError(name, `the custom field ${name} is null (required by ${header})`);
+    return undefined;
+  }
+  return coerce(name, header, t, v);
 }
 
 export function defineHeader<const S extends HeaderSpec>(name: string, spec: S): HeaderCodec<HeaderOf<S>> {

@@ -1,4 +1,5 @@
-import { defineHeader } from './codec.js';
+import type { ExtFields } from '../remoting-command.js';
+import { defineHeader, headerField } from './codec.js';
 
 // Send path headers (remoting.md §3.1–3.2, §3.7).
 
@@ -56,6 +57,40 @@ export function sendHeaderFromV2(v2: ReturnType<typeof SendMessageRequestHeaderV
   if (v2.l !== undefined) h.maxReconsumeTimes = v2.l;
   if (v2.m !== undefined) h.batch = v2.m;
   if (v2.n !== undefined) h.bname = v2.n;
+  return h;
+}
+
+const V2 = 'SendMessageRequestHeaderV2';
+const NO_FIELDS: ExtFields = {};
+
+/**
+ * `sendHeaderFromV2(SendMessageRequestHeaderV2.decode(ext))` in one step, written out for the
+ * send hot path: same fields, checks (in the same order) and errors, no intermediate object.
+ */
+export function decodeSendHeaderV2(ext: ExtFields | null | undefined): SendMessageRequest {
+  const x = ext ?? NO_FIELDS;
+  const h: SendMessageRequest = {
+    producerGroup: headerField(x.a, 'a', V2, 'string', true) as string,
+    topic: headerField(x.b, 'b', V2, 'string', true) as string,
+    defaultTopic: headerField(x.c, 'c', V2, 'string', true) as string,
+    defaultTopicQueueNums: headerField(x.d, 'd', V2, 'int', true) as number,
+    queueId: headerField(x.e, 'e', V2, 'int', true) as number,
+    sysFlag: headerField(x.f, 'f', V2, 'int', true) as number,
+    bornTimestamp: headerField(x.g, 'g', V2, 'long', true) as number,
+    flag: headerField(x.h, 'h', V2, 'int', true) as number,
+  };
+  const properties = headerField(x.i, 'i', V2, 'string', false) as string | undefined;
+  const reconsumeTimes = headerField(x.j, 'j', V2, 'int', false) as number | undefined;
+  const unitMode = headerField(x.k, 'k', V2, 'bool', false) as boolean | undefined;
+  const maxReconsumeTimes = headerField(x.l, 'l', V2, 'int', false) as number | undefined;
+  const batch = headerField(x.m, 'm', V2, 'bool', false) as boolean | undefined;
+  const bname = headerField(x.n, 'n', V2, 'string', false) as string | undefined;
+  if (properties !== undefined) h.properties = properties;
+  if (reconsumeTimes !== undefined) h.reconsumeTimes = reconsumeTimes;
+  if (unitMode !== undefined) h.unitMode = unitMode;
+  if (maxReconsumeTimes !== undefined) h.maxReconsumeTimes = maxReconsumeTimes;
+  if (batch !== undefined) h.batch = batch;
+  if (bname !== undefined) h.bname = bname;
   return h;
 }
 

@@ -16,10 +16,41 @@ export function writeAddress(buf: Buffer, pos: number, address: string): 4 | 16 
   return 16;
 }
 
+/**
+ * The binary forms of the last few addresses written: every record carries a born host and a
+ * store host, nearly always the same few strings, so they are parsed once, not per record.
+ */
+const ADDR_CACHE = 4;
+const cachedAddr: string[] = new Array<string>(ADDR_CACHE).fill('');
+const cachedBytes: Uint8Array[] = Array.from({ length: ADDR_CACHE }, () => new Uint8Array(16));
+const cachedLen: number[] = new Array<number>(ADDR_CACHE).fill(0);
+let cacheNext = 0;
+
 /** Writes address + int32 port; returns bytes written (8 or 20). */
 export function writeSocketAddress(buf: Buffer, pos: number, a: SocketAddress): number {
-  const n = writeAddress(buf, pos, a.address);
-  buf.writeInt32BE(a.port | 0, pos + n);
+  const addr = a.address;
+  let n = 0;
+  for (let i = 0; i < ADDR_CACHE; i++) {
+    if (cachedAddr[i] === addr && cachedLen[i] !== 0) {
+      n = cachedLen[i]!;
+      const b = cachedBytes[i]!;
+      for (let j = 0; j < n; j++) buf[pos + j] = b[j]!;
+      break;
+    }
+  }
+  if (n === 0) {
+    n = writeAddress(buf, pos, addr);
+    const slot = cacheNext;
+    cacheNext = (cacheNext + 1) % ADDR_CACHE;
+    cachedAddr[slot] = addr;
+    cachedLen[slot] = n;
+    cachedBytes[slot]!.set(buf.subarray(pos, pos + n));
+  }
+  const port = a.port | 0;
+  buf[pos + n] = port >>> 24;
+  buf[pos + n + 1] = port >>> 16;
+  buf[pos + n + 2] = port >>> 8;
+  buf[pos + n + 3] = port;
   return n + 4;
 }
 

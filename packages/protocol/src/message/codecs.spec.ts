@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { indexKeyHash, javaStringHashCode, tagsString2tagsCode } from './hash.js';
+import { indexKeyHash, indexKeyHashOf, javaStringHashCode, tagsString2tagsCode } from './hash.js';
 import { decodeProperties, encodeProperties, findProperty } from './properties.js';
 import { decodeBatchBody, decodeBatchBodyRaw, encodeBatchBody, BatchDecodeError } from './batch.js';
-import { createOffsetMsgId, decodeOffsetMsgId, UniqKeyGenerator, createUniqId } from './msgid.js';
-import { formatAddress, writeAddress } from './address.js';
+import { createOffsetMsgId, decodeOffsetMsgId, hex16, UniqKeyGenerator, createUniqId } from './msgid.js';
+import { formatAddress, writeAddress, writeSocketAddress } from './address.js';
 
 describe('javaStringHashCode', () => {
   it('matches Java for ASCII, empty, wrap-around and non-BMP strings', () => {
@@ -21,6 +21,9 @@ describe('javaStringHashCode', () => {
   it('index key hash is abs() with MIN_VALUE → 0', () => {
     expect(indexKeyHash('polygenelubricants')).toBe(0);
     expect(indexKeyHash('hello world')).toBe(1794106052);
+    for (const [t, k] of [['T', 'k'], ['BenchTopic', '7F0000011F904ED7E48A10C6DE6A0001'], ['', ''], ['主题', 'ключ'], ['polygenelubricants', '']]) {
+      expect(indexKeyHashOf(t!, k!)).toBe(indexKeyHash(`${t}#${k}`));
+    }
     const neg = 'TopicTest#key-negative-hash-123';
     expect(indexKeyHash(neg)).toBe(Math.abs(javaStringHashCode(neg)));
   });
@@ -98,6 +101,49 @@ describe('msgIds', () => {
     expect(Number.parseInt(a.slice(20, 28), 16)).toBe(sinceMonth);
     expect((Number.parseInt(b.slice(28), 16) - Number.parseInt(a.slice(28), 16)) & 0xffff).toBe(1);
     expect(createUniqId()).toMatch(/^[0-9A-F]{32}$/);
+    // Same text as the Buffer + toString('hex') form it replaced, including a negative ms field.
+    const ref = (t: number, c: number): string => {
+      const tail = Buffer.alloc(6);
+      tail.writeInt32BE(t | 0, 0);
+      tail.writeUInt16BE(c, 4);
+      return tail.toString('hex').toUpperCase();
+    };
+    const g2 = new UniqKeyGenerator('10.0.0.1', 1, 2);
+    for (const t of [new Date(2026, 10, 1).getTime(), now, new Date(2026, 10, 30, 23, 59, 59, 999).getTime()]) {
+      const id = g2.next(t);
+      const c = Number.parseInt(id.slice(28), 16);
+      expect(id.slice(20)).toBe(ref(t - new Date(new Date(t).getFullYear(), new Date(t).getMonth(), 1).getTime(), c));
+    }
+  });
+  it('hex16 is the 16-digit uppercase hex of an offset', () => {
+    for (const v of [0, 1, 0xff, 0x12345678ab, 2 ** 32, 2 ** 32 - 1, 2 ** 53 - 1, 1073741824 * 7 + 1234]) {
+      expect(hex16(v)).toBe(v.toString(16).toUpperCase().padStart(16, '0'));
+    }
+  });
+  it('writeSocketAddress gives the same bytes from its cache as from parsing', () => {
+    const addrs = [
+      { address: '127.0.0.1', port: 10911 },
+      { address: 'fe80::1:2', port: 1 },
+      { address: '::ffff:10.0.0.7', port: 65535 },
+      { address: '192.168.1.20', port: -1 },
+      { address: '2001:db8::1', port: 80 },
+      { address: '10.9.8.7', port: 0 },
+    ];
+    const fresh = (a: { address: string; port: number }): Buffer => {
+      const b = Buffer.alloc(20);
+      const n = writeAddress(b, 0, a.address);
+      b.writeInt32BE(a.port | 0, n);
+      return b.subarray(0, n + 4);
+    };
+    for (let round = 0; round < 3; round++) {
+      for (const a of [...addrs, ...addrs.slice().reverse()]) {
+        const b = Buffer.alloc(24, 0xee);
+        const n = writeSocketAddress(b, 2, a);
+        expect(b.subarray(2, 2 + n)).toEqual(fresh(a));
+        expect(b[2 + n]).toBe(0xee);
+      }
+    }
+    expect(() => writeSocketAddress(Buffer.alloc(20), 0, { address: 'nope', port: 1 })).toThrow(RangeError);
   });
   it('address helpers format IPv6 compressed', () => {
     const buf = Buffer.alloc(16);

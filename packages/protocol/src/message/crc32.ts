@@ -1,5 +1,13 @@
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the same function as java.util.zip.CRC32.
-// Node 20 has no zlib.crc32, so this is a slicing-by-8 table implementation (8 bytes per step).
+// zlib.crc32 (Node >= 20.15, 22.2) is native and about 2.5x faster on a 1 KiB body; the
+// slicing-by-8 table implementation below is the fallback and serves short inputs, where the
+// native call costs more than the work.
+import * as zlib from 'node:zlib';
+
+type NativeCrc32 = (data: NodeJS.ArrayBufferView, value?: number) => number;
+const nativeCrc32: NativeCrc32 | undefined = typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (zlib as { crc32: NativeCrc32 }).crc32 : undefined;
+/** Below this many bytes the JS loop beats the native call. */
+const NATIVE_MIN = 128;
 
 const TABLES: Int32Array[] = (() => {
   const t: Int32Array[] = [];
@@ -35,6 +43,14 @@ const T7 = TABLES[7] as Int32Array;
  * to continue a running checksum.
  */
 export function crc32(buf: Uint8Array, start = 0, end = buf.length, seed = 0): number {
+  if (nativeCrc32 !== undefined && end - start >= NATIVE_MIN) {
+    return nativeCrc32(start === 0 && end === buf.length ? buf : buf.subarray(start, end), seed >>> 0) >>> 0;
+  }
+  return crc32Js(buf, start, end, seed);
+}
+
+/** The table implementation (exported for tests that pin it against the native one). */
+export function crc32Js(buf: Uint8Array, start = 0, end = buf.length, seed = 0): number {
   let c = ~seed | 0;
   let i = start;
   const end8 = end - ((end - start) & 7);

@@ -20,7 +20,18 @@ export function tagsString2tagsCode(tags: string | undefined): number {
 
 /** Index key hash: abs(hashCode), with Integer.MIN_VALUE mapped to 0 (Java's abs overflows). */
 export function indexKeyHash(key: string): number {
-  const h = javaStringHashCode(key);
+  return absHash(javaStringHashCode(key));
+}
+
+/** indexKeyHash(`${topic}#${key}`) without building the string (the index writes two per message). */
+export function indexKeyHashOf(topic: string, key: string): number {
+  let h = javaStringHashCode(topic);
+  h = (Math.imul(h, 31) + 0x23) | 0; // '#'
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  return absHash(h);
+}
+
+function absHash(h: number): number {
   if (h === -2147483648) return 0;
   return h < 0 ? -h : h;
 }

@@ -3,6 +3,18 @@ import type { SocketAddress } from '@rocketmq-ts/common';
 import { formatAddress, writeAddress } from './address.js';
 import { readInt64BE, writeInt64BE } from './int64.js';
 
+const HEX2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, '0'));
+
+/** Uppercase hex of a non-negative integer below 2^53 as 16 digits (the int64 part of an offset msgId). */
+export function hex16(v: number): string {
+  const hi = Math.floor(v / 4294967296);
+  const lo = v >>> 0;
+  return (
+    HEX2[(hi >>> 24) & 0xff]! + HEX2[(hi >>> 16) & 0xff]! + HEX2[(hi >>> 8) & 0xff]! + HEX2[hi & 0xff]! +
+    HEX2[lo >>> 24]! + HEX2[(lo >>> 16) & 0xff]! + HEX2[(lo >>> 8) & 0xff]! + HEX2[lo & 0xff]!
+  );
+}
+
 /** Offset msgId: uppercase hex of [store IP 4|16][int32 port][int64 commit-log offset]; 32 or 56 chars. */
 export function createOffsetMsgId(storeHost: SocketAddress, commitLogOffset: number): string {
   const buf = Buffer.allocUnsafe(28);
@@ -36,7 +48,6 @@ export class UniqKeyGenerator {
   private counter: number;
   private monthStart = 0;
   private nextMonthStart = 0;
-  private readonly tail = Buffer.allocUnsafe(6);
 
   constructor(clientIp = '127.0.0.1', pid: number = process.pid, instanceHash: number = (Math.random() * 0x7fffffff) | 0) {
     const head = Buffer.allocUnsafe(22);
@@ -53,10 +64,10 @@ export class UniqKeyGenerator {
       this.monthStart = new Date(d.getFullYear(), d.getMonth(), 1).getTime();
       this.nextMonthStart = new Date(d.getFullYear(), d.getMonth() + 1, 1).getTime();
     }
-    this.tail.writeInt32BE((now - this.monthStart) | 0, 0);
+    const t = (now - this.monthStart) | 0;
     this.counter = (this.counter + 1) & 0xffff;
-    this.tail.writeUInt16BE(this.counter, 4);
-    return this.prefix + this.tail.toString('hex').toUpperCase();
+    const c = this.counter;
+    return this.prefix + HEX2[(t >>> 24) & 0xff]! + HEX2[(t >>> 16) & 0xff]! + HEX2[(t >>> 8) & 0xff]! + HEX2[t & 0xff]! + HEX2[c >>> 8]! + HEX2[c & 0xff]!;
   }
 }
 

@@ -15,7 +15,7 @@ import {
   readStoreTimestamp,
   type MessageRecordInput,
 } from './record.js';
-import { bodyCrc32, crc32 } from './crc32.js';
+import { bodyCrc32, crc32, crc32Js } from './crc32.js';
 import { encodeProperties } from './properties.js';
 
 // Builds expected bytes field by field from the table in remoting.md §4.1.
@@ -201,6 +201,14 @@ describe('crc32', () => {
     for (let s = 0; s < 9; s++) for (let e = s; e <= 300; e += 7) expect(crc32(data, s, e)).toBe(bitwise(data.subarray(s, e)));
     expect(crc32(data, 100, 300, crc32(data, 0, 100))).toBe(crc32(data));
     expect(bodyCrc32(Buffer.from('123456789'))).toBe(0xcbf43926 & 0x7fffffff);
+  });
+  it('native and table implementations agree (1 KiB bodies, offsets, seeds)', () => {
+    const data = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 197 + 13) & 0xff));
+    for (const [s, e] of [[0, 1024], [3, 1027], [0, 4096], [100, 228], [1000, 1127]] as const) {
+      expect(crc32(data, s, e)).toBe(crc32Js(data, s, e));
+      expect(crc32(data, s, e, 0xdeadbeef)).toBe(crc32Js(data, s, e, 0xdeadbeef));
+    }
+    expect(crc32(data, 2000, 4096, crc32(data, 0, 2000))).toBe(crc32Js(data));
   });
 });
 

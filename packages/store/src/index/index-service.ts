@@ -1,7 +1,7 @@
 // Index service: keys (`topic#key`) of KEYS entries and UNIQ_KEY → commit-log offsets, across index files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { indexKeyHash } from '@rocketmq-ts/protocol';
+import { indexKeyHashOf } from '@rocketmq-ts/protocol';
 import { IndexFile } from './index-file.js';
 
 /** Index file names are their creation time, yyyyMMddHHmmssSSS. */
@@ -51,14 +51,14 @@ export class IndexService {
   putKeys(topic: string, keys: readonly string[], phyOffset: number, storeTimestamp: number): void {
     for (const k of keys) {
       if (k.length === 0) continue;
-      const h = indexKeyHash(`${topic}#${k}`);
+      const h = indexKeyHashOf(topic, k);
       if (!this.writableFile().putKey(h, phyOffset, storeTimestamp)) this.writableFile().putKey(h, phyOffset, storeTimestamp);
     }
   }
 
   putKey(topic: string, key: string, phyOffset: number, storeTimestamp: number): void {
     if (key.length === 0) return;
-    const h = indexKeyHash(`${topic}#${key}`);
+    const h = indexKeyHashOf(topic, key);
     let f = this.writableFile();
     if (!f.putKey(h, phyOffset, storeTimestamp)) {
       f = this.writableFile();
@@ -68,7 +68,7 @@ export class IndexService {
 
   /** Candidate commit-log offsets for `topic#key` (hash matches; the caller verifies the key). */
   async query(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<number[]> {
-    const h = indexKeyHash(`${topic}#${key}`);
+    const h = indexKeyHashOf(topic, key);
     const out: number[] = [];
     for (let i = this.files.length - 1; i >= 0 && out.length < maxNum; i--) {
       const f = this.files[i] as IndexFile;
