@@ -9,7 +9,6 @@ import {
   encodeMessageRecord,
   encodeProperties,
   findProperty,
-  hex16,
   javaStringHashCode,
   MAX_PROPERTIES_LENGTH,
   MAX_TOPIC_LENGTH_V2,
@@ -35,16 +34,6 @@ export const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
 const PREPARED = MessageSysFlag.TRANSACTION_PREPARED_TYPE;
 const ROLLBACK = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE;
 const DEFAULT_BORN_HOST: SocketAddress = { address: '127.0.0.1', port: 0 };
-const EMPTY_BODY = Buffer.alloc(0);
-
-/** A maybe-synchronous store call as a promise; a synchronous throw becomes a rejection. */
-function settled<T>(f: () => T | Promise<T>): Promise<T> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e as Error);
-  }
-}
 
 export interface DiskUsage {
   totalBytes: number;
@@ -84,8 +73,6 @@ export class DefaultMessageStore implements MessageStore {
   private readonly storeHostPrefix: string;
   private readonly storeHostV6: boolean;
   private readonly maxRecord: number;
-  /** Reused for every record encoded (the encoder reads it synchronously). */
-  private readonly recordInput: MessageRecordInput;
   private lastBornAddress = '';
   private lastBornV6 = false;
   private state: 'new' | 'loaded' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -121,11 +108,6 @@ export class DefaultMessageStore implements MessageStore {
     // Offset msgIds share the store-host prefix; only the offset part changes per message.
     this.storeHostPrefix = hostHex(sh);
     this.maxRecord = maxRecordSize(this.config);
-    this.recordInput = {
-      topic: '', queueId: 0, flag: 0, queueOffset: 0, physicalOffset: 0, sysFlag: 0,
-      bornTimestamp: 0, bornHost: DEFAULT_BORN_HOST, storeTimestamp: 0, storeHost: this.config.storeHost,
-      reconsumeTimes: 0, preparedTransactionOffset: 0, body: EMPTY_BODY, properties: '',
-    };
   }
 
   // ================================================================ lifecycle
@@ -352,8 +334,8 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   private msgIdOf(phy: number, storeHost: SocketAddress | undefined): string {
-    if (storeHost === undefined || storeHost === this.config.storeHost) return this.storeHostPrefix + hex16(phy);
-    return hostHex(storeHost) + hex16(phy);
+    if (storeHost === undefined || storeHost === this.config.storeHost) return this.storeHostPrefix + phy.toString(16).toUpperCase().padStart(16, '0');
+    return hostHex(storeHost) + phy.toString(16).toUpperCase().padStart(16, '0');
   }
 
   /** Validates one message and measures its record. Returns a status string on rejection. */
@@ -378,25 +360,11 @@ export class DefaultMessageStore implements MessageStore {
     return { m, props, topicLen, propsLen, size, bornHost, storeHost };
   }
 
-  putMessage(msg: PutMessageRequest): Promise<PutMessageResult> {
-    return settled(() => this.putPrepared([msg]));
-  }
-
-  putMessages(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult> {
-    return settled(() => this.putMessagesNow(msgs));
-  }
-
-  /**
-   * putMessage without a promise when the outcome is known at once (the usual ASYNC_FLUSH case:
-   * room in the tail, nothing to wait for); a promise when it has to wait (segment roll, group
-   * commit). Saves the broker's send path a promise chain per message.
-   */
-  putMessageNow(msg: PutMessageRequest): PutMessageResult | Promise<PutMessageResult> {
+  async putMessage(msg: PutMessageRequest): Promise<PutMessageResult> {
     return this.putPrepared([msg]);
   }
 
-  /** putMessages in the same maybe-synchronous form as putMessageNow. */
-  putMessagesNow(msgs: readonly PutMessageRequest[]): PutMessageResult | Promise<PutMessageResult> {
+  async putMessages(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult> {
     if (msgs.length === 0) return this.fail(PutMessageStatus.MESSAGE_ILLEGAL, 0);
     const first = msgs[0] as PutMessageRequest;
     for (const m of msgs) if (m.topic !== first.topic || m.queueId !== first.queueId) return this.fail(PutMessageStatus.MESSAGE_ILLEGAL, msgs.length);
@@ -409,8 +377,8 @@ export class DefaultMessageStore implements MessageStore {
     return { status };
   }
 
-  private putPrepared(msgs: readonly PutMessageRequest[]): PutMessageResult | Promise<PutMessageResult> {
-    const t0 = this.probe.onPut !== undefined ? performance.now() : 0;
+  private async putPrepared(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult> {
+    const t0 = performance.now();
     const refused = this.refusePut();
     if (refused !== undefined) return this.fail(refused, msgs.length);
     const prepared: PreparedMessage[] = [];
@@ -425,35 +393,16 @@ export class DefaultMessageStore implements MessageStore {
     const cl = this.commitLog;
     try {
       this.failures.check('append');
-      if (!cl.reserve(total)) return this.putAfterRoll(prepared, total, t0);
-    } catch (e) {
-      return this.appendFailed(e, msgs.length);
-    }
-    return this.appendReserved(prepared, total, t0);
-  }
-
-  /** The tail has no room (or no segment yet): roll or create one, then append. */
-  private async putAfterRoll(prepared: PreparedMessage[], total: number, t0: number): Promise<PutMessageResult> {
-    const cl = this.commitLog;
-    try {
       // Re-reserve after every await: another put may have used the space in between.
       while (!cl.reserve(total)) await cl.ensureWritable(total);
     } catch (e) {
-      return this.appendFailed(e, prepared.length);
+      const code = errnoCode(e);
+      this.logger.error('append failed', { error: String(e) });
+      return this.fail(code === 'ENOSPC' ? PutMessageStatus.DISK_FULL : e instanceof Error && e.name === 'InjectedFailure' ? PutMessageStatus.UNKNOWN_ERROR : PutMessageStatus.CREATE_MAPPED_FILE_FAILED, msgs.length);
     }
-    if (this.state !== 'running') return this.fail(PutMessageStatus.SERVICE_NOT_AVAILABLE, prepared.length);
-    return this.appendReserved(prepared, total, t0);
-  }
+    if (this.state !== 'running') return this.fail(PutMessageStatus.SERVICE_NOT_AVAILABLE, msgs.length);
 
-  private appendFailed(e: unknown, n: number): PutMessageResult {
-    const code = errnoCode(e);
-    this.logger.error('append failed', { error: String(e) });
-    return this.fail(code === 'ENOSPC' ? PutMessageStatus.DISK_FULL : e instanceof Error && e.name === 'InjectedFailure' ? PutMessageStatus.UNKNOWN_ERROR : PutMessageStatus.CREATE_MAPPED_FILE_FAILED, n);
-  }
-
-  /** Encodes the records into the reserved space, assigns offsets and dispatches; synchronous up to the flush wait. */
-  private appendReserved(prepared: PreparedMessage[], total: number, t0: number): PutMessageResult | Promise<PutMessageResult> {
-    const cl = this.commitLog;
+    // ---- synchronous from here: encode, assign offsets, dispatch
     const buf = cl.tailBuf;
     let pos = cl.tailPos;
     let phy = cl.wrotePos;
@@ -463,10 +412,11 @@ export class DefaultMessageStore implements MessageStore {
     const queue = this.findOrCreateQueue(head.m.topic, head.m.queueId);
     let firstQueueOffset = -1;
     let msgId = '';
-    const input = this.recordInput;
-    input.topic = head.m.topic;
-    input.queueId = head.m.queueId;
-    input.storeTimestamp = storeTimestamp;
+    const input: MessageRecordInput = {
+      topic: head.m.topic, queueId: head.m.queueId, flag: 0, queueOffset: 0, physicalOffset: 0, sysFlag: 0,
+      bornTimestamp: 0, bornHost: DEFAULT_BORN_HOST, storeTimestamp, storeHost: this.config.storeHost,
+      reconsumeTimes: 0, preparedTransactionOffset: 0, body: head.m.body, properties: '',
+    };
     for (const p of prepared) {
       const m = p.m;
       const sysFlag = m.sysFlag ?? 0;
@@ -495,26 +445,22 @@ export class DefaultMessageStore implements MessageStore {
       pos += p.size;
       phy += p.size;
     }
-    input.body = EMPTY_BODY; // do not pin the last request's body
     cl.commit(total, storeTimestamp);
-    this.stats.putCount += prepared.length;
+    this.stats.putCount += msgs.length;
     this.stats.putBytes += total;
-    const result: PutMessageResult = {
-      status: PutMessageStatus.PUT_OK,
-      appendResult: { wroteOffset: firstPhy, wroteBytes: total, msgId, storeTimestamp, logicsOffset: firstQueueOffset, msgNum: prepared.length },
-    };
+
+    let status: PutMessageStatus = PutMessageStatus.PUT_OK;
     if (this.config.flushDiskType === 'SYNC_FLUSH' && this.waitFor(head.m, head.props)) {
-      return cl.waitForFlush(phy).then((ok) => {
-        if (!ok) {
-          result.status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
-          this.stats.syncFlushTimeouts++;
-        }
-        if (this.probe.onPut !== undefined) this.probe.onPut(result.status, prepared.length, total, performance.now() - t0);
-        return result;
-      });
+      if (!(await cl.waitForFlush(phy))) {
+        status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
+        this.stats.syncFlushTimeouts++;
+      }
     }
-    if (this.probe.onPut !== undefined) this.probe.onPut(result.status, prepared.length, total, performance.now() - t0);
-    return result;
+    this.probe.onPut?.(status, msgs.length, total, performance.now() - t0);
+    return {
+      status,
+      appendResult: { wroteOffset: firstPhy, wroteBytes: total, msgId, storeTimestamp, logicsOffset: firstQueueOffset, msgNum: msgs.length },
+    };
   }
 
   private waitFor(m: PutMessageRequest, props: string): boolean {
@@ -658,7 +604,7 @@ export class DefaultMessageStore implements MessageStore {
         }
         if (filter !== undefined && !filter.isMatchedByConsumeQueue(tagsCode)) continue;
         const rec = this.commitLog.readFromMemory(phy, size) ?? (await this.commitLog.read(phy, size));
-        if (rec === undefined || rec.readInt32BE(0) !== size) {
+        if (rec === undefined || rec.length < 4 || rec.readInt32BE(0) !== size) {
           sawRemoved = true;
           continue;
         }
