@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { SocketAddress } from '@rocketmq-ts/common';
-import { MixAll, PermName } from '@rocketmq-ts/protocol';
+import { MixAll, PermName, encodeProperties, type DecodedMessage } from '@rocketmq-ts/protocol';
 import { createLogger } from '@rocketmq-ts/remoting';
-import { DefaultMessageStore, parseDelayLevels, type RecoveryReport } from '@rocketmq-ts/store';
+import { DefaultMessageStore, parseDelayLevels, type PutMessageResult, type RecoveryReport } from '@rocketmq-ts/store';
 import { ConsumerManager } from './client/consumer-manager.js';
 import { ProducerManager } from './client/producer-manager.js';
 import type { BrokerConfig } from './config.js';
@@ -195,6 +195,25 @@ export class BrokerRuntime {
     await this.store.shutdown();
     this.state = 'stopped';
     this.log.info('store flushed and closed');
+  }
+
+  /**
+   * Stores a copy of a stored message under another topic/queue with new properties (retry,
+   * dead-letter and delayed delivery); the copy never waits for a flush.
+   */
+  rePut(m: DecodedMessage, topic: string, queueId: number, props: Map<string, string>, reconsumeTimes: number): Promise<PutMessageResult> {
+    return this.store.putMessage({
+      topic,
+      queueId,
+      body: m.body,
+      flag: m.flag,
+      propertiesString: encodeProperties(props),
+      sysFlag: m.sysFlag,
+      bornTimestamp: m.bornTimestamp,
+      bornHost: m.bornHost,
+      reconsumeTimes,
+      waitStoreMsgOK: false,
+    });
   }
 
   /** Bytes of message data held (commit-log span). */

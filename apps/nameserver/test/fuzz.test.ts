@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RemotingCommand, RequestCode, ResponseCode, encodeRegisterBrokerBody, topicConfig } from '@rocketmq-ts/protocol';
 import { RemotingClient } from '@rocketmq-ts/remoting';
-import { appMain, freePort, isPidAlive, makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf, type NodeProcess, jsonFrame, rocketmqFrame } from '@rocketmq-ts/testing';
+import { appMain, freePort, isPidAlive, makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf, type NodeProcess, jsonFrame, rocketmqFrame, seededRandom } from '@rocketmq-ts/testing';
 
 /**
  * Feeds ≥100 000 random and mutated frames to a running name server over many connections and
@@ -18,15 +18,7 @@ const WORKERS = 4;
 const CHECK_EVERY_BATCHES = 25;
 const TIME_LIMIT_MS = 60_000;
 
-function rng(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
+const rng = seededRandom;
 
 /** Every name-server request code and the extFields its header names. */
 const CODES: Array<[number, string[]]> = [

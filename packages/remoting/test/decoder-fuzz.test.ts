@@ -13,18 +13,9 @@ import {
   encodeRegisterBrokerBody,
   topicConfig,
 } from '@rocketmq-ts/protocol';
-import { jsonFrame, rocketmqFrame } from '@rocketmq-ts/testing';
+import { jsonFrame, rocketmqFrame, seededRandom } from '@rocketmq-ts/testing';
 
-/** xorshift32: reproducible inputs; the seed is printed on failure. */
-function rng(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
+const rng = seededRandom;
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261126);
 const INPUTS = 100_000;

@@ -1,4 +1,4 @@
-export { waitFor, type WaitForOptions } from './wait.js';
+export { waitFor, seededRandom, type WaitForOptions } from './wait.js';
 export { freePort, canConnect, waitForPort } from './ports.js';
 export { makeTempDir, removeTempDir, removeTempDirs, repoRoot, appMain, writeConf } from './files.js';
 export {

@@ -33,3 +33,14 @@ export async function waitFor<T>(
     await sleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())));
   }
 }
+
+/** xorshift32: a reproducible random source in [0, 1) for fuzz and randomized tests (print the seed on failure). */
+export function seededRandom(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+}

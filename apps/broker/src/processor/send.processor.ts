@@ -13,7 +13,6 @@ import {
   createUniqId,
   decodeSendHeaderV2,
   decodeBatchBodyRaw,
-  encodeProperties,
   findProperty,
   validateTopicName,
   type SendMessageRequest,
@@ -300,18 +299,7 @@ export class SendMessageProcessor {
     }
     // The first failure names the stored message (its offset msgId); later ones keep that name.
     if (!props.has(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID)) props.set(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID, m.msgId);
-    const r = await this.rt.store.putMessage({
-      topic,
-      queueId,
-      body: m.body,
-      flag: m.flag,
-      propertiesString: encodeProperties(props),
-      sysFlag: m.sysFlag,
-      bornTimestamp: m.bornTimestamp,
-      bornHost: m.bornHost,
-      reconsumeTimes: m.reconsumeTimes + 1,
-      waitStoreMsgOK: false,
-    });
+    const r = await this.rt.rePut(m, topic, queueId, props, m.reconsumeTimes + 1);
     const [code, remark] = putStatusReply(r.status);
     return RemotingCommand.responseTo(req, code, remark);
   }

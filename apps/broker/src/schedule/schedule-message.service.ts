@@ -1,5 +1,5 @@
 import { MessageConst } from '@rocketmq-ts/common';
-import { decodeMessageRecord, encodeProperties, jsonEntries, parseLenientJson, readDataVersion, stringifyFastjson, TopicValidator, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
+import { decodeMessageRecord, jsonEntries, parseLenientJson, readDataVersion, stringifyFastjson, TopicValidator, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
 import { ConfigFileManager, PutMessageStatus } from '@rocketmq-ts/store';
 import type { BrokerRuntime } from '../broker-runtime.js';
 
@@ -129,18 +129,7 @@ export class ScheduleMessageService {
         props.delete(MessageConst.PROPERTY_REAL_QUEUE_ID);
         props.set(MessageConst.PROPERTY_WAIT_STORE_MSG_OK, 'false');
         if (realTopic !== undefined && Number.isInteger(realQid)) {
-          const put = await store.putMessage({
-            topic: realTopic,
-            queueId: realQid,
-            body: m.body,
-            flag: m.flag,
-            propertiesString: encodeProperties(props),
-            sysFlag: m.sysFlag,
-            bornTimestamp: m.bornTimestamp,
-            bornHost: m.bornHost,
-            reconsumeTimes: m.reconsumeTimes,
-            waitStoreMsgOK: false,
-          });
+          const put = await this.rt.rePut(m, realTopic, realQid, props, m.reconsumeTimes);
           if (put.status !== PutMessageStatus.PUT_OK) throw new Error(`re-put to ${realTopic} failed: ${put.status}`);
           this.rt.metrics.messagesIn(realTopic, 1, m.body.length);
         }
