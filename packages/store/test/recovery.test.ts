@@ -126,6 +126,33 @@ describe('recovery', () => {
     });
   }
 
+  it('repairs missing units at the end of an older consume-queue file (crash between two files\' flushes)', async () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const s = await open(dir);
+    // 250 messages over 2 queues: 125 units each, so every queue has a full file (100 units) and a newer one
+    await fill(s, 250);
+    await s.shutdown();
+    // The older file of queue 0 lacks its last 3 units on disk, as after a kill between the flush of the
+    // newer file and the rest of the older one; the checkpoint is gone, so recovery scans the whole log.
+    const older = path.join(dir, 'consumequeue', 'RT', '0', '00000000000000000000');
+    const fd = fs.openSync(older, 'r+');
+    fs.writeSync(fd, Buffer.alloc(3 * 20), 0, 3 * 20, 97 * 20);
+    fs.closeSync(fd);
+    fs.rmSync(path.join(dir, 'checkpoint'));
+    fs.writeFileSync(path.join(dir, 'abort'), '');
+    const s2 = await open(dir);
+    expect(s2.recoveryReport?.mode).toBe('abnormal');
+    await expectQueuesMatchLog(s2, 250);
+    // the repair reached the file itself, not only memory
+    await s2.shutdown();
+    const units = Buffer.alloc(3 * 20);
+    const fd2 = fs.openSync(older, 'r');
+    fs.readSync(fd2, units, 0, units.length, 97 * 20);
+    fs.closeSync(fd2);
+    for (let k = 0; k < 3; k++) expect(units.readInt32BE(k * 20 + 8)).toBeGreaterThan(0);
+  });
+
   it('a corrupt record in an older segment drops everything after it', async () => {
     const dir = tmpDir();
     dirs.push(dir);

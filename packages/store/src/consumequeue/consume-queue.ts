@@ -31,6 +31,8 @@ export class ConsumeQueue {
   private readonly unitsPerFile: number;
   private readonly dir: string;
   private flushing: Promise<number> | undefined;
+  /** Recovery rewrote units of a file not held in memory: the next flush fdatasyncs every file. */
+  private repairedOnDisk = false;
 
   constructor(
     readonly topic: string,
@@ -148,8 +150,22 @@ export class ConsumeQueue {
    */
   private repairUnit(queueOffset: number, phy: number, size: number, tagsCode: number): void {
     const f = this.findFile(queueOffset);
-    if (f === undefined || f.buf === undefined || queueOffset < this.minOffset) return;
+    if (f === undefined || queueOffset < this.minOffset) return;
     const at = (queueOffset - f.startIndex) * CQ_UNIT_SIZE;
+    if (f.buf === undefined) {
+      // An older file, not held in memory: check the unit on disk and rewrite it in place. A crash can
+      // leave its last units unwritten while the next file already has units.
+      if (f.fd < 0) return;
+      const unit = Buffer.alloc(CQ_UNIT_SIZE);
+      preadFullSync(f.fd, unit, 0, CQ_UNIT_SIZE, at);
+      if (readInt64BE(unit, 0) === phy && unit.readInt32BE(8) === size && readInt64BE(unit, 12) === tagsCode) return;
+      writeInt64BE(unit, 0, phy);
+      unit.writeInt32BE(size, 8);
+      writeInt64BE(unit, 12, tagsCode);
+      fs.writeSync(f.fd, unit, 0, CQ_UNIT_SIZE, at);
+      this.repairedOnDisk = true;
+      return;
+    }
     if (at + CQ_UNIT_SIZE > f.buf.length) return;
     if (readInt64BE(f.buf, at) === phy && f.buf.readInt32BE(at + 8) === size && readInt64BE(f.buf, at + 12) === tagsCode) return;
     writeInt64BE(f.buf, at, phy);
@@ -239,9 +255,16 @@ export class ConsumeQueue {
   private async doFlush(): Promise<number> {
     let bytes = 0;
     const last = this.files[this.files.length - 1];
+    if (this.repairedOnDisk) {
+      this.repairedOnDisk = false;
+      for (const f of this.files) if (f.fd >= 0 && f.buf === undefined) await fdatasync(f.fd);
+    }
+    // Files in order, each to its end before the next: a file must never hold units on disk while an
+    // older one still misses some (recovery trusts older files up to the checkpoint).
     for (const f of this.files) {
-      const units = Math.min(this.unitsPerFile, this.maxOffset - f.startIndex);
-      if (f.buf !== undefined && units > f.flushedUnits) {
+      for (;;) {
+        const units = Math.min(this.unitsPerFile, this.maxOffset - f.startIndex);
+        if (f.buf === undefined || units <= f.flushedUnits) break;
         if (f.fd < 0) {
           await fs.promises.mkdir(this.dir, { recursive: true });
           const fh = await fs.promises.open(f.path, fs.constants.O_RDWR | fs.constants.O_CREAT);
@@ -256,6 +279,9 @@ export class ConsumeQueue {
         await fdatasync(f.fd);
         f.flushedUnits = units;
         bytes += to - from;
+        // The newest file gets one pass (it may keep growing); a file that stopped being the newest
+        // during the write is completed before the loop moves on.
+        if (f === this.files[this.files.length - 1]) break;
       }
       if (f !== last && f.flushedUnits >= this.unitsPerFile) f.buf = undefined;
     }
