@@ -125,11 +125,11 @@ async function main(): Promise<void> {
   await step('rocketmq-ts', async () => (brokerTargetAvailable() ? runBrokerScenarios() : [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker not built yet (apps/broker)' }]));
   await step('redis', redisRows);
   await step('nats', natsRows);
-  const rep: BenchReport = { date: new Date().toISOString().slice(0, 10), quick, machine: machineInfo(), rows, ratios: ratios(rows), durationSec: (performance.now() - t0) / 1000 };
+  const rep: BenchReport = { date: new Date().toISOString().slice(0, 10), quick, ...(only !== undefined ? { only } : {}), machine: machineInfo(), rows, ratios: ratios(rows), durationSec: (performance.now() - t0) / 1000 };
   console.log('');
   printReport(rep);
   const file = saveReport(rep, repoRoot());
-  console.log(`\nresults: ${file}${quick ? '' : ' and BENCHMARKS.md'}`);
+  console.log(`\nresults: ${file}${quick || only !== undefined ? '' : ' and BENCHMARKS.md'}`);
 }
 
 main().catch((e) => {

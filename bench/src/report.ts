@@ -25,6 +25,8 @@ export interface Ratio {
 export interface BenchReport {
   date: string;
   quick: boolean;
+  /** `--only <system>`: a partial run, kept out of BENCHMARKS.md. */
+  only?: string;
   machine: { cores: number; cpuModel: string; memoryGiB: number; node: string; platform: string };
   rows: Row[];
   ratios: Ratio[];
@@ -75,9 +77,9 @@ const END = '<!-- bench:end -->';
 export function saveReport(rep: BenchReport, root: string): string {
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${rep.date}${rep.quick ? '-quick' : ''}.json`);
+  const file = join(dir, `${rep.date}${rep.quick ? '-quick' : ''}${rep.only !== undefined ? `-only-${rep.only}` : ''}.json`);
   writeFileSync(file, JSON.stringify(rep, null, 2) + '\n');
-  if (rep.quick) return file; // BENCHMARKS.md holds full runs only
+  if (rep.quick || rep.only !== undefined) return file; // BENCHMARKS.md holds full runs of every system only
   const md = join(root, 'BENCHMARKS.md');
   const m = rep.machine;
   const section = [

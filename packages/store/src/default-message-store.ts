@@ -9,6 +9,7 @@ import {
   encodeMessageRecord,
   encodeProperties,
   findProperty,
+  hex16,
   javaStringHashCode,
   MAX_PROPERTIES_LENGTH,
   MAX_TOPIC_LENGTH_V2,
@@ -34,6 +35,16 @@ export const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
 const PREPARED = MessageSysFlag.TRANSACTION_PREPARED_TYPE;
 const ROLLBACK = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE;
 const DEFAULT_BORN_HOST: SocketAddress = { address: '127.0.0.1', port: 0 };
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** A maybe-synchronous store call as a promise; a synchronous throw becomes a rejection. */
+function settled<T>(f: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+}
 
 export interface DiskUsage {
   totalBytes: number;
@@ -73,6 +84,8 @@ export class DefaultMessageStore implements MessageStore {
   private readonly storeHostPrefix: string;
   private readonly storeHostV6: boolean;
   private readonly maxRecord: number;
+  /** Reused for every record encoded (the encoder reads it synchronously). */
+  private readonly recordInput: MessageRecordInput;
   private lastBornAddress = '';
   private lastBornV6 = false;
   private state: 'new' | 'loaded' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -108,6 +121,11 @@ export class DefaultMessageStore implements MessageStore {
     // Offset msgIds share the store-host prefix; only the offset part changes per message.
     this.storeHostPrefix = hostHex(sh);
     this.maxRecord = maxRecordSize(this.config);
+    this.recordInput = {
+      topic: '', queueId: 0, flag: 0, queueOffset: 0, physicalOffset: 0, sysFlag: 0,
+      bornTimestamp: 0, bornHost: DEFAULT_BORN_HOST, storeTimestamp: 0, storeHost: this.config.storeHost,
+      reconsumeTimes: 0, preparedTransactionOffset: 0, body: EMPTY_BODY, properties: '',
+    };
   }
 
   // ================================================================ lifecycle
@@ -334,8 +352,8 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   private msgIdOf(phy: number, storeHost: SocketAddress | undefined): string {
-    if (storeHost === undefined || storeHost === this.config.storeHost) return this.storeHostPrefix + phy.toString(16).toUpperCase().padStart(16, '0');
-    return hostHex(storeHost) + phy.toString(16).toUpperCase().padStart(16, '0');
+    if (storeHost === undefined || storeHost === this.config.storeHost) return this.storeHostPrefix + hex16(phy);
+    return hostHex(storeHost) + hex16(phy);
   }
 
   /** Validates one message and measures its record. Returns a status string on rejection. */
@@ -360,11 +378,25 @@ export class DefaultMessageStore implements MessageStore {
     return { m, props, topicLen, propsLen, size, bornHost, storeHost };
   }
 
-  async putMessage(msg: PutMessageRequest): Promise<PutMessageResult> {
+  putMessage(msg: PutMessageRequest): Promise<PutMessageResult> {
+    return settled(() => this.putPrepared([msg]));
+  }
+
+  putMessages(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult> {
+    return settled(() => this.putMessagesNow(msgs));
+  }
+
+  /**
+   * putMessage without a promise when the outcome is known at once (the usual ASYNC_FLUSH case:
+   * room in the tail, nothing to wait for); a promise when it has to wait (segment roll, group
+   * commit). Saves the broker's send path a promise chain per message.
+   */
+  putMessageNow(msg: PutMessageRequest): PutMessageResult | Promise<PutMessageResult> {
     return this.putPrepared([msg]);
   }
 
-  async putMessages(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult> {
+  /** putMessages in the same maybe-synchronous form as putMessageNow. */
+  putMessagesNow(msgs: readonly PutMessageRequest[]): PutMessageResult | Promise<PutMessageResult> {
     if (msgs.length === 0) return this.fail(PutMessageStatus.MESSAGE_ILLEGAL, 0);
     const first = msgs[0] as PutMessageRequest;
     for (const m of msgs) if (m.topic !== first.topic || m.queueId !== first.queueId) return this.fail(PutMessageStatus.MESSAGE_ILLEGAL, msgs.length);
@@ -377,8 +409,8 @@ export class DefaultMessageStore implements MessageStore {
     return { status };
   }
 
-  private async putPrepared(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult> {
-    const t0 = performance.now();
+  private putPrepared(msgs: readonly PutMessageRequest[]): PutMessageResult | Promise<PutMessageResult> {
+    const t0 = this.probe.onPut !== undefined ? performance.now() : 0;
     const refused = this.refusePut();
     if (refused !== undefined) return this.fail(refused, msgs.length);
     const prepared: PreparedMessage[] = [];
@@ -393,16 +425,35 @@ export class DefaultMessageStore implements MessageStore {
     const cl = this.commitLog;
     try {
       this.failures.check('append');
+      if (!cl.reserve(total)) return this.putAfterRoll(prepared, total, t0);
+    } catch (e) {
+      return this.appendFailed(e, msgs.length);
+    }
+    return this.appendReserved(prepared, total, t0);
+  }
+
+  /** The tail has no room (or no segment yet): roll or create one, then append. */
+  private async putAfterRoll(prepared: PreparedMessage[], total: number, t0: number): Promise<PutMessageResult> {
+    const cl = this.commitLog;
+    try {
       // Re-reserve after every await: another put may have used the space in between.
       while (!cl.reserve(total)) await cl.ensureWritable(total);
     } catch (e) {
-      const code = errnoCode(e);
-      this.logger.error('append failed', { error: String(e) });
-      return this.fail(code === 'ENOSPC' ? PutMessageStatus.DISK_FULL : e instanceof Error && e.name === 'InjectedFailure' ? PutMessageStatus.UNKNOWN_ERROR : PutMessageStatus.CREATE_MAPPED_FILE_FAILED, msgs.length);
+      return this.appendFailed(e, prepared.length);
     }
-    if (this.state !== 'running') return this.fail(PutMessageStatus.SERVICE_NOT_AVAILABLE, msgs.length);
+    if (this.state !== 'running') return this.fail(PutMessageStatus.SERVICE_NOT_AVAILABLE, prepared.length);
+    return this.appendReserved(prepared, total, t0);
+  }
 
-    // ---- synchronous from here: encode, assign offsets, dispatch
+  private appendFailed(e: unknown, n: number): PutMessageResult {
+    const code = errnoCode(e);
+    this.logger.error('append failed', { error: String(e) });
+    return this.fail(code === 'ENOSPC' ? PutMessageStatus.DISK_FULL : e instanceof Error && e.name === 'InjectedFailure' ? PutMessageStatus.UNKNOWN_ERROR : PutMessageStatus.CREATE_MAPPED_FILE_FAILED, n);
+  }
+
+  /** Encodes the records into the reserved space, assigns offsets and dispatches; synchronous up to the flush wait. */
+  private appendReserved(prepared: PreparedMessage[], total: number, t0: number): PutMessageResult | Promise<PutMessageResult> {
+    const cl = this.commitLog;
     const buf = cl.tailBuf;
     let pos = cl.tailPos;
     let phy = cl.wrotePos;
@@ -412,11 +463,10 @@ export class DefaultMessageStore implements MessageStore {
     const queue = this.findOrCreateQueue(head.m.topic, head.m.queueId);
     let firstQueueOffset = -1;
     let msgId = '';
-    const input: MessageRecordInput = {
-      topic: head.m.topic, queueId: head.m.queueId, flag: 0, queueOffset: 0, physicalOffset: 0, sysFlag: 0,
-      bornTimestamp: 0, bornHost: DEFAULT_BORN_HOST, storeTimestamp, storeHost: this.config.storeHost,
-      reconsumeTimes: 0, preparedTransactionOffset: 0, body: head.m.body, properties: '',
-    };
+    const input = this.recordInput;
+    input.topic = head.m.topic;
+    input.queueId = head.m.queueId;
+    input.storeTimestamp = storeTimestamp;
     for (const p of prepared) {
       const m = p.m;
       const sysFlag = m.sysFlag ?? 0;
@@ -445,22 +495,26 @@ export class DefaultMessageStore implements MessageStore {
       pos += p.size;
       phy += p.size;
     }
+    input.body = EMPTY_BODY; // do not pin the last request's body
     cl.commit(total, storeTimestamp);
-    this.stats.putCount += msgs.length;
+    this.stats.putCount += prepared.length;
     this.stats.putBytes += total;
-
-    let status: PutMessageStatus = PutMessageStatus.PUT_OK;
-    if (this.config.flushDiskType === 'SYNC_FLUSH' && this.waitFor(head.m, head.props)) {
-      if (!(await cl.waitForFlush(phy))) {
-        status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
-        this.stats.syncFlushTimeouts++;
-      }
-    }
-    this.probe.onPut?.(status, msgs.length, total, performance.now() - t0);
-    return {
-      status,
-      appendResult: { wroteOffset: firstPhy, wroteBytes: total, msgId, storeTimestamp, logicsOffset: firstQueueOffset, msgNum: msgs.length },
+    const result: PutMessageResult = {
+      status: PutMessageStatus.PUT_OK,
+      appendResult: { wroteOffset: firstPhy, wroteBytes: total, msgId, storeTimestamp, logicsOffset: firstQueueOffset, msgNum: prepared.length },
     };
+    if (this.config.flushDiskType === 'SYNC_FLUSH' && this.waitFor(head.m, head.props)) {
+      return cl.waitForFlush(phy).then((ok) => {
+        if (!ok) {
+          result.status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
+          this.stats.syncFlushTimeouts++;
+        }
+        if (this.probe.onPut !== undefined) this.probe.onPut(result.status, prepared.length, total, performance.now() - t0);
+        return result;
+      });
+    }
+    if (this.probe.onPut !== undefined) this.probe.onPut(result.status, prepared.length, total, performance.now() - t0);
+    return result;
   }
 
   private waitFor(m: PutMessageRequest, props: string): boolean {
@@ -582,6 +636,8 @@ export class DefaultMessageStore implements MessageStore {
     let next = offset;
     let sawRemoved = false;
     let scanned = 0;
+    let span: Buffer | undefined;
+    let spanStart = 0;
     outer: while (res.messageBuffers.length < maxMsgNums && next < q.maxOffset && scanned < MAX_FILTER_SCAN) {
       const units = await q.readUnits(next, Math.max(32, maxMsgNums));
       if (units === undefined || units.length === 0) {
@@ -603,7 +659,19 @@ export class DefaultMessageStore implements MessageStore {
           continue;
         }
         if (filter !== undefined && !filter.isMatchedByConsumeQueue(tagsCode)) continue;
-        const rec = this.commitLog.readFromMemory(phy, size) ?? (await this.commitLog.read(phy, size));
+        let rec: Buffer | undefined;
+        if (span !== undefined && phy >= spanStart && phy + size <= spanStart + span.length) {
+          rec = span.subarray(phy - spanStart, phy - spanStart + size);
+        } else {
+          rec = this.commitLog.readFromMemory(phy, size);
+          if (rec === undefined) {
+            // Not cached: one positional read for this record and the ones after it in this batch.
+            const len = this.spanLength(units, i, n, phy, maxMsgNums - res.messageBuffers.length, maxBytes - res.bufferTotalSize);
+            span = await this.commitLog.read(phy, len);
+            spanStart = phy;
+            rec = span?.subarray(0, size);
+          }
+        }
         if (rec === undefined || rec.length < 4 || rec.readInt32BE(0) !== size) {
           sawRemoved = true;
           continue;
@@ -620,6 +688,30 @@ export class DefaultMessageStore implements MessageStore {
     else if (sawRemoved) res.status = GetMessageStatus.MESSAGE_WAS_REMOVING;
     else if (next > offset) res.status = GetMessageStatus.NO_MATCHED_MESSAGE;
     else res.status = GetMessageStatus.OFFSET_FOUND_NULL;
+  }
+
+  /**
+   * Bytes to read from `phy` so that one read covers unit i and the following units of this batch
+   * whose records lie close behind it in the same segment: up to 4 MiB, stopping at a gap of more
+   * than 64 KiB (other queues' records in between) or when the pull is full.
+   */
+  private spanLength(units: Buffer, i: number, n: number, phy: number, msgsLeft: number, bytesLeft: number): number {
+    const SPAN_MAX = 4 * 1024 * 1024;
+    const GAP_MAX = 64 * 1024;
+    const seg = this.commitLog.findSegment(phy);
+    const segEnd = seg === undefined ? phy : seg.startOffset + seg.size;
+    let end = phy + units.readInt32BE(i * CQ_UNIT_SIZE + 8);
+    let msgs = 1;
+    for (let j = i + 1; j < n && msgs < msgsLeft; j++) {
+      const at = j * CQ_UNIT_SIZE;
+      const size = units.readInt32BE(at + 8);
+      if (size === CQ_BLANK_SIZE) continue;
+      const p = readInt64BE(units, at);
+      if (p < end || p - end > GAP_MAX || p + size > segEnd || p + size - phy > SPAN_MAX || p + size - phy > bytesLeft) break;
+      end = p + size;
+      msgs++;
+    }
+    return end - phy;
   }
 
   getMaxOffsetInQueue(topic: string, queueId: number): number {

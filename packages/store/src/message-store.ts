@@ -56,6 +56,10 @@ export interface MessageStore {
   putMessage(msg: PutMessageRequest): Promise<PutMessageResult>;
   /** Batch of messages for one topic/queue, stored contiguously (one record each). */
   putMessages(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult>;
+  /** putMessage, but the result comes back as a value when nothing had to wait (hot send path). */
+  putMessageNow(msg: PutMessageRequest): PutMessageResult | Promise<PutMessageResult>;
+  /** putMessages in the same form as putMessageNow. */
+  putMessagesNow(msgs: readonly PutMessageRequest[]): PutMessageResult | Promise<PutMessageResult>;
 
   getMessage(group: string, topic: string, queueId: number, offset: number, maxMsgNums: number, maxBytes?: number, filter?: MessageFilter): Promise<GetMessageResult>;
   getMaxOffsetInQueue(topic: string, queueId: number): number;

@@ -165,6 +165,41 @@ describe('DefaultMessageStore basics', () => {
     expect(p + seg0.readInt32BE(p)).toBe(32 * 1024);
   });
 
+  it('pulls from disk in spans: whole records across segment ends, large gaps and byte limits', async () => {
+    const dir = newDir();
+    const s = await open(dir, { mappedFileSizeCommitLog: 256 * 1024, commitLogReadCacheSize: 16 * 1024, commitLogWriteChunkSize: 8 * 1024 });
+    // queue 0: small records; queue 1: now and then a 100 KiB record, a gap of more than 64 KiB for queue 0
+    const sizes: number[] = [];
+    for (let i = 0; i < 600; i++) {
+      const big = i % 50 === 25;
+      const len = big ? 100 * 1024 : 200 + ((i * 37) % 900);
+      sizes.push(len);
+      expect((await s.putMessage({ topic: 'S', queueId: big ? 1 : 0, body: body(i, len) })).status).toBe('PUT_OK');
+    }
+    await s.commitLog.flush();
+    expect(s.commitLog.segments.length).toBeGreaterThan(4);
+    const want = sizes.map((len, i) => ({ i, len })).filter((_, i) => i % 50 !== 25);
+    for (const [maxMsgs, maxBytes] of [[32, 1 << 30], [64, 8 * 1024], [1, 1 << 30], [500, 1 << 30]] as const) {
+      let off = 0;
+      let k = 0;
+      while (off < s.getMaxOffsetInQueue('S', 0)) {
+        const g = await s.getMessage('g', 'S', 0, off, maxMsgs, maxBytes);
+        expect(g.status).toBe('FOUND');
+        expect(g.messageBuffers.length).toBeLessThanOrEqual(maxMsgs);
+        if (g.messageBuffers.length > 1) expect(g.bufferTotalSize).toBeLessThanOrEqual(maxBytes);
+        g.messageBuffers.forEach((b, j) => {
+          const m = decodeMessageRecord(b);
+          const w = want[k++] as { i: number; len: number };
+          expect([m.queueOffset, g.messageQueueOffsets[j]]).toEqual([off + j, off + j]);
+          expect(m.body.equals(body(w.i, w.len))).toBe(true);
+          expect(b.length).toBe(m.storeSize);
+        });
+        off = g.nextBeginOffset;
+      }
+      expect(k).toBe(want.length);
+    }
+  });
+
   it('queries by key and UNIQ_KEY within a time range, across index files', async () => {
     let t = 1_700_000_000_000;
     const s = await open(newDir(), { maxIndexNum: 20 }, { now: () => t });

@@ -195,7 +195,7 @@ export class SendMessageProcessor {
       bornHost: bornHostOf(conn),
       reconsumeTimes,
     };
-    const r = this.rt.store.putMessage(put);
+    const r = this.rt.store.putMessageNow(put);
     const replyTopic = h.topic;
     const txId = transactionIdOf(props, sysFlag);
     if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, queueId, body.length, 1, txId));
@@ -221,7 +221,7 @@ export class SendMessageProcessor {
       msgs.push({ topic, queueId, body: e.body, flag: e.flag, propertiesString: ensureTrailingSeparator(props) + this.clusterProp, sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, bornHost });
       bytes += e.body.length;
     }
-    const r = this.rt.store.putMessages(msgs);
+    const r = this.rt.store.putMessagesNow(msgs);
     if (r instanceof Promise) return r.then((res) => this.reply(req, res, topic, queueId, bytes, msgs.length));
     return this.reply(req, r, topic, queueId, bytes, msgs.length);
   }

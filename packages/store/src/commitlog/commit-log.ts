@@ -501,8 +501,9 @@ export class CommitLog {
       this.waiters.push({ end, deadline: Date.now() + this.config.syncFlushTimeout, resolve });
       if (!this.groupScheduled && !this.groupRunning) {
         this.groupScheduled = true;
-        // Let every append of this I/O turn join the group before the sync starts.
-        setImmediate(this.runGroupCommit);
+        // Start after the current run of appends (a microtask), not after the next poll phase: the
+        // appends that arrive while this sync runs form the next group, so the disk never idles.
+        queueMicrotask(this.runGroupCommit);
       }
     });
   }
