@@ -7,13 +7,15 @@ import { measureDiskFloor } from './disk-floor.js';
 import { NatsPeer } from './peers/nats.js';
 import { RedisPeer, type RedisDurability } from './peers/redis.js';
 import { machineInfo, printReport, saveReport, type BenchReport, type Ratio, type Row } from './report.js';
+import { printProfiles, profileDir } from './profile.js';
 import { processCpuMicros } from './stats.js';
-import { PAYLOAD, SCENARIOS, measure, plan, quick, rowFrom } from './scenarios.js';
+import { PAYLOAD, SCENARIOS, measure, plan, quick, rowFrom, scenarioFilter } from './scenarios.js';
 import { brokerTargetAvailable, runBrokerScenarios } from './targets/broker.js';
 
 /**
- * `pnpm bench [--quick] [--only <system>]`: rocketmq-ts against Redis Streams and NATS
- * JetStream, same payload and in-flight window, plus the raw disk floor, all in one run.
+ * `pnpm bench [--quick] [--only <system>] [--scenarios async,batch,latency,consume,sync] [--profile <dir>]`:
+ * rocketmq-ts against Redis Streams and NATS JetStream, same payload and in-flight window, plus the raw
+ * disk floor, all in one run. Partial or profiled runs are saved apart and leave BENCHMARKS.md alone.
  */
 const argv = process.argv.slice(2);
 const onlyIdx = argv.indexOf('--only');
@@ -125,11 +127,13 @@ async function main(): Promise<void> {
   await step('rocketmq-ts', async () => (brokerTargetAvailable() ? runBrokerScenarios() : [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker not built yet (apps/broker)' }]));
   await step('redis', redisRows);
   await step('nats', natsRows);
-  const rep: BenchReport = { date: new Date().toISOString().slice(0, 10), quick, ...(only !== undefined ? { only } : {}), machine: machineInfo(), rows, ratios: ratios(rows), durationSec: (performance.now() - t0) / 1000 };
+  const partial = only ?? (profileDir !== undefined ? 'profiled' : scenarioFilter !== undefined ? 'scenarios' : undefined);
+  const rep: BenchReport = { date: new Date().toISOString().slice(0, 10), quick, ...(partial !== undefined ? { only: partial } : {}), machine: machineInfo(), rows, ratios: ratios(rows), durationSec: (performance.now() - t0) / 1000 };
   console.log('');
   printReport(rep);
   const file = saveReport(rep, repoRoot());
-  console.log(`\nresults: ${file}${quick || only !== undefined ? '' : ' and BENCHMARKS.md'}`);
+  printProfiles();
+  console.log(`\nresults: ${file}${rep.quick || rep.only !== undefined ? '' : ' and BENCHMARKS.md'}`);
 }
 
 main().catch((e) => {

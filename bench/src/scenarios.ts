@@ -5,6 +5,13 @@ import { runWindow, type WindowResult } from './window.js';
 /** `--quick`: a reduced run (under a minute) for a smoke check; full runs go to BENCHMARKS.md. */
 export const quick = process.argv.includes('--quick');
 
+const scIdx = process.argv.indexOf('--scenarios');
+/** `--scenarios a,b`: run only these of SCENARIOS' keys (all when absent). */
+export const scenarioFilter = scIdx >= 0 ? new Set((process.argv[scIdx + 1] ?? '').split(',')) : undefined;
+export function wanted(key: keyof typeof SCENARIOS): boolean {
+  return scenarioFilter === undefined || scenarioFilter.has(key);
+}
+
 export const PAYLOAD = Buffer.alloc(1024, 0x61);
 export const plan = quick
   ? { sendRequests: 30_000, batchRequests: 600, latencyRequests: 2_000, consumeMessages: 30_000, maxMs: 3_000, floorMs: 1_000 }

@@ -3,8 +3,9 @@ import { RemotingClient } from '@rocketmq-ts/remoting';
 import { RemotingCommand, RequestCode, ResponseCode, SerializeType, encodeBatchBody, nextOpaque } from '@rocketmq-ts/protocol';
 import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
 import type { Row } from '../report.js';
-import { PAYLOAD, SCENARIOS, measure, rowFrom } from '../scenarios.js';
+import { PAYLOAD, SCENARIOS, measure, rowFrom, wanted } from '../scenarios.js';
 import { processCpuMicros, RssSampler } from '../stats.js';
+import { profileNodeArgs } from '../profile.js';
 
 const TOPIC = 'BenchTopic';
 const QUEUES = 4;
@@ -35,7 +36,7 @@ async function startBroker(flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH'): Promise
     mappedFileSizeCommitLog: 1024 * 1024 * 1024,
     preallocateMode: 'truncate',
   });
-  const proc = await startNode(appMain('broker'), ['-c', conf], { name: `broker-${flushDiskType}`, readyPort: port, timeoutMs: 30_000 });
+  const proc = await startNode(appMain('broker'), ['-c', conf], { name: `broker-${flushDiskType}`, readyPort: port, timeoutMs: 30_000, nodeArgs: [...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${flushDiskType}`)] });
   return { proc, addr: `127.0.0.1:${port}`, dir };
 }
 
@@ -100,6 +101,7 @@ export async function runBrokerScenarios(): Promise<Row[]> {
   const rows: Row[] = [];
   const name = 'rocketmq-ts';
   for (const flush of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
+    if (flush === 'SYNC_FLUSH' ? !wanted('sync') : !(['async', 'batch', 'latency', 'consume'] as const).some(wanted)) continue;
     const b = await startBroker(flush);
     const client = new RemotingClient();
     try {
@@ -108,13 +110,14 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       const warm = sender(client, b.addr, 1);
       for (let i = 0; i < 2000; i++) await warm(i);
       if (flush === 'SYNC_FLUSH') {
-        rows.push(await measure(SCENARIOS.sync, name, 'sync (SYNC_FLUSH group commit)', pid, sender(client, b.addr, 1)));
+        if (wanted('sync')) rows.push(await measure(SCENARIOS.sync, name, 'sync (SYNC_FLUSH group commit)', pid, sender(client, b.addr, 1)));
         continue;
       }
       const label = 'async (ASYNC_FLUSH)';
-      rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
-      rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
-      rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
+      if (wanted('async')) rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
+      if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
+      if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
+      if (!wanted('consume')) continue;
       const rss = new RssSampler(pid);
       rss.start();
       const cpu0 = processCpuMicros(pid);

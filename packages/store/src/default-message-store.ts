@@ -663,14 +663,12 @@ export class DefaultMessageStore implements MessageStore {
         if (span !== undefined && phy >= spanStart && phy + size <= spanStart + span.length) {
           rec = span.subarray(phy - spanStart, phy - spanStart + size);
         } else {
-          rec = this.commitLog.readFromMemory(phy, size);
-          if (rec === undefined) {
-            // Not cached: one positional read for this record and the ones after it in this batch.
-            const len = this.spanLength(units, i, n, phy, maxMsgNums - res.messageBuffers.length, maxBytes - res.bufferTotalSize);
-            span = await this.commitLog.read(phy, len);
-            spanStart = phy;
-            rec = span?.subarray(0, size);
-          }
+          // One copy (from the cached tail) or one positional read for this record and the ones
+          // close behind it in this batch.
+          const len = this.spanLength(units, i, n, phy, maxMsgNums - res.messageBuffers.length, maxBytes - res.bufferTotalSize);
+          span = this.commitLog.readFromMemory(phy, len) ?? (await this.commitLog.read(phy, len));
+          spanStart = phy;
+          rec = span?.subarray(0, size);
         }
         if (rec === undefined || rec.length < 4 || rec.readInt32BE(0) !== size) {
           sawRemoved = true;

@@ -7,6 +7,9 @@ import { offsetToFileName, type MessageStoreConfig } from '../config.js';
 import type { FailureProbes, StoreLogger, StoreProbe } from '../probe.js';
 import { closeFd, fdatasync, ftruncate, pread, preadFullSync, pwriteAll, writeZeros } from '../fsutil.js';
 
+/** Released chunk buffers kept for reuse. */
+const SPARE_CHUNKS = 2;
+
 export interface Segment {
   readonly startOffset: number;
   readonly size: number;
@@ -44,6 +47,8 @@ export interface ScanResult {
 export class CommitLog {
   readonly segments: Segment[] = [];
   private chunks: Chunk[] = [];
+  /** Full-size chunk buffers released from the cache, reused by the next chunks. */
+  private spareBufs: Buffer[] = [];
   private cachedBytes = 0;
   private activeSeg: Segment | undefined;
   private active: Chunk | undefined;
@@ -268,7 +273,8 @@ export class CommitLog {
     let c = this.active;
     if (c === undefined || c.seg !== seg || c.start + c.buf.length < this.wrotePos + size) {
       const cap = Math.min(Math.max(this.config.commitLogWriteChunkSize, size), segEnd - this.wrotePos);
-      c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(cap), used: 0, written: 0, seg };
+      const buf = cap === this.config.commitLogWriteChunkSize ? (this.spareBufs.pop() ?? Buffer.allocUnsafeSlow(cap)) : Buffer.allocUnsafeSlow(cap);
+      c = { start: this.wrotePos, buf, used: 0, written: 0, seg };
       this.chunks.push(c);
       this.cachedBytes += cap;
       this.active = c;
@@ -428,13 +434,18 @@ export class CommitLog {
     this.releaseChunks();
   }
 
-  /** Drops the oldest fully written chunks beyond the read-cache budget. */
+  /**
+   * Drops the oldest fully written chunks beyond the read-cache budget. A few full-size buffers are
+   * kept for the next chunks: a fresh 4 MiB buffer per chunk costs page faults, and V8 answers the
+   * external-memory growth with frequent full GCs.
+   */
   private releaseChunks(): void {
     while (this.cachedBytes > this.config.commitLogReadCacheSize && this.chunks.length > 1) {
       const c = this.chunks[0] as Chunk;
       if (c.written < c.used || c === this.active) break;
       this.chunks.shift();
       this.cachedBytes -= c.buf.length;
+      if (c.buf.length === this.config.commitLogWriteChunkSize && this.spareBufs.length < SPARE_CHUNKS) this.spareBufs.push(c.buf);
     }
   }
 
@@ -543,7 +554,11 @@ export class CommitLog {
 
   // ---------------------------------------------------------------- read
 
-  /** Bytes [offset, offset+size) from the in-memory tail, or undefined when not cached. No copy. */
+  /**
+   * A copy of bytes [offset, offset+size) from the in-memory tail, or undefined when not cached
+   * (or when the range spans two chunks). A copy, because chunk buffers are recycled once they
+   * leave the cache: nothing outside this class may keep a view of them.
+   */
   readFromMemory(offset: number, size: number): Buffer | undefined {
     const cs = this.chunks;
     let lo = 0;
@@ -553,7 +568,12 @@ export class CommitLog {
       const c = cs[mid] as Chunk;
       if (offset < c.start) hi = mid - 1;
       else if (offset >= c.start + c.used) lo = mid + 1;
-      else return offset + size <= c.start + c.used ? c.buf.subarray(offset - c.start, offset - c.start + size) : undefined;
+      else {
+        if (offset + size > c.start + c.used) return undefined;
+        const out = Buffer.allocUnsafe(size);
+        c.buf.copy(out, 0, offset - c.start, offset - c.start + size);
+        return out;
+      }
     }
     return undefined;
   }
