@@ -200,6 +200,17 @@ describe('DefaultMessageStore basics', () => {
     }
   });
 
+  it('records read from the cached tail stay intact after their chunk buffer is recycled', async () => {
+    const s = await open(newDir(), { commitLogReadCacheSize: 16 * 1024, commitLogWriteChunkSize: 8 * 1024 });
+    for (let i = 0; i < 6; i++) await s.putMessage({ topic: 'C', queueId: 0, body: body(i, 1000) });
+    const held = await s.getMessage('g', 'C', 0, 0, 6);
+    expect(held.messageBuffers).toHaveLength(6);
+    // Far more than the cache: the chunks those records came from are released and their buffers reused.
+    for (let i = 6; i < 400; i++) await s.putMessage({ topic: 'C', queueId: 0, body: body(i, 1000) });
+    await s.commitLog.flush();
+    held.messageBuffers.forEach((b, i) => expect(decodeMessageRecord(b).body.equals(body(i, 1000))).toBe(true));
+  });
+
   it('queries by key and UNIQ_KEY within a time range, across index files', async () => {
     let t = 1_700_000_000_000;
     const s = await open(newDir(), { maxIndexNum: 20 }, { now: () => t });
