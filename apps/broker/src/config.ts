@@ -50,7 +50,6 @@ export const BROKER_SCHEMA = {
   filterSupportRetry: { type: 'bool', default: false },
   slaveReadEnable: { type: 'bool', default: false },
   /** Percent of RAM a consumer may lag (commit-log bytes) before it is sent to a slave. */
-  accessMessageInMemoryMaxRatio: { type: 'int', default: 40 },
   /** ms of client silence before its connection is dropped from groups. */
   channelExpiredTimeout: { type: 'long', default: 120_000 },
   serverChannelMaxIdleTimeSeconds: { type: 'int', default: 120 },
@@ -140,7 +139,7 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'haSendHeartbeatInterval', 'haHousekeepingInterval', 'haTransferBatchSize', 'haMasterAddress', 'haSlaveFallbehindMax',
   'timerWheelEnable', 'enableScheduleMessageStats', 'enableSlaveActingMaster', 'enableCalcFilterBitMap', 'enableConsumeQueueExt',
   'isEnableBatchPush', 'compressedRegister', 'commercialEnable', 'maxTransferBytesOnMessageInMemory', 'maxTransferCountOnMessageInMemory',
-  'maxTransferBytesOnMessageInDisk', 'maxTransferCountOnMessageInDisk', 'accessMessageInMemoryMaxRatio', 'cleanFileForciblyEnable',
+  'maxTransferBytesOnMessageInDisk', 'maxTransferCountOnMessageInDisk', 'cleanFileForciblyEnable',
   'redeleteHangedFileInterval', 'destroyMapedFileIntervalForcibly', 'flushLeastPagesWhenWarmMapedFile', 'syncFlushTimeout',
   'mappedFileSizeTimerLog', 'timerPrecisionMs', 'timerMaxDelaySec', 'traceOn', 'brokerIP2', 'serverWorkerThreads',
   'serverSelectorThreads', 'serverCallbackExecutorThreads', 'serverSocketSndBufSize', 'serverSocketRcvBufSize', 'serverPooledByteBufAllocatorEnable',

@@ -54,6 +54,12 @@ export const DEFAULT_STORE_CONFIG = {
   checkCRCOnRecover: true,
   /** Delay levels (for the tags code of SCHEDULE_TOPIC_XXXX units). */
   messageDelayLevel: '1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h',
+  /**
+   * Percent of the machine's memory: records this close to the end of the log count as hot (in the
+   * OS page cache). RocketMQ uses it to send consumers to a slave for cold data; here hot records
+   * are also read with a synchronous pread, which costs far less than a thread-pool hand-off.
+   */
+  accessMessageInMemoryMaxRatio: 40,
   /** Store host written into each record and offset msgIds (brokerIP1:listenPort). */
   storeHost: { address: '127.0.0.1', port: 10911 } as SocketAddress,
   // ---- rocketmq-ts specific (no RocketMQ equivalent because Node has no mmap) ----

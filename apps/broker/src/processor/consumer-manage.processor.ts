@@ -49,7 +49,7 @@ export class ConsumerManageProcessor {
     if (store.getMaxOffsetInQueue(topic, queueId) <= 0) return false;
     const phy = await store.getCommitLogOffsetInQueue(topic, queueId, 0);
     if (phy < 0) return false;
-    return store.getMaxPhyOffset() - phy <= (totalmem() * this.rt.config.accessMessageInMemoryMaxRatio) / 100;
+    return store.getMaxPhyOffset() - phy <= (totalmem() * this.rt.config.store.accessMessageInMemoryMaxRatio) / 100;
   }
 
   @RemotingHandler(RequestCode.UPDATE_CONSUMER_OFFSET)

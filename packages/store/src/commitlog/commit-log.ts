@@ -1,6 +1,7 @@
 // Commit log: pre-allocated segments named by start offset, an in-memory tail of write chunks, a
 // positional writer, and group-commit fdatasync. Node has no mmap, so this class is the page cache.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { BLANK_MAGIC_CODE, checkMessageRecord, encodeBlankRecord, END_FILE_MIN_BLANK_LENGTH, type RecordInfo } from '@rocketmq-ts/protocol';
 import { offsetToFileName, type MessageStoreConfig } from '../config.js';
@@ -69,6 +70,8 @@ export class CommitLog {
 
   private readonly dir: string;
   private readonly segSize: number;
+  /** Reads within this many bytes of the end of the log are served synchronously (page cache). */
+  private readonly hotBytes: number;
   private dirty = new Set<Segment>();
   private writing: Promise<void> | undefined;
   private writeScheduled = false;
@@ -88,6 +91,7 @@ export class CommitLog {
   ) {
     this.dir = config.storePathCommitLog;
     this.segSize = config.mappedFileSizeCommitLog;
+    this.hotBytes = (os.totalmem() * config.accessMessageInMemoryMaxRatio) / 100;
   }
 
   // ---------------------------------------------------------------- load & recovery (sync I/O allowed)
@@ -602,6 +606,12 @@ export class CommitLog {
     }
     const seg = this.findSegment(offset);
     if (seg === undefined || seg.deleted || offset + size > seg.startOffset + seg.size) return undefined;
+    if (this.wrotePos - offset <= this.hotBytes) {
+      // Hot data is in the page cache: a synchronous read is a memcpy in the kernel, cheaper than
+      // handing the read to the thread pool and waking up for its result.
+      const buf = Buffer.allocUnsafe(size);
+      return preadFullSync(seg.fd, buf, 0, size, offset - seg.startOffset) === size ? buf : undefined;
+    }
     seg.refs++;
     try {
       const buf = Buffer.allocUnsafe(size);
