@@ -8,6 +8,8 @@ import { offsetToFileName, type MessageStoreConfig } from '../config.js';
 import type { FailureProbes, StoreLogger, StoreProbe } from '../probe.js';
 import { closeFd, fdatasync, ftruncate, pread, preadFullSync, pwriteAll, writeZeros } from '../fsutil.js';
 
+/** Tail writes up to this size are made synchronously (see writeOne). */
+const SYNC_WRITE_MAX = 64 * 1024;
 /** Released chunk buffers kept for reuse. */
 const SPARE_CHUNKS = 2;
 
@@ -432,7 +434,15 @@ export class CommitLog {
     const from = c.written;
     const to = c.used;
     this.failures.check('write');
-    await pwriteAll(c.seg.fd, c.buf, from, to - from, c.start - c.seg.startOffset + from);
+    const pos = c.start - c.seg.startOffset + from;
+    if (to - from <= SYNC_WRITE_MAX) {
+      // A small write is a memcpy into the page cache: cheaper done here than handed to the thread
+      // pool. Large ones go to the pool so the copy runs beside the event loop.
+      let off = from;
+      while (off < to) off += fs.writeSync(c.seg.fd, c.buf, off, to - off, pos + off - from);
+    } else {
+      await pwriteAll(c.seg.fd, c.buf, from, to - from, pos);
+    }
     c.written = to;
     this.dirty.add(c.seg);
     this.releaseChunks();
