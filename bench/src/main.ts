@@ -9,7 +9,7 @@ import { RedisPeer, type RedisDurability } from './peers/redis.js';
 import { machineInfo, printReport, saveReport, type BenchReport, type Ratio, type Row } from './report.js';
 import { printProfiles, profileDir } from './profile.js';
 import { processCpuMicros } from './stats.js';
-import { PAYLOAD, SCENARIOS, measure, plan, quick, rowFrom, scenarioFilter } from './scenarios.js';
+import { PAYLOAD, SCENARIOS, measure, medianRow, plan, quick, rowFrom, scenarioFilter } from './scenarios.js';
 import { brokerTargetAvailable, runBrokerScenarios } from './targets/broker.js';
 
 /**
@@ -37,16 +37,17 @@ async function redisRows(): Promise<Row[]> {
       if (d === 'everysec') {
         rows.push(await measure(SCENARIOS.batch, name, label, peer.pid, () => peer.xaddBatch(PAYLOAD, 64)));
         rows.push(await measure(SCENARIOS.latency, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
-        let got = 0;
-        const cpu0 = processCpuMicros(peer.pid);
-        const t0 = performance.now();
-        const lat: number[] = [];
-        await peer.readAll(32, (n) => {
-          got += n;
-        });
-        const el = performance.now() - t0;
-        lat.length = 0;
-        rows.push(rowFrom(SCENARIOS.consume.scenario, name, label, got, el, undefined, (processCpuMicros(peer.pid) - cpu0) / Math.max(1, got), undefined));
+        rows.push(
+          await medianRow(async () => {
+            let got = 0;
+            const cpu0 = processCpuMicros(peer.pid);
+            const t0 = performance.now();
+            await peer.readAll(32, (n) => {
+              got += n;
+            });
+            return rowFrom(SCENARIOS.consume.scenario, name, label, got, performance.now() - t0, undefined, (processCpuMicros(peer.pid) - cpu0) / Math.max(1, got), undefined);
+          }),
+        );
       }
     } catch (e) {
       rows.push({ scenario: '-', system: `redis-streams (${d})`, durability: label, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
@@ -68,13 +69,17 @@ async function natsRows(): Promise<Row[]> {
     rows.push(await measure(SCENARIOS.async, name, label, pid, () => peer.publish(PAYLOAD)));
     rows.push(await measure(SCENARIOS.batch, name, label, pid, () => peer.publishBatch(PAYLOAD, 64)));
     rows.push(await measure(SCENARIOS.latency, name, label, pid, () => peer.publish(PAYLOAD)));
-    let got = 0;
-    const cpu0 = pid ? processCpuMicros(pid) : 0;
-    const t0 = performance.now();
-    await peer.readAll(32, plan.consumeMessages, (n) => {
-      got += n;
-    });
-    rows.push(rowFrom(SCENARIOS.consume.scenario, name, label, got, performance.now() - t0, undefined, pid ? (processCpuMicros(pid) - cpu0) / Math.max(1, got) : undefined, undefined));
+    rows.push(
+      await medianRow(async () => {
+        let got = 0;
+        const cpu0 = pid ? processCpuMicros(pid) : 0;
+        const t0 = performance.now();
+        await peer.readAll(32, plan.consumeMessages, (n) => {
+          got += n;
+        });
+        return rowFrom(SCENARIOS.consume.scenario, name, label, got, performance.now() - t0, undefined, pid ? (processCpuMicros(pid) - cpu0) / Math.max(1, got) : undefined, undefined);
+      }),
+    );
   } catch (e) {
     rows.push({ scenario: '-', system: name, durability: label, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
   } finally {

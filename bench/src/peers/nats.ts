@@ -43,8 +43,10 @@ export class NatsPeer {
   }
 
   /** Reads every message from the start with a pull consumer, `batch` per fetch. */
+  private readers = 0;
+
   async readAll(batch: number, total: number, onBatch: (n: number) => void): Promise<void> {
-    const name = `rmqts-bench-${process.pid}`;
+    const name = `rmqts-bench-${process.pid}-${++this.readers}`;
     await this.jsm!.consumers.add(this.stream, { durable_name: name, ack_policy: AckPolicy.None });
     const consumer = await this.js!.consumers.get(this.stream, name);
     let got = 0;

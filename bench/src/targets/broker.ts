@@ -3,7 +3,7 @@ import { RemotingClient } from '@rocketmq-ts/remoting';
 import { RemotingCommand, RequestCode, ResponseCode, SerializeType, encodeBatchBody, nextOpaque } from '@rocketmq-ts/protocol';
 import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
 import type { Row } from '../report.js';
-import { PAYLOAD, SCENARIOS, measure, rowFrom, wanted } from '../scenarios.js';
+import { PAYLOAD, SCENARIOS, measure, medianRow, rowFrom, wanted } from '../scenarios.js';
 import { processCpuMicros, RssSampler } from '../stats.js';
 import { profileNodeArgs } from '../profile.js';
 
@@ -118,13 +118,17 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
       if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
       if (!wanted('consume')) continue;
-      const rss = new RssSampler(pid);
-      rss.start();
-      const cpu0 = processCpuMicros(pid);
-      const t0 = performance.now();
-      const n = await consumeAll(client, b.addr);
-      const el = performance.now() - t0;
-      rows.push(rowFrom(SCENARIOS.consume.scenario, name, label, n, el, undefined, (processCpuMicros(pid) - cpu0) / Math.max(1, n), rss.stop(), `${QUEUES} queues, 1 pull in flight each`));
+      rows.push(
+        await medianRow(async () => {
+          const rss = new RssSampler(pid);
+          rss.start();
+          const cpu0 = processCpuMicros(pid);
+          const t0 = performance.now();
+          const n = await consumeAll(client, b.addr);
+          const el = performance.now() - t0;
+          return rowFrom(SCENARIOS.consume.scenario, name, label, n, el, undefined, (processCpuMicros(pid) - cpu0) / Math.max(1, n), rss.stop(), `${QUEUES} queues, 1 pull in flight each`);
+        }),
+      );
     } catch (e) {
       rows.push({ scenario: '-', system: name, durability: flush, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
     } finally {
