@@ -137,6 +137,9 @@ describe('encodeCommandPrefixInto (connection output slabs)', () => {
       out.push(RemotingCommand.responseTo(req, 17, 'remark with ünïcode ✓', { k: 'v' }));
       out.push(RemotingCommand.responseTo(req, 1, 'plain remark'));
       out.push(RemotingCommand.responseTo(req, 0, null, { num: 5 as unknown as string, bool: true as unknown as string, empty: '', 'kéy': 'välue', ctl: 'a\u0001b\u0002' }));
+      // long strings take the native write: non-ASCII at the end, in the middle, as a surrogate pair;
+      // digit-first values skip interning and must still decode UTF-8
+      out.push(RemotingCommand.responseTo(req, 0, 'a remark that is longer than 24 chars é', { longEnd: 'x'.repeat(30) + 'é', longMid: 'y'.repeat(20) + 'ü' + 'z'.repeat(20), emoji: 'k'.repeat(26) + '😀', digits: '12345é', plain: 'TAGS\u0001bench\u0002UNIQ_KEY\u00017F0000010000'.repeat(2) }));
       const big = RemotingCommand.request(40000, { x: 'y' });
       big.serializeType = st;
       big.language = 'JAVA';

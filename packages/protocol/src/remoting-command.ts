@@ -155,12 +155,17 @@ const internTable: string[] = new Array<string>(INTERN_SLOTS).fill('');
 /** Node's Buffer has latin1Slice (what toString('latin1') ends in) without the argument checks; not in @types/node. */
 interface Latin1Sliceable {
   latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
 }
 
 function readHeaderString(h: Buffer, start: number, end: number): string {
   const n = end - start;
   if (n === 0) return '';
   if (n > INTERN_MAX) return h.toString('utf8', start, end);
+  // Values starting with a digit (offsets, timestamps, most msgIds) rarely repeat: interning them
+  // would only cost a hash and evict names that do repeat.
+  const b0 = h[start]!;
+  if (b0 >= 0x30 && b0 <= 0x39) return (h as unknown as Latin1Sliceable).utf8Slice(start, end);
   let x = n;
   for (let i = start; i < end; i++) {
     const b = h[i]!;
@@ -379,6 +384,11 @@ export function encodeCommandPrefixInto(cmd: RemotingCommand, bodyLength: number
 function asciiAt(out: Buffer, p: number, s: string, limit: number): number {
   const n = s.length;
   if (p + n > limit) return -1;
+  if (n > 24 && p + n + 4 <= limit) {
+    // Long strings: one native UTF-8 write. It is ASCII exactly when it took n bytes: with 4 bytes
+    // of room to spare, a non-ASCII character would have made it write more than n.
+    return out.write(s, p, n + 4, 'utf8') === n ? p + n : -1;
+  }
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 0x7f) return -1;
