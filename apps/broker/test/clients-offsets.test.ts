@@ -135,7 +135,7 @@ describe('consumer offsets', () => {
     expect((await query('CG_O')).ext('offset')).toBe('4');
   });
 
-  it('GET_MAX_OFFSET, GET_MIN_OFFSET, SEARCH_OFFSET_BY_TIMESTAMP, GET_EARLIEST_MSG_STORETIME', async () => {
+  it('GET_MAX_OFFSET, GET_MIN_OFFSET, SEARCH_OFFSET_BY_TIMESTAMP (lower and upper), GET_EARLIEST_MSG_STORETIME', async () => {
     expect((await c.call(RequestCode.GET_MAX_OFFSET, { topic: T, queueId: '0' })).ext('offset')).toBe('5');
     expect((await c.call(RequestCode.GET_MAX_OFFSET, { topic: T, queueId: 0, committed: true })).ext('offset')).toBe('5');
     expect((await c.call(RequestCode.GET_MIN_OFFSET, { topic: T, queueId: '0' })).ext('offset')).toBe('0');
@@ -149,6 +149,15 @@ describe('consumer offsets', () => {
     expect(future.ext('offset')).toBe('5');
     const past = await c.call(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic: T, queueId: '0', timestamp: '0' });
     expect(past.ext('offset')).toBe('0');
+    // boundaryType UPPER (Java sends the enum name): the last offset stored at or before the time
+    for (const bt of ['UPPER', 'upper']) {
+      const up = Number((await c.call(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic: T, queueId: '0', timestamp: String(ms[3]!.storeTimestamp), boundaryType: bt })).ext('offset'));
+      expect(up).toBeGreaterThanOrEqual(3);
+      expect(ms[up]!.storeTimestamp).toBeLessThanOrEqual(ms[3]!.storeTimestamp);
+      if (up + 1 < ms.length) expect(ms[up + 1]!.storeTimestamp).toBeGreaterThan(ms[3]!.storeTimestamp);
+    }
+    const upFuture = await c.call(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic: T, queueId: '0', timestamp: String(Date.now() + 60_000), boundaryType: 'UPPER' });
+    expect(upFuture.ext('offset')).toBe('4');
   });
 
   it('offsets, topics, groups and messages survive a restart; consumerOffset.json is fastjson-shaped', async () => {

@@ -737,21 +737,28 @@ export class DefaultMessageStore implements MessageStore {
     return readStoreTimestamp(rec, 0);
   }
 
-  async getOffsetInQueueByTime(topic: string, queueId: number, timestamp: number): Promise<number> {
+  /**
+   * 'lower' (default): the first offset stored at or after `timestamp` (the max offset when every
+   * message is older). 'upper': the last offset stored at or before it (the min offset when every
+   * message is newer), as RocketMQ's BoundaryType.
+   */
+  async getOffsetInQueueByTime(topic: string, queueId: number, timestamp: number, boundary: 'lower' | 'upper' = 'lower'): Promise<number> {
     const q = this.findQueue(topic, queueId);
     if (q === undefined) return 0;
-    let lo = q.minOffset;
+    const min = q.minOffset;
+    let lo = min;
     let hi = q.maxOffset;
     const minPhy = this.commitLog.minOffset;
+    // First offset whose store time is >= timestamp (lower) or > timestamp (upper).
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
       const u = await q.getUnit(mid);
       let ts = -1;
       if (u !== undefined && u.size !== CQ_BLANK_SIZE && u.phyOffset >= minPhy) ts = await this.storeTimestampAt(u.phyOffset, u.size);
-      if (ts >= timestamp) hi = mid;
+      if (boundary === 'upper' ? ts > timestamp : ts >= timestamp) hi = mid;
       else lo = mid + 1;
     }
-    return lo;
+    return boundary === 'upper' ? Math.max(lo - 1, min) : lo;
   }
 
   async getEarliestMessageTime(topic?: string, queueId?: number): Promise<number> {

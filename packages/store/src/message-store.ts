@@ -66,7 +66,8 @@ export interface MessageStore {
   getMinOffsetInQueue(topic: string, queueId: number): number;
   getCommitLogOffsetInQueue(topic: string, queueId: number, consumeQueueOffset: number): Promise<number>;
   /** First queue offset whose message was stored at or after `timestamp` (maxOffset if none). */
-  getOffsetInQueueByTime(topic: string, queueId: number, timestamp: number): Promise<number>;
+  /** First offset stored at/after `timestamp` ('lower'), or last stored at/before it ('upper'). */
+  getOffsetInQueueByTime(topic: string, queueId: number, timestamp: number, boundary?: 'lower' | 'upper'): Promise<number>;
   getEarliestMessageTime(topic?: string, queueId?: number): Promise<number>;
   getMessageStoreTimeStamp(topic: string, queueId: number, consumeQueueOffset: number): Promise<number>;
   /** The stored record at a commit-log offset (VIEW_MESSAGE_BY_ID). */

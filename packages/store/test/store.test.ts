@@ -211,6 +211,32 @@ describe('DefaultMessageStore basics', () => {
     held.messageBuffers.forEach((b, i) => expect(decodeMessageRecord(b).body.equals(body(i, 1000))).toBe(true));
   });
 
+  it('finds offsets by store time with lower and upper boundaries', async () => {
+    let clock = 1000;
+    const s = await open(newDir(), {}, { now: () => clock });
+    for (const t of [1000, 1000, 2000, 2000, 2000, 3000]) {
+      clock = t;
+      await s.putMessage({ topic: 'TS', queueId: 0, body: body(t) });
+    }
+    const at = (ts: number, b?: 'lower' | 'upper') => s.getOffsetInQueueByTime('TS', 0, ts, b);
+    const cases: [number, number, number][] = [
+      // timestamp, lower, upper
+      [500, 0, 0],
+      [1000, 0, 1],
+      [1500, 2, 1],
+      [2000, 2, 4],
+      [2500, 5, 4],
+      [3000, 5, 5],
+      [3500, 6, 5],
+    ];
+    for (const [ts, lower, upper] of cases) {
+      expect([ts, await at(ts)]).toEqual([ts, lower]);
+      expect([ts, await at(ts, 'lower')]).toEqual([ts, lower]);
+      expect([ts, await at(ts, 'upper')]).toEqual([ts, upper]);
+    }
+    expect(await s.getOffsetInQueueByTime('TS', 9, 1000, 'upper')).toBe(0);
+  });
+
   it('queries by key and UNIQ_KEY within a time range, across index files', async () => {
     let t = 1_700_000_000_000;
     const s = await open(newDir(), { maxIndexNum: 20 }, { now: () => t });

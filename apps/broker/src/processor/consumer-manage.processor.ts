@@ -75,7 +75,9 @@ export class ConsumerManageProcessor {
   @RemotingHandler(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP)
   async searchOffset(req: RemotingCommand): Promise<RemotingCommand> {
     const h = SearchOffsetRequestHeader.decode(req.extFields);
-    const offset = await this.rt.store.getOffsetInQueueByTime(h.topic, h.queueId, h.timestamp);
+    // Java sends the enum's name (LOWER/UPPER); our client the lower-case form. Absent means LOWER.
+    const boundary = h.boundaryType?.toLowerCase() === 'upper' ? 'upper' : 'lower';
+    const offset = await this.rt.store.getOffsetInQueueByTime(h.topic, h.queueId, h.timestamp, boundary);
     return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: String(offset) });
   }
 
