@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { NestLogger, RemotingHandlerExplorer, RemotingServer, createLogger } from '@rocketmq-ts/remoting';
+import { NestLogger, RemotingServer, createLogger, exitWith, portInUse, startRemotingServer } from '@rocketmq-ts/remoting';
 import { BrokerModule } from './broker.module.js';
 import { BrokerRuntime } from './broker-runtime.js';
 import { isIgnoredJavaProperty, loadBrokerConfig, type BrokerConfig } from './config.js';
@@ -16,12 +16,7 @@ const USAGE = `usage: mqbroker [-c <broker.conf>] [-n <namesrv list>] [-p] [--<p
   -p  print the effective configuration and exit
   -h  this help`;
 
-function die(message: string): never {
-  log.error(message);
-  process.exit(1);
-}
-
-const portInUse = (e: unknown): boolean => (e as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+const die = (message: string): never => exitWith(log, message);
 
 export async function main(argv: readonly string[]): Promise<void> {
   let config: BrokerConfig;
@@ -89,29 +84,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   let ready = false;
   const app = await NestFactory.create(BrokerModule.register(rt, () => ready), { logger: new NestLogger(), abortOnError: false });
-  remoting.useHandlerSource(() => app.get(RemotingHandlerExplorer).explore());
-  app.connectMicroservice({ strategy: remoting }, { inheritAppConfig: false });
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-
-  await app.init();
-  try {
-    await app.startAllMicroservices();
-  } catch (e) {
-    await app.close().catch(() => undefined);
-    if (portInUse(e)) die(`listenPort ${config.listenPort} is already in use (bindAddress ${config.bindAddress})`);
-    die(`remoting failed to start on ${config.bindAddress}:${config.listenPort}: ${(e as Error).message}`);
-  }
-  log.info(`remoting listening on ${config.bindAddress}:${config.listenPort} (${remoting.handlers.size} request codes)`);
-  if (config.metricsPromExporterPort > 0) {
-    try {
-      await app.listen(config.metricsPromExporterPort, config.bindAddress);
-    } catch (e) {
-      await app.close().catch(() => undefined);
-      if (portInUse(e)) die(`metricsPromExporterPort ${config.metricsPromExporterPort} is already in use (bindAddress ${config.bindAddress})`);
-      die(`http failed to start on ${config.bindAddress}:${config.metricsPromExporterPort}: ${(e as Error).message}`);
-    }
-    log.info(`http listening on ${config.bindAddress}:${config.metricsPromExporterPort} (/metrics, /health, /ready)`);
-  }
+  await startRemotingServer({ app, remoting, bindAddress: config.bindAddress, listenPort: config.listenPort, httpPort: config.metricsPromExporterPort, log });
   await rt.registerWithNameServers();
   ready = true;
   log.info(`broker ${config.brokerName}[${config.brokerId}] started at ${rt.brokerAddr}`);

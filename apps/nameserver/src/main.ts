@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { NestLogger, RemotingHandlerExplorer, RemotingServer, createLogger } from '@rocketmq-ts/remoting';
+import { NestLogger, RemotingServer, createLogger, exitWith, startRemotingServer } from '@rocketmq-ts/remoting';
 import { AppModule } from './app.module.js';
 import { expandHome, loadNamesrvConfig, type NamesrvConfig } from './config.js';
 import { NamesrvMetrics } from './metrics.js';
@@ -14,14 +14,7 @@ const USAGE = `usage: mqnamesrv [-c <config file>] [-p] [--<property>=<value> ..
   -p  print the effective configuration and exit
   -h  this help`;
 
-function die(message: string): never {
-  log.error(message);
-  process.exit(1);
-}
-
-function portInUse(e: unknown): boolean {
-  return (e as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
-}
+const die = (message: string): never => exitWith(log, message);
 
 export async function main(argv: readonly string[]): Promise<void> {
   let config: NamesrvConfig;
@@ -60,27 +53,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     logger: new NestLogger(),
     abortOnError: false,
   });
-  remoting.useHandlerSource(() => app.get(RemotingHandlerExplorer).explore());
-  app.connectMicroservice({ strategy: remoting }, { inheritAppConfig: false });
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-
-  await app.init();
-  try {
-    await app.startAllMicroservices();
-  } catch (e) {
-    await app.close().catch(() => undefined);
-    if (portInUse(e)) die(`listenPort ${config.listenPort} is already in use (bindAddress ${config.bindAddress})`);
-    die(`remoting failed to start on ${config.bindAddress}:${config.listenPort}: ${(e as Error).message}`);
-  }
-  try {
-    await app.listen(config.metricsPromExporterPort, config.bindAddress);
-  } catch (e) {
-    await app.close().catch(() => undefined);
-    if (portInUse(e)) die(`metricsPromExporterPort ${config.metricsPromExporterPort} is already in use (bindAddress ${config.bindAddress})`);
-    die(`http failed to start on ${config.bindAddress}:${config.metricsPromExporterPort}: ${(e as Error).message}`);
-  }
+  await startRemotingServer({ app, remoting, bindAddress: config.bindAddress, listenPort: config.listenPort, httpPort: config.metricsPromExporterPort, log });
   ready = true;
-  log.info(`http listening on ${config.bindAddress}:${config.metricsPromExporterPort} (/metrics, /health, /ready)`);
   log.info('name server started');
 }
 

@@ -102,3 +102,13 @@ export function localHostName(): string {
 
 /** A defaults object's type with literal types widened (so options can override them). */
 export type Widen<T> = { -readonly [K in keyof T]: T[K] extends number ? number : T[K] extends boolean ? boolean : T[K] };
+
+/** `defaults` with each of its keys taken from `given` where the caller set it (not undefined). */
+export function withDefaults<D extends object>(defaults: D, given: { readonly [K in keyof D]?: Widen<D>[K] | undefined }): Widen<D> {
+  const out = { ...defaults } as Widen<D>;
+  for (const k of Object.keys(defaults) as (keyof D)[]) {
+    const v = given[k];
+    if (v !== undefined) out[k] = v as Widen<D>[keyof D];
+  }
+  return out;
+}

@@ -1,3 +1,4 @@
+import type { SubscriptionData as WireSubscriptionData } from '@rocketmq-ts/protocol';
 import type { MessageQueue, TopicPublishInfo } from './message-queue.js';
 import type { ReceivedMessage } from './received-message.js';
 
@@ -5,16 +6,8 @@ export type MessageModel = 'CLUSTERING' | 'BROADCASTING';
 export type ConsumeFromWhere = 'CONSUME_FROM_LAST_OFFSET' | 'CONSUME_FROM_FIRST_OFFSET' | 'CONSUME_FROM_TIMESTAMP';
 export type ConsumeType = 'CONSUME_PASSIVELY' | 'CONSUME_ACTIVELY';
 
-/** What a consumer subscribes to, as HEART_BEAT carries it (remoting.md §3.5). */
-export interface SubscriptionData {
-  topic: string;
-  subString: string;
-  tagsSet: string[];
-  codeSet: number[];
-  subVersion: number;
-  expressionType: 'TAG' | 'SQL92';
-  classFilterMode: boolean;
-}
+/** What a consumer subscribes to, as HEART_BEAT carries it (remoting.md §3.5); our client sends TAG or SQL92. */
+export type SubscriptionData = WireSubscriptionData & { expressionType: 'TAG' | 'SQL92' };
 
 /** A producer as the shared client core sees it. */
 export interface ProducerInner {

@@ -1,3 +1,4 @@
 export * from './message.js';
 export * from './properties.js';
 export * from './config.js';
+export * from './net.js';

@@ -1,4 +1,6 @@
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
+
+export { canConnect } from '@rocketmq-ts/common';
 
 export type PortState = 'free' | 'in-use' | 'denied';
 
@@ -9,20 +11,5 @@ export function probePort(port: number): Promise<PortState> {
     server.unref();
     server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EACCES' ? 'denied' : 'in-use'));
     server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve('free')));
-  });
-}
-
-export function canConnect(port: number, host = '127.0.0.1', timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host });
-    const done = (ok: boolean): void => {
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
   });
 }

@@ -1,5 +1,8 @@
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
+import { canConnect } from '@rocketmq-ts/common';
 import { waitFor } from './wait.js';
+
+export { canConnect };
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (bind port 0, read it, close). */
 export function freePort(): Promise<number> {
@@ -12,22 +15,6 @@ export function freePort(): Promise<number> {
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
       server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read the bound port'))));
     });
-  });
-}
-
-/** True when something accepts TCP connections on host:port right now. */
-export function canConnect(port: number, host = '127.0.0.1', timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host });
-    const done = (ok: boolean): void => {
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
   });
 }
 

@@ -1,30 +1,7 @@
-import { RemotingCommand, RequestCode, parseLenientJson, parseTagExpression, type JsonValue } from '@rocketmq-ts/protocol';
+import { RemotingCommand, RequestCode, parseLenientJson, parseTagExpression, type ConsumerData, type HeartbeatData, type JsonValue, type SubscriptionData } from '@rocketmq-ts/protocol';
+
+export type { ConsumerData, HeartbeatData, SubscriptionData };
 import type { ClientChannel, ClientChannelInfo } from './channel.js';
-
-export interface SubscriptionData {
-  topic: string;
-  subString: string;
-  tagsSet: string[];
-  codeSet: number[];
-  subVersion: number;
-  expressionType: string;
-  classFilterMode: boolean;
-}
-
-export interface ConsumerData {
-  groupName: string;
-  consumeType: string;
-  messageModel: string;
-  consumeFromWhere: string;
-  unitMode: boolean;
-  subscriptionDataSet: SubscriptionData[];
-}
-
-export interface HeartbeatData {
-  clientID: string;
-  producerDataSet: { groupName: string }[];
-  consumerDataSet: ConsumerData[];
-}
 
 const str = (v: JsonValue | undefined, d = ''): string => (typeof v === 'string' ? v : v === undefined || v === null ? d : String(v));
 const num = (v: JsonValue | undefined, d = 0): number => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MixAll, PullSysFlag, ResponseCode, parseTagExpression, validateGroupName } from '@rocketmq-ts/protocol';
 import { getOrCreateClientInstance, type MQClientInstance } from '../client-instance.js';
-import type { ClientOptions, Widen } from '../config.js';
+import { withDefaults, type ClientOptions, type Widen } from '../config.js';
 import { MQClientError, illegalArgument, noRouteError, notRunningError } from '../errors.js';
 import { Log, defaultClientLogger } from '../logger.js';
 import { mqKey, topicRouteToSubscribeInfo, type MessageQueue } from '../message-queue.js';
@@ -108,19 +108,10 @@ export class LitePullConsumer implements ConsumerInner {
     this.messageModel = options.messageModel ?? LITE_PULL_DEFAULTS.messageModel;
     this.consumeFromWhere = options.consumeFromWhere ?? LITE_PULL_DEFAULTS.consumeFromWhere;
     this.strategy = resolveStrategy(options.allocateStrategy);
-    const d = LITE_PULL_DEFAULTS;
     this.o = {
-      ...d,
+      ...withDefaults(LITE_PULL_DEFAULTS, options),
       messageModel: this.messageModel,
       consumeFromWhere: this.consumeFromWhere,
-      autoCommit: options.autoCommit ?? d.autoCommit,
-      autoCommitIntervalMs: options.autoCommitIntervalMs ?? d.autoCommitIntervalMs,
-      pullBatchSize: options.pullBatchSize ?? d.pullBatchSize,
-      pullThresholdForQueue: options.pullThresholdForQueue ?? d.pullThresholdForQueue,
-      pollTimeoutMs: options.pollTimeoutMs ?? d.pollTimeoutMs,
-      brokerSuspendMaxTimeMillis: options.brokerSuspendMaxTimeMillis ?? d.brokerSuspendMaxTimeMillis,
-      consumerTimeoutMillisWhenSuspend: options.consumerTimeoutMillisWhenSuspend ?? d.consumerTimeoutMillisWhenSuspend,
-      pullTimeDelayMillsWhenException: options.pullTimeDelayMillsWhenException ?? d.pullTimeDelayMillsWhenException,
       consumeTimestamp: options.consumeTimestamp ?? Date.now() - 30 * 60_000,
       offsetStoreDir: options.offsetStoreDir ?? defaultLocalOffsetDir(),
     };

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageConst } from '@rocketmq-ts/common';
 import { MixAll, PullSysFlag, ResponseCode, encodeProperties, parseTagExpression, validateGroupName, type SendMessageRequest } from '@rocketmq-ts/protocol';
 import { getOrCreateClientInstance, type MQClientInstance } from '../client-instance.js';
-import type { ClientOptions, Widen } from '../config.js';
+import { withDefaults, type ClientOptions, type Widen } from '../config.js';
 import { MQClientError, illegalArgument, notRunningError } from '../errors.js';
 import { Log, defaultClientLogger } from '../logger.js';
 import { mqKey, retryTopic, type MessageQueue } from '../message-queue.js';
@@ -151,26 +151,10 @@ export class PushConsumer implements ConsumerInner {
     this.messageModel = options.messageModel ?? PUSH_CONSUMER_DEFAULTS.messageModel;
     this.consumeFromWhere = options.consumeFromWhere ?? PUSH_CONSUMER_DEFAULTS.consumeFromWhere;
     this.strategy = resolveStrategy(options.allocateStrategy);
-    const d = PUSH_CONSUMER_DEFAULTS;
     this.o = {
-      ...d,
+      ...withDefaults(PUSH_CONSUMER_DEFAULTS, options),
       messageModel: this.messageModel,
       consumeFromWhere: this.consumeFromWhere,
-      consumeThreadMax: options.consumeThreadMax ?? d.consumeThreadMax,
-      consumeMessageBatchMaxSize: options.consumeMessageBatchMaxSize ?? d.consumeMessageBatchMaxSize,
-      pullBatchSize: options.pullBatchSize ?? d.pullBatchSize,
-      pullThresholdForQueue: options.pullThresholdForQueue ?? d.pullThresholdForQueue,
-      pullThresholdSizeForQueueMiB: options.pullThresholdSizeForQueueMiB ?? d.pullThresholdSizeForQueueMiB,
-      consumeConcurrentlyMaxSpan: options.consumeConcurrentlyMaxSpan ?? d.consumeConcurrentlyMaxSpan,
-      pullIntervalMs: options.pullIntervalMs ?? d.pullIntervalMs,
-      maxReconsumeTimes: options.maxReconsumeTimes ?? d.maxReconsumeTimes,
-      suspendCurrentQueueTimeMillis: options.suspendCurrentQueueTimeMillis ?? d.suspendCurrentQueueTimeMillis,
-      brokerSuspendMaxTimeMillis: options.brokerSuspendMaxTimeMillis ?? d.brokerSuspendMaxTimeMillis,
-      consumerTimeoutMillisWhenSuspend: options.consumerTimeoutMillisWhenSuspend ?? d.consumerTimeoutMillisWhenSuspend,
-      pullTimeDelayMillsWhenException: options.pullTimeDelayMillsWhenException ?? d.pullTimeDelayMillsWhenException,
-      postSubscriptionWhenPull: options.postSubscriptionWhenPull ?? d.postSubscriptionWhenPull,
-      awaitTerminationMillisWhenShutdown: options.awaitTerminationMillisWhenShutdown ?? d.awaitTerminationMillisWhenShutdown,
-      localRetryDelayMs: options.localRetryDelayMs ?? d.localRetryDelayMs,
       consumeTimestamp: options.consumeTimestamp ?? Date.now() - 30 * 60_000,
       offsetStoreDir: options.offsetStoreDir ?? defaultLocalOffsetDir(),
     };
