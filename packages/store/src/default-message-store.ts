@@ -87,6 +87,10 @@ export class DefaultMessageStore implements MessageStore {
   /** Reused for every record encoded (the encoder reads it synchronously). */
   private readonly recordInput: MessageRecordInput;
   private lastBornAddress = '';
+  private lastTopic = '';
+  private lastTopicLen = 0;
+  private lastTags = '';
+  private lastTagsCode = 0;
   private lastBornV6 = false;
   private state: 'new' | 'loaded' | 'running' | 'stopping' | 'stopped' = 'new';
   private diskFull = false;
@@ -348,7 +352,12 @@ export class DefaultMessageStore implements MessageStore {
       }
     }
     const tags = findProperty(props, MessageConst.PROPERTY_TAGS);
-    return tags === undefined || tags.length === 0 ? 0 : javaStringHashCode(tags);
+    if (tags === undefined || tags.length === 0) return 0;
+    if (tags !== this.lastTags) {
+      this.lastTags = tags;
+      this.lastTagsCode = javaStringHashCode(tags);
+    }
+    return this.lastTagsCode;
   }
 
   private msgIdOf(phy: number, storeHost: SocketAddress | undefined): string {
@@ -359,7 +368,12 @@ export class DefaultMessageStore implements MessageStore {
   /** Validates one message and measures its record. Returns a status string on rejection. */
   private prepare(m: PutMessageRequest): PreparedMessage | PutMessageStatus {
     if (m.body.length > this.config.maxMessageSize) return PutMessageStatus.MESSAGE_ILLEGAL;
-    const topicLen = Buffer.byteLength(m.topic, 'utf8');
+    // Batches and busy topics repeat the topic: measure it once.
+    if (m.topic !== this.lastTopic) {
+      this.lastTopic = m.topic;
+      this.lastTopicLen = Buffer.byteLength(m.topic, 'utf8');
+    }
+    const topicLen = this.lastTopicLen;
     if (topicLen === 0 || topicLen > MAX_TOPIC_LENGTH_V2) return PutMessageStatus.MESSAGE_ILLEGAL;
     if (!Number.isInteger(m.queueId) || m.queueId < 0) return PutMessageStatus.MESSAGE_ILLEGAL;
     const props = m.propertiesString ?? encodeProperties(m.properties);
@@ -463,6 +477,8 @@ export class DefaultMessageStore implements MessageStore {
     const queue = this.findOrCreateQueue(head.m.topic, head.m.queueId);
     let firstQueueOffset = -1;
     let msgId = '';
+    // A batch answers with its msgIds joined by commas.
+    const ids: string[] | undefined = prepared.length > 1 ? [] : undefined;
     const input = this.recordInput;
     input.topic = head.m.topic;
     input.queueId = head.m.queueId;
@@ -491,10 +507,12 @@ export class DefaultMessageStore implements MessageStore {
       if (this.config.messageIndexEnable && tx !== ROLLBACK) this.indexKeys(m.topic, p.props, phy, storeTimestamp);
       if (toQueue && this.listeners.length > 0) this.emit({ topic: m.topic, queueId: m.queueId, queueOffset, tagsCode, commitLogOffset: phy, msgSize: p.size, storeTimestamp, propertiesString: p.props });
       const id = this.msgIdOf(phy, m.storeHost);
-      msgId = msgId === '' ? id : `${msgId},${id}`;
+      if (ids === undefined) msgId = id;
+      else ids.push(id);
       pos += p.size;
       phy += p.size;
     }
+    if (ids !== undefined) msgId = ids.join(',');
     input.body = EMPTY_BODY; // do not pin the last request's body
     cl.commit(total, storeTimestamp);
     this.stats.putCount += prepared.length;
