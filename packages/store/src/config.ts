@@ -65,8 +65,8 @@ export const DEFAULT_STORE_CONFIG = {
   // ---- rocketmq-ts specific (no RocketMQ equivalent because Node has no mmap) ----
   /** Bytes of one in-memory write chunk of the commit-log tail (4 MiB). */
   commitLogWriteChunkSize: 4 * MiB,
-  /** Bytes of recent commit-log data kept in memory for reads without a syscall (16 MiB; older hot data comes from the page cache). */
-  commitLogReadCacheSize: 16 * MiB,
+  /** Bytes of recent commit-log data kept in memory for reads without a syscall (8 MiB; older hot data comes from the page cache). */
+  commitLogReadCacheSize: 8 * MiB,
   /** 'zeros' writes zeros over a new segment (reserves disk space, so a later ENOSPC cannot tear a record);
    *  'truncate' only sets the size (sparse, fast; for tests). */
   preallocateMode: 'zeros' as 'zeros' | 'truncate',

@@ -11,7 +11,7 @@ import { closeFd, fdatasync, ftruncate, pread, preadFullSync, pwriteAll, writeZe
 /** Tail writes up to this size are made synchronously (see writeOne). */
 const SYNC_WRITE_MAX = 64 * 1024;
 /** Released chunk buffers kept for reuse. */
-const SPARE_CHUNKS = 2;
+const SPARE_CHUNKS = 1;
 
 export interface Segment {
   readonly startOffset: number;
