@@ -37,8 +37,8 @@ export const CLIENT_DEFAULTS = {
   heartbeatBrokerIntervalMs: 30_000,
   persistConsumerOffsetIntervalMs: 5_000,
   mqClientApiTimeoutMs: 3_000,
-  serializeType: 'JSON',
-  language: 'OTHER',
+  serializeType: 'JSON' as 'JSON' | 'ROCKETMQ',
+  language: 'OTHER' as 'OTHER' | 'JAVA',
 } as const;
 
 /** Options with every default applied. */
@@ -70,12 +70,7 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
     instanceName: o.instanceName ?? `${process.pid}#${++instanceCounter}#${process.hrtime.bigint()}`,
     clientIP: o.clientIP ?? localIPv4(),
     unitName: o.unitName,
-    pollNameServerIntervalMs: o.pollNameServerIntervalMs ?? CLIENT_DEFAULTS.pollNameServerIntervalMs,
-    heartbeatBrokerIntervalMs: o.heartbeatBrokerIntervalMs ?? CLIENT_DEFAULTS.heartbeatBrokerIntervalMs,
-    persistConsumerOffsetIntervalMs: o.persistConsumerOffsetIntervalMs ?? CLIENT_DEFAULTS.persistConsumerOffsetIntervalMs,
-    mqClientApiTimeoutMs: o.mqClientApiTimeoutMs ?? CLIENT_DEFAULTS.mqClientApiTimeoutMs,
-    serializeType: o.serializeType ?? CLIENT_DEFAULTS.serializeType,
-    language: o.language ?? CLIENT_DEFAULTS.language,
+    ...withDefaults(CLIENT_DEFAULTS, o),
     logger: o.logger,
   };
 }

@@ -18,3 +18,4 @@ export * from './consumer/process-queue.js';
 export * from './consumer/rebalance.js';
 export * from './consumer/push-consumer.js';
 export * from './consumer/lite-pull-consumer.js';
+export type { ConsumerBaseOptions } from './consumer/consumer-options.js';

@@ -1,24 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MixAll, PullSysFlag, ResponseCode, parseTagExpression, validateGroupName } from '@rocketmq-ts/protocol';
 import { getOrCreateClientInstance, type MQClientInstance } from '../client-instance.js';
-import { withDefaults, type ClientOptions, type Widen } from '../config.js';
+import type { ClientOptions } from '../config.js';
 import { MQClientError, illegalArgument, noRouteError, notRunningError } from '../errors.js';
 import { Log, defaultClientLogger } from '../logger.js';
 import { mqKey, topicRouteToSubscribeInfo, type MessageQueue } from '../message-queue.js';
 import { decodeReceivedMessages, type ReceivedMessage } from '../received-message.js';
 import type { ConsumeDirectlyResult, ConsumeFromWhere, ConsumerInner, MessageModel, SubscriptionData } from '../types.js';
 import type { AllocateStrategy } from './allocate.js';
-import { LocalFileOffsetStore, RemoteBrokerOffsetStore, defaultLocalOffsetDir, type OffsetStore } from './offset-store.js';
+import { LocalFileOffsetStore, RemoteBrokerOffsetStore, type OffsetStore } from './offset-store.js';
 import { ProcessQueue } from './process-queue.js';
-import { allocateQueues, buildSubscription, resolveStrategy, type AllocateStrategyOption } from './rebalance.js';
+import { resolveConsumerOptions, type ConsumerBaseOptions, type ResolvedConsumerOptions } from './consumer-options.js';
+import { allocateQueues, buildSubscription } from './rebalance.js';
 
-export interface LitePullConsumerOptions extends ClientOptions {
-  group: string;
-  messageModel?: MessageModel;
-  consumeFromWhere?: ConsumeFromWhere;
-  /** For CONSUME_FROM_TIMESTAMP: ms since the epoch (default: 30 minutes ago). */
-  consumeTimestamp?: number;
-  allocateStrategy?: AllocateStrategyOption;
+export interface LitePullConsumerOptions extends ConsumerBaseOptions {
   /** Commit what poll() returned automatically (in memory at once, to the broker every autoCommitIntervalMs). */
   autoCommit?: boolean;
   autoCommitIntervalMs?: number;
@@ -33,13 +28,6 @@ export interface LitePullConsumerOptions extends ClientOptions {
   /** Timeout of a held pull (ms). */
   consumerTimeoutMillisWhenSuspend?: number;
   pullTimeDelayMillsWhenException?: number;
-  offsetStoreDir?: string;
-  /**
-   * A group that never committed starts where consumeFromWhere says even on a queue whose first
-   * message is still stored. By default the broker answers 0 there (RocketMQ's rule), so such a
-   * group reads the queue from the start.
-   */
-  strictConsumeFromWhere?: boolean;
 }
 
 export const LITE_PULL_DEFAULTS = {
@@ -85,7 +73,7 @@ export class LitePullConsumer implements ConsumerInner {
   readonly consumeFromWhere: ConsumeFromWhere;
   readonly consumeType = 'CONSUME_ACTIVELY' as const;
   readonly log: Log;
-  private readonly o: Widen<typeof LITE_PULL_DEFAULTS> & { consumeTimestamp: number; offsetStoreDir: string };
+  private readonly o: ResolvedConsumerOptions<typeof LITE_PULL_DEFAULTS>;
   private readonly clientOptions: ClientOptions;
   private readonly strict: boolean;
   private readonly strategy: AllocateStrategy;
@@ -101,20 +89,14 @@ export class LitePullConsumer implements ConsumerInner {
   private lastCommit = Date.now();
 
   constructor(options: LitePullConsumerOptions) {
-    const { group, ...rest } = options;
-    this.group = group;
-    this.clientOptions = rest;
-    this.strict = options.strictConsumeFromWhere ?? false;
-    this.messageModel = options.messageModel ?? LITE_PULL_DEFAULTS.messageModel;
-    this.consumeFromWhere = options.consumeFromWhere ?? LITE_PULL_DEFAULTS.consumeFromWhere;
-    this.strategy = resolveStrategy(options.allocateStrategy);
-    this.o = {
-      ...withDefaults(LITE_PULL_DEFAULTS, options),
-      messageModel: this.messageModel,
-      consumeFromWhere: this.consumeFromWhere,
-      consumeTimestamp: options.consumeTimestamp ?? Date.now() - 30 * 60_000,
-      offsetStoreDir: options.offsetStoreDir ?? defaultLocalOffsetDir(),
-    };
+    const r = resolveConsumerOptions(options, LITE_PULL_DEFAULTS);
+    this.group = r.group;
+    this.clientOptions = r.clientOptions;
+    this.strict = r.strict;
+    this.strategy = r.strategy;
+    this.o = r.o;
+    this.messageModel = r.o.messageModel;
+    this.consumeFromWhere = r.o.consumeFromWhere;
     this.log = new Log(options.logger ?? defaultClientLogger('lite-pull-consumer'));
   }
 

@@ -2,16 +2,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageConst } from '@rocketmq-ts/common';
 import { MixAll, PullSysFlag, ResponseCode, encodeProperties, parseTagExpression, validateGroupName, type SendMessageRequest } from '@rocketmq-ts/protocol';
 import { getOrCreateClientInstance, type MQClientInstance } from '../client-instance.js';
-import { withDefaults, type ClientOptions, type Widen } from '../config.js';
+import type { ClientOptions } from '../config.js';
 import { MQClientError, illegalArgument, notRunningError } from '../errors.js';
 import { Log, defaultClientLogger } from '../logger.js';
 import { mqKey, retryTopic, type MessageQueue } from '../message-queue.js';
 import { decodeReceivedMessages, type ReceivedMessage } from '../received-message.js';
 import type { ConsumeDirectlyResult, ConsumeFromWhere, ConsumerInner, MessageModel, SubscriptionData } from '../types.js';
 import type { AllocateStrategy } from './allocate.js';
-import { LocalFileOffsetStore, RemoteBrokerOffsetStore, defaultLocalOffsetDir, type OffsetStore } from './offset-store.js';
+import { LocalFileOffsetStore, RemoteBrokerOffsetStore, type OffsetStore } from './offset-store.js';
 import { ProcessQueue } from './process-queue.js';
-import { allocateQueues, buildSubscription, resolveStrategy, type AllocateStrategyOption } from './rebalance.js';
+import { resolveConsumerOptions, type ConsumerBaseOptions, type ResolvedConsumerOptions } from './consumer-options.js';
+import { allocateQueues, buildSubscription } from './rebalance.js';
 
 export type ConsumeConcurrentlyStatus = 'CONSUME_SUCCESS' | 'RECONSUME_LATER';
 export interface ConsumeConcurrentlyContext {
@@ -31,15 +32,7 @@ export interface ConsumeOrderlyContext {
 }
 export type MessageListenerOrderly = (msgs: ReceivedMessage[], ctx: ConsumeOrderlyContext) => ConsumeOrderlyStatus | Promise<ConsumeOrderlyStatus>;
 
-export interface PushConsumerOptions extends ClientOptions {
-  /** Consumer group (required). */
-  group: string;
-  messageModel?: MessageModel;
-  /** Where a group with no committed offset starts. */
-  consumeFromWhere?: ConsumeFromWhere;
-  /** For CONSUME_FROM_TIMESTAMP: ms since the epoch (default: 30 minutes ago). */
-  consumeTimestamp?: number;
-  allocateStrategy?: AllocateStrategyOption;
+export interface PushConsumerOptions extends ConsumerBaseOptions {
   /** Most listener calls running at once (RocketMQ's consume thread pool size). */
   consumeThreadMax?: number;
   /** Messages per listener call. */
@@ -66,14 +59,6 @@ export interface PushConsumerOptions extends ClientOptions {
   pullTimeDelayMillsWhenException?: number;
   /** Put the subscription in each pull (for brokers that lost the heartbeat's). */
   postSubscriptionWhenPull?: boolean;
-  /** Broadcasting: directory of the local offset files. */
-  offsetStoreDir?: string;
-  /**
-   * A group that never committed starts where consumeFromWhere says even on a queue whose first
-   * message is still stored. By default the broker answers 0 there (RocketMQ's rule), so such a
-   * group reads the queue from the start.
-   */
-  strictConsumeFromWhere?: boolean;
   /** shutdown() waits this long (ms) for running listener calls before committing offsets. */
   awaitTerminationMillisWhenShutdown?: number;
   /** ms before messages whose send-back failed are consumed again locally. */
@@ -123,7 +108,7 @@ export class PushConsumer implements ConsumerInner {
   readonly consumeFromWhere: ConsumeFromWhere;
   readonly consumeType = 'CONSUME_PASSIVELY' as const;
   readonly log: Log;
-  private readonly o: Widen<typeof PUSH_CONSUMER_DEFAULTS> & { consumeTimestamp: number; offsetStoreDir: string };
+  private readonly o: ResolvedConsumerOptions<typeof PUSH_CONSUMER_DEFAULTS>;
   private readonly clientOptions: ClientOptions;
   private readonly strict: boolean;
   private readonly strategy: AllocateStrategy;
@@ -144,20 +129,14 @@ export class PushConsumer implements ConsumerInner {
   private startTimestamp = 0;
 
   constructor(options: PushConsumerOptions) {
-    const { group, ...rest } = options;
-    this.group = group;
-    this.clientOptions = rest;
-    this.strict = options.strictConsumeFromWhere ?? false;
-    this.messageModel = options.messageModel ?? PUSH_CONSUMER_DEFAULTS.messageModel;
-    this.consumeFromWhere = options.consumeFromWhere ?? PUSH_CONSUMER_DEFAULTS.consumeFromWhere;
-    this.strategy = resolveStrategy(options.allocateStrategy);
-    this.o = {
-      ...withDefaults(PUSH_CONSUMER_DEFAULTS, options),
-      messageModel: this.messageModel,
-      consumeFromWhere: this.consumeFromWhere,
-      consumeTimestamp: options.consumeTimestamp ?? Date.now() - 30 * 60_000,
-      offsetStoreDir: options.offsetStoreDir ?? defaultLocalOffsetDir(),
-    };
+    const r = resolveConsumerOptions(options, PUSH_CONSUMER_DEFAULTS);
+    this.group = r.group;
+    this.clientOptions = r.clientOptions;
+    this.strict = r.strict;
+    this.strategy = r.strategy;
+    this.o = r.o;
+    this.messageModel = r.o.messageModel;
+    this.consumeFromWhere = r.o.consumeFromWhere;
     this.log = new Log(options.logger ?? defaultClientLogger('consumer'));
   }
 

@@ -13,7 +13,7 @@ import {
 } from '@rocketmq-ts/protocol';
 import type { SendResult } from '../api.js';
 import { getOrCreateClientInstance, type MQClientInstance } from '../client-instance.js';
-import type { ClientOptions } from '../config.js';
+import { withDefaults, type ClientOptions, type Widen } from '../config.js';
 import { MQClientError, illegalArgument, isRetriable, noRouteError, notRunningError } from '../errors.js';
 import { Log, defaultClientLogger } from '../logger.js';
 import type { MessageQueue, TopicPublishInfo } from '../message-queue.js';
@@ -57,7 +57,7 @@ export const PRODUCER_DEFAULTS = {
   retryAnotherBrokerWhenNotStoreOK: false,
   maxMessageSize: 4 * 1024 * 1024,
   defaultTopicQueueNums: 4,
-  createTopicKey: MixAll.AUTO_CREATE_TOPIC_KEY_TOPIC,
+  createTopicKey: MixAll.AUTO_CREATE_TOPIC_KEY_TOPIC as string,
   sendLatencyFaultEnable: true,
   useV1Header: false,
 } as const;
@@ -92,7 +92,7 @@ let uniqGenerator: UniqKeyGenerator | undefined;
  */
 export class Producer implements ProducerInner {
   readonly group: string;
-  private readonly o: Required<Omit<ProducerOptions, keyof ClientOptions | 'group'>>;
+  private readonly o: Widen<typeof PRODUCER_DEFAULTS>;
   private readonly clientOptions: ClientOptions;
   private instance: MQClientInstance | undefined;
   private state: State = 'CREATED';
@@ -106,19 +106,7 @@ export class Producer implements ProducerInner {
     const { group, ...rest } = options;
     this.group = group;
     this.clientOptions = rest;
-    this.o = {
-      sendMsgTimeoutMs: options.sendMsgTimeoutMs ?? PRODUCER_DEFAULTS.sendMsgTimeoutMs,
-      compressMsgBodyOverHowmuch: options.compressMsgBodyOverHowmuch ?? PRODUCER_DEFAULTS.compressMsgBodyOverHowmuch,
-      compressLevel: options.compressLevel ?? PRODUCER_DEFAULTS.compressLevel,
-      retryTimesWhenSendFailed: options.retryTimesWhenSendFailed ?? PRODUCER_DEFAULTS.retryTimesWhenSendFailed,
-      retryTimesWhenSendAsyncFailed: options.retryTimesWhenSendAsyncFailed ?? PRODUCER_DEFAULTS.retryTimesWhenSendAsyncFailed,
-      retryAnotherBrokerWhenNotStoreOK: options.retryAnotherBrokerWhenNotStoreOK ?? PRODUCER_DEFAULTS.retryAnotherBrokerWhenNotStoreOK,
-      maxMessageSize: options.maxMessageSize ?? PRODUCER_DEFAULTS.maxMessageSize,
-      defaultTopicQueueNums: options.defaultTopicQueueNums ?? PRODUCER_DEFAULTS.defaultTopicQueueNums,
-      createTopicKey: options.createTopicKey ?? PRODUCER_DEFAULTS.createTopicKey,
-      sendLatencyFaultEnable: options.sendLatencyFaultEnable ?? PRODUCER_DEFAULTS.sendLatencyFaultEnable,
-      useV1Header: options.useV1Header ?? PRODUCER_DEFAULTS.useV1Header,
-    };
+    this.o = withDefaults(PRODUCER_DEFAULTS, options);
     this.log = new Log(options.logger ?? defaultClientLogger('producer'));
   }
 
