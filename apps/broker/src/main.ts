@@ -81,6 +81,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     maxFrameLength: Math.max(16 * 1024 * 1024, config.store.maxMessageSize + 1024 * 1024),
     probe: rt.metrics.remotingProbe,
     name: 'remoting',
+    // Replies to sends say "stored": the records reach the files (the OS) before any reply leaves.
+    beforeOutput: () => rt.store.writeAppended(),
   });
   let ready = false;
   const app = await NestFactory.create(BrokerModule.register(rt, () => ready), { logger: new NestLogger(), abortOnError: false });

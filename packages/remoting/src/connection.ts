@@ -38,6 +38,12 @@ export interface ConnectionOwner {
   readonly handlers: ReadonlyMap<number, RequestHandler>;
   readonly probe: RemotingProbe | undefined;
   readonly log: Logger;
+  /**
+   * Runs before each write of output to a socket. A server whose replies promise durability
+   * (a broker: "stored") makes the promise true here; false = the promise cannot be kept, so the
+   * connection is closed instead of writing (the peer sees no reply and retries).
+   */
+  readonly beforeOutput?: (() => boolean) | undefined;
   connectionClosed(conn: RemotingConnection, reason: string): void;
 }
 
@@ -145,6 +151,9 @@ export class RemotingConnection {
   private pausedForOutput = false;
   private closedReason: string | null = null;
   private closeRequested: string | null = null;
+  /** Requests whose handler has not settled yet (asynchronous handlers). */
+  private inFlight = 0;
+  private onIdle: (() => void) | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -240,21 +249,31 @@ export class RemotingConnection {
     } else if (r instanceof RemotingCommand) {
       this.reply(cmd, r, t0);
     } else if (isPromiseLike(r)) {
+      this.inFlight++;
       this.settle(cmd, r, t0);
     } else if (isObservableLike(r)) {
+      this.inFlight++;
       this.settleObservable(cmd, r, t0);
     } else {
       this.replyError(cmd, new Error(`handler for request code ${cmd.code} returned ${typeof r}`), t0);
     }
   }
 
+  /** An asynchronous handler (counted in inFlight) settles its request. */
   private settle(cmd: RemotingCommand, p: PromiseLike<unknown>, t0: number): void {
     p.then(
       (v) => {
-        if (isObservableLike(v)) this.settleObservable(cmd, v, t0);
-        else this.settleValue(cmd, v, t0);
+        if (isObservableLike(v)) {
+          this.settleObservable(cmd, v, t0);
+        } else {
+          this.settleValue(cmd, v, t0);
+          this.asyncDone();
+        }
       },
-      (e: unknown) => this.replyError(cmd, e, t0),
+      (e: unknown) => {
+        this.replyError(cmd, e, t0);
+        this.asyncDone();
+      },
     );
   }
 
@@ -262,9 +281,19 @@ export class RemotingConnection {
     let last: unknown = null;
     o.subscribe({
       next: (v) => (last = v),
-      error: (e) => this.replyError(cmd, e, t0),
-      complete: () => this.settleValue(cmd, last, t0),
+      error: (e) => {
+        this.replyError(cmd, e, t0);
+        this.asyncDone();
+      },
+      complete: () => {
+        this.settleValue(cmd, last, t0);
+        this.asyncDone();
+      },
     });
+  }
+
+  private asyncDone(): void {
+    if (--this.inFlight === 0 && this.onIdle !== null) this.onIdle();
   }
 
   private settleValue(cmd: RemotingCommand, v: unknown, t0: number): void {
@@ -393,6 +422,14 @@ export class RemotingConnection {
   /** @internal hands the tick's output to the socket. */
   flush(): void {
     this.flushScheduled = false;
+    const before = this.owner.beforeOutput;
+    if (before !== undefined && !before()) {
+      this.queued = [];
+      this.queuedSlabs = [];
+      this.outFrom = this.outPos;
+      this.close('output refused: the server could not keep what its replies promise');
+      return;
+    }
     const socket = this.socket;
     const q = this.queued;
     const qs = this.queuedSlabs;
@@ -487,6 +524,41 @@ export class RemotingConnection {
 
   // -------------------------------------------------------------------------------------------
   // close
+
+  /**
+   * Graceful close: reads no further requests, waits (up to `timeoutMs`) until every request
+   * already read has been answered, sends the answers, then ends the connection. A server that
+   * stops this way acknowledges nothing it did not answer.
+   */
+  async drain(timeoutMs: number, reason = 'server shutting down'): Promise<void> {
+    if (this.closedReason !== null) return;
+    const socket = this.socket;
+    socket.pause();
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, timeoutMs);
+        this.onIdle = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.onIdle = null;
+      if (this.inFlight > 0) this.owner.log.warn(`closing connection from ${this.remoteAddress} with ${this.inFlight} requests unanswered after ${timeoutMs} ms`);
+    }
+    if (this.flushScheduled) this.flush();
+    if (this.closedReason !== null || socket.destroyed) return;
+    this.closeRequested ??= reason;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => socket.destroy(), Math.min(2000, Math.max(100, timeoutMs)));
+      socket.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      socket.end();
+      // A paused socket never reads the peer's FIN; let it flow (further requests are ignored).
+      socket.resume();
+    });
+  }
 
   /** Closes the connection; pending calls fail with RPC_SEND_TO_CHANNEL_FAILED. */
   close(reason = 'closed locally'): void {

@@ -19,6 +19,10 @@ export interface RemotingServerOptions {
   name?: string;
   /** Handlers found in the Nest app (see RemotingHandlerExplorer); read once, at listen time. */
   handlerSource?: () => Iterable<readonly [number, RequestHandler]>;
+  /** Runs before each socket write of replies; false closes that connection instead (see ConnectionOwner). */
+  beforeOutput?: () => boolean;
+  /** On close, how long connections may take to answer the requests they already read (default 5000 ms). */
+  drainTimeoutMs?: number;
 }
 
 export type RemotingServerEvents = {
@@ -37,6 +41,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
   override transportId = REMOTING_TRANSPORT;
   readonly log: Logger;
   readonly probe: RemotingProbe | undefined;
+  readonly beforeOutput: (() => boolean) | undefined;
   private table = new Map<number, RequestHandler>();
   private readonly explicit = new Map<number, RequestHandler>();
   private readonly connections = new Set<RemotingConnection>();
@@ -51,6 +56,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
     super();
     this.log = createLogger(options.name ?? 'remoting');
     this.probe = options.probe;
+    this.beforeOutput = options.beforeOutput;
     this.handlerSource = options.handlerSource;
     this.idleTimeoutMs = (options.serverChannelMaxIdleTimeSeconds ?? 120) * 1000;
     this.maxFrameLength = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
@@ -164,11 +170,17 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
     return this.server as T;
   }
 
+  /**
+   * Stops accepting connections, lets every connection answer the requests it already read
+   * (bounded by drainTimeoutMs), then closes them: nothing stored goes unanswered.
+   */
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
-    for (const c of [...this.connections]) c.close('server shutting down');
-    if (server === null) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const conns = [...this.connections];
+    if (conns.length > 0) this.log.info(`closing: answering what ${conns.length} connections already sent`);
+    await Promise.all(conns.map((c) => c.drain(this.options.drainTimeoutMs ?? 5000)));
+    await closed;
   }
 }

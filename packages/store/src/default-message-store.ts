@@ -393,17 +393,38 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   putMessage(msg: PutMessageRequest): Promise<PutMessageResult> {
-    return settled(() => this.putPrepared([msg]));
+    return settled(() => this.putPrepared([msg])).then(this.afterWritten);
   }
 
   putMessages(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult> {
-    return settled(() => this.putMessagesNow(msgs));
+    return settled(() => this.putMessagesNow(msgs)).then(this.afterWritten);
+  }
+
+  /** The promise forms resolve once the records are in the files (handed to the OS), never before. */
+  private readonly afterWritten = (r: PutMessageResult): PutMessageResult | Promise<PutMessageResult> => {
+    const a = r.appendResult;
+    if (a === undefined) return r;
+    const end = a.wroteOffset + a.wroteBytes;
+    if (this.commitLog.writtenPos >= end) return r;
+    return this.commitLog.whenWritten(end).then((ok) => (ok ? r : { ...r, status: PutMessageStatus.UNKNOWN_ERROR }));
+  };
+
+  /**
+   * Hands every record appended so far to the OS (synchronous writes into the page cache). After
+   * this a process crash loses none of them. Callers of putMessageNow / putMessagesNow call it
+   * before acknowledging, once per batch of replies (the broker: before each socket write of
+   * replies). False when appended records could not be written: do not acknowledge them.
+   */
+  writeAppended(): boolean {
+    return this.commitLog.writeAppendedSync();
   }
 
   /**
    * putMessage without a promise when the outcome is known at once (the usual ASYNC_FLUSH case:
    * room in the tail, nothing to wait for); a promise when it has to wait (segment roll, group
-   * commit). Saves the broker's send path a promise chain per message.
+   * commit). Saves the broker's send path a promise chain per message. Unlike putMessage, a
+   * PUT_OK here (outside SYNC_FLUSH) only means "appended in memory": call writeAppended()
+   * before acknowledging it.
    */
   putMessageNow(msg: PutMessageRequest): PutMessageResult | Promise<PutMessageResult> {
     return this.putPrepared([msg]);

@@ -56,10 +56,20 @@ export interface MessageStore {
   putMessage(msg: PutMessageRequest): Promise<PutMessageResult>;
   /** Batch of messages for one topic/queue, stored contiguously (one record each). */
   putMessages(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult>;
-  /** putMessage, but the result comes back as a value when nothing had to wait (hot send path). */
+  /**
+   * putMessage, but the result comes back as a value when nothing had to wait (hot send path).
+   * Its PUT_OK means "appended"; the records reach the files at the next writeAppended() (or
+   * shortly after by themselves): call writeAppended() before acknowledging.
+   */
   putMessageNow(msg: PutMessageRequest): PutMessageResult | Promise<PutMessageResult>;
   /** putMessages in the same form as putMessageNow. */
   putMessagesNow(msgs: readonly PutMessageRequest[]): PutMessageResult | Promise<PutMessageResult>;
+  /**
+   * Hands everything appended so far to the OS (a crash of this process then loses none of it);
+   * synchronous, meant to run once per batch of replies. False when appended records could not
+   * be written: their replies must not go out.
+   */
+  writeAppended(): boolean;
 
   getMessage(group: string, topic: string, queueId: number, offset: number, maxMsgNums: number, maxBytes?: number, filter?: MessageFilter): Promise<GetMessageResult>;
   getMaxOffsetInQueue(topic: string, queueId: number): number;

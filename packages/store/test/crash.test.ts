@@ -1,4 +1,5 @@
-// SIGKILL crash test: a child appends under SYNC_FLUSH and reports acks; it is killed at random points.
+// SIGKILL crash test: a child appends (SYNC_FLUSH or ASYNC_FLUSH) and reports acks; it is killed at random points.
+// A process crash keeps the OS page cache, so neither mode may lose an acknowledged message.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,8 +11,8 @@ import { rmDir, tmpDir } from './helpers.js';
 
 const WRITER = path.resolve(import.meta.dirname, '../dist/testing/crash-writer.js');
 const SEG = 256 * 1024;
-const dir = tmpDir('rmq-crash-');
-afterAll(() => rmDir(dir));
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(rmDir));
 
 interface Ack {
   queueId: number;
@@ -20,9 +21,9 @@ interface Ack {
   seq: number;
 }
 
-function runWriter(round: number, killAfterMs: number): Promise<Ack[]> {
+function runWriter(dir: string, mode: string, round: number, killAfterMs: number, selfKillAfterBursts = 0): Promise<Ack[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dir, String(SEG), String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WRITER, dir, String(SEG), String(round), mode, String(selfKillAfterBursts)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acks: Ack[] = [];
     let buf = '';
     let timer: NodeJS.Timeout | undefined;
@@ -47,7 +48,7 @@ function runWriter(round: number, killAfterMs: number): Promise<Ack[]> {
   });
 }
 
-async function verify(acks: Ack[]): Promise<{ total: number; truncated: number }> {
+async function verify(dir: string, acks: Ack[]): Promise<{ total: number; truncated: number }> {
   const store = new DefaultMessageStore({
     logger: silentLogger,
     diskUsage: async () => ({ totalBytes: 1e12, freeBytes: 9e11 }),
@@ -92,17 +93,21 @@ async function verify(acks: Ack[]): Promise<{ total: number; truncated: number }
   }
 }
 
-describe('SIGKILL during SYNC_FLUSH appends', () => {
-  it('keeps every acknowledged message across 20 random kills', async () => {
+describe.each(['SYNC_FLUSH', 'ASYNC_FLUSH'])('SIGKILL during %s appends', (mode) => {
+  it('keeps every acknowledged message across 12 random kills', async () => {
     if (!fs.existsSync(WRITER)) throw new Error(`build the package first: ${WRITER} missing`);
+    const dir = tmpDir('rmq-crash-');
+    dirs.push(dir);
     const allAcks: Ack[] = [];
     let lastTotal = 0;
-    for (let round = 0; round < 20; round++) {
-      const acks = await runWriter(round, 30 + Math.floor(Math.random() * 300));
+    for (let round = 0; round < 12; round++) {
+      // ASYNC_FLUSH: every other round the writer kills itself right after an acknowledgement.
+      const selfKill = mode === 'ASYNC_FLUSH' && round % 2 === 1 ? 20 + Math.floor(Math.random() * 200) : 0;
+      const acks = await runWriter(dir, mode, round, selfKill > 0 ? 60_000 : 30 + Math.floor(Math.random() * 300), selfKill);
       // this round's acks in full, plus a sample of earlier rounds' (they were verified when new)
       const sample = allAcks.filter(() => Math.random() < 200 / Math.max(200, allAcks.length));
       allAcks.push(...acks);
-      const { total } = await verify([...acks, ...sample]);
+      const { total } = await verify(dir, [...acks, ...sample]);
       expect(total).toBeGreaterThanOrEqual(lastTotal);
       expect(total).toBeGreaterThanOrEqual(allAcks.length);
       lastTotal = total;

@@ -30,7 +30,14 @@ interface Chunk {
   used: number;
   /** buf[0, written) is on disk (page cache of the OS). */
   written: number;
+  /** A thread-pool write from buf is in flight: the buffer must not be recycled yet. */
+  poolWrite: boolean;
   readonly seg: Segment;
+}
+
+interface WriteWaiter {
+  end: number;
+  resolve: (ok: boolean) => void;
 }
 
 interface SyncWaiter {
@@ -66,6 +73,8 @@ export class CommitLog {
   flushedStoreTimestamp = 0;
   /** Set after a write/fsync failure: the log refuses appends from then on. */
   ioError: Error | undefined;
+  /** Set for the rest of the event-loop turn in which a write failure lost appended bytes. */
+  private lostUnwritten = false;
   /** Reserved append position (valid right after reserve() returned true). */
   tailBuf: Buffer = Buffer.alloc(0);
   tailPos = 0;
@@ -79,6 +88,7 @@ export class CommitLog {
   private writeScheduled = false;
   private flushChain: Promise<unknown> = Promise.resolve();
   private waiters: SyncWaiter[] = [];
+  private writeWaiters: WriteWaiter[] = [];
   private groupScheduled = false;
   private groupRunning = false;
   private lastThoroughFlush = Date.now();
@@ -280,7 +290,7 @@ export class CommitLog {
     if (c === undefined || c.seg !== seg || c.start + c.buf.length < this.wrotePos + size) {
       const cap = Math.min(Math.max(this.config.commitLogWriteChunkSize, size), segEnd - this.wrotePos);
       const buf = cap === this.config.commitLogWriteChunkSize ? (this.spareBufs.pop() ?? Buffer.allocUnsafeSlow(cap)) : Buffer.allocUnsafeSlow(cap);
-      c = { start: this.wrotePos, buf, used: 0, written: 0, seg };
+      c = { start: this.wrotePos, buf, used: 0, written: 0, poolWrite: false, seg };
       this.chunks.push(c);
       this.cachedBytes += cap;
       this.active = c;
@@ -334,7 +344,7 @@ export class CommitLog {
     const remaining = segEnd - this.wrotePos;
     let c = this.active;
     if (c === undefined || c.seg !== seg || c.start + c.buf.length - this.wrotePos < END_FILE_MIN_BLANK_LENGTH) {
-      c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(END_FILE_MIN_BLANK_LENGTH), used: 0, written: 0, seg };
+      c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(END_FILE_MIN_BLANK_LENGTH), used: 0, written: 0, poolWrite: false, seg };
       this.chunks.push(c);
       this.cachedBytes += c.buf.length;
     }
@@ -397,8 +407,33 @@ export class CommitLog {
 
   private readonly writeTick = (): void => {
     this.writeScheduled = false;
-    this.writeUpTo(this.wrotePos).catch((e: unknown) => this.onIoError(e));
+    this.writeUpTo(this.wrotePos).then(
+      () => this.resolveWriteWaiters(),
+      (e: unknown) => this.onIoError(e),
+    );
   };
+
+  /** Resolves true once everything below `end` has been handed to the OS; false on I/O failure. */
+  whenWritten(end: number): Promise<boolean> {
+    if (this.ioError !== undefined) return Promise.resolve(this.writtenPos >= end);
+    if (this.writtenPos >= end) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      this.writeWaiters.push({ end, resolve });
+      this.scheduleWrite();
+    });
+  }
+
+  private resolveWriteWaiters(): void {
+    if (this.writeWaiters.length === 0) return;
+    const written = this.writtenPos;
+    const keep: WriteWaiter[] = [];
+    for (const w of this.writeWaiters) {
+      if (w.end <= written) w.resolve(true);
+      else keep.push(w);
+    }
+    this.writeWaiters = keep;
+    if (keep.length > 0) this.scheduleWrite();
+  }
 
   private scheduleWrite(): void {
     if (!this.writeScheduled) {
@@ -441,11 +476,49 @@ export class CommitLog {
       let off = from;
       while (off < to) off += fs.writeSync(c.seg.fd, c.buf, off, to - off, pos + off - from);
     } else {
-      await pwriteAll(c.seg.fd, c.buf, from, to - from, pos);
+      c.poolWrite = true;
+      try {
+        await pwriteAll(c.seg.fd, c.buf, from, to - from, pos);
+      } finally {
+        c.poolWrite = false;
+      }
     }
-    c.written = to;
+    // writeAppendedSync may have written further meanwhile (the same bytes, written twice).
+    if (to > c.written) c.written = to;
     this.dirty.add(c.seg);
     this.releaseChunks();
+  }
+
+  /**
+   * Hands everything appended so far to the OS now (synchronous positional writes; a memcpy into
+   * the page cache). The broker calls this before its replies leave, once per batch of replies:
+   * an acknowledged message must survive a process crash, as it does with RocketMQ's mmapped
+   * writes. Returns false when appended bytes cannot be written (I/O failure): their replies must
+   * not be sent.
+   */
+  writeAppendedSync(): boolean {
+    if (this.ioError !== undefined) return !this.lostUnwritten;
+    const cs = this.chunks;
+    for (let i = 0; i < cs.length; i++) {
+      const c = cs[i] as Chunk;
+      if (c.written >= c.used) continue;
+      try {
+        this.failures.check('write');
+        const from = c.written;
+        const to = c.used;
+        const pos = c.start - c.seg.startOffset;
+        let off = from;
+        while (off < to) off += fs.writeSync(c.seg.fd, c.buf, off, to - off, pos + off);
+        c.written = to;
+        this.dirty.add(c.seg);
+      } catch (e) {
+        this.onIoError(e);
+        return false;
+      }
+    }
+    this.releaseChunks();
+    this.resolveWriteWaiters();
+    return true;
   }
 
   /**
@@ -456,7 +529,7 @@ export class CommitLog {
   private releaseChunks(): void {
     while (this.cachedBytes > this.config.commitLogReadCacheSize && this.chunks.length > 1) {
       const c = this.chunks[0] as Chunk;
-      if (c.written < c.used || c === this.active) break;
+      if (c.written < c.used || c === this.active || c.poolWrite) break;
       this.chunks.shift();
       this.cachedBytes -= c.buf.length;
       if (c.buf.length === this.config.commitLogWriteChunkSize && this.spareBufs.length < SPARE_CHUNKS) this.spareBufs.push(c.buf);
@@ -466,10 +539,21 @@ export class CommitLog {
   private onIoError(e: unknown): void {
     if (this.ioError !== undefined) return;
     this.ioError = e instanceof Error ? e : new Error(String(e));
+    // Appends that were not written by now are lost. Their replies are staged in this same turn
+    // of the event loop (appends are refused from here on), so refuse hand-offs until it ends.
+    if (this.writtenPos < this.wrotePos) {
+      this.lostUnwritten = true;
+      setImmediate(() => {
+        this.lostUnwritten = false;
+      });
+    }
     this.logger.error('commit log I/O failure; appends are refused from now on', { error: this.ioError.message });
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w.resolve(false);
+    const ww = this.writeWaiters;
+    this.writeWaiters = [];
+    for (const w of ww) w.resolve(false);
   }
 
   /** Writes and fdatasyncs everything appended so far. Serialized: one flush at a time. */
@@ -679,7 +763,7 @@ export class CommitLog {
       const n = Math.min(room, data.length - p);
       let c = this.active;
       if (c === undefined || c.seg !== seg || c.start + c.used !== this.wrotePos || c.buf.length - c.used < n) {
-        c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(Math.max(n, Math.min(this.config.commitLogWriteChunkSize, room))), used: 0, written: 0, seg };
+        c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(Math.max(n, Math.min(this.config.commitLogWriteChunkSize, room))), used: 0, written: 0, poolWrite: false, seg };
         this.chunks.push(c);
         this.cachedBytes += c.buf.length;
         this.active = c;
@@ -717,5 +801,8 @@ export class CommitLog {
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w.resolve(w.end <= this.flushedPos);
+    const ww = this.writeWaiters;
+    this.writeWaiters = [];
+    for (const w of ww) w.resolve(w.end <= this.writtenPos);
   }
 }
