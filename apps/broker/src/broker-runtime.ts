@@ -125,7 +125,8 @@ export class BrokerRuntime {
       `store recovered (${r.mode}): ${r.recordsChecked} records checked, ${r.recordsDispatched} dispatched, ${r.bytesTruncated} bytes truncated, max offset ${r.maxPhyOffset}, ${r.durationMs.toFixed(0)} ms` +
         (r.stopReason ? ` (stopped: ${r.stopReason})` : ''),
     );
-    await this.topics.persist();
+    // Not fatal: a broker on a full disk still starts, serves reads and frees space.
+    await this.topics.persist().catch((e: unknown) => this.log.warn(`cannot persist topics.json: ${String(e)}`));
     this.state = 'loaded';
     this.log.info(`broker loaded in ${(performance.now() - t0).toFixed(0)} ms`);
   }
@@ -135,7 +136,7 @@ export class BrokerRuntime {
     this.longPolling.start();
     this.stats.start();
     if (this.isMaster) this.schedule.start();
-    this.every(this.config.flushConsumerOffsetInterval, () => void this.offsets.persist());
+    this.every(this.config.flushConsumerOffsetInterval, () => void this.offsets.persist().catch((e: unknown) => this.log.warn(`cannot persist consumer offsets: ${String(e)}`)));
     // RocketMQ scans every 10 s; a short channelExpiredTimeout (tests) is honoured more closely.
     this.every(Math.max(100, Math.min(10_000, Math.floor(this.config.channelExpiredTimeout / 2))), () => this.scanNotActiveClients());
     this.state = 'running';
@@ -190,8 +191,8 @@ export class BrokerRuntime {
 
   async shutdown(): Promise<void> {
     await this.beforeShutdown();
-    await this.schedule.persist();
-    await this.offsets.persist(true);
+    await this.schedule.persist().catch((e: unknown) => this.log.error(`cannot persist delay offsets: ${String(e)}`));
+    await this.offsets.persist(true).catch((e: unknown) => this.log.error(`cannot persist consumer offsets: ${String(e)}`));
     await this.store.shutdown();
     this.state = 'stopped';
     this.log.info('store flushed and closed');

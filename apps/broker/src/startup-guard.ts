@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -6,7 +6,9 @@ import { join } from 'node:path';
  * Guards a broker's start-up against a second broker on the same store or the same ports, before
  * anything is loaded. RocketMQ holds an OS file lock on `<storePathRootDir>/lock`; Node has no
  * flock, so the lock file is created exclusively and holds the owner's pid. A lock whose pid is
- * gone (a crashed broker) is taken over.
+ * gone (a crashed broker) is taken over. On a full disk, where the pid cannot be written, the lock
+ * is a symbolic link whose target is the pid (it needs no data block): the broker must still start
+ * there, to serve reads and to free space by its retention rules.
  */
 export class StoreLockError extends Error {
   constructor(
@@ -45,10 +47,19 @@ export function isProcessAlive(pid: number): boolean {
 
 function readPid(path: string): number {
   try {
+    return Number.parseInt(readlinkSync(path), 10);
+  } catch {
+    // not a symbolic link: a regular lock file holding the pid
+  }
+  try {
     return Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
   } catch {
     return NaN;
   }
+}
+
+function errnoOf(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
 /** Takes `<root>/lock` for this process or throws StoreLockError naming the live holder. */
@@ -76,9 +87,19 @@ export function acquireStoreLock(root: string, pid = process.pid): StoreLock {
     }
     try {
       writeSync(fd, `${pid}\n`);
-    } finally {
+    } catch (e) {
       closeSync(fd);
+      unlinkSync(path);
+      if (errnoOf(e) !== 'ENOSPC' && errnoOf(e) !== 'EDQUOT') throw e;
+      try {
+        symlinkSync(String(pid), path);
+      } catch (e2) {
+        if (errnoOf(e2) === 'EEXIST') continue;
+        throw e2;
+      }
+      return lockHandle(path, pid);
     }
+    closeSync(fd);
     return lockHandle(path, pid);
   }
   throw new StoreLockError(`could not take the lock file ${path}`, readPid(path));

@@ -74,7 +74,9 @@ describe('delay levels', () => {
       expect(x.m.topic).toBe('DLY');
       expect(x.m.queueId).toBe(x.level - 1);
       expect(x.m.properties.has('DELAY')).toBe(false);
-      expect(x.m.properties.has('REAL_TOPIC')).toBe(false);
+      // RocketMQ keeps where the message was bound for.
+      expect(x.m.properties.get('REAL_TOPIC')).toBe('DLY');
+      expect(x.m.properties.get('REAL_QID')).toBe(String(x.level - 1));
     }
     const defaultMs = [1000, 5000, 10_000];
     for (const x of d) {
@@ -86,6 +88,16 @@ describe('delay levels', () => {
     const offs = await cs.call(RequestCode.GET_ALL_DELAY_OFFSET, null);
     expect(offs.body!.toString()).toMatch(/"offsetTable":\{1:1,2:1,/);
   }, 40_000);
+
+  it('the send reply names the queue the producer chose, not the schedule queue', async () => {
+    // Level 1 is parked in schedule queue 0; the producer chose queue 5.
+    const r = await cs.send('DLY', 'reply-queue', { queueId: 5, extraProps: { DELAY: '1' } });
+    expect(r.code).toBe(ResponseCode.SUCCESS);
+    expect(r.extFields?.['queueId']).toBe('5');
+    const got = await awaitMessage(cs, 'DLY', 5, 1, 15_000);
+    const m = records(got)[0]!;
+    expect([m.body.toString(), m.queueId, m.properties.get('REAL_QID')]).toEqual(['reply-queue', 5, '5']);
+  }, 20_000);
 
   it('a level above the table is clamped to the last level; 0 or garbage means no delay', async () => {
     const t0 = Date.now();

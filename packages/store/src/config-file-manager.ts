@@ -20,6 +20,16 @@ export class ConfigFileManager {
   }
 
   private async write(content: string): Promise<void> {
+    try {
+      await this.writeSteps(content);
+    } catch (e) {
+      // A failed write (a full disk) leaves no half-written temp file behind to eat more space.
+      for (const t of [`${this.filePath}.tmp`, `${this.bakPath}.tmp`]) await fs.promises.unlink(t).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async writeSteps(content: string): Promise<void> {
     const dir = path.dirname(this.filePath);
     await fs.promises.mkdir(dir, { recursive: true });
     const tmp = `${this.filePath}.tmp`;

@@ -221,7 +221,17 @@ export class DefaultMessageStore implements MessageStore {
 
   async start(): Promise<void> {
     if (this.state !== 'loaded') throw new Error('load() the store before start()');
-    fs.writeFileSync(this.paths.abort, String(process.pid));
+    // The abort file marks a running store; it stays empty (RocketMQ's is empty too), so it can be
+    // created on a full disk.
+    fs.closeSync(fs.openSync(this.paths.abort, 'w'));
+    const t0 = performance.now();
+    try {
+      const seg = await this.commitLog.activateFirstSegment();
+      if (seg !== undefined) this.logger.info('first commit-log segment allocated', { path: seg.path, size: seg.size, ms: Math.round(performance.now() - t0) });
+    } catch (e) {
+      // A full disk: start anyway (reads work, writes are refused); the next put retries.
+      this.logger.error('cannot allocate the first commit-log segment', { error: String(e) });
+    }
     this.commitLog.start();
     this.timers.push(setInterval(() => void this.flushLogics().catch((e: unknown) => this.logger.error('logics flush failed', { error: String(e) })), this.config.flushIntervalConsumeQueue));
     this.timers.push(setInterval(() => void this.runCleanup().catch((e: unknown) => this.logger.error('cleanup failed', { error: String(e) })), this.config.cleanResourceInterval));

@@ -106,6 +106,11 @@ export class ConsumerOffsetManager {
     if (!this.dirty && !force) return;
     this.dirty = false;
     this.dataVersion = { stateVersion: this.dataVersion.stateVersion, timestamp: Date.now(), counter: this.dataVersion.counter + 1 };
-    await this.file.persist(this.toJson());
+    try {
+      await this.file.persist(this.toJson());
+    } catch (e) {
+      this.dirty = true; // try again next time (a full disk, say)
+      throw e;
+    }
   }
 }

@@ -100,6 +100,15 @@ export class SendMessageProcessor {
    */
   @RemotingHandler(RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
   send(req: RemotingCommand, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {
+    const res = this.sendMessage(req, conn);
+    // A topic created by this send or a concurrent one (auto-create, retry, DLQ) is in topics.json
+    // before the reply: a message acknowledged on a topic the broker forgets in a crash is lost.
+    const topics = this.rt.topics;
+    if (!topics.persistPending) return res;
+    return Promise.all([res, topics.whenPersisted()]).then(([r]) => r);
+  }
+
+  private sendMessage(req: RemotingCommand, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {
     let h: SendMessageRequest;
     try {
       h = req.code === RequestCode.SEND_MESSAGE ? SendMessageRequestHeader.decode(req.extFields) : decodeSendHeaderV2(req.extFields);
@@ -166,7 +175,9 @@ export class SendMessageProcessor {
     }
     props = ensureTrailingSeparator(props) + this.clusterProp;
 
-    // Delayed delivery: park the message in SCHEDULE_TOPIC_XXXX, queue level-1.
+    // Delayed delivery: park the message in SCHEDULE_TOPIC_XXXX, queue level-1. The reply names
+    // the queue the producer chose, as RocketMQ's does.
+    const replyQueueId = queueId;
     const tx = sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK;
     if (tx === MessageSysFlag.TRANSACTION_NOT_TYPE || tx === MessageSysFlag.TRANSACTION_COMMIT_TYPE) {
       const delay = findProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL);
@@ -198,8 +209,8 @@ export class SendMessageProcessor {
     const r = this.rt.store.putMessageNow(put);
     const replyTopic = h.topic;
     const txId = transactionIdOf(props, sysFlag);
-    if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, queueId, body.length, 1, txId));
-    return this.reply(req, r, replyTopic, queueId, body.length, 1, txId);
+    if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId));
+    return this.reply(req, r, replyTopic, replyQueueId, body.length, 1, txId);
   }
 
   private putBatch(req: RemotingCommand, h: SendMessageRequest, topic: string, queueId: number, body: Buffer, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {
@@ -300,6 +311,7 @@ export class SendMessageProcessor {
     // The first failure names the stored message (its offset msgId); later ones keep that name.
     if (!props.has(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID)) props.set(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID, m.msgId);
     const r = await this.rt.rePut(m, topic, queueId, props, m.reconsumeTimes + 1);
+    await this.rt.topics.whenPersisted(); // the retry or DLQ topic this may have created
     const [code, remark] = putStatusReply(r.status);
     return RemotingCommand.responseTo(req, code, remark);
   }

@@ -50,7 +50,7 @@ export class ScheduleMessageService {
     this.rt.store.onDispatch((e) => {
       if (e.topic === SCHEDULE_TOPIC && this.running) this.wakeIfIdle(e.queueId + 1, e.tagsCode);
     });
-    this.persistTimer = setInterval(() => void this.persist(), this.rt.config.flushDelayOffsetInterval);
+    this.persistTimer = setInterval(() => void this.persist().catch((e: unknown) => this.rt.log.warn(`cannot persist delay offsets: ${String(e)}`)), this.rt.config.flushDelayOffsetInterval);
     this.persistTimer.unref();
   }
 
@@ -124,9 +124,8 @@ export class ScheduleMessageService {
         const props = new Map(m.properties);
         const realTopic = props.get(MessageConst.PROPERTY_REAL_TOPIC);
         const realQid = Number(props.get(MessageConst.PROPERTY_REAL_QUEUE_ID));
+        // REAL_TOPIC / REAL_QID stay on the delivered message, as RocketMQ keeps them.
         props.delete(MessageConst.PROPERTY_DELAY_TIME_LEVEL);
-        props.delete(MessageConst.PROPERTY_REAL_TOPIC);
-        props.delete(MessageConst.PROPERTY_REAL_QUEUE_ID);
         props.set(MessageConst.PROPERTY_WAIT_STORE_MSG_OK, 'false');
         if (realTopic !== undefined && Number.isInteger(realQid)) {
           const put = await this.rt.rePut(m, realTopic, realQid, props, m.reconsumeTimes);
@@ -154,6 +153,11 @@ export class ScheduleMessageService {
     if (!this.dirty) return;
     this.dirty = false;
     this.dataVersion = { stateVersion: 0, timestamp: Date.now(), counter: this.dataVersion.counter + 1 };
-    await this.file.persist(this.toJson());
+    try {
+      await this.file.persist(this.toJson());
+    } catch (e) {
+      this.dirty = true;
+      throw e;
+    }
   }
 }

@@ -42,6 +42,8 @@ export class TopicConfigManager {
   private readonly file: ConfigFileManager;
   private readonly listeners: TopicChangeListener[] = [];
   private lastPersist: Promise<unknown> = Promise.resolve();
+  /** dataVersion.counter of the newest change known to be in topics.json. */
+  private persistedCounter = 0;
 
   constructor(private readonly opts: TopicConfigManagerOptions) {
     this.file = new ConfigFileManager(opts.file);
@@ -59,6 +61,7 @@ export class TopicConfigManager {
       if (loaded['dataVersion']) this.dataVersion = readDataVersion(loaded['dataVersion'] as never);
     }
     this.ensureSystemTopics();
+    this.persistedCounter = this.dataVersion.counter;
     return this.table.size;
   }
 
@@ -129,7 +132,13 @@ export class TopicConfigManager {
 
   private changed(topic: string, kind: 'create' | 'update' | 'delete'): void {
     this.dataVersion = { stateVersion: this.dataVersion.stateVersion, timestamp: Date.now(), counter: this.dataVersion.counter + 1 };
-    this.lastPersist = this.persist().catch(() => undefined);
+    const v = this.dataVersion.counter;
+    this.lastPersist = this.persist().then(
+      () => {
+        if (v > this.persistedCounter) this.persistedCounter = v;
+      },
+      () => undefined,
+    );
     for (const l of this.listeners) l(topic, kind);
   }
 
@@ -144,6 +153,11 @@ export class TopicConfigManager {
 
   persist(): Promise<void> {
     return this.file.persist(this.toJson());
+  }
+
+  /** True while a change (a topic created, updated, deleted) is not in topics.json yet. */
+  get persistPending(): boolean {
+    return this.persistedCounter < this.dataVersion.counter;
   }
 
   /** Resolves once the latest change is on disk (admin replies wait for it, as RocketMQ's do). */

@@ -259,6 +259,23 @@ export class CommitLog {
     if (this.activeSeg !== undefined) fs.fdatasyncSync(this.activeSeg.fd);
   }
 
+  /**
+   * Makes sure a segment is ready for the first append (a fresh store has none): a send must
+   * never wait for a segment's zero-fill. Called before the store takes traffic.
+   */
+  async activateFirstSegment(): Promise<Segment | undefined> {
+    if (this.activeSeg !== undefined) return undefined;
+    const seg = await this.prepareNext(this.wrotePos);
+    if (this.activeSeg === undefined && seg.startOffset === this.wrotePos) {
+      this.nextSeg = undefined;
+      this.nextSegPromise = undefined;
+      this.activeSeg = seg;
+      this.segments.push(seg);
+      return seg;
+    }
+    return undefined;
+  }
+
   start(): void {
     if (this.config.flushDiskType === 'ASYNC_FLUSH') {
       this.timers.push(setInterval(() => void this.asyncFlushTick(), this.config.flushIntervalCommitLog));
