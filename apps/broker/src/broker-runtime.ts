@@ -87,16 +87,38 @@ export class BrokerRuntime {
       c.registerNameServerPeriod,
       c.registerBrokerTimeoutMills,
     );
-    this.stats = new BrokerStatsSampler(() => {
-      const st = this.store.getStats();
-      return { put: st.putCount, get: st.getFoundMessages };
-    });
+    this.stats = new BrokerStatsSampler(
+      () => {
+        const st = this.store.getStats();
+        return { put: st.putCount, get: st.getFoundMessages };
+      },
+      Date.now,
+      {
+        // Stored per topic = the sum of its queues' max offsets: sampled, nothing counted per send.
+        topicPuts: () => {
+          const m = new Map<string, number>();
+          for (const [name, tc] of this.topics.table) {
+            let sum = 0;
+            const n = Math.max(tc.readQueueNums, tc.writeQueueNums);
+            for (let q = 0; q < n; q++) sum += this.store.getMaxOffsetInQueue(name, q);
+            if (sum > 0) m.set(name, sum);
+          }
+          return m;
+        },
+      },
+    );
     this.topics.onChange((topic, kind) => {
-      if (kind === 'delete') this.metrics.removeTopic(topic);
+      if (kind === 'delete') {
+        this.metrics.removeTopic(topic);
+        this.stats.forget((k) => k.startsWith(topic + '@'));
+      }
       this.outer.registerSoon();
     });
     // Offsets of a deleted group go only when the request says so (cleanOffset), as in RocketMQ.
-    this.groups.onDelete = (g) => this.metrics.removeGroup(g);
+    this.groups.onDelete = (g) => {
+      this.metrics.removeGroup(g);
+      this.stats.forget((k) => k.endsWith('@' + g));
+    };
     this.store.onDispatch((e) => this.longPolling.notifyMessageArriving(e.topic, e.queueId, e.queueOffset, e.tagsCode, e.propertiesString));
   }
 

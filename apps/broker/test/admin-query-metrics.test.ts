@@ -1,7 +1,7 @@
 // Admin codes (mqadmin / dashboard), message queries, and the /metrics the traffic produces.
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { RequestCode, ResponseCode, decodeOffsetMsgId, parseLenientJson } from '@rocketmq-ts/protocol';
+import { MQVersion, RequestCode, ResponseCode, decodeOffsetMsgId, mqVersionName, parseLenientJson } from '@rocketmq-ts/protocol';
 import { removeTempDirs, stopAllProcesses, waitFor } from '@rocketmq-ts/testing';
 import { JavaClient, PULL, records, startBroker, uniqKey, type BrokerHandle } from './harness.js';
 
@@ -78,6 +78,31 @@ describe('topics and groups', () => {
     expect((await c.call(RequestCode.GET_ALL_CONSUMER_OFFSET, null)).body!.toString()).toContain('"AD_T@CG_STATS":{0:1}');
   });
 
+  it('GET_CONSUME_STATS without a topic covers every topic of the group; consumeTps and topicPutTps follow the traffic', async () => {
+    expect((await createTopic('AD_TPS', 1)).code).toBe(ResponseCode.SUCCESS);
+    await c.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_TPS', topic: 'AD_TPS', queueId: '0', commitOffset: '0' });
+    // About 2 s of sends and pulls: the rates are taken over the last 10 s, sampled every second.
+    let offset = 0;
+    const until = Date.now() + 2_500;
+    while (Date.now() < until) {
+      for (let i = 0; i < 20; i++) await c.send('AD_TPS', `t${i}`, { queueId: 0 });
+      const p = await c.pull({ group: 'CG_TPS', topic: 'AD_TPS', offset, maxMsgNums: 10, sysFlag: PULL.SUBSCRIPTION, subscription: '*' });
+      offset = Number(p.ext('nextBeginOffset'));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await c.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_TPS', topic: 'AD_TPS', queueId: '0', commitOffset: String(offset) });
+    await new Promise((r) => setTimeout(r, 1_100)); // one more sample
+    const cs = await c.call(RequestCode.GET_CONSUME_STATS, { consumerGroup: 'CG_TPS' });
+    expect(cs.code).toBe(ResponseCode.SUCCESS);
+    const text = cs.body!.toString();
+    const stored = Number((await c.call(RequestCode.GET_MAX_OFFSET, { topic: 'AD_TPS', queueId: '0' })).ext('offset'));
+    expect(text).toContain(`{"brokerName":"broker-t","queueId":0,"topic":"AD_TPS"}:{"brokerOffset":${stored},"consumerOffset":${offset},`);
+    expect(stored - offset).toBeGreaterThan(0); // the lag mqadmin consumerProgress shows
+    expect(Number(/"consumeTps":([\d.]+)/.exec(text)?.[1])).toBeGreaterThan(0);
+    const ts = await c.call(RequestCode.GET_TOPIC_STATS_INFO, { topic: 'AD_TPS' });
+    expect(Number(/"topicPutTps":([\d.]+)/.exec(ts.body!.toString())?.[1])).toBeGreaterThan(0);
+  });
+
   it('INVOKE_BROKER_TO_RESET_OFFSET by time moves the offsets and tells online consumers', async () => {
     const resets: string[] = [];
     c.client.registerHandler(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (cmd) => {
@@ -116,6 +141,7 @@ describe('broker info and config', () => {
     for (const k of ['brokerVersionDesc', 'msgPutTotalTodayNow', 'msgGetTotalTodayNow', 'putTps', 'getTransferredTps', 'commitLogMaxOffset', 'dispatchBehindBytes', 'bootTimestamp']) expect(t).toHaveProperty(k);
     expect(Number(t['msgPutTotalTodayNow'])).toBeGreaterThan(0);
     expect(t['putTps']).toMatch(/^\d+\.\d{2} \d+\.\d{2} \d+\.\d{2}$/);
+    expect([t['brokerVersionDesc'], t['brokerVersion']]).toEqual([mqVersionName(MQVersion.CURRENT), String(MQVersion.CURRENT)]);
   });
 
   it('GET_BROKER_CONFIG returns properties; UPDATE_BROKER_CONFIG applies runtime ones at once and persists to the conf file', async () => {

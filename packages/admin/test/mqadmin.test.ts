@@ -189,6 +189,10 @@ describe('mqadmin', () => {
     const text = await mq('consumerProgress', '-g', group, '-t', topic);
     expect(text.out).toMatch(/#Topic\s+#Broker Name\s+#QID\s+#Broker Offset\s+#Consumer Offset\s+#Diff\s+#LastTime/);
     expect(text.out).toContain('Diff Total: 6');
+    // Without -t: every topic of the group, the same lag.
+    const noTopic = await mqJson<{ diffTotal: number; queues: Array<{ topic: string }> }>('consumerProgress', '-g', group);
+    expect(noTopic.diffTotal).toBe(6);
+    expect(noTopic.queues.map((q) => q.topic)).toContain(topic);
     const all = await mqJson<Array<{ group: string; count: number }>>('consumerProgress');
     expect(all).toEqual(expect.arrayContaining([expect.objectContaining({ group, count: 1 })]));
 

@@ -291,3 +291,9 @@ export const MQVersion = {
   /** What our processes put in every command they send. */
   CURRENT: 479,
 } as const;
+
+/** RocketMQ's name of a version ordinal ("V5_3_3" for 479), as brokerVersionDesc shows it. */
+export function mqVersionName(ordinal: number): string {
+  for (const [name, v] of Object.entries(MQVersion)) if (v === ordinal && name !== 'CURRENT') return name;
+  return `V_ORDINAL_${ordinal}`;
+}

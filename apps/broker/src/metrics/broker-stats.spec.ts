@@ -23,4 +23,27 @@ describe('BrokerStatsSampler', () => {
     expect(s.todayMorning.put).toBe(3000);
     expect(s.yesterdayMorning.put).toBe(0);
   });
+
+  it('per-topic put and per-group consume rates over the last 10 s', () => {
+    let t = 1_000_000;
+    let stored = 0;
+    const s = new BrokerStatsSampler(() => ({ put: 0, get: 0 }), () => t, { topicPuts: () => new Map([['T', stored]]) });
+    expect(s.topicPutTps('T')).toBe(0);
+    for (let i = 0; i < 20; i++) {
+      s.sample();
+      t += 1000;
+      stored += 50;
+      s.countGet('T', 'G', 20);
+    }
+    s.sample();
+    expect(s.topicPutTps('T')).toBe(50);
+    expect(s.groupConsumeTps('T', 'G')).toBe(20);
+    expect(s.groupConsumeTps('T', 'other')).toBe(0);
+    s.forget((k) => k.endsWith('@G'));
+    for (let i = 0; i < 11; i++) {
+      t += 1000;
+      s.sample();
+    }
+    expect([s.topicPutTps('T'), s.groupConsumeTps('T', 'G')]).toEqual([0, 0]);
+  });
 });

@@ -9,6 +9,7 @@ import {
   GetProducerConnectionListRequestHeader,
   GetTopicConfigRequestHeader,
   GetTopicStatsInfoRequestHeader,
+  MQVersion,
   QueryTopicConsumeByWhoRequestHeader,
   RemotingCommand,
   RequestCode,
@@ -18,6 +19,7 @@ import {
   dataVersionToJson,
   jsonEntries,
   kvTableToJson,
+  mqVersionName,
   parseLenientJson,
   stringifyFastjson,
   topicConfig,
@@ -119,7 +121,7 @@ export class AdminBrokerProcessor {
       const last = max > 0 ? await store.getMessageStoreTimeStamp(h.topic, q, max - 1) : 0;
       table.set(mqKey(h.topic, this.rt.config.brokerName, q), { lastUpdateTimestamp: Math.max(0, last), maxOffset: max, minOffset: min });
     }
-    return ok(req, stringifyFastjson({ offsetTable: table, topicPutTps: 0 }));
+    return ok(req, stringifyFastjson({ offsetTable: table, topicPutTps: this.rt.stats.topicPutTps(h.topic) }));
   }
 
   // ------------------------------------------------------------------ groups
@@ -170,9 +172,12 @@ export class AdminBrokerProcessor {
   async consumeStats(req: RemotingCommand): Promise<RemotingCommand> {
     const h = GetConsumeStatsRequestHeader.decode(req.extFields);
     const topics = new Set<string>();
-    if (h.topic) topics.add(h.topic);
-    else if (h.topicList) for (const t of h.topicList.split(';')) if (t) topics.add(t);
-    else {
+    if (h.topic) {
+      topics.add(h.topic);
+    } else if (h.topicList) {
+      for (const t of h.topicList.split(';')) if (t) topics.add(t);
+    } else {
+      // No topic: every topic the group has offsets for or subscribes to.
       for (const t of this.rt.offsets.topicsOfGroup(h.consumerGroup)) topics.add(t);
       for (const t of this.rt.consumers.get(h.consumerGroup)?.subscriptions.keys() ?? []) topics.add(t);
     }
@@ -189,7 +194,9 @@ export class AdminBrokerProcessor {
         table.set(mqKey(topic, this.rt.config.brokerName, q), { brokerOffset, consumerOffset, lastTimestamp, pullOffset });
       }
     }
-    return ok(req, stringifyFastjson({ consumeTps: 0, offsetTable: table }));
+    let consumeTps = 0;
+    for (const topic of topics) consumeTps += this.rt.stats.groupConsumeTps(topic, h.consumerGroup);
+    return ok(req, stringifyFastjson({ consumeTps, offsetTable: table }));
   }
 
   @RemotingHandler(RequestCode.GET_CONSUMER_CONNECTION_LIST)
@@ -266,8 +273,8 @@ export class AdminBrokerProcessor {
     const rt = this.rt;
     const s = rt.store.getStats();
     const info: Record<string, string> = {
-      brokerVersionDesc: 'V5_3_3',
-      brokerVersion: '479',
+      brokerVersionDesc: mqVersionName(MQVersion.CURRENT),
+      brokerVersion: String(MQVersion.CURRENT),
       brokerRole: rt.config.brokerRole,
       brokerActive: String(rt.state === 'running'),
       bootTimestamp: String(rt.startTime),

@@ -149,6 +149,7 @@ export class PullMessageProcessor {
     });
     if (code !== ResponseCode.SUCCESS) return res;
     rt.metrics.messagesOut(h.topic, h.consumerGroup, r.messageBuffers.length, r.bufferTotalSize);
+    rt.stats.countGet(h.topic, h.consumerGroup, r.messageBuffers.length);
     // Found: header and the stored records go out together, the records as they are in memory.
     this.respond(req, conn, res, r.messageBuffers, t0);
     return null;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageConst } from '@rocketmq-ts/common';
-import { MixAll, PullSysFlag, ResponseCode, encodeProperties, parseTagExpression, validateGroupName, type SendMessageRequest } from '@rocketmq-ts/protocol';
+import { MQVersion, MixAll, PullSysFlag, ResponseCode, encodeProperties, mqVersionName, parseTagExpression, validateGroupName, type SendMessageRequest } from '@rocketmq-ts/protocol';
 import { getOrCreateClientInstance, type MQClientInstance } from '../client-instance.js';
 import type { ClientOptions } from '../config.js';
 import { MQClientError, illegalArgument, notRunningError } from '../errors.js';
@@ -415,7 +415,7 @@ export class PushConsumer implements ConsumerInner {
       jstack: '',
       mqTable,
       properties: {
-        PROP_CLIENT_VERSION: 'V5_3_3',
+        PROP_CLIENT_VERSION: mqVersionName(MQVersion.CURRENT),
         PROP_CONSUME_TYPE: this.consumeType,
         PROP_CONSUMEORDERLY: String(this.orderly),
         PROP_CONSUMER_START_TIMESTAMP: String(this.startTimestamp),
