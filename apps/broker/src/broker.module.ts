@@ -1,6 +1,6 @@
 import { Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { MetricsModule } from '@rocketmq-ts/metrics';
-import { RemotingModule } from '@rocketmq-ts/remoting';
+import { RemotingModule } from '@rocketmq-ts/remoting/nest';
 import { BrokerRuntime } from './broker-runtime.js';
 import { ClientManageProcessor } from './processor/client-manage.processor.js';
 import { ConsumerManageProcessor } from './processor/consumer-manage.processor.js';

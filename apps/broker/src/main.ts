@@ -2,7 +2,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { NestLogger, RemotingServer, createLogger, exitWith, portInUse, startRemotingServer } from '@rocketmq-ts/remoting';
+import { createLogger, exitWith, portInUse } from '@rocketmq-ts/remoting';
+import { NestLogger, RemotingServer, startRemotingServer } from '@rocketmq-ts/remoting/nest';
 import { BrokerModule } from './broker.module.js';
 import { BrokerRuntime } from './broker-runtime.js';
 import { isIgnoredJavaProperty, loadBrokerConfig, type BrokerConfig } from './config.js';

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { MetricsModule } from '@rocketmq-ts/metrics';
-import { RemotingModule, createLogger, type RemotingServer } from '@rocketmq-ts/remoting';
+import { createLogger } from '@rocketmq-ts/remoting';
+import { RemotingModule, type RemotingServer } from '@rocketmq-ts/remoting/nest';
 import { NAMESRV_CONFIG, expandHome, type NamesrvConfig } from './config.js';
 import { KvConfigManager } from './kv-config.manager.js';
 import { NamesrvMetrics } from './metrics.js';

@@ -2,7 +2,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { NestLogger, RemotingServer, createLogger, exitWith, startRemotingServer } from '@rocketmq-ts/remoting';
+import { createLogger, exitWith } from '@rocketmq-ts/remoting';
+import { NestLogger, RemotingServer, startRemotingServer } from '@rocketmq-ts/remoting/nest';
 import { AppModule } from './app.module.js';
 import { expandHome, loadNamesrvConfig, type NamesrvConfig } from './config.js';
 import { NamesrvMetrics } from './metrics.js';

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { createLogger, type RemotingServer } from '@rocketmq-ts/remoting';
+import { createLogger } from '@rocketmq-ts/remoting';
+import { type RemotingServer } from '@rocketmq-ts/remoting/nest';
 import { NAMESRV_CONFIG, type NamesrvConfig } from './config.js';
 import { KvConfigManager } from './kv-config.manager.js';
 import { NamesrvMetrics } from './metrics.js';

@@ -33,7 +33,8 @@ import {
   topicRouteDataToJson,
   type RegisterBrokerBody,
 } from '@rocketmq-ts/protocol';
-import { RemotingHandler, createLogger, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { createLogger, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { NAMESRV_CONFIG, NamesrvConfigSchema, type NamesrvConfig } from './config.js';
 import { KvConfigManager } from './kv-config.manager.js';
 import { NamesrvMetrics } from './metrics.js';

@@ -1,6 +1,6 @@
+// The Nest-free root: connections, the client, logging. Server-side Nest parts (the transport,
+// @RemotingHandler, bootstrap) are in '@rocketmq-ts/remoting/nest', so SDK users load no Nest.
 export * from './logger.js';
 export * from './connection.js';
-export * from './handlers.js';
-export * from './server.js';
 export * from './client.js';
-export * from './bootstrap.js';
+export * from './process.js';

@@ -1,4 +1,3 @@
-import type { LoggerService, LogLevel as NestLogLevel } from '@nestjs/common';
 
 /**
  * The one log format of every rocketmq-ts process: one line per event,
@@ -30,7 +29,8 @@ export interface Logger {
   isDebugEnabled(): boolean;
 }
 
-function write(level: LogLevel, component: string, message: string): void {
+/** @internal one formatted log line (also used by the Nest logger adapter). */
+export function logLine(level: LogLevel, component: string, message: string): void {
   if (RANK[level] < threshold) return;
   // One write per line so lines of concurrent writers never interleave mid-line.
   const line = `${new Date().toISOString()} ${TAG[level]} [${component}] ${message.replace(/\n/g, '\\n')}\n`;
@@ -40,10 +40,10 @@ function write(level: LogLevel, component: string, message: string): void {
 export function createLogger(component: string): Logger {
   return {
     component,
-    debug: (m) => write('debug', component, m),
-    info: (m) => write('info', component, m),
-    warn: (m) => write('warn', component, m),
-    error: (m, err) => write('error', component, err === undefined ? m : `${m}: ${errorText(err)}`),
+    debug: (m) => logLine('debug', component, m),
+    info: (m) => logLine('info', component, m),
+    warn: (m) => logLine('warn', component, m),
+    error: (m, err) => logLine('error', component, err === undefined ? m : `${m}: ${errorText(err)}`),
     isDebugEnabled: () => threshold <= RANK.debug,
   };
 }
@@ -53,42 +53,9 @@ export function errorText(err: unknown): string {
   return String(err);
 }
 
-/**
- * Nest's logger, routed through our format. Nest's own info chatter (module init, route
- * mapping, "successfully started") is dropped unless the level is debug; its warnings and
- * errors are kept.
- */
-export class NestLogger implements LoggerService {
-  log(message: unknown, context?: unknown): void {
-    write('debug', ctx(context), text(message));
-  }
-  error(message: unknown, ...rest: unknown[]): void {
-    const trace = rest.length > 1 ? rest[0] : undefined;
-    const c = rest.length > 0 ? rest[rest.length - 1] : undefined;
-    write('error', ctx(c), text(message) + (typeof trace === 'string' && trace ? ` ${trace.split('\n')[1]?.trim() ?? ''}` : ''));
-  }
-  warn(message: unknown, context?: unknown): void {
-    write('warn', ctx(context), text(message));
-  }
-  debug(message: unknown, context?: unknown): void {
-    write('debug', ctx(context), text(message));
-  }
-  verbose(message: unknown, context?: unknown): void {
-    write('debug', ctx(context), text(message));
-  }
-  fatal(message: unknown, context?: unknown): void {
-    write('error', ctx(context), text(message));
-  }
-  setLogLevels(_levels: NestLogLevel[]): void {
-    // our threshold rules
-  }
-}
 
-function ctx(c: unknown): string {
-  return typeof c === 'string' && c !== '' ? `nest:${c}` : 'nest';
-}
-
-function text(m: unknown): string {
+/** @internal */
+export function logText(m: unknown): string {
   if (typeof m === 'string') return m;
   if (m instanceof Error) return m.stack?.split('\n').slice(0, 2).join(' ') ?? m.message;
   try {

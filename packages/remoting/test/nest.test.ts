@@ -4,7 +4,8 @@ import { Controller, Injectable, Module, type INestMicroservice } from '@nestjs/
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern } from '@nestjs/microservices';
 import { RemotingCommand, ResponseCode } from '@rocketmq-ts/protocol';
-import { NestLogger, RemotingClient, RemotingConnection, RemotingHandler, RemotingHandlerExplorer, RemotingModule, RemotingServer } from '../src/index.js';
+import { RemotingClient, RemotingConnection } from '../src/index.js';
+import { NestLogger, RemotingHandler, RemotingHandlerExplorer, RemotingModule, RemotingServer } from '../src/nest/index.js';
 
 @Injectable()
 class Greeter {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { HeaderError, MQError, RemotingCommand, RequestCode, ResponseCode, SerializeType, defineHeader } from '@rocketmq-ts/protocol';
-import { RemotingClient, RemotingServer, type RemotingConnection } from '../src/index.js';
+import { RemotingClient, type RemotingConnection } from '../src/index.js';
+import { RemotingServer } from '../src/nest/index.js';
 import { RawClient, jsonFrame, rocketmqFrame, sleep } from '@rocketmq-ts/testing';
 
 const ECHO = 1000;

@@ -27,7 +27,7 @@ import {
   validateTopicName,
   type JsonValue,
 } from '@rocketmq-ts/protocol';
-import { RemotingHandler } from '@rocketmq-ts/remoting';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { BrokerRuntime } from '../broker-runtime.js';
 import { RebalanceLockManager, type MessageQueueKey } from '../client/rebalance-lock-manager.js';
 import { readSubscriptionGroupConfig } from '../subscription/subscription-group-manager.js';

@@ -10,7 +10,8 @@ import {
   parseLenientJson,
   type JsonValue,
 } from '@rocketmq-ts/protocol';
-import { RemotingHandler, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { type RemotingConnection } from '@rocketmq-ts/remoting';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { BrokerRuntime } from '../broker-runtime.js';
 import { decodeHeartbeatData, readSubscriptionData } from '../client/consumer-manager.js';
 import { compileSql92 } from './message-filter.js';

@@ -12,7 +12,7 @@ import {
   SearchOffsetRequestHeader,
   UpdateConsumerOffsetRequestHeader,
 } from '@rocketmq-ts/protocol';
-import { RemotingHandler } from '@rocketmq-ts/remoting';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { BrokerRuntime } from '../broker-runtime.js';
 
 /** Group membership and offsets: GET_CONSUMER_LIST_BY_GROUP, QUERY/UPDATE_CONSUMER_OFFSET, and the queue offset queries. */

@@ -10,7 +10,8 @@ import {
   ResponseCode,
   parseTagExpression,
 } from '@rocketmq-ts/protocol';
-import { RemotingHandler, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { type RemotingConnection } from '@rocketmq-ts/remoting';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { GetMessageStatus, type GetMessageResult } from '@rocketmq-ts/store';
 import { BrokerRuntime } from '../broker-runtime.js';
 import type { SubscriptionData } from '../client/consumer-manager.js';

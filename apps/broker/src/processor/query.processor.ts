@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { QueryMessageRequestHeader, RemotingCommand, RequestCode, ResponseCode, ViewMessageRequestHeader } from '@rocketmq-ts/protocol';
-import { RemotingHandler, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { type RemotingConnection } from '@rocketmq-ts/remoting';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { BrokerRuntime } from '../broker-runtime.js';
 
 /** QUERY_MESSAGE (by key, or by UNIQ_KEY with `_UNIQUE_KEY_QUERY`) and VIEW_MESSAGE_BY_ID (by commit-log offset). */

@@ -17,7 +17,8 @@ import {
   validateTopicName,
   type SendMessageRequest,
 } from '@rocketmq-ts/protocol';
-import { RemotingHandler, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { type RemotingConnection } from '@rocketmq-ts/remoting';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { PutMessageStatus, type PutMessageRequest, type PutMessageResult } from '@rocketmq-ts/store';
 import { BrokerRuntime } from '../broker-runtime.js';
 

@@ -1,8 +1,8 @@
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@rocketmq-ts/protocol';
-import { RemotingConnection, type ConnectionOwner, type RemotingProbe, type RequestHandler } from './connection.js';
-import { createLogger, type Logger } from './logger.js';
+import { RemotingConnection, type ConnectionOwner, type RemotingProbe, type RequestHandler } from '../connection.js';
+import { createLogger, type Logger } from '../logger.js';
 
 export const REMOTING_TRANSPORT = Symbol('ROCKETMQ_REMOTING');
 

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { MessagePattern } from '@nestjs/microservices';
-import type { RequestHandler } from './connection.js';
+import type { RequestHandler } from '../connection.js';
 
 export const REMOTING_HANDLER_CODES = 'rocketmq-ts:remoting-handler-codes';
 

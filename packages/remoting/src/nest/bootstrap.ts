@@ -2,7 +2,8 @@
 // plus the HTTP side (/metrics, /health, /ready). A taken port ends the process with one clear line.
 import type { INestApplication } from '@nestjs/common';
 import { RemotingHandlerExplorer } from './handlers.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
+import { exitWith, portInUse } from '../process.js';
 import type { RemotingServer } from './server.js';
 
 export interface StartServerOptions {
@@ -13,17 +14,6 @@ export interface StartServerOptions {
   /** HTTP port for metrics and health; 0 = no HTTP listener. */
   httpPort: number;
   log: Logger;
-}
-
-/** True for EADDRINUSE. */
-export function portInUse(e: unknown): boolean {
-  return (e as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
-}
-
-/** Exits with a one-line reason: the usual outcome of a server that cannot bind. */
-export function exitWith(log: Logger, message: string): never {
-  log.error(message);
-  process.exit(1);
 }
 
 async function listenOrExit(o: StartServerOptions, what: string, property: string, port: number, listen: () => Promise<unknown>): Promise<void> {
