@@ -2,3 +2,4 @@ export * from './message.js';
 export * from './properties.js';
 export * from './config.js';
 export * from './net.js';
+export * from './vocabulary.js';

@@ -1,7 +1,7 @@
 // File-based MessageStore: commit log + consume queues + index + checkpoint/abort, RocketMQ's layout.
 import fs from 'node:fs';
 import path from 'node:path';
-import { MessageConst, MessageSysFlag, splitKeys, type SocketAddress } from '@rocketmq-ts/common';
+import { MessageConst, MessageSysFlag, TopicValidator, splitKeys, type SocketAddress } from '@rocketmq-ts/common';
 import {
   addressByteLength,
   checkMessageRecord,
@@ -31,7 +31,6 @@ import { consoleLogger, FailureProbes, type RecoveryReport, type StoreLogger, ty
 import { GetMessageStatus, PutMessageStatus, type GetMessageResult, type PutMessageResult, type QueryMessageResult } from './status.js';
 import type { DispatchEvent, MessageFilter, MessageStore, PutMessageRequest } from './message-store.js';
 
-export const SCHEDULE_TOPIC = 'SCHEDULE_TOPIC_XXXX';
 const PREPARED = MessageSysFlag.TRANSACTION_PREPARED_TYPE;
 const ROLLBACK = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE;
 const DEFAULT_BORN_HOST: SocketAddress = { address: '127.0.0.1', port: 0 };
@@ -354,7 +353,7 @@ export class DefaultMessageStore implements MessageStore {
 
   private tagsCodeOf(topic: string, props: string, tagsOverride: number | undefined, storeTimestamp: number): number {
     if (tagsOverride !== undefined) return tagsOverride;
-    if (topic === SCHEDULE_TOPIC) {
+    if (topic === TopicValidator.RMQ_SYS_SCHEDULE_TOPIC) {
       const lvl = findProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL);
       if (lvl !== undefined) {
         const n = Math.min(Math.max(Number.parseInt(lvl, 10) || 1, 1), this.delayLevels.length);
