@@ -5,7 +5,11 @@ import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
 import { createLogger, exitWith, portInUse } from '@rocketmq-ts/remoting';
 import { NestLogger, RemotingServer, startRemotingServer } from '@rocketmq-ts/remoting/nest';
 import { BrokerModule } from './broker.module.js';
-import { BrokerRuntime } from './broker-runtime.js';
+import { BrokerController } from './broker-controller.js';
+import { BrokerState } from './broker-state.js';
+import { BrokerMetrics } from './metrics/broker-metrics.js';
+import { MESSAGE_STORE } from './tokens.js';
+import type { MessageStore } from '@rocketmq-ts/store';
 import { isIgnoredJavaProperty, loadBrokerConfig, type BrokerConfig } from './config.js';
 import { StoreLockError, acquireStoreLock, checkPortFree } from './startup-guard.js';
 
@@ -73,24 +77,28 @@ export async function main(argv: readonly string[]): Promise<void> {
     die(`cannot lock the store ${config.store.storePathRootDir}: ${(e as Error).message}`);
   }
 
-  const rt = new BrokerRuntime(config);
-  rt.configFile = file;
+  const state = new BrokerState(config);
+  state.configFile = file;
+  const metrics = new BrokerMetrics(config);
+  // Bound once the app has built the store (replies to sends must not leave before its records are written).
+  const bound: { store?: MessageStore } = {};
   const remoting = new RemotingServer({
     port: config.listenPort,
     host: config.bindAddress,
     serverChannelMaxIdleTimeSeconds: config.serverChannelMaxIdleTimeSeconds,
     maxFrameLength: Math.max(16 * 1024 * 1024, config.store.maxMessageSize + 1024 * 1024),
-    probe: rt.metrics.remotingProbe,
+    probe: metrics.remotingProbe,
     name: 'remoting',
     // Replies to sends say "stored": the records reach the files (the OS) before any reply leaves.
-    beforeOutput: () => rt.store.writeAppended(),
+    beforeOutput: () => bound.store === undefined || bound.store.writeAppended(),
   });
   let ready = false;
-  const app = await NestFactory.create(BrokerModule.register(rt, () => ready), { logger: new NestLogger(), abortOnError: false });
+  const app = await NestFactory.create(BrokerModule.register({ config, metrics, state, ready: () => ready }), { logger: new NestLogger(), abortOnError: false });
+  bound.store = app.get<MessageStore>(MESSAGE_STORE);
   await startRemotingServer({ app, remoting, bindAddress: config.bindAddress, listenPort: config.listenPort, httpPort: config.metricsPromExporterPort, log });
-  await rt.registerWithNameServers();
+  await app.get(BrokerController).registerWithNameServers();
   ready = true;
-  log.info(`broker ${config.brokerName}[${config.brokerId}] started at ${rt.brokerAddr}`);
+  log.info(`broker ${config.brokerName}[${config.brokerId}] started at ${state.brokerAddr}`);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

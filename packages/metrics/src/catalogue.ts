@@ -24,4 +24,10 @@ export const METRIC = {
     help: 'Bytes appended to the commit log but not yet flushed to disk',
     labelNames: [],
   },
+  storageFlushLatency: {
+    name: 'rocketmq_storage_flush_latency',
+    help: 'Time of one flush (write and fdatasync) in milliseconds, per store file kind',
+    labelNames: ['file_kind'],
+  },
+  storageDiskUsedRatio: { name: 'rocketmq_storage_disk_used_ratio', help: 'Used fraction (0-1) of the disk holding the commit log', labelNames: [] },
 } as const;

@@ -1,8 +1,16 @@
-import { METRIC, aggregatingHistogram, counter, createMetricsRegistry, gauge, removeSeries, type HistogramSeries, type Registry } from '@rocketmq-ts/metrics';
+import { METRIC, aggregatingHistogram, counter, createMetricsRegistry, gauge, histogram, removeSeries, type HistogramSeries, type Registry } from '@rocketmq-ts/metrics';
 import { RequestCode, requestCodeName } from '@rocketmq-ts/protocol';
 import type { RemotingProbe } from '@rocketmq-ts/remoting';
 import type { StoreProbe } from '@rocketmq-ts/store';
-import type { BrokerRuntime } from '../broker-runtime.js';
+import type { BrokerConfig } from '../config.js';
+import type { ConsumerLagRow } from './consumer-lag.service.js';
+
+/** What the gauges read at scrape time; bound once the store and managers exist. */
+export interface MetricsSources {
+  storeSizeBytes(): number;
+  flushBehindBytes(): number;
+  consumerLag(): Promise<ConsumerLagRow[]>;
+}
 
 type Inc = { inc(v?: number): void };
 
@@ -37,12 +45,11 @@ export class BrokerMetrics {
   private readonly inPending = new Map<string, Pending>();
   private readonly outPending = new Map<string, Pending>();
   private readonly rpcSeries = new Map<number, HistogramSeries>();
-  private flushBehind = 0;
+  private sources: MetricsSources | null = null;
   readonly storeProbe: StoreProbe;
   readonly remotingProbe: RemotingProbe;
 
-  constructor(private readonly rt: BrokerRuntime) {
-    const c = rt.config;
+  constructor(c: BrokerConfig) {
     this.registry = createMetricsRegistry({ cluster: c.brokerClusterName, node_type: 'broker', node_id: `${c.brokerName}-${c.brokerId}` });
     const r = this.registry;
     this.inMsgs = counter(r, { ...METRIC.messagesInTotal, collect: () => drain(this.inPending, 'msgs') });
@@ -50,19 +57,22 @@ export class BrokerMetrics {
     this.outMsgs = counter(r, { ...METRIC.messagesOutTotal, collect: () => drain(this.outPending, 'msgs') });
     this.outBytes = counter(r, { ...METRIC.throughputOutTotal, collect: () => drain(this.outPending, 'bytes') });
     this.rpc = aggregatingHistogram(r, { ...METRIC.rpcLatency, buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000] });
-    gauge(r, { ...METRIC.storageSize, collect: async (g) => g.set(await this.rt.storeSizeBytes()) });
-    gauge(r, {
-      ...METRIC.storageFlushBehindBytes,
-      collect: (g) => {
-        const behind = Number(this.rt.store.getRuntimeInfo()['flushBehindBytes']);
-        g.set(Number.isFinite(behind) ? Math.max(0, behind) : this.flushBehind);
-      },
-    });
+    gauge(r, { ...METRIC.storageSize, collect: (g) => g.set(this.sources?.storeSizeBytes() ?? 0) });
+    gauge(r, { ...METRIC.storageFlushBehindBytes, collect: (g) => g.set(Math.max(0, this.sources?.flushBehindBytes() ?? 0)) });
     const lagLabels = ['topic', 'consumer_group', 'queue_id'];
     gauge(r, { ...METRIC.consumerLagMessages, labelNames: lagLabels, collect: async (g) => this.fillLag(g, 'lagMessages') });
     gauge(r, { ...METRIC.consumerLagLatency, labelNames: lagLabels, collect: async (g) => this.fillLag(g, 'lagMs') });
+    // The store reports flushes and disk checks as they happen (prom-client's cost is per flush, not per message).
+    const flush = histogram(r, { ...METRIC.storageFlushLatency, buckets: [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000] });
+    const diskUsed = gauge(r, METRIC.storageDiskUsedRatio);
+    const flushByKind = {
+      commitlog: flush.labels({ file_kind: 'commitlog' }),
+      consumequeue: flush.labels({ file_kind: 'consumequeue' }),
+      index: flush.labels({ file_kind: 'index' }),
+    };
     this.storeProbe = {
-      onFlush: () => undefined,
+      onFlush: (kind, _bytes, ms) => flushByKind[kind].observe(ms),
+      onDiskUsage: (ratio) => diskUsed.set(ratio),
     };
     this.remotingProbe = {
       requestDone: (req, res, ms) => {
@@ -83,21 +93,23 @@ export class BrokerMetrics {
     series.observe(ms);
   }
 
-  private lagCache: { at: number; rows: Promise<Awaited<ReturnType<BrokerRuntime['consumerLag']>>> } | null = null;
+  /** Called once the store and the managers exist (the metrics exist before them: the store takes their probe). */
+  bindSources(s: MetricsSources): void {
+    this.sources = s;
+  }
+
+  private lagCache: { at: number; rows: Promise<ConsumerLagRow[]> } | null = null;
 
   /** Both lag gauges of one scrape share one computation. */
   private async fillLag(g: { reset(): void; set(labels: Record<string, string>, v: number): void }, field: 'lagMessages' | 'lagMs'): Promise<void> {
     const now = Date.now();
     // prom-client collects the message gauge first: it always computes; the latency gauge of the
     // same scrape reuses that result (a later scrape, or one after a deletion, sees fresh offsets).
-    if (field === 'lagMessages' || !this.lagCache || now - this.lagCache.at > 1000) this.lagCache = { at: now, rows: this.rt.consumerLag() };
+    if (this.sources === null) return;
+    if (field === 'lagMessages' || !this.lagCache || now - this.lagCache.at > 1000) this.lagCache = { at: now, rows: this.sources.consumerLag() };
     const rows = await this.lagCache.rows;
     g.reset();
     for (const l of rows) g.set({ topic: l.topic, consumer_group: l.group, queue_id: String(l.queueId) }, l[field]);
-  }
-
-  setFlushBehind(bytes: number): void {
-    this.flushBehind = bytes;
   }
 
   messagesIn(topic: string, n: number, bytes: number): void {

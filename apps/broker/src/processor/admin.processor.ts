@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { parseProperties, stringifyProperties } from '@rocketmq-ts/common';
 import {
   CreateTopicRequestHeader,
@@ -28,10 +28,23 @@ import {
   type JsonValue,
 } from '@rocketmq-ts/protocol';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
-import { BrokerRuntime } from '../broker-runtime.js';
 import { RebalanceLockManager, type MessageQueueKey } from '../client/rebalance-lock-manager.js';
 import { readSubscriptionGroupConfig } from '../subscription/subscription-group-manager.js';
 import { updatePropertiesFile } from '../config.js';
+import type { BrokerConfig } from '../config.js';
+import type { MessageStore } from '@rocketmq-ts/store';
+import { TopicConfigManager } from '../topic/topic-config-manager.js';
+import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
+import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
+import { ConsumerManager } from '../client/consumer-manager.js';
+import { ProducerManager } from '../client/producer-manager.js';
+import { LongPollingService } from '../longpolling/long-polling.service.js';
+import { ScheduleMessageService } from '../schedule/schedule-message.service.js';
+import { BrokerOuterAPI } from '../namesrv/broker-outer-api.js';
+import { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { BrokerStatsSampler } from '../metrics/broker-stats.js';
+import { BrokerState } from '../broker-state.js';
+import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 
 const ok = (req: RemotingCommand, body?: string | Buffer, ext?: Record<string, string>): RemotingCommand =>
   RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, ext ?? null, body === undefined ? null : typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
@@ -46,7 +59,21 @@ const RUNTIME_UPDATABLE = new Set(['namesrvAddr', 'brokerPermission', 'autoCreat
 export class AdminBrokerProcessor {
   readonly locks = new RebalanceLockManager();
 
-  constructor(private readonly rt: BrokerRuntime) {}
+  constructor(
+    @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly topics: TopicConfigManager,
+    private readonly groups: SubscriptionGroupManager,
+    private readonly offsets: ConsumerOffsetManager,
+    private readonly consumers: ConsumerManager,
+    private readonly producers: ProducerManager,
+    private readonly longPolling: LongPollingService,
+    private readonly schedule: ScheduleMessageService,
+    private readonly outer: BrokerOuterAPI,
+    private readonly metrics: BrokerMetrics,
+    private readonly stats: BrokerStatsSampler,
+    private readonly state: BrokerState,
+  ) {}
 
   // ------------------------------------------------------------------ topics
 
@@ -55,19 +82,19 @@ export class AdminBrokerProcessor {
     const h = CreateTopicRequestHeader.decode(req.extFields);
     const problem = validateTopicName(h.topic);
     if (problem) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, problem);
-    if (h.topic === this.rt.config.brokerClusterName || h.topic === TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC && !this.rt.config.autoCreateTopicEnable) {
+    if (h.topic === this.config.brokerClusterName || h.topic === TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC && !this.config.autoCreateTopicEnable) {
       return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `the topic[${h.topic}] is conflict with system topic`);
     }
-    const attributes: Record<string, string> = { ...(this.rt.topics.get(h.topic)?.attributes ?? {}) };
+    const attributes: Record<string, string> = { ...(this.topics.get(h.topic)?.attributes ?? {}) };
     for (const part of (h.attributes ?? '').split(',')) {
       const p = part.trim();
       if (p.startsWith('+') && p.includes('=')) attributes[p.slice(1, p.indexOf('='))] = p.slice(p.indexOf('=') + 1);
       else if (p.startsWith('-')) delete attributes[p.slice(1)];
     }
-    this.rt.topics.update(
+    this.topics.update(
       topicConfig(h.topic, { readQueueNums: h.readQueueNums, writeQueueNums: h.writeQueueNums, perm: h.perm, topicFilterType: h.topicFilterType, topicSysFlag: h.topicSysFlag ?? 0, order: h.order, attributes }),
     );
-    await this.rt.topics.whenPersisted();
+    await this.topics.whenPersisted();
     return ok(req);
   }
 
@@ -75,53 +102,53 @@ export class AdminBrokerProcessor {
   async deleteTopic(req: RemotingCommand): Promise<RemotingCommand> {
     const h = DeleteTopicRequestHeader.decode(req.extFields);
     if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
-    this.rt.topics.delete(h.topic);
-    this.rt.offsets.removeTopic(h.topic);
+    this.topics.delete(h.topic);
+    this.offsets.removeTopic(h.topic);
     // Its consume queues go too, so a topic created again under the name starts empty.
-    await this.rt.store.deleteTopics([h.topic]);
-    await this.rt.topics.whenPersisted();
+    await this.store.deleteTopics([h.topic]);
+    await this.topics.whenPersisted();
     return ok(req);
   }
 
   @RemotingHandler(RequestCode.GET_ALL_TOPIC_CONFIG)
   allTopics(req: RemotingCommand): RemotingCommand {
-    return ok(req, this.rt.topics.toJson(), { totalTopicNum: String(this.rt.topics.table.size) });
+    return ok(req, this.topics.toJson(), { totalTopicNum: String(this.topics.table.size) });
   }
 
   @RemotingHandler(RequestCode.GET_TOPIC_CONFIG)
   oneTopic(req: RemotingCommand): RemotingCommand {
     const h = GetTopicConfigRequestHeader.decode(req.extFields);
-    const t = this.rt.topics.get(h.topic);
+    const t = this.topics.get(h.topic);
     if (!t) return RemotingCommand.responseTo(req, ResponseCode.TOPIC_NOT_EXIST, `No topic in this broker. topic: ${h.topic}`);
     return ok(req, `{"topicConfig":${topicConfigToJson(t)}}`);
   }
 
   @RemotingHandler(RequestCode.GET_TOPIC_NAME_LIST)
   topicNames(req: RemotingCommand): RemotingCommand {
-    return ok(req, JSON.stringify({ topicList: [...this.rt.topics.table.keys()], brokerAddr: this.rt.brokerAddr }));
+    return ok(req, JSON.stringify({ topicList: [...this.topics.table.keys()], brokerAddr: this.state.brokerAddr }));
   }
 
   @RemotingHandler(RequestCode.GET_SYSTEM_TOPIC_LIST_FROM_BROKER)
   systemTopics(req: RemotingCommand): RemotingCommand {
-    const c = this.rt.config;
-    const list = [...this.rt.topics.table.keys()].filter((t) => t === c.brokerClusterName || t === c.brokerName || t.startsWith('rmq_sys_') || Object.values(TopicValidator).includes(t as never));
+    const c = this.config;
+    const list = [...this.topics.table.keys()].filter((t) => t === c.brokerClusterName || t === c.brokerName || t.startsWith('rmq_sys_') || Object.values(TopicValidator).includes(t as never));
     return ok(req, JSON.stringify({ topicList: list }));
   }
 
   @RemotingHandler(RequestCode.GET_TOPIC_STATS_INFO)
   async topicStats(req: RemotingCommand): Promise<RemotingCommand> {
     const h = GetTopicStatsInfoRequestHeader.decode(req.extFields);
-    const t = this.rt.topics.get(h.topic);
+    const t = this.topics.get(h.topic);
     if (!t) return RemotingCommand.responseTo(req, ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist`);
     const table = new Map<object, object>();
-    const store = this.rt.store;
+    const store = this.store;
     for (let q = 0; q < t.writeQueueNums; q++) {
       const min = store.getMinOffsetInQueue(h.topic, q);
       const max = store.getMaxOffsetInQueue(h.topic, q);
       const last = max > 0 ? await store.getMessageStoreTimeStamp(h.topic, q, max - 1) : 0;
-      table.set(mqKey(h.topic, this.rt.config.brokerName, q), { lastUpdateTimestamp: Math.max(0, last), maxOffset: max, minOffset: min });
+      table.set(mqKey(h.topic, this.config.brokerName, q), { lastUpdateTimestamp: Math.max(0, last), maxOffset: max, minOffset: min });
     }
-    return ok(req, stringifyFastjson({ offsetTable: table, topicPutTps: this.rt.stats.topicPutTps(h.topic) }));
+    return ok(req, stringifyFastjson({ offsetTable: table, topicPutTps: this.stats.topicPutTps(h.topic) }));
   }
 
   // ------------------------------------------------------------------ groups
@@ -131,41 +158,41 @@ export class AdminBrokerProcessor {
     const v = req.body ? parseLenientJson(req.body.toString('utf8')) : null;
     const g = readSubscriptionGroupConfig(v ?? undefined);
     if (!g.groupName) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, 'the subscription group config has no groupName');
-    this.rt.groups.update(g);
-    await this.rt.groups.whenPersisted();
+    this.groups.update(g);
+    await this.groups.whenPersisted();
     return ok(req);
   }
 
   @RemotingHandler(RequestCode.DELETE_SUBSCRIPTIONGROUP)
   async deleteGroup(req: RemotingCommand): Promise<RemotingCommand> {
     const h = DeleteSubscriptionGroupRequestHeader.decode(req.extFields);
-    if (!this.rt.groups.delete(h.groupName)) this.rt.metrics.removeGroup(h.groupName);
-    if (h.cleanOffset) this.rt.offsets.removeGroup(h.groupName);
-    await this.rt.groups.whenPersisted();
+    if (!this.groups.delete(h.groupName)) this.metrics.removeGroup(h.groupName);
+    if (h.cleanOffset) this.offsets.removeGroup(h.groupName);
+    await this.groups.whenPersisted();
     return ok(req);
   }
 
   @RemotingHandler(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
   allGroups(req: RemotingCommand): RemotingCommand {
-    return ok(req, this.rt.groups.toJson());
+    return ok(req, this.groups.toJson());
   }
 
   @RemotingHandler(RequestCode.GET_SUBSCRIPTIONGROUP_CONFIG)
   oneGroup(req: RemotingCommand): RemotingCommand {
     const group = req.ext('group') ?? '';
-    const g = this.rt.groups.table.get(group);
+    const g = this.groups.table.get(group);
     if (!g) return RemotingCommand.responseTo(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group ${group} not exist`);
     return ok(req, stringifyFastjson(g));
   }
 
   @RemotingHandler(RequestCode.GET_ALL_CONSUMER_OFFSET)
   allOffsets(req: RemotingCommand): RemotingCommand {
-    return ok(req, this.rt.offsets.toJson());
+    return ok(req, this.offsets.toJson());
   }
 
   @RemotingHandler(RequestCode.GET_ALL_DELAY_OFFSET)
   allDelayOffsets(req: RemotingCommand): RemotingCommand {
-    return ok(req, this.rt.schedule.toJson());
+    return ok(req, this.schedule.toJson());
   }
 
   @RemotingHandler(RequestCode.GET_CONSUME_STATS)
@@ -178,31 +205,31 @@ export class AdminBrokerProcessor {
       for (const t of h.topicList.split(';')) if (t) topics.add(t);
     } else {
       // No topic: every topic the group has offsets for or subscribes to.
-      for (const t of this.rt.offsets.topicsOfGroup(h.consumerGroup)) topics.add(t);
-      for (const t of this.rt.consumers.get(h.consumerGroup)?.subscriptions.keys() ?? []) topics.add(t);
+      for (const t of this.offsets.topicsOfGroup(h.consumerGroup)) topics.add(t);
+      for (const t of this.consumers.get(h.consumerGroup)?.subscriptions.keys() ?? []) topics.add(t);
     }
     const table = new Map<object, object>();
-    const store = this.rt.store;
+    const store = this.store;
     for (const topic of topics) {
-      const tc = this.rt.topics.get(topic);
+      const tc = this.topics.get(topic);
       if (!tc) continue;
       for (let q = 0; q < tc.writeQueueNums; q++) {
         const brokerOffset = store.getMaxOffsetInQueue(topic, q);
-        const consumerOffset = Math.max(0, this.rt.offsets.queryOffset(h.consumerGroup, topic, q));
-        const pullOffset = Math.max(consumerOffset, this.rt.offsets.queryPullOffset(h.consumerGroup, topic, q));
+        const consumerOffset = Math.max(0, this.offsets.queryOffset(h.consumerGroup, topic, q));
+        const pullOffset = Math.max(consumerOffset, this.offsets.queryPullOffset(h.consumerGroup, topic, q));
         const lastTimestamp = consumerOffset > 0 ? Math.max(0, await store.getMessageStoreTimeStamp(topic, q, consumerOffset - 1)) : 0;
-        table.set(mqKey(topic, this.rt.config.brokerName, q), { brokerOffset, consumerOffset, lastTimestamp, pullOffset });
+        table.set(mqKey(topic, this.config.brokerName, q), { brokerOffset, consumerOffset, lastTimestamp, pullOffset });
       }
     }
     let consumeTps = 0;
-    for (const topic of topics) consumeTps += this.rt.stats.groupConsumeTps(topic, h.consumerGroup);
+    for (const topic of topics) consumeTps += this.stats.groupConsumeTps(topic, h.consumerGroup);
     return ok(req, stringifyFastjson({ consumeTps, offsetTable: table }));
   }
 
   @RemotingHandler(RequestCode.GET_CONSUMER_CONNECTION_LIST)
   consumerConnections(req: RemotingCommand): RemotingCommand {
     const h = GetConsumerConnectionListRequestHeader.decode(req.extFields);
-    const g = this.rt.consumers.get(h.consumerGroup);
+    const g = this.consumers.get(h.consumerGroup);
     if (!g || g.channels.size === 0) return RemotingCommand.responseTo(req, ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${h.consumerGroup}] not online`);
     const connectionSet = [...g.channels.values()].map((c) => ({ clientAddr: c.channel.remoteAddress, clientId: c.clientId, language: c.language, version: c.version }));
     return ok(
@@ -220,7 +247,7 @@ export class AdminBrokerProcessor {
   @RemotingHandler(RequestCode.GET_PRODUCER_CONNECTION_LIST)
   producerConnections(req: RemotingCommand): RemotingCommand {
     const h = GetProducerConnectionListRequestHeader.decode(req.extFields);
-    const m = this.rt.producers.groups.get(h.producerGroup);
+    const m = this.producers.groups.get(h.producerGroup);
     if (!m || m.size === 0) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `the producer group[${h.producerGroup}] not exist`);
     const connectionSet = [...m.values()].map((c) => ({ clientAddr: c.channel.remoteAddress, clientId: c.clientId, language: c.language, version: c.version }));
     return ok(req, stringifyFastjson({ connectionSet }));
@@ -229,7 +256,7 @@ export class AdminBrokerProcessor {
   @RemotingHandler(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO)
   consumeByWho(req: RemotingCommand): RemotingCommand {
     const h = QueryTopicConsumeByWhoRequestHeader.decode(req.extFields);
-    const groups = new Set([...this.rt.consumers.groupsOfTopic(h.topic), ...this.rt.offsets.groupsOfTopic(h.topic)]);
+    const groups = new Set([...this.consumers.groupsOfTopic(h.topic), ...this.offsets.groupsOfTopic(h.topic)]);
     return ok(req, JSON.stringify({ groupList: [...groups] }));
   }
 
@@ -238,9 +265,9 @@ export class AdminBrokerProcessor {
   @RemotingHandler(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET)
   async resetOffset(req: RemotingCommand): Promise<RemotingCommand> {
     const h = ResetOffsetRequestHeader.decode(req.extFields);
-    const tc = this.rt.topics.get(h.topic);
+    const tc = this.topics.get(h.topic);
     if (!tc) return RemotingCommand.responseTo(req, ResponseCode.TOPIC_NOT_EXIST, `[reset-offset] request topic not exist, ${h.topic}`);
-    const store = this.rt.store;
+    const store = this.store;
     const table = new Map<object, number>();
     const queues = h.queueId !== undefined && h.queueId >= 0 ? [h.queueId] : [...Array(tc.readQueueNums).keys()];
     for (const q of queues) {
@@ -248,21 +275,21 @@ export class AdminBrokerProcessor {
       if (h.offset !== undefined && h.offset >= 0 && h.queueId !== undefined && h.queueId >= 0) target = h.offset;
       else if (h.timestamp < 0) target = store.getMaxOffsetInQueue(h.topic, q);
       else target = await store.getOffsetInQueueByTime(h.topic, q, h.timestamp);
-      const current = this.rt.offsets.queryOffset(h.group, h.topic, q);
+      const current = this.offsets.queryOffset(h.group, h.topic, q);
       if (!h.isForce && current >= 0 && target > current) target = current;
-      this.rt.offsets.commitOffset(h.group, h.topic, q, target);
-      table.set(mqKey(h.topic, this.rt.config.brokerName, q), target);
+      this.offsets.commitOffset(h.group, h.topic, q, target);
+      table.set(mqKey(h.topic, this.config.brokerName, q), target);
     }
     const body = Buffer.from(stringifyFastjson({ offsetTable: table }), 'utf8');
     // Tell the group's online clients to move too (RESET_CONSUMER_CLIENT_OFFSET).
-    const g = this.rt.consumers.get(h.group);
+    const g = this.consumers.get(h.group);
     for (const info of g?.channels.values() ?? []) {
       // Oneway, as RocketMQ sends it to current clients (they never answer this request).
       const cmd = RemotingCommand.request(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, { topic: h.topic, group: h.group, timestamp: String(h.timestamp), isForce: String(h.isForce) }, body);
       // a client that cannot be reached picks the offsets up from the broker on its next start
       info.channel.invokeOneway(cmd.markOneway());
     }
-    await this.rt.offsets.persist(true);
+    await this.offsets.persist(true);
     return ok(req, body);
   }
 
@@ -270,38 +297,37 @@ export class AdminBrokerProcessor {
 
   @RemotingHandler(RequestCode.GET_BROKER_RUNTIME_INFO)
   runtimeInfo(req: RemotingCommand): RemotingCommand {
-    const rt = this.rt;
-    const s = rt.store.getStats();
+    const s = this.store.getStats();
     const info: Record<string, string> = {
       brokerVersionDesc: mqVersionName(MQVersion.CURRENT),
       brokerVersion: String(MQVersion.CURRENT),
-      brokerRole: rt.config.brokerRole,
-      brokerActive: String(rt.state === 'running'),
-      bootTimestamp: String(rt.startTime),
+      brokerRole: this.config.brokerRole,
+      brokerActive: String(this.state.state === 'running'),
+      bootTimestamp: String(this.state.startTime),
       msgPutTotalTodayNow: String(s.putCount),
       msgGetTotalTodayNow: String(s.getFoundMessages),
-      msgPutTotalTodayMorning: String(rt.stats.todayMorning.put),
-      msgGetTotalTodayMorning: String(rt.stats.todayMorning.get),
-      msgPutTotalYesterdayMorning: String(rt.stats.yesterdayMorning.put),
-      msgGetTotalYesterdayMorning: String(rt.stats.yesterdayMorning.get),
-      putTps: rt.stats.tps('put'),
-      getTransferredTps: rt.stats.tps('get'),
-      commitLogMinOffset: String(rt.store.getMinPhyOffset()),
-      commitLogMaxOffset: String(rt.store.getMaxPhyOffset()),
+      msgPutTotalTodayMorning: String(this.stats.todayMorning.put),
+      msgGetTotalTodayMorning: String(this.stats.todayMorning.get),
+      msgPutTotalYesterdayMorning: String(this.stats.yesterdayMorning.put),
+      msgGetTotalYesterdayMorning: String(this.stats.yesterdayMorning.get),
+      putTps: this.stats.tps('put'),
+      getTransferredTps: this.stats.tps('get'),
+      commitLogMinOffset: String(this.store.getMinPhyOffset()),
+      commitLogMaxOffset: String(this.store.getMaxPhyOffset()),
       dispatchBehindBytes: '0',
       pageCacheLockTimeMills: '0',
       sendThreadPoolQueueSize: '0',
       pullThreadPoolQueueSize: '0',
-      longPollingHeld: String(rt.longPolling.size),
+      longPollingHeld: String(this.longPolling.size),
     };
-    for (const [k, v] of Object.entries(rt.store.getRuntimeInfo())) info[k] ??= String(v);
+    for (const [k, v] of Object.entries(this.store.getRuntimeInfo())) info[k] ??= String(v);
     return ok(req, kvTableToJson(info));
   }
 
   @RemotingHandler(RequestCode.GET_BROKER_CONFIG)
   brokerConfig(req: RemotingCommand): RemotingCommand {
-    const flat = Object.entries(this.rt.config.flat).map(([k, v]) => [k, String(v)] as [string, string]);
-    return ok(req, stringifyProperties(flat), { version: dataVersionToJson(this.rt.topics.dataVersion) });
+    const flat = Object.entries(this.config.flat).map(([k, v]) => [k, String(v)] as [string, string]);
+    return ok(req, stringifyProperties(flat), { version: dataVersionToJson(this.topics.dataVersion) });
   }
 
   /**
@@ -313,7 +339,7 @@ export class AdminBrokerProcessor {
   updateBrokerConfig(req: RemotingCommand): RemotingCommand {
     const props = parseProperties(req.body?.toString('utf8') ?? '');
     if (props.size === 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, 'no properties in the request body');
-    const flat = this.rt.config.flat;
+    const flat = this.config.flat;
     const unknown = [...props.keys()].filter((k) => !(k in flat));
     if (unknown.length > 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `unknown broker properties: ${unknown.join(', ')}`);
     const values = new Map<string, string | number | boolean>();
@@ -323,16 +349,16 @@ export class AdminBrokerProcessor {
       if (typeof v === 'number' && !Number.isFinite(v)) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `${k}: not a number: ${raw}`);
       values.set(k, v);
     }
-    const c = this.rt.config as unknown as Record<string, string | number | boolean>;
+    const c = this.config as unknown as Record<string, string | number | boolean>;
     const later: string[] = [];
     for (const [k, v] of values) {
       if (RUNTIME_UPDATABLE.has(k)) {
         c[k] = v;
         flat[k] = v;
-        if (k === 'namesrvAddr') this.rt.outer.setNamesrvAddr(String(v));
+        if (k === 'namesrvAddr') this.outer.setNamesrvAddr(String(v));
       } else later.push(k);
     }
-    const file = this.rt.configFile;
+    const file = this.state.configFile;
     if (file !== undefined) {
       try {
         updatePropertiesFile(file, new Map([...values].map(([k, v]) => [k, String(v)])));
@@ -340,7 +366,7 @@ export class AdminBrokerProcessor {
         return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `applied in memory, but writing ${file} failed: ${(e as Error).message}`);
       }
     }
-    this.rt.outer.registerSoon();
+    this.outer.registerSoon();
     const remark = later.length === 0 ? null : file !== undefined ? `written to ${file}; takes effect after a restart: ${later.join(', ')}` : `no config file to persist to; ignored until restart: ${later.join(', ')}`;
     return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, remark);
   }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   FilterSyntaxError,
   MixAll,
@@ -13,9 +13,19 @@ import {
 import { type RemotingConnection } from '@rocketmq-ts/remoting';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { GetMessageStatus, type GetMessageResult } from '@rocketmq-ts/store';
-import { BrokerRuntime } from '../broker-runtime.js';
 import type { SubscriptionData } from '../client/consumer-manager.js';
 import { arrivalMatcher, compileSql92, filterFor } from './message-filter.js';
+import type { BrokerConfig } from '../config.js';
+import type { MessageStore } from '@rocketmq-ts/store';
+import { TopicConfigManager } from '../topic/topic-config-manager.js';
+import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
+import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
+import { ConsumerManager } from '../client/consumer-manager.js';
+import { LongPollingService } from '../longpolling/long-polling.service.js';
+import { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { BrokerStatsSampler } from '../metrics/broker-stats.js';
+import { BrokerState } from '../broker-state.js';
+import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 
 type PullHeader = ReturnType<typeof PullMessageRequestHeader.decode>;
 
@@ -29,7 +39,18 @@ export class PullMessageProcessor {
   /** Subscriptions carried in pull requests (SUBSCRIPTION flag), by type and expression. */
   private readonly inlineSubs = new Map<string, SubscriptionData>();
 
-  constructor(private readonly rt: BrokerRuntime) {}
+  constructor(
+    @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly topics: TopicConfigManager,
+    private readonly groups: SubscriptionGroupManager,
+    private readonly offsets: ConsumerOffsetManager,
+    private readonly consumers: ConsumerManager,
+    private readonly longPolling: LongPollingService,
+    private readonly metrics: BrokerMetrics,
+    private readonly stats: BrokerStatsSampler,
+    private readonly state: BrokerState,
+  ) {}
 
   @RemotingHandler(RequestCode.PULL_MESSAGE, RequestCode.LITE_PULL_MESSAGE)
   pull(req: RemotingCommand, conn: RemotingConnection): Promise<RemotingCommand | null> {
@@ -48,7 +69,7 @@ export class PullMessageProcessor {
       return;
     }
     if (!req.isOneway) conn.send(res, records);
-    this.rt.metrics.rpcDone(req.code, req.isOneway ? -1 : res.code, performance.now() - t0);
+    this.metrics.rpcDone(req.code, req.isOneway ? -1 : res.code, performance.now() - t0);
   }
 
   private subscriptionFromRequest(h: PullHeader): SubscriptionData {
@@ -66,14 +87,13 @@ export class PullMessageProcessor {
   }
 
   private async process(req: RemotingCommand, conn: RemotingConnection, h: PullHeader, allowSuspend: boolean, t0: number): Promise<RemotingCommand | null> {
-    const rt = this.rt;
     const reply = (code: number, remark: string): RemotingCommand => RemotingCommand.responseTo(req, code, remark);
-    if (!rt.isMaster && !rt.config.slaveReadEnable) return reply(ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while');
-    if (!rt.readable) return reply(ResponseCode.NO_PERMISSION, `the broker[${rt.config.brokerName}] pulling message is forbidden`);
-    const group = rt.groups.find(h.consumerGroup);
+    if (!this.state.isMaster && !this.config.slaveReadEnable) return reply(ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while');
+    if (!this.state.readable) return reply(ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] pulling message is forbidden`);
+    const group = this.groups.find(h.consumerGroup);
     if (!group) return reply(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${h.consumerGroup}] does not exist`);
     if (!group.consumeEnable) return reply(ResponseCode.NO_PERMISSION, `subscription group no permission, ${h.consumerGroup}`);
-    const tc = rt.topics.get(h.topic);
+    const tc = this.topics.get(h.topic);
     if (!tc) return reply(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`);
     if ((tc.perm & PermName.PERM_READ) === 0) return reply(ResponseCode.NO_PERMISSION, `the topic[${h.topic}] pulling message is forbidden`);
     if (h.queueId < 0 || h.queueId >= tc.readQueueNums) {
@@ -84,7 +104,7 @@ export class PullMessageProcessor {
     if ((h.sysFlag & PullSysFlag.SUBSCRIPTION) !== 0) {
       sub = this.subscriptionFromRequest(h);
     } else {
-      const cg = rt.consumers.get(h.consumerGroup);
+      const cg = this.consumers.get(h.consumerGroup);
       if (!cg) return reply(ResponseCode.SUBSCRIPTION_NOT_EXIST, `the consumer's group info not exist, ${h.consumerGroup}`);
       if (cg.messageModel === 'BROADCASTING' && !group.consumeBroadcastEnable) return reply(ResponseCode.NO_PERMISSION, `the consumer group[${h.consumerGroup}] can not consume by broadcast way`);
       sub = cg.subscriptions.get(h.topic);
@@ -92,7 +112,7 @@ export class PullMessageProcessor {
       if (sub.subVersion < h.subVersion) return reply(ResponseCode.SUBSCRIPTION_NOT_LATEST, `the consumer's subscription not latest`);
     }
     if (sub.expressionType === 'SQL92') {
-      if (!rt.config.enablePropertyFilter) return reply(ResponseCode.SYSTEM_ERROR, 'The broker does not support consumer to filter message by SQL92');
+      if (!this.config.enablePropertyFilter) return reply(ResponseCode.SYSTEM_ERROR, 'The broker does not support consumer to filter message by SQL92');
       try {
         compileSql92(sub.subString);
       } catch (e) {
@@ -103,25 +123,25 @@ export class PullMessageProcessor {
       return reply(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `unsupported expression type ${sub.expressionType}`);
     }
     // Retry topics carry messages of every tag of the group's subscriptions.
-    const filter = h.topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX) && !rt.config.filterSupportRetry ? undefined : filterFor(sub);
+    const filter = h.topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX) && !this.config.filterSupportRetry ? undefined : filterFor(sub);
 
-    const maxNums = Math.min(Math.max(1, h.maxMsgNums), rt.config.pullBatchMaxMessageCount);
+    const maxNums = Math.min(Math.max(1, h.maxMsgNums), this.config.pullBatchMaxMessageCount);
     const maxBytes = h.maxMsgBytes !== undefined && h.maxMsgBytes > 0 ? h.maxMsgBytes : undefined;
     // The piggy-backed commit is applied in arrival order, before the read awaits, so an
     // UPDATE_CONSUMER_OFFSET sent after this pull on the same connection always wins.
-    if (allowSuspend && rt.isMaster) {
-      rt.offsets.commitPullOffset(h.consumerGroup, h.topic, h.queueId, h.queueOffset);
-      if ((h.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0) rt.offsets.commitOffset(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
+    if (allowSuspend && this.state.isMaster) {
+      this.offsets.commitPullOffset(h.consumerGroup, h.topic, h.queueId, h.queueOffset);
+      if ((h.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0) this.offsets.commitOffset(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
     }
-    const r = await rt.store.getMessage(h.consumerGroup, h.topic, h.queueId, h.queueOffset, maxNums, maxBytes, filter);
+    const r = await this.store.getMessage(h.consumerGroup, h.topic, h.queueId, h.queueOffset, maxNums, maxBytes, filter);
     const [code, next] = statusToCode(r, h.queueOffset);
 
     if (code === ResponseCode.PULL_NOT_FOUND && allowSuspend && (h.sysFlag & PullSysFlag.SUSPEND) !== 0 && !conn.isClosed) {
-      const hold = rt.config.longPollingEnable ? h.suspendTimeoutMillis : rt.config.shortPollingTimeMills;
+      const hold = this.config.longPollingEnable ? h.suspendTimeoutMillis : this.config.shortPollingTimeMills;
       if (hold > 0) {
         let answered = false;
         const matches = arrivalMatcher(sub);
-        rt.longPolling.hold({
+        this.longPolling.hold({
           topic: h.topic,
           queueId: h.queueId,
           offset: h.queueOffset,
@@ -143,14 +163,14 @@ export class PullMessageProcessor {
     }
 
     const res = RemotingCommand.responseTo(req, code, r.status, {
-      suggestWhichBrokerId: rt.isMaster ? String(group.brokerId) : '0',
+      suggestWhichBrokerId: this.state.isMaster ? String(group.brokerId) : '0',
       nextBeginOffset: String(next),
       minOffset: String(r.minOffset),
       maxOffset: String(r.maxOffset),
     });
     if (code !== ResponseCode.SUCCESS) return res;
-    rt.metrics.messagesOut(h.topic, h.consumerGroup, r.messageBuffers.length, r.bufferTotalSize);
-    rt.stats.countGet(h.topic, h.consumerGroup, r.messageBuffers.length);
+    this.metrics.messagesOut(h.topic, h.consumerGroup, r.messageBuffers.length, r.bufferTotalSize);
+    this.stats.countGet(h.topic, h.consumerGroup, r.messageBuffers.length);
     // Found: header and the stored records go out together, the records as they are in memory.
     this.respond(req, conn, res, r.messageBuffers, t0);
     return null;

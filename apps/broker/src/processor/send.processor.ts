@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { MessageConst, MessageSysFlag, type SocketAddress } from '@rocketmq-ts/common';
 import {
   ConsumerSendMsgBackRequestHeader,
@@ -20,7 +20,14 @@ import {
 import { type RemotingConnection } from '@rocketmq-ts/remoting';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { PutMessageStatus, type PutMessageRequest, type PutMessageResult } from '@rocketmq-ts/store';
-import { BrokerRuntime } from '../broker-runtime.js';
+import type { BrokerConfig } from '../config.js';
+import type { MessageStore } from '@rocketmq-ts/store';
+import { TopicConfigManager } from '../topic/topic-config-manager.js';
+import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
+import { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { BrokerState } from '../broker-state.js';
+import { RePutService } from '../message/reput.service.js';
+import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 
 const SEP1 = '\u0001';
 const SEP2 = '\u0002';
@@ -83,16 +90,24 @@ export function putStatusReply(status: PutMessageStatus): [number, string | null
 export class SendMessageProcessor {
   private readonly clusterProp: string;
 
-  constructor(private readonly rt: BrokerRuntime) {
-    this.clusterProp = MessageConst.PROPERTY_CLUSTER + SEP1 + rt.config.brokerClusterName + SEP2;
+  constructor(
+    @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly topics: TopicConfigManager,
+    private readonly groups: SubscriptionGroupManager,
+    private readonly metrics: BrokerMetrics,
+    private readonly state: BrokerState,
+    private readonly reput: RePutService,
+  ) {
+    this.clusterProp = MessageConst.PROPERTY_CLUSTER + SEP1 + this.config.brokerClusterName + SEP2;
   }
 
   private get regionId(): string {
-    return this.rt.config.regionId;
+    return this.config.regionId;
   }
 
   private get traceOn(): string {
-    return this.rt.config.traceOn ? 'true' : 'false';
+    return this.config.traceOn ? 'true' : 'false';
   }
 
   /**
@@ -104,7 +119,7 @@ export class SendMessageProcessor {
     const res = this.sendMessage(req, conn);
     // A topic created by this send or a concurrent one (auto-create, retry, DLQ) is in topics.json
     // before the reply: a message acknowledged on a topic the broker forgets in a crash is lost.
-    const topics = this.rt.topics;
+    const topics = this.topics;
     if (!topics.persistPending) return res;
     return Promise.all([res, topics.whenPersisted()]).then(([r]) => r);
   }
@@ -126,16 +141,16 @@ export class SendMessageProcessor {
     if (NOT_ALLOWED.has(h.topic)) return fail(ResponseCode.NO_PERMISSION, `Sending message to topic[${h.topic}] is forbidden.`);
 
     let topic = h.topic;
-    let tc = this.rt.topics.get(topic);
+    let tc = this.topics.get(topic);
     if (!tc) {
       // Known topics were validated when created; only a new name is checked (hot path).
       const topicProblem = validateTopicName(topic);
       if (topicProblem) return fail(ResponseCode.INVALID_PARAMETER, topicProblem);
       if (topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX)) {
-        const g = this.rt.groups.find(topic.slice(MixAll.RETRY_GROUP_TOPIC_PREFIX.length));
-        if (g) tc = this.rt.topics.createIfMissing(topic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
+        const g = this.groups.find(topic.slice(MixAll.RETRY_GROUP_TOPIC_PREFIX.length));
+        if (g) tc = this.topics.createIfMissing(topic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
       } else {
-        tc = this.rt.topics.createOnSend(topic, h.defaultTopic, h.defaultTopicQueueNums, 0) ?? undefined;
+        tc = this.topics.createOnSend(topic, h.defaultTopic, h.defaultTopicQueueNums, 0) ?? undefined;
       }
       if (!tc) return fail(ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist, apply first please!`);
     }
@@ -146,8 +161,8 @@ export class SendMessageProcessor {
     if (queueId >= queueNums) return fail(ResponseCode.INVALID_PARAMETER, `request queueId[${h.queueId}] is illegal, ${topic} has ${queueNums} queues`);
 
     const body = req.body ?? Buffer.alloc(0);
-    if (!batch && body.length > this.rt.config.store.maxMessageSize) {
-      return fail(ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${this.rt.config.store.maxMessageSize}`);
+    if (!batch && body.length > this.config.store.maxMessageSize) {
+      return fail(ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${this.config.store.maxMessageSize}`);
     }
     let props = h.properties ?? '';
     const sysFlag = h.sysFlag;
@@ -156,11 +171,11 @@ export class SendMessageProcessor {
     // Retry topic: past the group's limit the message goes to the dead-letter queue instead.
     if (topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX) && !batch) {
       const group = topic.slice(MixAll.RETRY_GROUP_TOPIC_PREFIX.length);
-      const g = this.rt.groups.find(group);
+      const g = this.groups.find(group);
       const max = h.maxReconsumeTimes ?? g?.retryMaxTimes ?? 16;
       if (reconsumeTimes > max || findProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL) === '-1') {
         topic = MixAll.DLQ_GROUP_TOPIC_PREFIX + group;
-        this.rt.topics.createIfMissing(topic, 1, PermName.PERM_READ | PermName.PERM_WRITE);
+        this.topics.createIfMissing(topic, 1, PermName.PERM_READ | PermName.PERM_WRITE);
         queueId = 0;
         props = removeProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL);
       }
@@ -183,7 +198,7 @@ export class SendMessageProcessor {
     if (tx === MessageSysFlag.TRANSACTION_NOT_TYPE || tx === MessageSysFlag.TRANSACTION_COMMIT_TYPE) {
       const delay = findProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL);
       if (delay !== undefined) {
-        const level = Math.min(Number.parseInt(delay, 10) || 0, this.rt.delayLevels.length);
+        const level = Math.min(Number.parseInt(delay, 10) || 0, this.state.delayLevels.length);
         if (level > 0) {
           props = replaceProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL, String(level));
           props += MessageConst.PROPERTY_REAL_TOPIC + SEP1 + topic + SEP2 + MessageConst.PROPERTY_REAL_QUEUE_ID + SEP1 + queueId + SEP2;
@@ -192,8 +207,8 @@ export class SendMessageProcessor {
         }
       }
     }
-    if (tx === MessageSysFlag.TRANSACTION_PREPARED_TYPE && this.rt.config.rejectTransactionMessage) {
-      return fail(ResponseCode.NO_PERMISSION, `the broker[${this.rt.config.brokerName}] sending transaction message is forbidden`);
+    if (tx === MessageSysFlag.TRANSACTION_PREPARED_TYPE && this.config.rejectTransactionMessage) {
+      return fail(ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] sending transaction message is forbidden`);
     }
 
     const put: PutMessageRequest = {
@@ -207,7 +222,7 @@ export class SendMessageProcessor {
       bornHost: bornHostOf(conn),
       reconsumeTimes,
     };
-    const r = this.rt.store.putMessageNow(put);
+    const r = this.store.putMessageNow(put);
     const replyTopic = h.topic;
     const txId = transactionIdOf(props, sysFlag);
     if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId));
@@ -223,7 +238,7 @@ export class SendMessageProcessor {
     }
     if (entries.length === 0) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, 'empty batch', { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
     const bornHost = bornHostOf(conn);
-    const max = this.rt.config.store.maxMessageSize;
+    const max = this.config.store.maxMessageSize;
     const msgs: PutMessageRequest[] = [];
     let bytes = 0;
     for (const e of entries) {
@@ -233,7 +248,7 @@ export class SendMessageProcessor {
       msgs.push({ topic, queueId, body: e.body, flag: e.flag, propertiesString: ensureTrailingSeparator(props) + this.clusterProp, sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, bornHost });
       bytes += e.body.length;
     }
-    const r = this.rt.store.putMessagesNow(msgs);
+    const r = this.store.putMessagesNow(msgs);
     if (r instanceof Promise) return r.then((res) => this.reply(req, res, topic, queueId, bytes, msgs.length));
     return this.reply(req, r, topic, queueId, bytes, msgs.length);
   }
@@ -252,15 +267,15 @@ export class SendMessageProcessor {
     // Stored (maybe with a flush/replica warning): msgId, queueId and queueOffset are required by clients.
     const ext: Record<string, string> = { MSG_REGION: this.regionId, TRACE_ON: this.traceOn, msgId: a.msgId, queueId: String(queueId), queueOffset: String(a.logicsOffset) };
     if (transactionId !== undefined) ext['transactionId'] = transactionId;
-    this.rt.metrics.messagesIn(topic, n, bytes);
+    this.metrics.messagesIn(topic, n, bytes);
     return RemotingCommand.responseTo(req, code, remark, ext);
   }
 
   /** [code, remark] when this broker takes no writes, else null. */
   private checkBroker(): [number, string] | null {
-    if (!this.rt.isMaster) return [ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while: this broker is a slave'];
-    if ((this.rt.config.brokerPermission & PermName.PERM_WRITE) === 0) return [ResponseCode.NO_PERMISSION, `the broker[${this.rt.config.brokerName}] sending message is forbidden`];
-    if (this.rt.state !== 'running') return [ResponseCode.SERVICE_NOT_AVAILABLE, 'the broker is not running'];
+    if (!this.state.isMaster) return [ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while: this broker is a slave'];
+    if ((this.config.brokerPermission & PermName.PERM_WRITE) === 0) return [ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] sending message is forbidden`];
+    if (this.state.state !== 'running') return [ResponseCode.SERVICE_NOT_AVAILABLE, 'the broker is not running'];
     return null;
   }
 
@@ -274,13 +289,13 @@ export class SendMessageProcessor {
     const h = ConsumerSendMsgBackRequestHeader.decode(req.extFields);
     const rejected = this.checkBroker();
     if (rejected) return RemotingCommand.responseTo(req, rejected[0], rejected[1]);
-    const g = this.rt.groups.find(h.group);
+    const g = this.groups.find(h.group);
     if (!g) return RemotingCommand.responseTo(req, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group not exist, ${h.group}`);
     if (g.retryQueueNums <= 0) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS); // the group keeps no retries
     const retryTopic = MixAll.RETRY_GROUP_TOPIC_PREFIX + h.group;
-    const retryConfig = this.rt.topics.createIfMissing(retryTopic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
+    const retryConfig = this.topics.createIfMissing(retryTopic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
     if ((retryConfig.perm & PermName.PERM_WRITE) === 0) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${retryTopic}] sending message is forbidden`);
-    const m = await this.rt.store.lookMessageByOffset(h.offset);
+    const m = await this.store.lookMessageByOffset(h.offset);
     if (!m) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${h.offset}`);
     const props = new Map(m.properties);
     if (!props.has(MessageConst.PROPERTY_RETRY_TOPIC)) props.set(MessageConst.PROPERTY_RETRY_TOPIC, m.topic);
@@ -294,7 +309,7 @@ export class SendMessageProcessor {
     if (m.reconsumeTimes >= max || delayLevel < 0) {
       topic = MixAll.DLQ_GROUP_TOPIC_PREFIX + h.group;
       queueId = 0;
-      const dlq = this.rt.topics.createIfMissing(topic, 1, PermName.PERM_READ | PermName.PERM_WRITE);
+      const dlq = this.topics.createIfMissing(topic, 1, PermName.PERM_READ | PermName.PERM_WRITE);
       if ((dlq.perm & PermName.PERM_WRITE) === 0) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${topic}] sending message is forbidden`);
       props.delete(MessageConst.PROPERTY_DELAY_TIME_LEVEL);
       // Where the dead letter came from, for tools that resend it.
@@ -302,7 +317,7 @@ export class SendMessageProcessor {
       props.set(MessageConst.PROPERTY_DLQ_ORIGIN_MESSAGE_ID, props.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? m.msgId);
     } else {
       if (delayLevel === 0) delayLevel = 3 + m.reconsumeTimes;
-      delayLevel = Math.min(delayLevel, this.rt.delayLevels.length);
+      delayLevel = Math.min(delayLevel, this.state.delayLevels.length);
       props.set(MessageConst.PROPERTY_DELAY_TIME_LEVEL, String(delayLevel));
       props.set(MessageConst.PROPERTY_REAL_TOPIC, topic);
       props.set(MessageConst.PROPERTY_REAL_QUEUE_ID, String(queueId));
@@ -311,8 +326,8 @@ export class SendMessageProcessor {
     }
     // The first failure names the stored message (its offset msgId); later ones keep that name.
     if (!props.has(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID)) props.set(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID, m.msgId);
-    const r = await this.rt.rePut(m, topic, queueId, props, m.reconsumeTimes + 1);
-    await this.rt.topics.whenPersisted(); // the retry or DLQ topic this may have created
+    const r = await this.reput.rePut(m, topic, queueId, props, m.reconsumeTimes + 1);
+    await this.topics.whenPersisted(); // the retry or DLQ topic this may have created
     const [code, remark] = putStatusReply(r.status);
     return RemotingCommand.responseTo(req, code, remark);
   }

@@ -1,7 +1,15 @@
 import { MessageConst } from '@rocketmq-ts/common';
 import { decodeMessageRecord, jsonEntries, parseLenientJson, readDataVersion, stringifyFastjson, TopicValidator, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
 import { ConfigFileManager, PutMessageStatus } from '@rocketmq-ts/store';
-import type { BrokerRuntime } from '../broker-runtime.js';
+import { join } from 'node:path';
+import { Inject, Injectable } from '@nestjs/common';
+import { createLogger } from '@rocketmq-ts/remoting';
+import type { MessageStore } from '@rocketmq-ts/store';
+import { BrokerState } from '../broker-state.js';
+import type { BrokerConfig } from '../config.js';
+import { RePutService } from '../message/reput.service.js';
+import { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 
 const SCHEDULE_TOPIC = TopicValidator.RMQ_SYS_SCHEDULE_TOPIC;
 const GROUP = 'SCHEDULE_MESSAGE_SERVICE';
@@ -17,7 +25,9 @@ const RETRY_MS = 1_000;
  * re-puts the message under its real topic and queue. Progress per level is kept in
  * delayOffset.json (`{"offsetTable":{1:0,...}}`), so delivery resumes on time after a restart.
  */
+@Injectable()
 export class ScheduleMessageService {
+  private readonly log = createLogger('broker.schedule');
   readonly offsets = new Map<number, number>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly busy = new Set<number>();
@@ -27,12 +37,18 @@ export class ScheduleMessageService {
   private dirty = false;
   dataVersion: DataVersion = { stateVersion: 0, timestamp: Date.now(), counter: 0 };
 
-  constructor(private readonly rt: BrokerRuntime, file: string) {
-    this.file = new ConfigFileManager(file);
+  constructor(
+    @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly state: BrokerState,
+    private readonly reput: RePutService,
+    private readonly metrics: BrokerMetrics,
+  ) {
+    this.file = new ConfigFileManager(join(config.store.storePathRootDir, 'config', 'delayOffset.json'));
   }
 
   get levels(): number {
-    return this.rt.delayLevels.length;
+    return this.state.delayLevels.length;
   }
 
   async load(): Promise<number> {
@@ -47,10 +63,10 @@ export class ScheduleMessageService {
     if (this.running) return;
     this.running = true;
     for (let level = 1; level <= this.levels; level++) this.arm(level, 0);
-    this.rt.store.onDispatch((e) => {
+    this.store.onDispatch((e) => {
       if (e.topic === SCHEDULE_TOPIC && this.running) this.wakeIfIdle(e.queueId + 1, e.tagsCode);
     });
-    this.persistTimer = setInterval(() => void this.persist().catch((e: unknown) => this.rt.log.warn(`cannot persist delay offsets: ${String(e)}`)), this.rt.config.flushDelayOffsetInterval);
+    this.persistTimer = setInterval(() => void this.persist().catch((e: unknown) => this.log.warn(`cannot persist delay offsets: ${String(e)}`)), this.config.flushDelayOffsetInterval);
     this.persistTimer.unref();
   }
 
@@ -64,7 +80,7 @@ export class ScheduleMessageService {
 
   /** Deliver time of a message stored now at `level` (what the store puts in the tags code). */
   deliverTime(storeTimestamp: number, level: number): number {
-    return storeTimestamp + (this.rt.delayLevels[level - 1] ?? 0);
+    return storeTimestamp + (this.state.delayLevels[level - 1] ?? 0);
   }
 
   private arm(level: number, delayMs: number): void {
@@ -93,7 +109,7 @@ export class ScheduleMessageService {
       const next = await this.deliverDue(level);
       if (this.running) this.arm(level, next);
     } catch (e) {
-      this.rt.log.warn(`delay level ${level}: ${(e as Error).message}; retrying in ${RETRY_MS} ms`);
+      this.log.warn(`delay level ${level}: ${(e as Error).message}; retrying in ${RETRY_MS} ms`);
       if (this.running) this.arm(level, RETRY_MS);
     } finally {
       this.busy.delete(level);
@@ -102,7 +118,7 @@ export class ScheduleMessageService {
 
   /** Re-puts every due message of a level; returns ms until the next check. */
   private async deliverDue(level: number): Promise<number> {
-    const store = this.rt.store;
+    const store = this.store;
     const queueId = level - 1;
     for (;;) {
       let offset = this.offsets.get(level) ?? 0;
@@ -128,9 +144,9 @@ export class ScheduleMessageService {
         props.delete(MessageConst.PROPERTY_DELAY_TIME_LEVEL);
         props.set(MessageConst.PROPERTY_WAIT_STORE_MSG_OK, 'false');
         if (realTopic !== undefined && Number.isInteger(realQid)) {
-          const put = await this.rt.rePut(m, realTopic, realQid, props, m.reconsumeTimes);
+          const put = await this.reput.rePut(m, realTopic, realQid, props, m.reconsumeTimes);
           if (put.status !== PutMessageStatus.PUT_OK) throw new Error(`re-put to ${realTopic} failed: ${put.status}`);
-          this.rt.metrics.messagesIn(realTopic, 1, m.body.length);
+          this.metrics.messagesIn(realTopic, 1, m.body.length);
         }
         this.setOffset(level, (res.messageQueueOffsets[i] ?? offset + i) + 1);
       }

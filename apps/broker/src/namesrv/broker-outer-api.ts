@@ -41,6 +41,8 @@ export class BrokerOuterAPI {
     private readonly topics: TopicConfigManager,
     private readonly periodMs: number,
     private readonly timeoutMs: number,
+    /** Told after every round of registrations whether at least one name server took it. */
+    private readonly onRegistered: (ok: boolean) => void = () => undefined,
   ) {}
 
   setNamesrvAddr(addr: string): void {
@@ -98,6 +100,7 @@ export class BrokerOuterAPI {
       }),
     );
     this.lastRegisterOk = ok > 0;
+    this.onRegistered(ok > 0);
     return ok;
   }
 

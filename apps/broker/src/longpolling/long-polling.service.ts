@@ -93,13 +93,4 @@ export class LongPollingService {
     for (const h of due) h.wake();
   }
 
-  /** Drops holds whose connection went away, without answering. */
-  removeWhere(pred: (h: HeldPull) => boolean): void {
-    for (const [key, list] of this.held) {
-      const keep = list.filter((h) => !pred(h));
-      this.count -= list.length - keep.length;
-      if (keep.length === 0) this.held.delete(key);
-      else this.held.set(key, keep);
-    }
-  }
 }
