@@ -92,5 +92,4 @@ export class LongPollingService {
     this.count -= due.length;
     for (const h of due) h.wake();
   }
-
 }
