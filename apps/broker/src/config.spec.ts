@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { makeTempDir, removeTempDirs } from '@rocketmq-ts/testing';
-import { isIgnoredJavaProperty, loadBrokerConfig, updatePropertiesFile } from './config.js';
+import { ignoredButKnown, isIgnoredJavaProperty, loadBrokerConfig, updatePropertiesFile } from './config.js';
 
 afterAll(() => removeTempDirs());
 
@@ -35,5 +35,13 @@ describe('updatePropertiesFile', () => {
     writeFileSync(path, '# comment\nbrokerName = broker-a\nfileReservedTime=48\n\n! bang comment\nlistenPort:10911\n');
     updatePropertiesFile(path, new Map([['fileReservedTime', '24'], ['listenPort', '10921'], ['autoCreateTopicEnable', 'false']]));
     expect(readFileSync(path, 'utf8')).toBe('# comment\nbrokerName = broker-a\nfileReservedTime=24\n\n! bang comment\nlistenPort=10921\nautoCreateTopicEnable=false\n');
+  });
+});
+
+describe('RocketMQ properties accepted without effect', () => {
+  it('never include a property this broker acts on', () => {
+    expect(ignoredButKnown()).toEqual([]);
+    expect(isIgnoredJavaProperty('slaveReadEnable')).toBe(false);
+    expect(isIgnoredJavaProperty('sendMessageThreadPoolNums')).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type ConfigField, type ConfigSchema, type LoadConfigOptions } from '@rocketmq-ts/common';
+import { ConfigError, loadConfig, type ConfigField, type ConfigSchema, type LoadConfigOptions } from '@rocketmq-ts/common';
 import { DEFAULT_STORE_CONFIG, resolveStoreConfig, type MessageStoreConfig } from '@rocketmq-ts/store';
 
 /**
@@ -103,15 +103,20 @@ export function firstLocalIPv4(): string {
   return '127.0.0.1';
 }
 
+/** Every property a broker.conf may set: BrokerConfig's and MessageStoreConfig's. */
+export function brokerConfigSchema(): ConfigSchema {
+  return { ...storeSchema(), ...BROKER_SCHEMA };
+}
+
 export function loadBrokerConfig(opts: LoadConfigOptions): { config: BrokerConfig; unknown: Map<string, string> } {
-  const schema: ConfigSchema = { ...storeSchema(), ...BROKER_SCHEMA };
+  const schema = brokerConfigSchema();
   const { config: flat, unknown } = loadConfig(schema, opts);
   const b = flat as unknown as BrokerOnlyConfig & Record<string, string | number | boolean>;
   if (b.brokerIP1 === '') b.brokerIP1 = firstLocalIPv4();
   if (b.brokerIP2 === '') b.brokerIP2 = b.brokerIP1;
   if (b.haListenPort === 0) b.haListenPort = b.listenPort + 1;
   // Masters are id 0 and slaves > 0, whatever the file says (as RocketMQ without a controller).
-  if (b.brokerRole === 'SLAVE' && b.brokerId === 0) throw new Error('brokerRole=SLAVE needs brokerId > 0');
+  if (b.brokerRole === 'SLAVE' && b.brokerId === 0) throw new ConfigError('brokerRole=SLAVE needs brokerId > 0');
   if (b.brokerRole !== 'SLAVE') b.brokerId = 0;
   const storePart: Record<string, unknown> = {};
   for (const k of Object.keys(DEFAULT_STORE_CONFIG)) if (k in flat) storePart[k] = flat[k];
@@ -134,20 +139,27 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'consumerManagerThreadPoolQueueCapacity', 'heartbeatThreadPoolQueueCapacity', 'endTransactionPoolQueueCapacity',
   'waitTimeMillsInSendQueue', 'waitTimeMillsInPullQueue', 'waitTimeMillsInHeartbeatQueue', 'waitTimeMillsInTransactionQueue',
   'useReentrantLockWhenPutMessage', 'transientStorePoolEnable', 'transientStorePoolSize', 'warmMapedFileEnable',
-  'osPageCacheBusyTimeOutMills', 'brokerFastFailureEnable', 'slaveReadEnable', 'aclEnable', 'enableDLegerCommitLog',
+  'osPageCacheBusyTimeOutMills', 'brokerFastFailureEnable', 'aclEnable', 'enableDLegerCommitLog',
   'dLegerGroup', 'dLegerPeers', 'dLegerSelfId', 'enableControllerMode', 'controllerAddr', 'fetchNamesrvAddrByAddressServer',
   'haSendHeartbeatInterval', 'haHousekeepingInterval', 'haTransferBatchSize', 'haMasterAddress', 'haSlaveFallbehindMax',
   'timerWheelEnable', 'enableScheduleMessageStats', 'enableSlaveActingMaster', 'enableCalcFilterBitMap', 'enableConsumeQueueExt',
   'isEnableBatchPush', 'compressedRegister', 'commercialEnable', 'maxTransferBytesOnMessageInMemory', 'maxTransferCountOnMessageInMemory',
   'maxTransferBytesOnMessageInDisk', 'maxTransferCountOnMessageInDisk', 'cleanFileForciblyEnable',
-  'redeleteHangedFileInterval', 'destroyMapedFileIntervalForcibly', 'flushLeastPagesWhenWarmMapedFile', 'syncFlushTimeout',
-  'mappedFileSizeTimerLog', 'timerPrecisionMs', 'timerMaxDelaySec', 'traceOn', 'brokerIP2', 'serverWorkerThreads',
+  'redeleteHangedFileInterval', 'destroyMapedFileIntervalForcibly', 'flushLeastPagesWhenWarmMapedFile', 
+  'mappedFileSizeTimerLog', 'timerPrecisionMs', 'timerMaxDelaySec', 'serverWorkerThreads',
   'serverSelectorThreads', 'serverCallbackExecutorThreads', 'serverSocketSndBufSize', 'serverSocketRcvBufSize', 'serverPooledByteBufAllocatorEnable',
-  'useEpollNativeSelector', 'clientWorkerThreads', 'clientCallbackExecutorThreads', 'rocketmqHome', 'enableNetWorkFlowControl',
+  'useEpollNativeSelector', 'clientWorkerThreads', 'clientCallbackExecutorThreads', 'enableNetWorkFlowControl',
 ]);
 
+/** True for a RocketMQ property this broker accepts without acting on it (never one of its own). */
 export function isIgnoredJavaProperty(name: string): boolean {
-  return IGNORED_JAVA_PROPERTIES.has(name);
+  return IGNORED_JAVA_PROPERTIES.has(name) && !(name in brokerConfigSchema());
+}
+
+/** The ignored names that the schema also knows (must be empty: the list would hide working properties). */
+export function ignoredButKnown(): string[] {
+  const schema = brokerConfigSchema();
+  return [...IGNORED_JAVA_PROPERTIES].filter((n) => n in schema);
 }
 
 /**

@@ -161,6 +161,13 @@ describe('broker info and config', () => {
     expect((await c.send('AD_AUTO_ON', 'x')).code).toBe(ResponseCode.SUCCESS);
     expect((await c.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('noSuchProperty=1'))).code).toBe(ResponseCode.INVALID_PARAMETER);
     expect((await c.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('pullBatchMaxMessageCount=abc'))).code).toBe(ResponseCode.INVALID_PARAMETER);
+    // The same rules as at start-up: ranges and enums, and nothing of a refused request is applied.
+    const low = await c.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('autoCreateTopicEnable=false\npullBatchMaxMessageCount=0'));
+    expect([low.code, low.remark]).toEqual([ResponseCode.INVALID_PARAMETER, 'pullBatchMaxMessageCount: 0 is below the minimum 1']);
+    const role = await c.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('flushDiskType=SOMETIMES'));
+    expect([role.code, role.remark]).toEqual([ResponseCode.INVALID_PARAMETER, 'flushDiskType: expected one of ASYNC_FLUSH, SYNC_FLUSH, got "SOMETIMES"']);
+    expect((await c.send('AD_AUTO_STILL_ON', 'x')).code).toBe(ResponseCode.SUCCESS);
+    expect(readFileSync(broker.confPath, 'utf8')).not.toMatch(/pullBatchMaxMessageCount|SOMETIMES/);
   });
 });
 

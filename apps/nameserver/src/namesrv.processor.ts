@@ -1,5 +1,5 @@
 import { Controller, Inject } from '@nestjs/common';
-import { ConfigError, coerceConfigValue, parseProperties, printConfig } from '@rocketmq-ts/common';
+import { ConfigError, parseProperties, printConfig, validateConfigUpdate } from '@rocketmq-ts/common';
 import {
   AddWritePermOfBrokerRequestHeader,
   BrokerHeartbeatRequestHeader,
@@ -269,21 +269,16 @@ export class NamesrvProcessor {
     if (cmd.body === null || cmd.body.length === 0) return ok(cmd);
     const props = parseProperties(cmd.body.toString('utf8'));
     const blocked = new Set(this.config.configBlackList.split(';').map((s) => s.trim()).filter((s) => s !== ''));
-    const updates: Array<[string, string | number | boolean]> = [];
-    for (const [k, raw] of props) {
-      if (blocked.has(k)) return RemotingCommand.responseTo(cmd, ResponseCode.NO_PERMISSION, 'Can not update config in black list.');
-      const field = (NamesrvConfigSchema as Record<string, (typeof NamesrvConfigSchema)[keyof typeof NamesrvConfigSchema]>)[k];
-      if (field === undefined) {
-        log.warn(`UPDATE_NAMESRV_CONFIG: unknown property "${k}" ignored`);
-        continue;
-      }
-      try {
-        updates.push([k, coerceConfigValue(k, field, raw)]);
-      } catch (e) {
-        if (e instanceof ConfigError) return RemotingCommand.responseTo(cmd, ResponseCode.INVALID_PARAMETER, e.message);
-        throw e;
-      }
+    for (const k of props.keys()) if (blocked.has(k)) return RemotingCommand.responseTo(cmd, ResponseCode.NO_PERMISSION, 'Can not update config in black list.');
+    let update;
+    try {
+      update = validateConfigUpdate(NamesrvConfigSchema, props);
+    } catch (e) {
+      if (e instanceof ConfigError) return RemotingCommand.responseTo(cmd, ResponseCode.INVALID_PARAMETER, e.message);
+      throw e;
     }
+    for (const k of update.unknown) log.warn(`UPDATE_NAMESRV_CONFIG: unknown property "${k}" ignored`);
+    const updates = update.values;
     const cfg = this.config as unknown as Record<string, string | number | boolean>;
     for (const [k, v] of updates) {
       log.info(`config ${k} changed: ${String(cfg[k])} -> ${String(v)}`);

@@ -122,6 +122,29 @@ export function loadConfig<S extends ConfigSchema>(schema: S, opts: LoadConfigOp
   return { config: config as ConfigOf<S>, unknown, origin };
 }
 
+export interface ConfigUpdate {
+  /** Validated, typed values by property name. */
+  values: Map<string, string | number | boolean>;
+  /** Names the schema does not know. */
+  unknown: string[];
+}
+
+/**
+ * Checks property updates at run time (UPDATE_BROKER_CONFIG, UPDATE_NAMESRV_CONFIG) by the same
+ * rules as loading: types, ranges, enums. Throws ConfigError naming the first bad property, so a
+ * server never takes a value it would have refused at start-up.
+ */
+export function validateConfigUpdate(schema: ConfigSchema, props: ReadonlyMap<string, string> | Iterable<readonly [string, string]>): ConfigUpdate {
+  const values = new Map<string, string | number | boolean>();
+  const unknown: string[] = [];
+  for (const [k, raw] of props) {
+    const f = schema[k];
+    if (f === undefined) unknown.push(k);
+    else values.set(k, coerceConfigValue(k, f, raw));
+  }
+  return { values, unknown };
+}
+
 /** The effective config as properties text (what `-p` prints). */
 export function printConfig(config: Record<string, string | number | boolean>): string {
   return stringifyProperties(Object.entries(config).map(([k, v]) => [k, String(v)] as [string, string]));

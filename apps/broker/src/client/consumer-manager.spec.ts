@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { RemotingCommand, RequestCode } from '@rocketmq-ts/protocol';
 import type { ClientChannel } from './channel.js';
-import { ConsumerManager, decodeHeartbeatData, type ConsumerData } from './consumer-manager.js';
+import { decodeHeartbeatData } from '@rocketmq-ts/protocol';
+import { ConsumerManager, type ConsumerData } from './consumer-manager.js';
 import { RebalanceLockManager } from './rebalance-lock-manager.js';
 
 function channel(name: string): ClientChannel & { sent: RemotingCommand[] } {

@@ -1,46 +1,7 @@
-import { RemotingCommand, RequestCode, parseLenientJson, parseTagExpression, type ConsumerData, type HeartbeatData, type JsonValue, type SubscriptionData } from '@rocketmq-ts/protocol';
+import { RemotingCommand, RequestCode, type ConsumerData, type HeartbeatData, type SubscriptionData } from '@rocketmq-ts/protocol';
 
 export type { ConsumerData, HeartbeatData, SubscriptionData };
 import type { ClientChannel, ClientChannelInfo } from './channel.js';
-
-const str = (v: JsonValue | undefined, d = ''): string => (typeof v === 'string' ? v : v === undefined || v === null ? d : String(v));
-const num = (v: JsonValue | undefined, d = 0): number => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
-const arr = (v: JsonValue | undefined): JsonValue[] => (Array.isArray(v) ? v : []);
-const obj = (v: JsonValue | undefined): Record<string, JsonValue> => (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map) ? v : {});
-
-/** A subscription as sent in a heartbeat; the tags and codes are recomputed when a client omits them. */
-export function readSubscriptionData(v: JsonValue): SubscriptionData {
-  const o = obj(v);
-  const subString = str(o['subString'], '*');
-  const expressionType = str(o['expressionType'], 'TAG').toUpperCase() || 'TAG';
-  let tagsSet = arr(o['tagsSet']).map((t) => str(t));
-  let codeSet = arr(o['codeSet']).map((c) => num(c));
-  if (expressionType === 'TAG' && tagsSet.length === 0 && subString !== '*' && subString.trim() !== '') {
-    const parsed = parseTagExpression(subString);
-    tagsSet = parsed.tags;
-    codeSet = parsed.codes;
-  }
-  return { topic: str(o['topic']), subString, tagsSet, codeSet, subVersion: num(o['subVersion'], Date.now()), expressionType, classFilterMode: o['classFilterMode'] === true };
-}
-
-export function decodeHeartbeatData(body: Buffer | null): HeartbeatData {
-  const o = obj(body ? parseLenientJson(body.toString('utf8')) : {});
-  return {
-    clientID: str(o['clientID']),
-    producerDataSet: arr(o['producerDataSet']).map((p) => ({ groupName: str(obj(p)['groupName']) })),
-    consumerDataSet: arr(o['consumerDataSet']).map((c) => {
-      const co = obj(c);
-      return {
-        groupName: str(co['groupName']),
-        consumeType: str(co['consumeType'], 'CONSUME_PASSIVELY'),
-        messageModel: str(co['messageModel'], 'CLUSTERING'),
-        consumeFromWhere: str(co['consumeFromWhere'], 'CONSUME_FROM_LAST_OFFSET'),
-        unitMode: co['unitMode'] === true,
-        subscriptionDataSet: arr(co['subscriptionDataSet']).map(readSubscriptionData),
-      };
-    }),
-  };
-}
 
 export class ConsumerGroupInfo {
   readonly channels = new Map<ClientChannel, ClientChannelInfo>();

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { parseProperties, stringifyProperties } from '@rocketmq-ts/common';
+import { ConfigError, parseProperties, stringifyProperties, validateConfigUpdate } from '@rocketmq-ts/common';
 import {
   CreateTopicRequestHeader,
   DeleteSubscriptionGroupRequestHeader,
@@ -30,7 +30,7 @@ import {
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { RebalanceLockManager, type MessageQueueKey } from '../client/rebalance-lock-manager.js';
 import { readSubscriptionGroupConfig } from '../subscription/subscription-group-manager.js';
-import { updatePropertiesFile } from '../config.js';
+import { brokerConfigSchema, updatePropertiesFile } from '../config.js';
 import type { BrokerConfig } from '../config.js';
 import type { MessageStore } from '@rocketmq-ts/store';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
@@ -340,15 +340,15 @@ export class AdminBrokerProcessor {
     const props = parseProperties(req.body?.toString('utf8') ?? '');
     if (props.size === 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, 'no properties in the request body');
     const flat = this.config.flat;
-    const unknown = [...props.keys()].filter((k) => !(k in flat));
-    if (unknown.length > 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `unknown broker properties: ${unknown.join(', ')}`);
-    const values = new Map<string, string | number | boolean>();
-    for (const [k, raw] of props) {
-      const cur = flat[k];
-      const v = typeof cur === 'number' ? Number(raw.trim()) : typeof cur === 'boolean' ? raw.trim().toLowerCase() === 'true' : raw;
-      if (typeof v === 'number' && !Number.isFinite(v)) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `${k}: not a number: ${raw}`);
-      values.set(k, v);
+    let update;
+    try {
+      update = validateConfigUpdate(brokerConfigSchema(), props);
+    } catch (e) {
+      if (e instanceof ConfigError) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, e.message);
+      throw e;
     }
+    if (update.unknown.length > 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `unknown broker properties: ${update.unknown.join(', ')}`);
+    const values = update.values;
     const c = this.config as unknown as Record<string, string | number | boolean>;
     const later: string[] = [];
     for (const [k, v] of values) {

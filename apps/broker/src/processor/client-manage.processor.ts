@@ -7,12 +7,13 @@ import {
   RequestCode,
   ResponseCode,
   UnregisterClientRequestHeader,
+  decodeHeartbeatData,
+  readSubscriptionData,
   parseLenientJson,
   type JsonValue,
 } from '@rocketmq-ts/protocol';
 import { type RemotingConnection } from '@rocketmq-ts/remoting';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
-import { decodeHeartbeatData, readSubscriptionData } from '../client/consumer-manager.js';
 import { compileSql92 } from './message-filter.js';
 import type { BrokerConfig } from '../config.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';

@@ -1,4 +1,4 @@
-import { jsonEntries, parseLenientJson, readDataVersion, stringifyFastjson, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
+import { jsonBool, jsonEntries, jsonNum, jsonObj, parseLenientJson, readDataVersion, stringifyFastjson, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
 import { ConfigFileManager } from '@rocketmq-ts/store';
 
 /** A consumer group's broker-side settings (subscriptionGroup.json; UPDATE_AND_CREATE_SUBSCRIPTIONGROUP body). */
@@ -39,11 +39,11 @@ export function subscriptionGroupConfig(groupName: string, init: Partial<Subscri
 
 /** Reads a SubscriptionGroupConfig from parsed JSON, keeping defaults for missing fields. */
 export function readSubscriptionGroupConfig(v: JsonValue | undefined, name?: string): SubscriptionGroupConfig {
-  const o = (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map) ? v : {}) as Record<string, JsonValue>;
+  const o = jsonObj(v);
   const groupName = typeof o['groupName'] === 'string' ? o['groupName'] : (name ?? '');
   const d = subscriptionGroupConfig(groupName);
-  const bool = (k: keyof SubscriptionGroupConfig): boolean => (typeof o[k] === 'boolean' ? (o[k] as boolean) : typeof o[k] === 'string' ? o[k] === 'true' : (d[k] as boolean));
-  const num = (k: keyof SubscriptionGroupConfig): number => (typeof o[k] === 'number' ? (o[k] as number) : typeof o[k] === 'string' && o[k] !== '' && Number.isFinite(Number(o[k])) ? Number(o[k]) : (d[k] as number));
+  const bool = (k: keyof SubscriptionGroupConfig): boolean => jsonBool(o[k], d[k] as boolean);
+  const num = (k: keyof SubscriptionGroupConfig): number => jsonNum(o[k], d[k] as number);
   const attrs: Record<string, string> = {};
   for (const [k, x] of jsonEntries(o['attributes'])) attrs[String(k)] = String(x);
   return {

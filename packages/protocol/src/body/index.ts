@@ -3,3 +3,4 @@ export * from './route.js';
 export * from './json-bodies.js';
 export * from './register-broker.js';
 export * from './heartbeat.js';
+export * from './json-fields.js';
