@@ -24,6 +24,9 @@ export default defineConfig(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
       'no-empty': ['error', { allowEmptyCatch: true }],
+      // Brace-less bodies only on one line, and one style per if/else chain: a dangling else
+      // (an else bound to an inner if) cannot hide behind an unbraced branch.
+      curly: ['error', 'multi-line', 'consistent'],
       '@typescript-eslint/no-explicit-any': 'warn',
       '@typescript-eslint/no-non-null-assertion': 'off',
     },

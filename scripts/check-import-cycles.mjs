@@ -46,7 +46,7 @@ for (const src of srcDirs) {
         const cyc = stack.slice(stack.indexOf(d)).concat(d).map((x) => relative(root, x));
         console.error(`import cycle: ${cyc.join(' -> ')}`);
         cycles++;
-      } else if (state.get(d) === undefined) visit(d);
+      } else if (state.get(d) === undefined) {visit(d);}
     }
     stack.pop();
     state.set(f, 2);

@@ -218,7 +218,7 @@ export class JavaClient {
     };
     if (o.maxReconsumeTimes !== undefined) v1['maxReconsumeTimes'] = o.maxReconsumeTimes;
     let ext: Record<string, string | number | boolean>;
-    if (o.v1) ext = v1;
+    if (o.v1) {ext = v1;}
     else {
       const names = ['producerGroup', 'topic', 'defaultTopic', 'defaultTopicQueueNums', 'queueId', 'sysFlag', 'bornTimestamp', 'flag', 'properties', 'reconsumeTimes', 'unitMode', 'maxReconsumeTimes', 'batch'];
       const letters = 'abcdefghijklm';

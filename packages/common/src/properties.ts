@@ -71,14 +71,14 @@ function unescape(s: string): string {
     }
     const n = s[++i];
     if (n === undefined) break;
-    if (n === 't') out += '\t';
-    else if (n === 'n') out += '\n';
-    else if (n === 'r') out += '\r';
-    else if (n === 'f') out += '\f';
+    if (n === 't') {out += '\t';}
+    else if (n === 'n') {out += '\n';}
+    else if (n === 'r') {out += '\r';}
+    else if (n === 'f') {out += '\f';}
     else if (n === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 1, i + 5))) {
       out += String.fromCharCode(parseInt(s.slice(i + 1, i + 5), 16));
       i += 4;
-    } else out += n;
+    } else {out += n;}
   }
   return out;
 }

@@ -275,7 +275,7 @@ function utf8Length(s: string): number {
 function writeUtf8(buf: Buffer, s: string, pos: number, len: number): void {
   if (len === s.length && len <= 64) {
     for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
-  } else buf.write(s, pos, len, 'utf8');
+  } else {buf.write(s, pos, len, 'utf8');}
 }
 
 /** Bytes of the extFields section of a ROCKETMQ header (6 + key + value per field). */

@@ -356,7 +356,7 @@ export class AdminBrokerProcessor {
         c[k] = v;
         flat[k] = v;
         if (k === 'namesrvAddr') this.outer.setNamesrvAddr(String(v));
-      } else later.push(k);
+      } else {later.push(k);}
     }
     const file = this.state.configFile;
     if (file !== undefined) {

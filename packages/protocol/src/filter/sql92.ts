@@ -259,7 +259,7 @@ function compare(op: string, a: Literal, b: Literal): Tri {
       const y = toBool(b);
       if (x === null || y === null) return null;
       eq = x === y;
-    } else eq = a === b;
+    } else {eq = a === b;}
     return op === '=' ? eq : !eq;
   }
   const x = toNumber(a);

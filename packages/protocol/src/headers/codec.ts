@@ -71,8 +71,8 @@ function coerce(name: string, header: string, t: FieldType, v: string | number |
     case 'long':
     case 'double': {
       let n: number;
-      if (typeof v === 'number') n = v;
-      else if (typeof v === 'boolean') n = NaN;
+      if (typeof v === 'number') {n = v;}
+      else if (typeof v === 'boolean') {n = NaN;}
       else {
         const s = v.trim();
         n = s === '' ? NaN : Number(s);
