@@ -2,16 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageConst } from '@rocketmq-ts/common';
 import { MQVersion, MixAll, PullSysFlag, ResponseCode, encodeProperties, mqVersionName, parseTagExpression, validateGroupName, type SendMessageRequest } from '@rocketmq-ts/protocol';
 import { getOrCreateClientInstance, type MQClientInstance } from '../client-instance.js';
-import type { ClientOptions } from '../config.js';
 import { MQClientError, illegalArgument, notRunningError } from '../errors.js';
-import { Log, defaultClientLogger } from '../logger.js';
 import { mqKey, retryTopic, type MessageQueue } from '../message-queue.js';
 import { decodeReceivedMessages, type ReceivedMessage } from '../received-message.js';
 import type { ConsumeDirectlyResult, ConsumeFromWhere, ConsumerInner, MessageModel, SubscriptionData } from '../types.js';
-import type { AllocateStrategy } from './allocate.js';
-import { LocalFileOffsetStore, RemoteBrokerOffsetStore, type OffsetStore } from './offset-store.js';
+import type { OffsetStore } from './offset-store.js';
 import { ProcessQueue } from './process-queue.js';
-import { resolveConsumerOptions, type ConsumerBaseOptions, type ResolvedConsumerOptions } from './consumer-options.js';
+import { ConsumerConfig, type ConsumerBaseOptions } from './consumer-options.js';
 import { allocateQueues, buildSubscription } from './rebalance.js';
 
 export type ConsumeConcurrentlyStatus = 'CONSUME_SUCCESS' | 'RECONSUME_LATER';
@@ -102,16 +99,8 @@ interface QueueEntry {
  * consumers each get everything. Concurrent listeners retry failures through the broker's retry
  * topic; orderly listeners hold a broker lock per queue and retry in place, keeping order.
  */
-export class PushConsumer implements ConsumerInner {
-  readonly group: string;
-  readonly messageModel: MessageModel;
-  readonly consumeFromWhere: ConsumeFromWhere;
+export class PushConsumer extends ConsumerConfig<typeof PUSH_CONSUMER_DEFAULTS> implements ConsumerInner {
   readonly consumeType = 'CONSUME_PASSIVELY' as const;
-  readonly log: Log;
-  private readonly o: ResolvedConsumerOptions<typeof PUSH_CONSUMER_DEFAULTS>;
-  private readonly clientOptions: ClientOptions;
-  private readonly strict: boolean;
-  private readonly strategy: AllocateStrategy;
   private readonly subs = new Map<string, SubscriptionData>();
   private readonly subscribeInfo = new Map<string, MessageQueue[]>();
   private readonly table = new Map<string, QueueEntry>();
@@ -129,15 +118,7 @@ export class PushConsumer implements ConsumerInner {
   private startTimestamp = 0;
 
   constructor(options: PushConsumerOptions) {
-    const r = resolveConsumerOptions(options, PUSH_CONSUMER_DEFAULTS);
-    this.group = r.group;
-    this.clientOptions = r.clientOptions;
-    this.strict = r.strict;
-    this.strategy = r.strategy;
-    this.o = r.o;
-    this.messageModel = r.o.messageModel;
-    this.consumeFromWhere = r.o.consumeFromWhere;
-    this.log = new Log(options.logger ?? defaultClientLogger('consumer'));
+    super(options, PUSH_CONSUMER_DEFAULTS, 'consumer');
   }
 
   get clientId(): string | undefined {
@@ -216,7 +197,7 @@ export class PushConsumer implements ConsumerInner {
     const inst = getOrCreateClientInstance(this.clientOptions);
     inst.registerConsumer(this);
     this.instance = inst;
-    this.offsetStore = this.messageModel === 'BROADCASTING' ? new LocalFileOffsetStore(this.o.offsetStoreDir, inst.clientId, this.group) : new RemoteBrokerOffsetStore(inst, this.group, this.strict ? false : undefined);
+    this.offsetStore = this.newOffsetStore(inst);
     await this.offsetStore.load();
     inst.start();
     this.state = 'RUNNING';
