@@ -1,8 +1,10 @@
 // Options both consumers take, and their resolution against a consumer's defaults.
+import type { MQClientInstance } from '../client-instance.js';
 import { withDefaults, type ClientOptions, type Widen } from '../config.js';
+import { Log, defaultClientLogger } from '../logger.js';
 import type { ConsumeFromWhere, MessageModel } from '../types.js';
 import type { AllocateStrategy } from './allocate.js';
-import { defaultLocalOffsetDir } from './offset-store.js';
+import { LocalFileOffsetStore, RemoteBrokerOffsetStore, defaultLocalOffsetDir, type OffsetStore } from './offset-store.js';
 import { resolveStrategy, type AllocateStrategyOption } from './rebalance.js';
 
 export interface ConsumerBaseOptions extends ClientOptions {
@@ -31,21 +33,40 @@ interface ConsumerDefaults {
 
 export type ResolvedConsumerOptions<D> = Widen<D> & { consumeTimestamp: number; offsetStoreDir: string };
 
-/** A consumer's options with its defaults applied, split the way the consumers keep them. */
-export function resolveConsumerOptions<D extends ConsumerDefaults>(
-  options: ConsumerBaseOptions & { readonly [K in keyof D]?: Widen<D>[K] | undefined },
-  defaults: D,
-): { group: string; clientOptions: ClientOptions; strict: boolean; strategy: AllocateStrategy; o: ResolvedConsumerOptions<D> } {
-  const { group, ...clientOptions } = options;
-  return {
-    group,
-    clientOptions,
-    strict: options.strictConsumeFromWhere ?? false,
-    strategy: resolveStrategy(options.allocateStrategy),
-    o: {
+/**
+ * A consumer's options with its defaults applied, kept the way both consumers read them. The
+ * consumers extend it as RocketMQ's consumers extend their client config.
+ */
+export abstract class ConsumerConfig<D extends ConsumerDefaults> {
+  readonly group: string;
+  readonly messageModel: MessageModel;
+  readonly consumeFromWhere: ConsumeFromWhere;
+  readonly log: Log;
+  protected readonly o: ResolvedConsumerOptions<D>;
+  /** What the shared client instance is looked up (or created) with. */
+  protected readonly clientOptions: ClientOptions;
+  protected readonly strategy: AllocateStrategy;
+  private readonly strict: boolean;
+
+  protected constructor(options: ConsumerBaseOptions & { readonly [K in keyof D]?: Widen<D>[K] | undefined }, defaults: D, logComponent: string) {
+    const { group, ...clientOptions } = options;
+    this.group = group;
+    this.clientOptions = clientOptions;
+    this.strict = options.strictConsumeFromWhere ?? false;
+    this.strategy = resolveStrategy(options.allocateStrategy);
+    this.o = {
       ...withDefaults(defaults, options),
       consumeTimestamp: options.consumeTimestamp ?? Date.now() - 30 * 60_000,
       offsetStoreDir: options.offsetStoreDir ?? defaultLocalOffsetDir(),
-    },
-  };
+    };
+    this.messageModel = options.messageModel ?? defaults.messageModel;
+    this.consumeFromWhere = options.consumeFromWhere ?? defaults.consumeFromWhere;
+    this.log = new Log(options.logger ?? defaultClientLogger(logComponent));
+  }
+
+  /** Broadcasting keeps offsets in a local file per client; clustering commits them to the broker. */
+  protected newOffsetStore(inst: MQClientInstance): OffsetStore {
+    if (this.messageModel === 'BROADCASTING') return new LocalFileOffsetStore(this.o.offsetStoreDir, inst.clientId, this.group);
+    return new RemoteBrokerOffsetStore(inst, this.group, this.strict ? false : undefined);
+  }
 }

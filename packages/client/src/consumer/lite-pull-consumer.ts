@@ -1,16 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MixAll, PullSysFlag, ResponseCode, parseTagExpression, validateGroupName } from '@rocketmq-ts/protocol';
 import { getOrCreateClientInstance, type MQClientInstance } from '../client-instance.js';
-import type { ClientOptions } from '../config.js';
 import { MQClientError, illegalArgument, noRouteError, notRunningError } from '../errors.js';
-import { Log, defaultClientLogger } from '../logger.js';
 import { mqKey, topicRouteToSubscribeInfo, type MessageQueue } from '../message-queue.js';
 import { decodeReceivedMessages, type ReceivedMessage } from '../received-message.js';
 import type { ConsumeDirectlyResult, ConsumeFromWhere, ConsumerInner, MessageModel, SubscriptionData } from '../types.js';
-import type { AllocateStrategy } from './allocate.js';
-import { LocalFileOffsetStore, RemoteBrokerOffsetStore, type OffsetStore } from './offset-store.js';
+import type { OffsetStore } from './offset-store.js';
 import { ProcessQueue } from './process-queue.js';
-import { resolveConsumerOptions, type ConsumerBaseOptions, type ResolvedConsumerOptions } from './consumer-options.js';
+import { ConsumerConfig, type ConsumerBaseOptions } from './consumer-options.js';
 import { allocateQueues, buildSubscription } from './rebalance.js';
 
 export interface LitePullConsumerOptions extends ConsumerBaseOptions {
@@ -67,16 +64,8 @@ type State = 'CREATED' | 'RUNNING' | 'SHUTDOWN';
  * prefetched in the background and handed out by `poll`; `seek` moves a queue; `commitSync`
  * stores progress (or autoCommit does it).
  */
-export class LitePullConsumer implements ConsumerInner {
-  readonly group: string;
-  readonly messageModel: MessageModel;
-  readonly consumeFromWhere: ConsumeFromWhere;
+export class LitePullConsumer extends ConsumerConfig<typeof LITE_PULL_DEFAULTS> implements ConsumerInner {
   readonly consumeType = 'CONSUME_ACTIVELY' as const;
-  readonly log: Log;
-  private readonly o: ResolvedConsumerOptions<typeof LITE_PULL_DEFAULTS>;
-  private readonly clientOptions: ClientOptions;
-  private readonly strict: boolean;
-  private readonly strategy: AllocateStrategy;
   private readonly subs = new Map<string, SubscriptionData>();
   private readonly subscribeInfo = new Map<string, MessageQueue[]>();
   private readonly table = new Map<string, Assigned>();
@@ -89,15 +78,7 @@ export class LitePullConsumer implements ConsumerInner {
   private lastCommit = Date.now();
 
   constructor(options: LitePullConsumerOptions) {
-    const r = resolveConsumerOptions(options, LITE_PULL_DEFAULTS);
-    this.group = r.group;
-    this.clientOptions = r.clientOptions;
-    this.strict = r.strict;
-    this.strategy = r.strategy;
-    this.o = r.o;
-    this.messageModel = r.o.messageModel;
-    this.consumeFromWhere = r.o.consumeFromWhere;
-    this.log = new Log(options.logger ?? defaultClientLogger('lite-pull-consumer'));
+    super(options, LITE_PULL_DEFAULTS, 'lite-pull-consumer');
   }
 
   get clientId(): string | undefined {
@@ -119,7 +100,7 @@ export class LitePullConsumer implements ConsumerInner {
     const inst = getOrCreateClientInstance(this.clientOptions);
     inst.registerConsumer(this);
     this.instance = inst;
-    this.offsetStore = this.messageModel === 'BROADCASTING' ? new LocalFileOffsetStore(this.o.offsetStoreDir, inst.clientId, this.group) : new RemoteBrokerOffsetStore(inst, this.group, this.strict ? false : undefined);
+    this.offsetStore = this.newOffsetStore(inst);
     await this.offsetStore.load();
     inst.start();
     this.state = 'RUNNING';

@@ -1,0 +1,48 @@
+// The mqadmin commands, in the order `mqadmin help` lists them. A new command is one file in this
+// folder plus its line here.
+import type { Command } from '../command.js';
+import { brokerStatus } from './brokerStatus.js';
+import { clusterList } from './clusterList.js';
+import { consumeMessage } from './consumeMessage.js';
+import { consumerConnection } from './consumerConnection.js';
+import { consumerProgress } from './consumerProgress.js';
+import { deleteSubGroup } from './deleteSubGroup.js';
+import { deleteTopic } from './deleteTopic.js';
+import { getBrokerConfig } from './getBrokerConfig.js';
+import { getNamesrvConfig } from './getNamesrvConfig.js';
+import { producerConnection } from './producerConnection.js';
+import { queryMsgById } from './queryMsgById.js';
+import { queryMsgByKey } from './queryMsgByKey.js';
+import { queryMsgByUniqueKey } from './queryMsgByUniqueKey.js';
+import { resetOffsetByTime } from './resetOffsetByTime.js';
+import { sendMessage } from './sendMessage.js';
+import { topicList } from './topicList.js';
+import { topicRoute } from './topicRoute.js';
+import { topicStatus } from './topicStatus.js';
+import { updateBrokerConfig } from './updateBrokerConfig.js';
+import { updateSubGroup } from './updateSubGroup.js';
+import { updateTopic } from './updateTopic.js';
+
+export const COMMANDS: readonly Command[] = [
+  updateTopic,
+  deleteTopic,
+  topicList,
+  topicRoute,
+  topicStatus,
+  clusterList,
+  brokerStatus,
+  updateSubGroup,
+  deleteSubGroup,
+  consumerProgress,
+  consumerConnection,
+  producerConnection,
+  queryMsgById,
+  queryMsgByKey,
+  queryMsgByUniqueKey,
+  resetOffsetByTime,
+  sendMessage,
+  consumeMessage,
+  getBrokerConfig,
+  updateBrokerConfig,
+  getNamesrvConfig,
+];
