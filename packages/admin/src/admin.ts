@@ -194,6 +194,7 @@ export class MQAdmin {
       if (!addr) continue;
       const b = await this.body(addr, RequestCode.GET_TOPIC_STATS_INFO, GetTopicStatsInfoRequestHeader.encode({ topic }));
       const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+      consumeTps += num(o['consumeTps']);
       for (const [mq, v] of readMessageQueueMap(o['offsetTable'])) {
         const x = obj(v);
         out.push({ mq, minOffset: num(x['minOffset']), maxOffset: num(x['maxOffset']), lastUpdateTimestamp: num(x['lastUpdateTimestamp']) });
@@ -252,7 +253,13 @@ export class MQAdmin {
 
   /** Consume progress of a group on every master: broker offset, committed offset and lag per queue. */
   async consumeStats(group: string, topic?: string, cluster?: string): Promise<QueueConsumeProgress[]> {
+    return (await this.consumeStatsWithTps(group, topic, cluster)).queues;
+  }
+
+  /** consumeStats plus the group's consume rate (messages/s over the brokers' last 10 s, summed). */
+  async consumeStatsWithTps(group: string, topic?: string, cluster?: string): Promise<{ queues: QueueConsumeProgress[]; consumeTps: number }> {
     const out: QueueConsumeProgress[] = [];
+    let consumeTps = 0;
     for (const m of await this.masterAddrs({ cluster })) {
       let b: Buffer | null;
       try {
@@ -262,6 +269,7 @@ export class MQAdmin {
         throw e;
       }
       const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+      consumeTps += num(o['consumeTps']);
       for (const [mq, v] of readMessageQueueMap(o['offsetTable'])) {
         const x = obj(v);
         const brokerOffset = num(x['brokerOffset']);
@@ -269,7 +277,8 @@ export class MQAdmin {
         out.push({ mq, brokerOffset, consumerOffset, pullOffset: num(x['pullOffset']), lastTimestamp: num(x['lastTimestamp']), lag: Math.max(0, brokerOffset - consumerOffset) });
       }
     }
-    return out.sort((a, b) => (a.mq.topic < b.mq.topic ? -1 : a.mq.topic > b.mq.topic ? 1 : a.mq.brokerName < b.mq.brokerName ? -1 : a.mq.brokerName > b.mq.brokerName ? 1 : a.mq.queueId - b.mq.queueId));
+    out.sort((a, b) => (a.mq.topic < b.mq.topic ? -1 : a.mq.topic > b.mq.topic ? 1 : a.mq.brokerName < b.mq.brokerName ? -1 : a.mq.brokerName > b.mq.brokerName ? 1 : a.mq.queueId - b.mq.queueId));
+    return { queues: out, consumeTps: Math.round(consumeTps * 100) / 100 };
   }
 
   async consumerConnection(group: string, brokerAddr?: string): Promise<ConsumerConnection> {

@@ -15,14 +15,14 @@ export const consumerProgress: Command = {
 
 /** Lag per queue of one group. */
 async function groupProgress(ctx: CommandContext, group: string): Promise<void> {
-  const stats = await ctx.admin.consumeStats(group, ctx.opt('t'), ctx.opt('c'));
+  const { queues: stats, consumeTps } = await ctx.admin.consumeStatsWithTps(group, ctx.opt('t'), ctx.opt('c'));
   const diffTotal = stats.reduce((s, x) => s + x.lag, 0);
   if (ctx.json) {
-    ctx.io.out(toJson({ group, diffTotal, queues: stats.map((s) => ({ topic: s.mq.topic, brokerName: s.mq.brokerName, queueId: s.mq.queueId, brokerOffset: s.brokerOffset, consumerOffset: s.consumerOffset, diff: s.lag, lastTimestamp: s.lastTimestamp })) }));
+    ctx.io.out(toJson({ group, diffTotal, consumeTps, queues: stats.map((s) => ({ topic: s.mq.topic, brokerName: s.mq.brokerName, queueId: s.mq.queueId, brokerOffset: s.brokerOffset, consumerOffset: s.consumerOffset, diff: s.lag, lastTimestamp: s.lastTimestamp })) }));
     return;
   }
   ctx.io.out(formatTable(['#Topic', '#Broker Name', '#QID', '#Broker Offset', '#Consumer Offset', '#Diff', '#LastTime'], stats.map((s) => [s.mq.topic, s.mq.brokerName, s.mq.queueId, s.brokerOffset, s.consumerOffset, s.lag, formatTime(s.lastTimestamp)])));
-  ctx.io.out(`\nConsume TPS: 0\nDiff Total: ${diffTotal}\n`);
+  ctx.io.out(`\nConsume TPS: ${consumeTps.toFixed(2)}\nDiff Total: ${diffTotal}\n`);
 }
 
 /** One line per group: every group that has a retry topic. */
