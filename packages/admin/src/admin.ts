@@ -194,7 +194,6 @@ export class MQAdmin {
       if (!addr) continue;
       const b = await this.body(addr, RequestCode.GET_TOPIC_STATS_INFO, GetTopicStatsInfoRequestHeader.encode({ topic }));
       const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
-      consumeTps += num(o['consumeTps']);
       for (const [mq, v] of readMessageQueueMap(o['offsetTable'])) {
         const x = obj(v);
         out.push({ mq, minOffset: num(x['minOffset']), maxOffset: num(x['maxOffset']), lastUpdateTimestamp: num(x['lastUpdateTimestamp']) });
