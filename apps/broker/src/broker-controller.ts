@@ -11,6 +11,7 @@ import { ConsumerLagService } from './metrics/consumer-lag.service.js';
 import { BrokerOuterAPI } from './namesrv/broker-outer-api.js';
 import { ConsumerOffsetManager } from './offset/consumer-offset-manager.js';
 import { ScheduleMessageService } from './schedule/schedule-message.service.js';
+import { SlaveSynchronize } from './slave/slave-synchronize.js';
 import { SubscriptionGroupManager } from './subscription/subscription-group-manager.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from './tokens.js';
 import { TopicConfigManager } from './topic/topic-config-manager.js';
@@ -38,6 +39,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     private readonly stats: BrokerStatsSampler,
     private readonly outer: BrokerOuterAPI,
     private readonly clients: ClientHousekeeping,
+    private readonly slaveSync: SlaveSynchronize,
     metrics: BrokerMetrics,
     lag: ConsumerLagService,
   ) {
@@ -114,6 +116,11 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     const ok = await this.outer.registerAll();
     this.log.info(`registered with ${ok} of ${n} name servers (${this.outer.namesrvList.join(';')}) as ${this.config.brokerName}[${this.config.brokerId}] ${this.state.brokerAddr}`);
     this.outer.start();
+    // A slave learns its master's address from that answer; copy the master's metadata from now on.
+    if (!this.state.isMaster) {
+      this.slaveSync.start();
+      void this.slaveSync.syncAll();
+    }
   }
 
   private every(ms: number, f: () => void): void {
@@ -133,6 +140,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     this.stats.stop();
     this.longPolling.stop();
     this.clients.stop();
+    this.slaveSync.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
   }

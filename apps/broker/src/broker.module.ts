@@ -25,6 +25,7 @@ import { PullMessageProcessor } from './processor/pull.processor.js';
 import { QueryMessageProcessor } from './processor/query.processor.js';
 import { SendMessageProcessor } from './processor/send.processor.js';
 import { ScheduleMessageService } from './schedule/schedule-message.service.js';
+import { SlaveSynchronize } from './slave/slave-synchronize.js';
 import { SubscriptionGroupManager } from './subscription/subscription-group-manager.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from './tokens.js';
 import { TopicConfigManager } from './topic/topic-config-manager.js';
@@ -132,6 +133,7 @@ function providers(ctx: BrokerContext): Provider[] {
     RePutService,
     ScheduleMessageService,
     ClientHousekeeping,
+    SlaveSynchronize,
     ConsumerLagService,
     BrokerController,
     SendMessageProcessor,

@@ -236,21 +236,40 @@ export class MQClientInstance {
     return this.brokerAddrTable.get(brokerName)?.get(MixAll.MASTER_ID);
   }
 
-  /** The address to read from: the suggested broker id if known, else the master, else any. */
+  /**
+   * The address to read from: the suggested broker id if known, else the master, else any (a
+   * slave). A broker that could not be reached lately is passed over while another one of the
+   * group is there, so consumers move to the slave as soon as the master is gone, before the
+   * name servers' route says so.
+   */
   findBrokerAddressInSubscribe(brokerName: string, brokerId: number = MixAll.MASTER_ID, onlyThisBroker = false): { addr: string; slave: boolean } | undefined {
     const m = this.brokerAddrTable.get(brokerName);
     if (!m || m.size === 0) return undefined;
+    const usable = (a: string | undefined): a is string => a !== undefined && !this.isUnreachable(a);
     let addr = m.get(brokerId);
     let id: number = brokerId;
-    if (addr === undefined && !onlyThisBroker) {
-      addr = m.get(MixAll.MASTER_ID);
-      id = MixAll.MASTER_ID;
-      if (addr === undefined) {
-        const first = [...m.entries()].sort((a, b) => a[0] - b[0])[0];
-        if (first) [id, addr] = first;
-      }
+    if (!usable(addr) && !onlyThisBroker) {
+      const ordered = [...m.entries()].sort((a, b) => (a[0] === brokerId ? -1 : b[0] === brokerId ? 1 : a[0] - b[0]));
+      const pick = ordered.find(([, a]) => usable(a)) ?? (addr === undefined ? ordered[0] : undefined);
+      if (pick) [id, addr] = pick;
     }
     return addr === undefined ? undefined : { addr, slave: id !== MixAll.MASTER_ID };
+  }
+
+  /** Brokers that refused a connection: address → until when (ms) they are passed over. */
+  private readonly unreachable = new Map<string, number>();
+
+  /** A connection to `addr` failed: prefer the other brokers of its group for a while. */
+  markUnreachable(addr: string, forMs = 30_000): void {
+    this.unreachable.set(addr, Date.now() + forMs);
+  }
+
+  private isUnreachable(addr: string): boolean {
+    const until = this.unreachable.get(addr);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.unreachable.delete(addr);
+    return false;
   }
 
   /** Some broker that serves the topic (for group-wide questions like the consumer id list). */

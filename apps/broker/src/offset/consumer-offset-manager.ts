@@ -35,6 +35,24 @@ export class ConsumerOffsetManager {
     return this.offsetTable.size;
   }
 
+  /**
+   * A slave merges the master's offsets (GET_ALL_CONSUMER_OFFSET body): each `topic@group` the
+   * master has replaces the local one, others stay (RocketMQ's putAll). Returns the number merged.
+   */
+  mergeFromMaster(body: string): number {
+    const o = parseLenientJson(body) as Record<string, JsonValue>;
+    let n = 0;
+    for (const [key, queues] of jsonEntries(o['offsetTable'] ?? null)) {
+      const m = new Map<number, number>();
+      for (const [q, off] of jsonEntries(queues)) if (typeof off === 'number') m.set(Number(q), off);
+      this.offsetTable.set(String(key), m);
+      n++;
+    }
+    if (o['dataVersion']) this.dataVersion = readDataVersion(o['dataVersion']);
+    if (n > 0) this.dirty = true;
+    return n;
+  }
+
   commitOffset(group: string, topic: string, queueId: number, offset: number): void {
     if (!(offset >= 0)) return;
     const key = ConsumerOffsetManager.key(topic, group);

@@ -59,6 +59,16 @@ export class ScheduleMessageService {
     return this.offsets.size;
   }
 
+  /** A slave takes the master's delay offsets (GET_ALL_DELAY_OFFSET body, delayOffset.json's text). */
+  async replaceFromMaster(body: string): Promise<void> {
+    const o = parseLenientJson(body) as Record<string, JsonValue>;
+    this.offsets.clear();
+    for (const [k, v] of jsonEntries(o['offsetTable'] ?? null)) if (typeof v === 'number') this.offsets.set(Number(k), v);
+    if (o['dataVersion']) this.dataVersion = readDataVersion(o['dataVersion']);
+    this.dirty = true;
+    await this.persist();
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;

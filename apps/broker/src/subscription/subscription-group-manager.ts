@@ -1,5 +1,6 @@
 import { jsonBool, jsonEntries, jsonNum, jsonObj, parseLenientJson, readDataVersion, stringifyFastjson, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
 import { ConfigFileManager } from '@rocketmq-ts/store';
+import { sameVersion } from '../topic/topic-config-manager.js';
 
 /** A consumer group's broker-side settings (subscriptionGroup.json; UPDATE_AND_CREATE_SUBSCRIPTIONGROUP body). */
 export interface SubscriptionGroupConfig {
@@ -85,6 +86,19 @@ export class SubscriptionGroupManager {
     }
     for (const g of SYSTEM_GROUPS) if (!this.table.has(g)) this.table.set(g, subscriptionGroupConfig(g));
     return this.table.size;
+  }
+
+  /** A slave takes the master's groups (GET_ALL_SUBSCRIPTIONGROUP_CONFIG body) when the data version differs. */
+  async replaceFromMaster(body: string): Promise<boolean> {
+    const o = parseLenientJson(body) as Record<string, JsonValue>;
+    const version = o['dataVersion'] ? readDataVersion(o['dataVersion']) : undefined;
+    if (version !== undefined && sameVersion(version, this.dataVersion)) return false;
+    this.table.clear();
+    for (const [name, v] of jsonEntries(o['subscriptionGroupTable'] ?? null)) this.table.set(String(name), readSubscriptionGroupConfig(v, String(name)));
+    for (const g of SYSTEM_GROUPS) if (!this.table.has(g)) this.table.set(g, subscriptionGroupConfig(g));
+    if (version !== undefined) this.dataVersion = version;
+    await this.persist();
+    return true;
   }
 
   /** The group's config; auto-created (and persisted) when allowed, else undefined. */

@@ -85,6 +85,28 @@ export class TopicConfigManager {
     put(topicConfig(TopicValidator.RMQ_SYS_TRANS_OP_HALF_TOPIC, { readQueueNums: 1, writeQueueNums: 1 }));
   }
 
+  /**
+   * A slave takes the master's table (GET_ALL_TOPIC_CONFIG body) when its data version differs:
+   * topics the master no longer has go, the rest are replaced. Returns whether anything changed.
+   */
+  async replaceFromMaster(body: string): Promise<boolean> {
+    const o = parseLenientJson(body) as Record<string, unknown>;
+    const version = o['dataVersion'] ? readDataVersion(o['dataVersion'] as never) : undefined;
+    if (version !== undefined && sameVersion(version, this.dataVersion)) return false;
+    const next = new Map<string, TopicConfig>();
+    for (const [name, v] of jsonEntries(o['topicConfigTable'] as never)) next.set(String(name), readTopicConfig(String(name), v));
+    const gone = [...this.table.keys()].filter((t) => !next.has(t));
+    this.table.clear();
+    for (const [k, v] of next) this.table.set(k, v);
+    this.ensureSystemTopics();
+    if (version !== undefined) this.dataVersion = version;
+    await this.persist();
+    this.persistedCounter = this.dataVersion.counter;
+    for (const t of gone) for (const l of this.listeners) l(t, 'delete');
+    for (const t of next.keys()) for (const l of this.listeners) l(t, 'update');
+    return true;
+  }
+
   get(topic: string): TopicConfig | undefined {
     return this.table.get(topic);
   }
@@ -168,4 +190,9 @@ export class TopicConfigManager {
   isRetryOrDlq(topic: string): boolean {
     return topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX) || topic.startsWith(MixAll.DLQ_GROUP_TOPIC_PREFIX);
   }
+}
+
+/** fastjson DataVersion equality: the same change on the same clock. */
+export function sameVersion(a: DataVersion, b: DataVersion): boolean {
+  return a.timestamp === b.timestamp && a.counter === b.counter && a.stateVersion === b.stateVersion;
 }

@@ -1,6 +1,6 @@
 // The push consumer's pull loop: one long-polling pull after another per owned queue, with flow control.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PullSysFlag, parseTagExpression } from '@rocketmq-ts/protocol';
+import { MQError, MixAll, PullSysFlag, ResponseCode, parseTagExpression } from '@rocketmq-ts/protocol';
 import { retryTopic, type MessageQueue } from '../message-queue.js';
 import { decodeReceivedMessages } from '../received-message.js';
 import type { ConsumeService } from './consume-service.js';
@@ -109,6 +109,11 @@ export class PullMessageService {
         }
       } catch (e) {
         if (!this.running(pq)) break;
+        // The broker cannot be reached (a dead master): read from another of its group meanwhile.
+        if (e instanceof MQError && e.code === ResponseCode.RPC_SEND_TO_CHANNEL_FAILED) {
+          inst.markUnreachable(target.addr);
+          brokerId = MixAll.MASTER_ID;
+        }
         log.warn('pull.failed', 'pull failed; retrying later', { topic: mq.topic, brokerName: mq.brokerName, queueId: mq.queueId, broker: target.addr }, e);
         await sleep(o.pullTimeDelayMillsWhenException);
       }
