@@ -24,7 +24,7 @@ import {
 import { CommitLog } from './commitlog/commit-log.js';
 import { maxRecordSize, parseDelayLevels, resolveStoreConfig, storePaths, type MessageStoreConfig } from './config.js';
 import { CQ_BLANK_SIZE, CQ_UNIT_SIZE, ConsumeQueue } from './consumequeue/consume-queue.js';
-import { IndexService } from './index/index-service.js';
+import { IndexService } from './keyindex/index-service.js';
 import { StoreCheckpoint } from './checkpoint.js';
 import { errnoCode } from './fsutil.js';
 import { consoleLogger, FailureProbes, type RecoveryReport, type StoreLogger, type StoreProbe, type StoreStats } from './probe.js';

@@ -8,6 +8,6 @@ export * from './config-file-manager.js';
 export * from './filter.js';
 export { CommitLog, type Segment, type ScanResult } from './commitlog/commit-log.js';
 export { ConsumeQueue, CQ_UNIT_SIZE, CQ_BLANK_SIZE } from './consumequeue/consume-queue.js';
-export { IndexFile, INDEX_HEADER_SIZE, INDEX_ENTRY_SIZE } from './index/index-file.js';
-export { IndexService, indexFileName } from './index/index-service.js';
+export { IndexFile, INDEX_HEADER_SIZE, INDEX_ENTRY_SIZE } from './keyindex/index-file.js';
+export { IndexService, indexFileName } from './keyindex/index-service.js';
 export { StoreCheckpoint, CHECKPOINT_SIZE } from './checkpoint.js';
