@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BLANK_MAGIC_CODE, checkMessageRecord, encodeBlankRecord, END_FILE_MIN_BLANK_LENGTH, type RecordInfo } from '@rocketmq-ts/protocol';
-import { offsetToFileName, type MessageStoreConfig } from '../config.js';
+import { offsetToFileName, StoreConfigError, type MessageStoreConfig } from '../config.js';
 import type { FailureProbes, StoreLogger, StoreProbe } from '../probe.js';
 import { closeFd, fdatasync, ftruncate, pread, preadFullSync, pwriteAll, writeZeros } from '../fsutil.js';
 
@@ -117,7 +117,7 @@ export class CommitLog {
       const start = Number(name);
       const st = fs.statSync(p);
       if (st.size !== this.segSize) {
-        if (st.size > this.segSize) throw new Error(`commit log segment ${p} is ${st.size} bytes, expected ${this.segSize}`);
+        if (st.size > this.segSize) throw new StoreConfigError('mappedFileSizeCommitLog', this.segSize, `is smaller than the existing segment ${p} (${st.size} bytes)`);
         // A segment whose pre-allocation was interrupted: extend it (the missing part is zeros).
         fs.truncateSync(p, this.segSize);
         this.logger.warn('extended short commit-log segment', { path: p, size: st.size });
