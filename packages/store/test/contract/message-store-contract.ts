@@ -359,6 +359,13 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
         expect(out.every((r) => r.status === PutMessageStatus.PUT_OK)).toBe(true);
         return out;
       }
+      /** A store on a new directory holding fill(n), and the end of its log. */
+      async function filled(n: number): Promise<{ s: MessageStore; dir: string; end: number }> {
+        const dir = newDir();
+        const s = await start({ dir });
+        await fill(s, n);
+        return { s, dir, end: s.getMaxPhyOffset() };
+      }
       /** Queues hold messages 0..n-1 in order, intact, nothing else. */
       async function expectQueuesMatch(s: MessageStore, n: number): Promise<void> {
         let total = 0;
@@ -376,10 +383,7 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
       }
 
       it('a clean restart is a normal recovery and keeps everything; appends continue', async () => {
-        const dir = newDir();
-        const s = await start({ dir });
-        await fill(s, 200);
-        const end = s.getMaxPhyOffset();
+        const { s, dir, end } = await filled(200);
         const s2 = await restart(s, { dir });
         expect(s2.recoveryReport?.mode).toBe('normal');
         expect(s2.recoveryReport?.bytesTruncated).toBe(0);
@@ -393,10 +397,7 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
       });
 
       it('an unclean restart keeps every put that resolved', async () => {
-        const dir = newDir();
-        const s = await start({ dir });
-        await fill(s, 150);
-        const end = s.getMaxPhyOffset();
+        const { s, dir, end } = await filled(150);
         const { store: s2 } = await crashAndOpen(s, dir);
         expect(s2.recoveryReport?.mode).toBe('abnormal');
         expect(s2.getMaxPhyOffset()).toBe(end);
@@ -405,10 +406,7 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
       });
 
       it('an unclean restart truncates a torn tail; appends continue where the last whole record ended and survive restarts', async () => {
-        const dir = newDir();
-        const s = await start({ dir });
-        await fill(s, 120);
-        const end = s.getMaxPhyOffset();
+        const { s, dir, end } = await filled(120);
         const { store: s2, dir: crashed } = await crashAndOpen(s, dir, true);
         const rep = s2.recoveryReport;
         expect(rep?.mode).toBe('abnormal');
