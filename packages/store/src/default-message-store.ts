@@ -58,7 +58,7 @@ export class DefaultMessageStore implements MessageStore {
   private readonly flushLogicsService: FlushLogicsService;
   private readonly cleanService: CleanService;
   private readonly rawAppender: RawCommitLogAppender;
-  recoveryReport: RecoveryReport | undefined;
+  private report: RecoveryReport | undefined;
 
   constructor(opts: MessageStoreOptions = {}) {
     const config = resolveStoreConfig(opts.config);
@@ -104,9 +104,14 @@ export class DefaultMessageStore implements MessageStore {
   async load(): Promise<RecoveryReport> {
     if (this.state.phase !== 'new') throw new Error('store already loaded');
     const report = await this.recovery.run();
-    this.recoveryReport = report;
+    this.report = report;
     this.state.phase = 'loaded';
     return report;
+  }
+
+  /** What load() returned; undefined before it. */
+  get recoveryReport(): RecoveryReport | undefined {
+    return this.report;
   }
 
   async start(): Promise<void> {
