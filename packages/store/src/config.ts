@@ -74,12 +74,35 @@ export const DEFAULT_STORE_CONFIG = {
 
 export type MessageStoreConfig = typeof DEFAULT_STORE_CONFIG;
 
+/**
+ * A store setting that cannot work. Names the property and the bad value, so whoever starts the
+ * store (the broker) can report it as a configuration mistake instead of crashing with a stack.
+ */
+export class StoreConfigError extends Error {
+  constructor(
+    readonly property: string,
+    readonly value: unknown,
+    expected: string,
+  ) {
+    super(`${property}: ${JSON.stringify(value)} ${expected}`);
+    this.name = 'StoreConfigError';
+  }
+}
+
+/** Defaults filled in and every setting checked; throws StoreConfigError for the first bad one. */
 export function resolveStoreConfig(partial: Partial<MessageStoreConfig> = {}): MessageStoreConfig {
   const c: MessageStoreConfig = { ...DEFAULT_STORE_CONFIG, ...partial };
   if (c.storePathCommitLog === '') c.storePathCommitLog = path.join(c.storePathRootDir, 'commitlog');
-  if (c.mappedFileSizeConsumeQueue % 20 !== 0) throw new Error('mappedFileSizeConsumeQueue must be a multiple of 20');
+  if (!(c.mappedFileSizeConsumeQueue > 0) || c.mappedFileSizeConsumeQueue % 20 !== 0) {
+    throw new StoreConfigError('mappedFileSizeConsumeQueue', c.mappedFileSizeConsumeQueue, 'is not a positive multiple of 20 (the consume-queue unit size)');
+  }
   // A record must always fit in an empty segment together with the end-of-segment blank.
-  if (c.mappedFileSizeCommitLog < 4 * KiB) throw new Error('mappedFileSizeCommitLog too small');
+  if (!(c.mappedFileSizeCommitLog >= 4 * KiB)) throw new StoreConfigError('mappedFileSizeCommitLog', c.mappedFileSizeCommitLog, 'is smaller than 4096 bytes');
+  if (!(c.commitLogWriteChunkSize > 0)) throw new StoreConfigError('commitLogWriteChunkSize', c.commitLogWriteChunkSize, 'is not a positive number of bytes');
+  if (c.flushDiskType !== 'ASYNC_FLUSH' && c.flushDiskType !== 'SYNC_FLUSH') throw new StoreConfigError('flushDiskType', c.flushDiskType, 'is neither ASYNC_FLUSH nor SYNC_FLUSH');
+  if (c.preallocateMode !== 'zeros' && c.preallocateMode !== 'truncate') throw new StoreConfigError('preallocateMode', c.preallocateMode, 'is neither zeros nor truncate');
+  parseDeleteWhen(c.deleteWhen);
+  parseDelayLevels(c.messageDelayLevel);
   if (c.maxMessageSize > c.mappedFileSizeCommitLog / 2) c.maxMessageSize = Math.floor(c.mappedFileSizeCommitLog / 2);
   return c;
 }
@@ -89,17 +112,31 @@ export function maxRecordSize(c: MessageStoreConfig): number {
   return Math.min(c.maxMessageSize + 64 * KiB, c.mappedFileSizeCommitLog - 8);
 }
 
+const DURATION = /^(\d+)([smhd])$/;
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
 /** Delay level → ms table from `messageDelayLevel` (index 0 = level 1). */
 export function parseDelayLevels(spec: string): number[] {
-  const unit: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  return spec
-    .split(' ')
-    .filter((x) => x.length > 0)
-    .map((x) => {
-      const u = unit[x.slice(-1)];
-      if (u === undefined) throw new Error(`bad delay level ${x}`);
-      return Number.parseInt(x.slice(0, -1), 10) * u;
-    });
+  const levels: number[] = [];
+  for (const x of spec.split(' ')) {
+    if (x.length === 0) continue;
+    const m = DURATION.exec(x);
+    if (m === null) throw new StoreConfigError('messageDelayLevel', spec, 'is not a duration list like "1s 5s 10m 2h"');
+    levels.push(Number(m[1]) * (DURATION_UNIT_MS[m[2] as string] as number));
+  }
+  return levels;
+}
+
+/** Hours of the day from `deleteWhen` ("04", "04;16"). */
+export function parseDeleteWhen(spec: string): number[] {
+  const hours: number[] = [];
+  for (const x of spec.split(';')) {
+    const h = x.trim();
+    if (h === '') continue;
+    if (!/^\d{1,2}$/.test(h) || Number(h) > 23) throw new StoreConfigError('deleteWhen', spec, 'is not a list of hours 0-23 like "04" or "04;16"');
+    hours.push(Number(h));
+  }
+  return hours;
 }
 
 export function storePaths(c: MessageStoreConfig): {

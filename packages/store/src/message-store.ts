@@ -48,11 +48,14 @@ export interface DispatchEvent {
 export interface MessageStore {
   /** Opens files and recovers; returns the recovery report. */
   load(): Promise<RecoveryReport>;
+  /** What load() returned; undefined before it. */
+  readonly recoveryReport: RecoveryReport | undefined;
   /** Starts flush and retention services. */
   start(): Promise<void>;
   /** Flushes everything, writes the checkpoint, removes the abort file, closes files. */
   shutdown(): Promise<void>;
 
+  /** Resolves once the record is in the files (and, under SYNC_FLUSH, on disk unless waitStoreMsgOK is false). */
   putMessage(msg: PutMessageRequest): Promise<PutMessageResult>;
   /** Batch of messages for one topic/queue, stored contiguously (one record each). */
   putMessages(msgs: readonly PutMessageRequest[]): Promise<PutMessageResult>;
@@ -71,28 +74,47 @@ export interface MessageStore {
    */
   writeAppended(): boolean;
 
+  /** Up to maxMsgNums records of a queue from `offset` (and at most maxBytes, but at least one), filtered. */
   getMessage(group: string, topic: string, queueId: number, offset: number, maxMsgNums: number, maxBytes?: number, filter?: MessageFilter): Promise<GetMessageResult>;
+  /** Next queue offset to be written (0 for an unknown queue). */
   getMaxOffsetInQueue(topic: string, queueId: number): number;
+  /** First queue offset still readable (retention moves it forward). */
   getMinOffsetInQueue(topic: string, queueId: number): number;
+  /** Commit-log offset of a queue offset's message; -1 if there is none. */
   getCommitLogOffsetInQueue(topic: string, queueId: number, consumeQueueOffset: number): Promise<number>;
-  /** First queue offset whose message was stored at or after `timestamp` (maxOffset if none). */
-  /** First offset stored at/after `timestamp` ('lower'), or last stored at/before it ('upper'). */
+  /** First offset stored at/after `timestamp` ('lower', the default), or last stored at/before it ('upper'). */
   getOffsetInQueueByTime(topic: string, queueId: number, timestamp: number, boundary?: 'lower' | 'upper'): Promise<number>;
+  /** Store time of the oldest message of a queue, or of the whole log without topic/queueId; -1 if none. */
   getEarliestMessageTime(topic?: string, queueId?: number): Promise<number>;
+  /** Store time of a queue offset's message; -1 if there is none. */
   getMessageStoreTimeStamp(topic: string, queueId: number, consumeQueueOffset: number): Promise<number>;
   /** The stored record at a commit-log offset (VIEW_MESSAGE_BY_ID). */
   lookMessageByOffset(commitLogOffset: number): Promise<DecodedMessage | undefined>;
+  /** The raw record bytes at a commit-log offset (`size` when known). */
   selectOneMessageByOffset(commitLogOffset: number, size?: number): Promise<Buffer | undefined>;
+  /** Messages of `topic` stored in [begin, end] with `key` among their KEYS or as UNIQ_KEY. */
   queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult>;
+  /** The message with this UNIQ_KEY (client msgId), stored in [begin, end]. */
   queryMessageByUniqKey(topic: string, uniqKey: string, begin?: number, end?: number): Promise<QueryMessageResult>;
 
   /** Removes the topics' consume queues (memory and files); commit-log records age out as usual. */
   deleteTopics(topics: Iterable<string>): Promise<number>;
+  /** One retention pass now (it also runs on a timer); `force` deletes expired files at any hour. */
+  runCleanup(opts?: { force?: boolean }): Promise<void>;
+  /** Offset of the oldest commit-log byte still stored. */
   getMinPhyOffset(): number;
+  /** End of the commit log: where the next record goes. */
   getMaxPhyOffset(): number;
-  /** Slave side of replication: bytes from the master at `offset`, re-dispatched locally. */
+  /**
+   * Slave side of replication: whole records (and segment-closing blanks) from the master at
+   * `offset`, which must be getMaxPhyOffset(); checked, appended and dispatched. False, with
+   * nothing appended, for a wrong offset or a damaged chunk.
+   */
   appendRawCommitLog(offset: number, data: Buffer): Promise<boolean>;
+  /** Called for every message added to a consume queue; returns the unsubscribe. */
   onDispatch(listener: (e: DispatchEvent) => void): () => void;
+  /** Offsets, sizes, disk state and counters as name → value (broker runtime info, metrics). */
   getRuntimeInfo(): Record<string, number | string>;
+  /** The store's counters (a copy). */
   getStats(): StoreStats;
 }

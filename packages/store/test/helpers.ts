@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BLANK_MAGIC_CODE } from '@rocketmq-ts/protocol';
 import { DefaultMessageStore, silentLogger, type MessageStoreConfig, type MessageStoreOptions } from '../src/index.js';
 
 export function tmpDir(prefix = 'rmq-store-'): string {
@@ -48,4 +49,34 @@ export async function crashSnapshot(store: DefaultMessageStore, dir: string): Pr
   fs.rmSync(copy, { recursive: true, force: true });
   fs.cpSync(dir, copy, { recursive: true });
   return copy;
+}
+
+/**
+ * A process crash of a store running on `dir`: a copy of its files as the OS has them right now
+ * (abort file included, nothing flushed first).
+ */
+export function copyAsCrashed(dir: string): string {
+  const copy = tmpDir('rmq-crashed-');
+  fs.cpSync(dir, copy, { recursive: true });
+  return copy;
+}
+
+/** Writes the head of a record, and not the rest, where the commit log in `dir` ends: a torn write. */
+export function tearCommitLogTail(dir: string): void {
+  const cl = path.join(dir, 'commitlog');
+  for (const name of fs.readdirSync(cl).sort()) {
+    const file = path.join(cl, name);
+    const seg = fs.readFileSync(file);
+    let p = 0;
+    while (p + 8 <= seg.length && seg.readInt32BE(p) > 0 && seg.readInt32BE(p + 4) !== BLANK_MAGIC_CODE) p += seg.readInt32BE(p);
+    if (p + 8 <= seg.length && seg.readInt32BE(p + 4) === BLANK_MAGIC_CODE) continue; // a full segment
+    const torn = Buffer.alloc(200, 0xab);
+    torn.writeInt32BE(700, 0); // a 700-byte record of which 200 bytes reached the disk
+    torn.writeInt32BE(0xdaa320a7 | 0, 4);
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, torn, 0, torn.length, p);
+    fs.closeSync(fd);
+    return;
+  }
+  throw new Error(`no commit-log end found in ${cl}`);
 }

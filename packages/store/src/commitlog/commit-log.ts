@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BLANK_MAGIC_CODE, checkMessageRecord, encodeBlankRecord, END_FILE_MIN_BLANK_LENGTH, type RecordInfo } from '@rocketmq-ts/protocol';
-import { offsetToFileName, type MessageStoreConfig } from '../config.js';
+import { offsetToFileName, StoreConfigError, type MessageStoreConfig } from '../config.js';
 import type { FailureProbes, StoreLogger, StoreProbe } from '../probe.js';
 import { closeFd, fdatasync, ftruncate, pread, preadFullSync, pwriteAll, writeZeros } from '../fsutil.js';
 
@@ -117,7 +117,7 @@ export class CommitLog {
       const start = Number(name);
       const st = fs.statSync(p);
       if (st.size !== this.segSize) {
-        if (st.size > this.segSize) throw new Error(`commit log segment ${p} is ${st.size} bytes, expected ${this.segSize}`);
+        if (st.size > this.segSize) throw new StoreConfigError('mappedFileSizeCommitLog', this.segSize, `is smaller than the existing segment ${p} (${st.size} bytes)`);
         // A segment whose pre-allocation was interrupted: extend it (the missing part is zeros).
         fs.truncateSync(p, this.segSize);
         this.logger.warn('extended short commit-log segment', { path: p, size: st.size });
@@ -267,10 +267,7 @@ export class CommitLog {
     if (this.activeSeg !== undefined) return undefined;
     const seg = await this.prepareNext(this.wrotePos);
     if (this.activeSeg === undefined && seg.startOffset === this.wrotePos) {
-      this.nextSeg = undefined;
-      this.nextSegPromise = undefined;
-      this.activeSeg = seg;
-      this.segments.push(seg);
+      this.activate(seg);
       return seg;
     }
     return undefined;
@@ -336,10 +333,7 @@ export class CommitLog {
       if (this.activeSeg === undefined) {
         const seg = await this.prepareNext(this.wrotePos);
         if (this.activeSeg === undefined && seg.startOffset === this.wrotePos) {
-          this.nextSeg = undefined;
-          this.nextSegPromise = undefined;
-          this.activeSeg = seg;
-          this.segments.push(seg);
+          this.activate(seg);
           void this.prepareNext().catch(() => undefined);
         }
         continue;
@@ -369,13 +363,20 @@ export class CommitLog {
     c.used += END_FILE_MIN_BLANK_LENGTH;
     this.active = undefined;
     this.wrotePos = segEnd;
-    this.activeSeg = next;
-    this.segments.push(next);
-    this.nextSeg = undefined;
-    this.nextSegPromise = undefined;
+    this.activate(next);
     this.probe.onSegmentRoll?.(next.startOffset);
     this.scheduleWrite();
     void this.prepareNext().catch(() => undefined);
+  }
+
+  /** Makes a segment from prepareNext the one appends go to. */
+  private activate(seg: Segment): void {
+    if (seg === this.nextSeg) {
+      this.nextSeg = undefined;
+      this.nextSegPromise = undefined;
+    }
+    this.activeSeg = seg;
+    this.segments.push(seg);
   }
 
   /** Pre-allocates the segment after the active one (or at `at`), once. */
@@ -757,40 +758,47 @@ export class CommitLog {
 
   // ---------------------------------------------------------------- replication (slave)
 
-  /** Appends raw bytes replicated from a master at `offset` (== wrotePos); they may include blank records. */
-  async appendRaw(offset: number, data: Buffer): Promise<void> {
+  /**
+   * Appends verified bytes replicated from a master (ha/raw-append.ts checks them) at `offset`, which
+   * must be wrotePos. The bytes lie in one segment; when they stop inside the blank record that
+   * closes it, `end` is the segment end and the log continues in the next segment (the blank's zeros
+   * are on disk already, as for rollNow).
+   */
+  async appendRaw(offset: number, data: Buffer, end = offset + data.length): Promise<void> {
     if (offset !== this.wrotePos) throw new Error(`raw append at ${offset}, expected ${this.wrotePos}`);
-    let p = 0;
-    while (p < data.length) {
-      if (this.activeSeg === undefined || this.wrotePos >= this.activeSeg.startOffset + this.activeSeg.size) {
-        if (this.activeSeg !== undefined) {
-          await this.prepareNext();
-          const next = this.nextSeg as Segment;
-          this.activeSeg = next;
-          this.segments.push(next);
-          this.nextSeg = undefined;
-          this.nextSegPromise = undefined;
-          this.active = undefined;
-        } else {
-          await this.ensureWritable(1);
-        }
-      }
-      const seg = this.activeSeg as Segment;
-      const room = seg.startOffset + seg.size - this.wrotePos;
-      const n = Math.min(room, data.length - p);
-      let c = this.active;
-      if (c === undefined || c.seg !== seg || c.start + c.used !== this.wrotePos || c.buf.length - c.used < n) {
-        c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(Math.max(n, Math.min(this.config.commitLogWriteChunkSize, room))), used: 0, written: 0, poolWrite: false, seg };
-        this.chunks.push(c);
-        this.cachedBytes += c.buf.length;
-        this.active = c;
-      }
-      data.copy(c.buf, c.used, p, p + n);
-      c.used += n;
-      this.wrotePos += n;
-      p += n;
+    if (this.ioError !== undefined) throw this.ioError;
+    const seg = await this.segmentForRaw();
+    if (this.wrotePos !== offset) throw new Error(`raw append at ${offset} raced with another append`);
+    const segEnd = seg.startOffset + seg.size;
+    if (end > segEnd || end < offset + data.length) throw new Error(`raw append [${offset}, ${end}) does not fit segment ${seg.path}`);
+    // From here on synchronous: the bytes become part of the log all at once.
+    let c = this.active;
+    if (c === undefined || c.seg !== seg || c.start + c.used !== offset || c.buf.length - c.used < data.length) {
+      c = { start: offset, buf: Buffer.allocUnsafeSlow(Math.max(data.length, Math.min(this.config.commitLogWriteChunkSize, segEnd - offset))), used: 0, written: 0, poolWrite: false, seg };
+      this.chunks.push(c);
+      this.cachedBytes += c.buf.length;
+      this.active = c;
     }
+    data.copy(c.buf, c.used);
+    c.used += data.length;
+    this.wrotePos = end;
+    // A jump over a blank's zeros leaves the chunk behind: the next append starts a new one.
+    if (end !== c.start + c.used) this.active = undefined;
     this.scheduleWrite();
+  }
+
+  /** The segment holding wrotePos: the active one, else the next one (rolled to) or a first one. */
+  private async segmentForRaw(): Promise<Segment> {
+    const cur = this.activeSeg;
+    if (cur !== undefined && this.wrotePos < cur.startOffset + cur.size) return cur;
+    const next = await this.prepareNext(cur === undefined ? this.wrotePos : undefined);
+    if (this.activeSeg === cur) {
+      if (next.startOffset !== this.wrotePos) throw new Error(`next segment starts at ${next.startOffset}, the log ends at ${this.wrotePos}`);
+      this.active = undefined;
+      this.activate(next);
+      void this.prepareNext().catch(() => undefined);
+    }
+    return this.activeSeg as Segment;
   }
 
   // ---------------------------------------------------------------- shutdown
