@@ -2,7 +2,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type ConfigField, type ConfigSchema, type LoadConfigOptions } from '@rocketmq-ts/common';
-import { DEFAULT_STORE_CONFIG, resolveStoreConfig, type MessageStoreConfig } from '@rocketmq-ts/store';
+import { DEFAULT_STORE_CONFIG, StoreConfigError, resolveStoreConfig, type MessageStoreConfig } from '@rocketmq-ts/store';
 
 /**
  * Broker configuration: RocketMQ's BrokerConfig names and defaults, plus every
@@ -121,7 +121,13 @@ export function loadBrokerConfig(opts: LoadConfigOptions): { config: BrokerConfi
   const storePart: Record<string, unknown> = {};
   for (const k of Object.keys(DEFAULT_STORE_CONFIG)) if (k in flat) storePart[k] = flat[k];
   if (storePart['storePathCommitLog'] === '') storePart['storePathCommitLog'] = join(String(storePart['storePathRootDir']), 'commitlog');
-  const store = resolveStoreConfig({ ...(storePart as Partial<MessageStoreConfig>), storeHost: { address: b.brokerIP1, port: b.listenPort } });
+  let store: MessageStoreConfig;
+  try {
+    store = resolveStoreConfig({ ...(storePart as Partial<MessageStoreConfig>), storeHost: { address: b.brokerIP1, port: b.listenPort } });
+  } catch (e) {
+    if (e instanceof StoreConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
   const config = { ...b, store, flat: { ...flat } } as BrokerConfig;
   return { config, unknown };
 }

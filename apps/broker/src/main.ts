@@ -48,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exit(0);
     }
   } catch (e) {
-    if (e instanceof ConfigError || (e instanceof Error && /brokerRole|mappedFileSize/.test(e.message))) die(`invalid configuration: ${e.message}`);
+    if (e instanceof ConfigError) die(`invalid configuration: ${e.message}`);
     throw e;
   }
   log.info(

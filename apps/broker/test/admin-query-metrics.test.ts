@@ -166,6 +166,9 @@ describe('broker info and config', () => {
     expect([low.code, low.remark]).toEqual([ResponseCode.INVALID_PARAMETER, 'pullBatchMaxMessageCount: 0 is below the minimum 1']);
     const role = await c.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('flushDiskType=SOMETIMES'));
     expect([role.code, role.remark]).toEqual([ResponseCode.INVALID_PARAMETER, 'flushDiskType: expected one of ASYNC_FLUSH, SYNC_FLUSH, got "SOMETIMES"']);
+    const delays = await c.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('messageDelayLevel=1s 5x'));
+    expect(delays.code).toBe(ResponseCode.INVALID_PARAMETER);
+    expect(delays.remark).toContain('messageDelayLevel');
     expect((await c.send('AD_AUTO_STILL_ON', 'x')).code).toBe(ResponseCode.SUCCESS);
     expect(readFileSync(broker.confPath, 'utf8')).not.toMatch(/pullBatchMaxMessageCount|SOMETIMES/);
   });

@@ -100,6 +100,16 @@ describe('start-up guards', () => {
     expect(existsSync(join(dir, 'store'))).toBe(false);
   });
 
+  it('a bad store property stops start-up with one clear line naming it, no stack trace', async () => {
+    const dir = makeTempDir('broker-badconf');
+    const conf = writeConf(dir, 'broker.conf', await brokerProps(dir, { messageDelayLevel: '1s 5x 10s' }));
+    const { code, out } = await runToExit(['-c', conf]);
+    expect(code).toBe(1);
+    expect(out).toMatch(/invalid configuration: messageDelayLevel/);
+    expect(out).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(dir, 'store'))).toBe(false);
+  });
+
   it('a stale lock (dead pid) is taken over', async () => {
     const dir = makeTempDir('broker-stale');
     const props = await brokerProps(dir);

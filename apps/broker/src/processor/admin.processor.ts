@@ -32,7 +32,7 @@ import { RebalanceLockManager, type MessageQueueKey } from '../client/rebalance-
 import { readSubscriptionGroupConfig } from '../subscription/subscription-group-manager.js';
 import { brokerConfigSchema, updatePropertiesFile } from '../config.js';
 import type { BrokerConfig } from '../config.js';
-import type { MessageStore } from '@rocketmq-ts/store';
+import { StoreConfigError, resolveStoreConfig, type MessageStore, type MessageStoreConfig } from '@rocketmq-ts/store';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
 import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
 import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
@@ -349,6 +349,15 @@ export class AdminBrokerProcessor {
     }
     if (update.unknown.length > 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `unknown broker properties: ${update.unknown.join(', ')}`);
     const values = update.values;
+    // Store properties also pass the store's own checks (delay levels, sizes...), as at start-up.
+    try {
+      const storePart: Record<string, unknown> = { ...this.config.store };
+      for (const [k, v] of values) if (k in storePart) storePart[k] = v;
+      resolveStoreConfig(storePart as Partial<MessageStoreConfig>);
+    } catch (e) {
+      if (e instanceof StoreConfigError) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, e.message);
+      throw e;
+    }
     const c = this.config as unknown as Record<string, string | number | boolean>;
     const later: string[] = [];
     for (const [k, v] of values) {

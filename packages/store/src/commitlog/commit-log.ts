@@ -682,8 +682,8 @@ export class CommitLog {
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const c = cs[mid] as Chunk;
-      if (offset < c.start) hi = mid - 1;
-      else if (offset >= c.start + c.used) lo = mid + 1;
+      if (offset < c.start) {hi = mid - 1;}
+      else if (offset >= c.start + c.used) {lo = mid + 1;}
       else {
         if (offset + size > c.start + c.used) return undefined;
         const out = Buffer.allocUnsafe(size);
