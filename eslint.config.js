@@ -6,9 +6,30 @@ import tseslint from 'typescript-eslint';
 
 const nodeGlobals = Object.fromEntries(
   [
-    'process', 'console', 'Buffer', 'URL', 'URLSearchParams', 'AbortController', 'AbortSignal', 'fetch', 'Response',
-    'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'queueMicrotask',
-    'structuredClone', 'TextEncoder', 'TextDecoder', 'performance', 'require', 'module', '__dirname', '__filename',
+    'process',
+    'console',
+    'Buffer',
+    'URL',
+    'URLSearchParams',
+    'AbortController',
+    'AbortSignal',
+    'fetch',
+    'Response',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'setImmediate',
+    'clearImmediate',
+    'queueMicrotask',
+    'structuredClone',
+    'TextEncoder',
+    'TextDecoder',
+    'performance',
+    'require',
+    'module',
+    '__dirname',
+    '__filename',
   ].map((name) => [name, 'readonly']),
 );
 

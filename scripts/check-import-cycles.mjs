@@ -34,7 +34,10 @@ for (const src of srcDirs) {
   for (const f of files) {
     const deps = [];
     for (const m of readFileSync(f, 'utf8').matchAll(IMPORT)) deps.push(resolve(dirname(f), m[1].replace(/\.js$/, '.ts')));
-    graph.set(f, deps.filter((d) => graph.has(d) || files.includes(d)));
+    graph.set(
+      f,
+      deps.filter((d) => graph.has(d) || files.includes(d)),
+    );
   }
   const state = new Map(); // 1 visiting, 2 done
   const stack = [];
@@ -43,10 +46,15 @@ for (const src of srcDirs) {
     stack.push(f);
     for (const d of graph.get(f) ?? []) {
       if (state.get(d) === 1) {
-        const cyc = stack.slice(stack.indexOf(d)).concat(d).map((x) => relative(root, x));
+        const cyc = stack
+          .slice(stack.indexOf(d))
+          .concat(d)
+          .map((x) => relative(root, x));
         console.error(`import cycle: ${cyc.join(' -> ')}`);
         cycles++;
-      } else if (state.get(d) === undefined) {visit(d);}
+      } else if (state.get(d) === undefined) {
+        visit(d);
+      }
     }
     stack.pop();
     state.set(f, 2);

@@ -26,9 +26,7 @@ function summarise() {
   const notes = [];
   // A suite that failed without a failing test never ran its tests: a syntax or import error, a
   // throw at load time, a failing beforeAll/afterAll. Count each such suite as one failure.
-  const brokenSuites = (r.testResults ?? []).filter(
-    (s) => s.status === 'failed' && !(s.assertionResults ?? []).some((a) => a.status === 'failed'),
-  );
+  const brokenSuites = (r.testResults ?? []).filter((s) => s.status === 'failed' && !(s.assertionResults ?? []).some((a) => a.status === 'failed'));
   for (const s of brokenSuites) notes.push(`suite failed to run: ${s.name}`);
   return { passed: r.numPassedTests ?? 0, failed: (r.numFailedTests ?? 0) + brokenSuites.length, notes };
 }

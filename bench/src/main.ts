@@ -23,7 +23,11 @@ const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
 
 async function redisRows(): Promise<Row[]> {
   const rows: Row[] = [];
-  const settings: [RedisDurability, string][] = [['off', 'none (persistence off)'], ['everysec', 'async (appendfsync everysec)'], ['always', 'sync (appendfsync always)']];
+  const settings: [RedisDurability, string][] = [
+    ['off', 'none (persistence off)'],
+    ['everysec', 'async (appendfsync everysec)'],
+    ['always', 'sync (appendfsync always)'],
+  ];
   for (const [d, label] of settings) {
     const peer = new RedisPeer(d);
     try {
@@ -45,7 +49,16 @@ async function redisRows(): Promise<Row[]> {
             await peer.readAll(32, (n) => {
               got += n;
             });
-            return rowFrom(SCENARIOS.consume.scenario, name, label, got, performance.now() - t0, undefined, (processCpuMicros(peer.pid) - cpu0) / Math.max(1, got), undefined);
+            return rowFrom(
+              SCENARIOS.consume.scenario,
+              name,
+              label,
+              got,
+              performance.now() - t0,
+              undefined,
+              (processCpuMicros(peer.pid) - cpu0) / Math.max(1, got),
+              undefined,
+            );
           }),
         );
       }
@@ -77,7 +90,16 @@ async function natsRows(): Promise<Row[]> {
         await peer.readAll(32, plan.consumeMessages, (n) => {
           got += n;
         });
-        return rowFrom(SCENARIOS.consume.scenario, name, label, got, performance.now() - t0, undefined, pid ? (processCpuMicros(pid) - cpu0) / Math.max(1, got) : undefined, undefined);
+        return rowFrom(
+          SCENARIOS.consume.scenario,
+          name,
+          label,
+          got,
+          performance.now() - t0,
+          undefined,
+          pid ? (processCpuMicros(pid) - cpu0) / Math.max(1, got) : undefined,
+          undefined,
+        );
       }),
     );
   } catch (e) {
@@ -94,7 +116,14 @@ async function diskRows(): Promise<Row[]> {
   try {
     for (const kb of [4, 64, 256]) {
       const f = await measureDiskFloor(dir, kb * 1024, plan.floorMs, 1_000_000);
-      rows.push({ scenario: `disk floor: write + fdatasync of ${kb} KiB`, system: 'raw disk', durability: 'sync', msgsPerSec: f.msgsPerSec1k, mbPerSec: f.mbPerSec, note: `${f.syncsPerSec.toFixed(0)} syncs/s` });
+      rows.push({
+        scenario: `disk floor: write + fdatasync of ${kb} KiB`,
+        system: 'raw disk',
+        durability: 'sync',
+        msgsPerSec: f.msgsPerSec1k,
+        mbPerSec: f.mbPerSec,
+        note: `${f.syncsPerSec.toFixed(0)} syncs/s`,
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -129,11 +158,23 @@ async function main(): Promise<void> {
     console.error(`[bench] ${name} done (${r.length} rows)`);
   };
   await step('disk', diskRows);
-  await step('rocketmq-ts', async () => (brokerTargetAvailable() ? runBrokerScenarios() : [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker not built yet (apps/broker)' }]));
+  await step('rocketmq-ts', async () =>
+    brokerTargetAvailable()
+      ? runBrokerScenarios()
+      : [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker not built yet (apps/broker)' }],
+  );
   await step('redis', redisRows);
   await step('nats', natsRows);
   const partial = only ?? (profileDir !== undefined ? 'profiled' : scenarioFilter !== undefined ? 'scenarios' : undefined);
-  const rep: BenchReport = { date: new Date().toISOString().slice(0, 10), quick, ...(partial !== undefined ? { only: partial } : {}), machine: machineInfo(), rows, ratios: ratios(rows), durationSec: (performance.now() - t0) / 1000 };
+  const rep: BenchReport = {
+    date: new Date().toISOString().slice(0, 10),
+    quick,
+    ...(partial !== undefined ? { only: partial } : {}),
+    machine: machineInfo(),
+    rows,
+    ratios: ratios(rows),
+    durationSec: (performance.now() - t0) / 1000,
+  };
   console.log('');
   printReport(rep);
   const file = saveReport(rep, repoRoot());

@@ -55,7 +55,10 @@ export function topSelfTime(file: string, limit = 25): string[] {
   }
   const idle = byFn.get('(idle) ') ?? 0;
   const busy = total - idle;
-  const rows = [...byFn].filter(([k]) => k !== '(idle) ').sort((a, b) => b[1] - a[1]).slice(0, limit);
+  const rows = [...byFn]
+    .filter(([k]) => k !== '(idle) ')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit);
   return [
     `${file}: ${(busy / 1000).toFixed(0)} ms busy of ${(total / 1000).toFixed(0)} ms sampled`,
     ...rows.map(([k, us]) => `  ${((100 * us) / Math.max(1, busy)).toFixed(1).padStart(5)} %  ${k}`),
@@ -64,7 +67,9 @@ export function topSelfTime(file: string, limit = 25): string[] {
 
 export function printProfiles(): void {
   if (profileDir === undefined) return;
-  for (const f of readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile')).sort()) {
+  for (const f of readdirSync(profileDir)
+    .filter((n) => n.endsWith('.cpuprofile'))
+    .sort()) {
     console.log('');
     for (const line of topSelfTime(join(profileDir, f))) console.log(line);
   }

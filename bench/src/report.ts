@@ -35,10 +35,17 @@ export interface BenchReport {
 
 export function machineInfo(): BenchReport['machine'] {
   const c = cpus();
-  return { cores: c.length, cpuModel: c[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+  return {
+    cores: c.length,
+    cpuModel: c[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
 }
 
-const fmt = (v: number | undefined, digits = 0): string => (v === undefined || Number.isNaN(v) ? '-' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (v: number | undefined, digits = 0): string =>
+  v === undefined || Number.isNaN(v) ? '-' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function tableLines(rows: Row[]): string[] {
   const head = ['scenario', 'system', 'durability', 'msgs/s', 'MB/s', 'p50 ms', 'p99 ms', 'p999 ms', 'CPU µs/msg', 'peak RSS MB', 'note'];

@@ -60,10 +60,30 @@ async function measureOnce(spec: ScenarioSpec, system: string, durability: strin
   const r: WindowResult = await runWindow({ inflight: spec.inflight, requests: spec.requests, perRequest: spec.perRequest, maxMs: plan.maxMs, send });
   const cpu1 = pid ? processCpuMicros(pid) : 0;
   const peak = rss?.stop();
-  return rowFrom(spec.scenario, system, durability, r.messages, r.elapsedMs, r.latency.percentiles([50, 99, 99.9]), pid ? (cpu1 - cpu0) / Math.max(1, r.messages) : undefined, peak, r.errors ? `${r.errors} errors: ${r.firstError}` : undefined);
+  return rowFrom(
+    spec.scenario,
+    system,
+    durability,
+    r.messages,
+    r.elapsedMs,
+    r.latency.percentiles([50, 99, 99.9]),
+    pid ? (cpu1 - cpu0) / Math.max(1, r.messages) : undefined,
+    peak,
+    r.errors ? `${r.errors} errors: ${r.firstError}` : undefined,
+  );
 }
 
-export function rowFrom(scenario: string, system: string, durability: string, messages: number, elapsedMs: number, pct: number[] | undefined, cpuUsPerMsg: number | undefined, peakRss: number | undefined, note?: string): Row {
+export function rowFrom(
+  scenario: string,
+  system: string,
+  durability: string,
+  messages: number,
+  elapsedMs: number,
+  pct: number[] | undefined,
+  cpuUsPerMsg: number | undefined,
+  peakRss: number | undefined,
+  note?: string,
+): Row {
   const secs = elapsedMs / 1000;
   const row: Row = { scenario, system, durability, msgsPerSec: messages / secs, mbPerSec: (messages * PAYLOAD.length) / secs / 1e6 };
   if (pct) [row.p50Us, row.p99Us, row.p999Us] = pct as [number, number, number];
@@ -72,4 +92,3 @@ export function rowFrom(scenario: string, system: string, durability: string, me
   if (note) row.note = note;
   return row;
 }
-

@@ -100,7 +100,10 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     this.longPolling.start();
     this.stats.start();
     if (this.state.isMaster) this.schedule.start();
-    this.every(this.config.flushConsumerOffsetInterval, () => void this.offsets.persist().catch((e: unknown) => this.log.warn(`cannot persist consumer offsets: ${String(e)}`)));
+    this.every(
+      this.config.flushConsumerOffsetInterval,
+      () => void this.offsets.persist().catch((e: unknown) => this.log.warn(`cannot persist consumer offsets: ${String(e)}`)),
+    );
     this.clients.start();
     this.state.state = 'running';
     this.log.info(`store started (${this.config.store.flushDiskType}), role ${this.config.brokerRole}`);
@@ -114,7 +117,9 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
       return;
     }
     const ok = await this.outer.registerAll();
-    this.log.info(`registered with ${ok} of ${n} name servers (${this.outer.namesrvList.join(';')}) as ${this.config.brokerName}[${this.config.brokerId}] ${this.state.brokerAddr}`);
+    this.log.info(
+      `registered with ${ok} of ${n} name servers (${this.outer.namesrvList.join(';')}) as ${this.config.brokerName}[${this.config.brokerId}] ${this.state.brokerAddr}`,
+    );
     this.outer.start();
     // A slave learns its master's address from that answer; copy the master's metadata from now on.
     if (!this.state.isMaster) {

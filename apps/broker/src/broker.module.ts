@@ -86,7 +86,10 @@ function providers(ctx: BrokerContext): Provider[] {
         }),
       inject: [BrokerState],
     },
-    { provide: SubscriptionGroupManager, useFactory: () => new SubscriptionGroupManager(join(cfgDir, 'subscriptionGroup.json'), () => c.autoCreateSubscriptionGroup) },
+    {
+      provide: SubscriptionGroupManager,
+      useFactory: () => new SubscriptionGroupManager(join(cfgDir, 'subscriptionGroup.json'), () => c.autoCreateSubscriptionGroup),
+    },
     { provide: ConsumerOffsetManager, useFactory: () => new ConsumerOffsetManager(join(cfgDir, 'consumerOffset.json')) },
     { provide: ConsumerManager, useFactory: () => new ConsumerManager(c.channelExpiredTimeout) },
     { provide: ProducerManager, useFactory: () => new ProducerManager(c.channelExpiredTimeout) },
@@ -96,7 +99,13 @@ function providers(ctx: BrokerContext): Provider[] {
       provide: BrokerOuterAPI,
       useFactory: (state: BrokerState, topics: TopicConfigManager) =>
         new BrokerOuterAPI(
-          { clusterName: c.brokerClusterName, brokerName: c.brokerName, brokerId: c.brokerId, brokerAddr: state.brokerAddr, haServerAddr: `${c.brokerIP2}:${c.haListenPort}` },
+          {
+            clusterName: c.brokerClusterName,
+            brokerName: c.brokerName,
+            brokerId: c.brokerId,
+            brokerAddr: state.brokerAddr,
+            haServerAddr: `${c.brokerIP2}:${c.haListenPort}`,
+          },
           splitAddrs(c.namesrvAddr),
           topics,
           c.registerNameServerPeriod,

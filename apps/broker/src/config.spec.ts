@@ -8,7 +8,9 @@ afterAll(() => removeTempDirs());
 
 describe('loadBrokerConfig', () => {
   it('reads RocketMQ names, derives store paths and forces master id 0', () => {
-    const { config } = loadBrokerConfig({ overrides: { brokerId: '3', storePathRootDir: '/data/s', listenPort: '10921', brokerIP1: '10.0.0.5', flushDiskType: 'SYNC_FLUSH' } });
+    const { config } = loadBrokerConfig({
+      overrides: { brokerId: '3', storePathRootDir: '/data/s', listenPort: '10921', brokerIP1: '10.0.0.5', flushDiskType: 'SYNC_FLUSH' },
+    });
     expect(config.brokerId).toBe(0);
     expect(config.haListenPort).toBe(10922);
     expect(config.brokerIP2).toBe('10.0.0.5');
@@ -33,8 +35,17 @@ describe('updatePropertiesFile', () => {
   it('replaces values in place, keeps comments and order, appends new keys', () => {
     const path = join(makeTempDir('props-spec'), 'broker.conf');
     writeFileSync(path, '# comment\nbrokerName = broker-a\nfileReservedTime=48\n\n! bang comment\nlistenPort:10911\n');
-    updatePropertiesFile(path, new Map([['fileReservedTime', '24'], ['listenPort', '10921'], ['autoCreateTopicEnable', 'false']]));
-    expect(readFileSync(path, 'utf8')).toBe('# comment\nbrokerName = broker-a\nfileReservedTime=24\n\n! bang comment\nlistenPort=10921\nautoCreateTopicEnable=false\n');
+    updatePropertiesFile(
+      path,
+      new Map([
+        ['fileReservedTime', '24'],
+        ['listenPort', '10921'],
+        ['autoCreateTopicEnable', 'false'],
+      ]),
+    );
+    expect(readFileSync(path, 'utf8')).toBe(
+      '# comment\nbrokerName = broker-a\nfileReservedTime=24\n\n! bang comment\nlistenPort=10921\nautoCreateTopicEnable=false\n',
+    );
   });
 });
 

@@ -87,7 +87,11 @@ export function storeSchema(): ConfigSchema {
 }
 
 export type BrokerOnlyConfig = {
-  -readonly [K in keyof typeof BROKER_SCHEMA]: (typeof BROKER_SCHEMA)[K]['default'] extends boolean ? boolean : (typeof BROKER_SCHEMA)[K]['default'] extends number ? number : string;
+  -readonly [K in keyof typeof BROKER_SCHEMA]: (typeof BROKER_SCHEMA)[K]['default'] extends boolean
+    ? boolean
+    : (typeof BROKER_SCHEMA)[K]['default'] extends number
+      ? number
+      : string;
 };
 
 export interface BrokerConfig extends BrokerOnlyConfig {
@@ -138,23 +142,77 @@ export function loadBrokerConfig(opts: LoadConfigOptions): { config: BrokerConfi
  * listed once at start-up instead of one warning each; truly unknown names are still warned about.
  */
 const IGNORED_JAVA_PROPERTIES = new Set([
-  'sendMessageThreadPoolNums', 'pullMessageThreadPoolNums', 'litePullMessageThreadPoolNums', 'ackMessageThreadPoolNums',
-  'processReplyMessageThreadPoolNums', 'queryMessageThreadPoolNums', 'adminBrokerThreadPoolNums', 'clientManageThreadPoolNums',
-  'heartbeatThreadPoolNums', 'consumerManageThreadPoolNums', 'endTransactionThreadPoolNums', 'loadBalanceProcessorThreadPoolNums',
-  'sendThreadPoolQueueCapacity', 'pullThreadPoolQueueCapacity', 'queryThreadPoolQueueCapacity', 'clientManagerThreadPoolQueueCapacity',
-  'consumerManagerThreadPoolQueueCapacity', 'heartbeatThreadPoolQueueCapacity', 'endTransactionPoolQueueCapacity',
-  'waitTimeMillsInSendQueue', 'waitTimeMillsInPullQueue', 'waitTimeMillsInHeartbeatQueue', 'waitTimeMillsInTransactionQueue',
-  'useReentrantLockWhenPutMessage', 'transientStorePoolEnable', 'transientStorePoolSize', 'warmMapedFileEnable',
-  'osPageCacheBusyTimeOutMills', 'brokerFastFailureEnable', 'aclEnable', 'enableDLegerCommitLog',
-  'dLegerGroup', 'dLegerPeers', 'dLegerSelfId', 'enableControllerMode', 'controllerAddr', 'fetchNamesrvAddrByAddressServer',
-  'haSendHeartbeatInterval', 'haHousekeepingInterval', 'haTransferBatchSize', 'haMasterAddress', 'haSlaveFallbehindMax',
-  'timerWheelEnable', 'enableScheduleMessageStats', 'enableSlaveActingMaster', 'enableCalcFilterBitMap', 'enableConsumeQueueExt',
-  'isEnableBatchPush', 'compressedRegister', 'commercialEnable', 'maxTransferBytesOnMessageInMemory', 'maxTransferCountOnMessageInMemory',
-  'maxTransferBytesOnMessageInDisk', 'maxTransferCountOnMessageInDisk', 'cleanFileForciblyEnable',
-  'redeleteHangedFileInterval', 'destroyMapedFileIntervalForcibly', 'flushLeastPagesWhenWarmMapedFile', 
-  'mappedFileSizeTimerLog', 'timerPrecisionMs', 'timerMaxDelaySec', 'serverWorkerThreads',
-  'serverSelectorThreads', 'serverCallbackExecutorThreads', 'serverSocketSndBufSize', 'serverSocketRcvBufSize', 'serverPooledByteBufAllocatorEnable',
-  'useEpollNativeSelector', 'clientWorkerThreads', 'clientCallbackExecutorThreads', 'enableNetWorkFlowControl',
+  'sendMessageThreadPoolNums',
+  'pullMessageThreadPoolNums',
+  'litePullMessageThreadPoolNums',
+  'ackMessageThreadPoolNums',
+  'processReplyMessageThreadPoolNums',
+  'queryMessageThreadPoolNums',
+  'adminBrokerThreadPoolNums',
+  'clientManageThreadPoolNums',
+  'heartbeatThreadPoolNums',
+  'consumerManageThreadPoolNums',
+  'endTransactionThreadPoolNums',
+  'loadBalanceProcessorThreadPoolNums',
+  'sendThreadPoolQueueCapacity',
+  'pullThreadPoolQueueCapacity',
+  'queryThreadPoolQueueCapacity',
+  'clientManagerThreadPoolQueueCapacity',
+  'consumerManagerThreadPoolQueueCapacity',
+  'heartbeatThreadPoolQueueCapacity',
+  'endTransactionPoolQueueCapacity',
+  'waitTimeMillsInSendQueue',
+  'waitTimeMillsInPullQueue',
+  'waitTimeMillsInHeartbeatQueue',
+  'waitTimeMillsInTransactionQueue',
+  'useReentrantLockWhenPutMessage',
+  'transientStorePoolEnable',
+  'transientStorePoolSize',
+  'warmMapedFileEnable',
+  'osPageCacheBusyTimeOutMills',
+  'brokerFastFailureEnable',
+  'aclEnable',
+  'enableDLegerCommitLog',
+  'dLegerGroup',
+  'dLegerPeers',
+  'dLegerSelfId',
+  'enableControllerMode',
+  'controllerAddr',
+  'fetchNamesrvAddrByAddressServer',
+  'haSendHeartbeatInterval',
+  'haHousekeepingInterval',
+  'haTransferBatchSize',
+  'haMasterAddress',
+  'haSlaveFallbehindMax',
+  'timerWheelEnable',
+  'enableScheduleMessageStats',
+  'enableSlaveActingMaster',
+  'enableCalcFilterBitMap',
+  'enableConsumeQueueExt',
+  'isEnableBatchPush',
+  'compressedRegister',
+  'commercialEnable',
+  'maxTransferBytesOnMessageInMemory',
+  'maxTransferCountOnMessageInMemory',
+  'maxTransferBytesOnMessageInDisk',
+  'maxTransferCountOnMessageInDisk',
+  'cleanFileForciblyEnable',
+  'redeleteHangedFileInterval',
+  'destroyMapedFileIntervalForcibly',
+  'flushLeastPagesWhenWarmMapedFile',
+  'mappedFileSizeTimerLog',
+  'timerPrecisionMs',
+  'timerMaxDelaySec',
+  'serverWorkerThreads',
+  'serverSelectorThreads',
+  'serverCallbackExecutorThreads',
+  'serverSocketSndBufSize',
+  'serverSocketRcvBufSize',
+  'serverPooledByteBufAllocatorEnable',
+  'useEpollNativeSelector',
+  'clientWorkerThreads',
+  'clientCallbackExecutorThreads',
+  'enableNetWorkFlowControl',
 ]);
 
 /** True for a RocketMQ property this broker accepts without acting on it (never one of its own). */
@@ -193,5 +251,8 @@ export function updatePropertiesFile(path: string, updates: ReadonlyMap<string, 
 }
 
 function escapePropertyValue(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/^\s/, (s) => '\\' + s);
+  return v
+    .replace(/\\/g, '\\\\')
+    .replace(/\n/g, '\\n')
+    .replace(/^\s/, (s) => '\\' + s);
 }

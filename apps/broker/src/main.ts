@@ -93,7 +93,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     beforeOutput: () => bound.store === undefined || bound.store.writeAppended(),
   });
   let ready = false;
-  const app = await NestFactory.create(BrokerModule.register({ config, metrics, state, ready: () => ready }), { logger: new NestLogger(), abortOnError: false });
+  const app = await NestFactory.create(BrokerModule.register({ config, metrics, state, ready: () => ready }), {
+    logger: new NestLogger(),
+    abortOnError: false,
+  });
   bound.store = app.get<MessageStore>(MESSAGE_STORE);
   await startRemotingServer({ app, remoting, bindAddress: config.bindAddress, listenPort: config.listenPort, httpPort: config.metricsPromExporterPort, log });
   await app.get(BrokerController).registerWithNameServers();

@@ -75,7 +75,10 @@ export function acquireStoreLock(root: string, pid = process.pid): StoreLock {
       const holder = readPid(path);
       if (holder === pid) return lockHandle(path, pid);
       if (isProcessAlive(holder)) {
-        throw new StoreLockError(`the store ${root} is in use by another broker (pid ${holder}, lock file ${path}); stop it or use another storePathRootDir`, holder);
+        throw new StoreLockError(
+          `the store ${root} is in use by another broker (pid ${holder}, lock file ${path}); stop it or use another storePathRootDir`,
+          holder,
+        );
       }
       // Stale: the previous owner died without cleaning up.
       try {

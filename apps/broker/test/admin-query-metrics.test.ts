@@ -9,7 +9,17 @@ let broker: BrokerHandle;
 let c: JavaClient;
 
 const createTopic = (topic: string, queues = 2, extra: Record<string, string> = {}) =>
-  c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, defaultTopic: 'TBW102', readQueueNums: String(queues), writeQueueNums: String(queues), perm: '6', topicFilterType: 'SINGLE_TAG', topicSysFlag: '0', order: 'false', ...extra });
+  c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
+    topic,
+    defaultTopic: 'TBW102',
+    readQueueNums: String(queues),
+    writeQueueNums: String(queues),
+    perm: '6',
+    topicFilterType: 'SINGLE_TAG',
+    topicSysFlag: '0',
+    order: 'false',
+    ...extra,
+  });
 
 const json = (b: Buffer | null): Record<string, unknown> => parseLenientJson(b!.toString('utf8')) as Record<string, unknown>;
 
@@ -56,7 +66,15 @@ describe('topics and groups', () => {
   });
 
   it('subscription groups: create, list, delete (with offsets)', async () => {
-    const cfg = { groupName: 'CG_ADMIN', consumeEnable: true, consumeBroadcastEnable: true, retryQueueNums: 2, retryMaxTimes: 5, brokerId: 0, whichBrokerWhenConsumeSlowly: 1 };
+    const cfg = {
+      groupName: 'CG_ADMIN',
+      consumeEnable: true,
+      consumeBroadcastEnable: true,
+      retryQueueNums: 2,
+      retryMaxTimes: 5,
+      brokerId: 0,
+      whichBrokerWhenConsumeSlowly: 1,
+    };
     expect((await c.call(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, null, Buffer.from(JSON.stringify(cfg)))).code).toBe(ResponseCode.SUCCESS);
     const all = json((await c.call(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG, null)).body);
     expect((all['subscriptionGroupTable'] as Record<string, unknown>)['CG_ADMIN']).toMatchObject({ retryQueueNums: 2, retryMaxTimes: 5, consumeEnable: true });
@@ -72,7 +90,9 @@ describe('topics and groups', () => {
     await c.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_STATS', topic: 'AD_T', queueId: '0', commitOffset: '1' });
     const cs = await c.call(RequestCode.GET_CONSUME_STATS, { consumerGroup: 'CG_STATS', topic: 'AD_T' });
     expect(cs.code).toBe(ResponseCode.SUCCESS);
-    expect(cs.body!.toString()).toMatch(/\{"brokerName":"broker-t","queueId":0,"topic":"AD_T"\}:\{"brokerOffset":3,"consumerOffset":1,"lastTimestamp":\d+,"pullOffset":1\}/);
+    expect(cs.body!.toString()).toMatch(
+      /\{"brokerName":"broker-t","queueId":0,"topic":"AD_T"\}:\{"brokerOffset":3,"consumerOffset":1,"lastTimestamp":\d+,"pullOffset":1\}/,
+    );
     const who = json((await c.call(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO, { topic: 'AD_T' })).body);
     expect(who['groupList']).toContain('CG_STATS');
     expect((await c.call(RequestCode.GET_ALL_CONSUMER_OFFSET, null)).body!.toString()).toContain('"AD_T@CG_STATS":{0:1}');
@@ -116,7 +136,12 @@ describe('topics and groups', () => {
     await waitFor(() => resets.length > 0, { timeoutMs: 3_000 });
     expect(resets[0]).toContain('{"brokerName":"broker-t","queueId":0,"topic":"AD_T"}:0');
     // To "now": the end of the queue.
-    await c.call(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, { topic: 'AD_T', group: 'CG_STATS', timestamp: String(Date.now() + 1000), isForce: 'true' }, null, 15_000);
+    await c.call(
+      RequestCode.INVOKE_BROKER_TO_RESET_OFFSET,
+      { topic: 'AD_T', group: 'CG_STATS', timestamp: String(Date.now() + 1000), isForce: 'true' },
+      null,
+      15_000,
+    );
     expect((await c.call(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: 'CG_STATS', topic: 'AD_T', queueId: '0' })).ext('offset')).toBe('3');
   });
 
@@ -138,7 +163,18 @@ describe('broker info and config', () => {
   it('GET_BROKER_RUNTIME_INFO is a KVTable with the keys dashboards read', async () => {
     const r = await c.call(RequestCode.GET_BROKER_RUNTIME_INFO, null);
     const t = json(r.body)['table'] as Record<string, string>;
-    for (const k of ['brokerVersionDesc', 'msgPutTotalTodayNow', 'msgGetTotalTodayNow', 'putTps', 'getTransferredTps', 'commitLogMaxOffset', 'dispatchBehindBytes', 'bootTimestamp']) expect(t).toHaveProperty(k);
+    for (const k of [
+      'brokerVersionDesc',
+      'msgPutTotalTodayNow',
+      'msgGetTotalTodayNow',
+      'putTps',
+      'getTransferredTps',
+      'commitLogMaxOffset',
+      'dispatchBehindBytes',
+      'bootTimestamp',
+    ]) {
+      expect(t).toHaveProperty(k);
+    }
     expect(Number(t['msgPutTotalTodayNow'])).toBeGreaterThan(0);
     expect(t['putTps']).toMatch(/^\d+\.\d{2} \d+\.\d{2} \d+\.\d{2}$/);
     expect([t['brokerVersionDesc'], t['brokerVersion']]).toEqual([mqVersionName(MQVersion.CURRENT), String(MQVersion.CURRENT)]);
@@ -181,13 +217,26 @@ describe('queries', () => {
     await c.send('AD_Q', 'other', { keys: 'order-43' });
     const begin = Date.now() - 60_000;
     const end = Date.now() + 60_000;
-    const byKey = await c.call(RequestCode.QUERY_MESSAGE, { topic: 'AD_Q', key: 'customer-7', maxNum: '32', beginTimestamp: String(begin), endTimestamp: String(end) });
+    const byKey = await c.call(RequestCode.QUERY_MESSAGE, {
+      topic: 'AD_Q',
+      key: 'customer-7',
+      maxNum: '32',
+      beginTimestamp: String(begin),
+      endTimestamp: String(end),
+    });
     expect(byKey.code).toBe(ResponseCode.SUCCESS);
     expect(Number(byKey.ext('indexLastUpdatePhyoffset'))).toBeGreaterThan(0);
     expect(byKey.ext('indexLastUpdateTimestamp')).toBeDefined();
     expect(records(byKey).map((m) => m.body.toString())).toEqual(['findme']);
 
-    const byUniq = await c.call(RequestCode.QUERY_MESSAGE, { topic: 'AD_Q', key, maxNum: '32', beginTimestamp: '0', endTimestamp: String(Number.MAX_SAFE_INTEGER), _UNIQUE_KEY_QUERY: 'true' });
+    const byUniq = await c.call(RequestCode.QUERY_MESSAGE, {
+      topic: 'AD_Q',
+      key,
+      maxNum: '32',
+      beginTimestamp: '0',
+      endTimestamp: String(Number.MAX_SAFE_INTEGER),
+      _UNIQUE_KEY_QUERY: 'true',
+    });
     expect(records(byUniq).map((m) => m.properties.get('UNIQ_KEY'))).toEqual([key]);
 
     const none = await c.call(RequestCode.QUERY_MESSAGE, { topic: 'AD_Q', key: 'nope', maxNum: 32, beginTimestamp: begin, endTimestamp: end });
@@ -208,7 +257,13 @@ describe('metrics', () => {
     for (let i = 0; i < 4; i++) await c.send('MT_T', Buffer.alloc(100, 1), { queueId: 0 });
     await createTopic('MT_GONE', 1);
     await c.send('MT_GONE', 'x', { queueId: 0 });
-    await c.heartbeat({ consumerGroup: 'CG_MT', subscriptions: [{ topic: 'MT_T', subString: '*' }, { topic: 'MT_GONE', subString: '*' }] });
+    await c.heartbeat({
+      consumerGroup: 'CG_MT',
+      subscriptions: [
+        { topic: 'MT_T', subString: '*' },
+        { topic: 'MT_GONE', subString: '*' },
+      ],
+    });
     await c.pull({ group: 'CG_MT', topic: 'MT_T', offset: 0, maxMsgNums: 3, sysFlag: PULL.SUSPEND });
     await c.pull({ group: 'CG_MT', topic: 'MT_GONE', offset: 0, sysFlag: PULL.SUSPEND });
     await c.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_MT', topic: 'MT_T', queueId: '0', commitOffset: '1' });

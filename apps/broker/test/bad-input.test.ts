@@ -85,7 +85,14 @@ describe('send rejections', () => {
     // No separators at all, a key without value, a DELAY that is not a number: stored as sent.
     const odd = await c.sendRaw('BAD_T', Buffer.from('odd'), 'garbage\u0002\u0001novalue\u0002DELAY\u0001abc\u0002TAGS\u0001t\u0002', { queueId: 1 });
     expect(odd.code).toBe(ResponseCode.SUCCESS);
-    const p = await c.pull({ group: 'CG_BAD', topic: 'BAD_T', queueId: 1, offset: Number(odd.ext('queueOffset')), sysFlag: PULL.SUBSCRIPTION, subscription: 't' });
+    const p = await c.pull({
+      group: 'CG_BAD',
+      topic: 'BAD_T',
+      queueId: 1,
+      offset: Number(odd.ext('queueOffset')),
+      sysFlag: PULL.SUBSCRIPTION,
+      subscription: 't',
+    });
     expect(p.code).toBe(ResponseCode.SUCCESS);
     const [m] = records(p);
     expect(m!.body.toString()).toBe('odd');
@@ -103,10 +110,18 @@ describe('send rejections', () => {
   });
 
   it('a header that does not decode → SYSTEM_ERROR naming the field', async () => {
-    const missing = await c.call(RequestCode.SEND_MESSAGE_V2, { a: 'PG', c: 'TBW102', d: '4', e: '0', f: '0', g: String(Date.now()), h: '0' }, Buffer.from('x'));
+    const missing = await c.call(
+      RequestCode.SEND_MESSAGE_V2,
+      { a: 'PG', c: 'TBW102', d: '4', e: '0', f: '0', g: String(Date.now()), h: '0' },
+      Buffer.from('x'),
+    );
     expect(missing.code).toBe(ResponseCode.SYSTEM_ERROR);
     expect(missing.remark).toMatch(/\bb\b/);
-    const notNumber = await c.call(RequestCode.SEND_MESSAGE_V2, { a: 'PG', b: 'BAD_T', c: 'TBW102', d: '4', e: 'zero', f: '0', g: String(Date.now()), h: '0' }, Buffer.from('x'));
+    const notNumber = await c.call(
+      RequestCode.SEND_MESSAGE_V2,
+      { a: 'PG', b: 'BAD_T', c: 'TBW102', d: '4', e: 'zero', f: '0', g: String(Date.now()), h: '0' },
+      Buffer.from('x'),
+    );
     expect(notNumber.code).toBe(ResponseCode.SYSTEM_ERROR);
     expect(notNumber.ext('MSG_REGION')).toBe('DefaultRegion');
     const noExt = await c.call(RequestCode.PULL_MESSAGE, null);
@@ -123,8 +138,12 @@ describe('send rejections', () => {
 
 describe('pull and other rejections', () => {
   it('unknown topic → TOPIC_NOT_EXIST; unknown group without auto-create → SUBSCRIPTION_GROUP_NOT_EXIST', async () => {
-    expect((await c.pull({ group: 'CG_BAD', topic: 'BAD_NOPE', offset: 0, sysFlag: PULL.SUBSCRIPTION, subscription: '*' })).code).toBe(ResponseCode.TOPIC_NOT_EXIST);
-    expect((await c.pull({ group: 'CG_UNKNOWN', topic: 'BAD_T', offset: 0, sysFlag: PULL.SUBSCRIPTION, subscription: '*' })).code).toBe(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST);
+    expect((await c.pull({ group: 'CG_BAD', topic: 'BAD_NOPE', offset: 0, sysFlag: PULL.SUBSCRIPTION, subscription: '*' })).code).toBe(
+      ResponseCode.TOPIC_NOT_EXIST,
+    );
+    expect((await c.pull({ group: 'CG_UNKNOWN', topic: 'BAD_T', offset: 0, sysFlag: PULL.SUBSCRIPTION, subscription: '*' })).code).toBe(
+      ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+    );
   });
 
   it('SQL92 while enablePropertyFilter=false → SYSTEM_ERROR', async () => {
@@ -145,7 +164,14 @@ describe('pull and other rejections', () => {
       const s = await bin.send('BAD_T', 'binary', { queueId: 2 });
       expect(s.code).toBe(ResponseCode.SUCCESS);
       expect(s.serializeType).toBe(SerializeType.ROCKETMQ);
-      const p = await bin.pull({ group: 'CG_BAD', topic: 'BAD_T', queueId: 2, offset: Number(s.ext('queueOffset')), sysFlag: PULL.SUBSCRIPTION, subscription: '*' });
+      const p = await bin.pull({
+        group: 'CG_BAD',
+        topic: 'BAD_T',
+        queueId: 2,
+        offset: Number(s.ext('queueOffset')),
+        sysFlag: PULL.SUBSCRIPTION,
+        subscription: '*',
+      });
       expect(p.serializeType).toBe(SerializeType.ROCKETMQ);
       expect(records(p)[0]!.body.toString()).toBe('binary');
     } finally {

@@ -34,7 +34,14 @@ afterAll(async () => {
 describe('heartbeats and groups', () => {
   it('HEART_BEAT registers the group, auto-creates it and its retry topic, and answers like a 5.x broker', async () => {
     const a = client();
-    const hb = await a.heartbeat({ consumerGroup: 'CG_A', subscriptions: [{ topic: 'CO_T', subString: 'x || y' }, { topic: '%RETRY%CG_A', subString: '*' }], producerGroup: 'PG_A' });
+    const hb = await a.heartbeat({
+      consumerGroup: 'CG_A',
+      subscriptions: [
+        { topic: 'CO_T', subString: 'x || y' },
+        { topic: '%RETRY%CG_A', subString: '*' },
+      ],
+      producerGroup: 'PG_A',
+    });
     expect(hb.code).toBe(ResponseCode.SUCCESS);
     expect(hb.ext('IS_SUPPORT_HEART_BEAT_V2')).toBe('true');
     expect(hb.version).toBeGreaterThanOrEqual(401);
@@ -47,7 +54,11 @@ describe('heartbeats and groups', () => {
     const conn = await a.call(RequestCode.GET_CONSUMER_CONNECTION_LIST, { consumerGroup: 'CG_A' });
     const body = parseLenientJson(conn.body!.toString()) as Record<string, unknown>;
     expect(body['messageModel']).toBe('CLUSTERING');
-    expect((body['connectionSet'] as Array<{ clientId: string; language: string; version: number }>)[0]).toMatchObject({ clientId: a.clientId, language: 'JAVA', version: 479 });
+    expect((body['connectionSet'] as Array<{ clientId: string; language: string; version: number }>)[0]).toMatchObject({
+      clientId: a.clientId,
+      language: 'JAVA',
+      version: 479,
+    });
     const prod = await a.call(RequestCode.GET_PRODUCER_CONNECTION_LIST, { producerGroup: 'PG_A' });
     expect(prod.code).toBe(ResponseCode.SUCCESS);
     expect(prod.body!.toString()).toContain(a.clientId);
@@ -116,7 +127,8 @@ describe('consumer offsets', () => {
     for (let i = 0; i < 5; i++) expect((await c.send(T, `m${i}`, { queueId: 0 })).code).toBe(ResponseCode.SUCCESS);
   });
 
-  const query = (group: string, queueId = 0, extra: Record<string, string> = {}) => c.call(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: group, topic: T, queueId: String(queueId), ...extra });
+  const query = (group: string, queueId = 0, extra: Record<string, string> = {}) =>
+    c.call(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: group, topic: T, queueId: String(queueId), ...extra });
 
   it('a group that never committed starts at 0 while message 0 is stored; an empty queue → QUERY_NOT_FOUND', async () => {
     const q = await query('CG_NEW');
@@ -127,11 +139,15 @@ describe('consumer offsets', () => {
   });
 
   it('UPDATE_CONSUMER_OFFSET (also oneway, also typed) sets it; a negative commit never moves it back', async () => {
-    expect((await c.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_O', topic: T, queueId: '0', commitOffset: '3' })).code).toBe(ResponseCode.SUCCESS);
+    expect((await c.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_O', topic: T, queueId: '0', commitOffset: '3' })).code).toBe(
+      ResponseCode.SUCCESS,
+    );
     expect((await query('CG_O')).ext('offset')).toBe('3');
     await c.oneway(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_O', topic: T, queueId: 0, commitOffset: 4 });
     await waitFor(async () => (await query('CG_O')).ext('offset') === '4', { timeoutMs: 2_000 });
-    expect((await c.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_O', topic: T, queueId: '0', commitOffset: '-1' })).code).toBe(ResponseCode.SUCCESS);
+    expect((await c.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'CG_O', topic: T, queueId: '0', commitOffset: '-1' })).code).toBe(
+      ResponseCode.SUCCESS,
+    );
     expect((await query('CG_O')).ext('offset')).toBe('4');
   });
 
@@ -151,12 +167,21 @@ describe('consumer offsets', () => {
     expect(past.ext('offset')).toBe('0');
     // boundaryType UPPER (Java sends the enum name): the last offset stored at or before the time
     for (const bt of ['UPPER', 'upper']) {
-      const up = Number((await c.call(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic: T, queueId: '0', timestamp: String(ms[3]!.storeTimestamp), boundaryType: bt })).ext('offset'));
+      const up = Number(
+        (await c.call(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic: T, queueId: '0', timestamp: String(ms[3]!.storeTimestamp), boundaryType: bt })).ext(
+          'offset',
+        ),
+      );
       expect(up).toBeGreaterThanOrEqual(3);
       expect(ms[up]!.storeTimestamp).toBeLessThanOrEqual(ms[3]!.storeTimestamp);
       if (up + 1 < ms.length) expect(ms[up + 1]!.storeTimestamp).toBeGreaterThan(ms[3]!.storeTimestamp);
     }
-    const upFuture = await c.call(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic: T, queueId: '0', timestamp: String(Date.now() + 60_000), boundaryType: 'UPPER' });
+    const upFuture = await c.call(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, {
+      topic: T,
+      queueId: '0',
+      timestamp: String(Date.now() + 60_000),
+      boundaryType: 'UPPER',
+    });
     expect(upFuture.ext('offset')).toBe('4');
   });
 

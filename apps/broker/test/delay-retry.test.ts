@@ -17,7 +17,16 @@ let cs: JavaClient;
 let cd: JavaClient;
 
 const createTopic = (c: JavaClient, topic: string, queues: number) =>
-  c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, defaultTopic: 'TBW102', readQueueNums: String(queues), writeQueueNums: String(queues), perm: '6', topicFilterType: 'SINGLE_TAG', topicSysFlag: '0', order: 'false' });
+  c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
+    topic,
+    defaultTopic: 'TBW102',
+    readQueueNums: String(queues),
+    writeQueueNums: String(queues),
+    perm: '6',
+    topicFilterType: 'SINGLE_TAG',
+    topicSysFlag: '0',
+    order: 'false',
+  });
 
 /** Long-polls one queue from `offset` until a message arrives (or `ms` pass). */
 async function awaitMessage(c: JavaClient, topic: string, queueId: number, offset: number, ms: number): Promise<RemotingCommand> {
@@ -25,14 +34,26 @@ async function awaitMessage(c: JavaClient, topic: string, queueId: number, offse
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(`nothing arrived on ${topic}/${queueId} at ${offset} within ${ms} ms`);
-    const res = await c.pull({ group: 'CG_DELAY_WATCH', topic, queueId, offset, sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION, subscription: '*', suspendTimeoutMillis: Math.min(left, 15_000), timeoutMs: left + 5_000 });
+    const res = await c.pull({
+      group: 'CG_DELAY_WATCH',
+      topic,
+      queueId,
+      offset,
+      sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION,
+      subscription: '*',
+      suspendTimeoutMillis: Math.min(left, 15_000),
+      timeoutMs: left + 5_000,
+    });
     if (res.code === ResponseCode.SUCCESS) return res;
     if (res.code !== ResponseCode.PULL_NOT_FOUND) throw new Error(`pull ${topic}/${queueId}: ${res.code} ${res.remark}`);
   }
 }
 
 beforeAll(async () => {
-  [short, dflt] = await Promise.all([startBroker({ messageDelayLevel: SHORT_TABLE, brokerName: 'broker-short' }), startBroker({ brokerName: 'broker-default' })]);
+  [short, dflt] = await Promise.all([
+    startBroker({ messageDelayLevel: SHORT_TABLE, brokerName: 'broker-short' }),
+    startBroker({ brokerName: 'broker-default' }),
+  ]);
   cs = new JavaClient(short.addr);
   cd = new JavaClient(dflt.addr);
   expect((await createTopic(cs, 'DLY', 18)).code).toBe(ResponseCode.SUCCESS);
@@ -137,14 +158,29 @@ describe('delay levels', () => {
 describe('retry and dead letters', () => {
   it('CONSUMER_SEND_MSG_BACK goes to %RETRY% via level 3 + reconsumeTimes, then to %DLQ% after maxReconsumeTimes', async () => {
     const c = cs;
-    await c.heartbeat({ consumerGroup: 'CG_RETRY', subscriptions: [{ topic: 'RT_T', subString: '*' }, { topic: '%RETRY%CG_RETRY', subString: '*' }] });
+    await c.heartbeat({
+      consumerGroup: 'CG_RETRY',
+      subscriptions: [
+        { topic: 'RT_T', subString: '*' },
+        { topic: '%RETRY%CG_RETRY', subString: '*' },
+      ],
+    });
     const s = await c.send('RT_T', 'fail-me', { queueId: 0, tags: 'T1', keys: 'order-1' });
     expect(s.code).toBe(ResponseCode.SUCCESS);
     const first = records(await c.pull({ group: 'CG_RETRY', topic: 'RT_T', offset: 0, sysFlag: 0 }))[0]!;
     const uniq = first.properties.get('UNIQ_KEY')!;
 
     const back = (offset: number, extra: Record<string, string> = {}) =>
-      c.call(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: String(offset), group: 'CG_RETRY', delayLevel: '0', originMsgId: uniq, originTopic: 'RT_T', unitMode: 'false', maxReconsumeTimes: '2', ...extra });
+      c.call(RequestCode.CONSUMER_SEND_MSG_BACK, {
+        offset: String(offset),
+        group: 'CG_RETRY',
+        delayLevel: '0',
+        originMsgId: uniq,
+        originTopic: 'RT_T',
+        unitMode: 'false',
+        maxReconsumeTimes: '2',
+        ...extra,
+      });
 
     let t = Date.now();
     expect((await back(first.commitLogOffset)).code).toBe(ResponseCode.SUCCESS);
@@ -182,8 +218,20 @@ describe('retry and dead letters', () => {
   it('delayLevel -1 sends straight to the DLQ; the group default is 16 retries; a bad offset is refused', async () => {
     const c = cs;
     const s = await c.send('RT_T', 'poison', { queueId: 1 });
-    const m = records(await c.pull({ group: 'CG_RETRY2', topic: 'RT_T', queueId: 1, offset: Number(s.ext('queueOffset')), sysFlag: PULL.SUBSCRIPTION, subscription: '*' }))[0]!;
-    expect((await c.call(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: String(m.commitLogOffset), group: 'CG_RETRY2', delayLevel: '-1', originMsgId: 'x', originTopic: 'RT_T' })).code).toBe(ResponseCode.SUCCESS);
+    const m = records(
+      await c.pull({ group: 'CG_RETRY2', topic: 'RT_T', queueId: 1, offset: Number(s.ext('queueOffset')), sysFlag: PULL.SUBSCRIPTION, subscription: '*' }),
+    )[0]!;
+    expect(
+      (
+        await c.call(RequestCode.CONSUMER_SEND_MSG_BACK, {
+          offset: String(m.commitLogOffset),
+          group: 'CG_RETRY2',
+          delayLevel: '-1',
+          originMsgId: 'x',
+          originTopic: 'RT_T',
+        })
+      ).code,
+    ).toBe(ResponseCode.SUCCESS);
     const dlq = await c.pull({ group: 'CG_RETRY2', topic: '%DLQ%CG_RETRY2', offset: 0, sysFlag: PULL.SUBSCRIPTION, subscription: '*' });
     expect(records(dlq)[0]!.body.toString()).toBe('poison');
 
@@ -195,15 +243,23 @@ describe('retry and dead letters', () => {
     // Level 3 + 15 = 18: it waits in SCHEDULE_TOPIC_XXXX queue 17, not in the DLQ.
     const level18 = async () => Number((await c.call(RequestCode.GET_MAX_OFFSET, { topic: 'SCHEDULE_TOPIC_XXXX', queueId: '17' })).ext('offset'));
     const before = await level18();
-    expect((await c.call(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: rm.commitLogOffset, group: 'CG_RETRY3', delayLevel: 0 })).code).toBe(ResponseCode.SUCCESS);
+    expect((await c.call(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: rm.commitLogOffset, group: 'CG_RETRY3', delayLevel: 0 })).code).toBe(
+      ResponseCode.SUCCESS,
+    );
     expect(await level18()).toBe(before + 1);
     expect((await c.call(RequestCode.GET_MAX_OFFSET, { topic: '%DLQ%CG_RETRY3', queueId: '0' })).ext('offset')).toBe('0');
 
-    expect((await c.call(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: '999999999', group: 'CG_RETRY', delayLevel: '0' })).code).toBe(ResponseCode.SYSTEM_ERROR);
+    expect((await c.call(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: '999999999', group: 'CG_RETRY', delayLevel: '0' })).code).toBe(
+      ResponseCode.SYSTEM_ERROR,
+    );
   });
 
   it('a client-side retry send to %RETRY% past maxReconsumeTimes lands in the DLQ', async () => {
-    const r = await cs.sendRaw('%RETRY%CG_FALLBACK', Buffer.from('fallback'), 'RETRY_TOPIC\u0001RT_T\u0002DELAY\u00015\u0002', { queueId: 0, reconsumeTimes: 3, maxReconsumeTimes: 2 });
+    const r = await cs.sendRaw('%RETRY%CG_FALLBACK', Buffer.from('fallback'), 'RETRY_TOPIC\u0001RT_T\u0002DELAY\u00015\u0002', {
+      queueId: 0,
+      reconsumeTimes: 3,
+      maxReconsumeTimes: 2,
+    });
     expect(r.code).toBe(ResponseCode.SUCCESS);
     const dlq = await cs.pull({ group: 'CG_FALLBACK', topic: '%DLQ%CG_FALLBACK', offset: 0, sysFlag: PULL.SUBSCRIPTION, subscription: '*' });
     expect(records(dlq)[0]!.body.toString()).toBe('fallback');

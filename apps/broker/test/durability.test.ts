@@ -30,7 +30,15 @@ function bodyOf(seq: number, size: number): Buffer {
 async function expectAllStored(c: JavaClient, topic: string, acked: readonly Acked[]): Promise<void> {
   let missing = 0;
   for (const a of acked) {
-    const res = await c.pull({ group: 'DUR_G', topic, queueId: a.queueId, offset: a.queueOffset, maxMsgNums: 1, sysFlag: PULL.SUBSCRIPTION, subscription: '*' });
+    const res = await c.pull({
+      group: 'DUR_G',
+      topic,
+      queueId: a.queueId,
+      offset: a.queueOffset,
+      maxMsgNums: 1,
+      sysFlag: PULL.SUBSCRIPTION,
+      subscription: '*',
+    });
     const m = res.code === ResponseCode.SUCCESS ? records(res)[0] : undefined;
     if (m === undefined || m.properties.get('UNIQ_KEY') !== a.key || !m.body.equals(a.body)) missing++;
   }
@@ -49,7 +57,16 @@ describe('SIGKILL right after an acknowledgement, ASYNC_FLUSH', () => {
     try {
       // Created up front: this round is about the message bytes (auto-created topics are the next test's).
       const admin = new JavaClient(b.addr);
-      const created = await admin.call(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: 'DUR_BIG', defaultTopic: 'TBW102', readQueueNums: '4', writeQueueNums: '4', perm: '6', topicFilterType: 'SINGLE_TAG', topicSysFlag: '0', order: 'false' });
+      const created = await admin.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
+        topic: 'DUR_BIG',
+        defaultTopic: 'TBW102',
+        readQueueNums: '4',
+        writeQueueNums: '4',
+        perm: '6',
+        topicFilterType: 'SINGLE_TAG',
+        topicSysFlag: '0',
+        order: 'false',
+      });
       expect(created.code).toBe(ResponseCode.SUCCESS);
       admin.close();
       for (let round = 0; round < 6; round++) {

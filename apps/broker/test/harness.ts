@@ -125,7 +125,9 @@ let uniqSeq = 0;
 /** A UNIQ_KEY-shaped id (32 hex chars), unique within the test process. */
 export function uniqKey(): string {
   uniqSeq++;
-  return ('7F000001' + (process.pid & 0xffff).toString(16).padStart(4, '0') + Date.now().toString(16).slice(-12) + uniqSeq.toString(16).padStart(8, '0')).toUpperCase().slice(0, 32);
+  return ('7F000001' + (process.pid & 0xffff).toString(16).padStart(4, '0') + Date.now().toString(16).slice(-12) + uniqSeq.toString(16).padStart(8, '0'))
+    .toUpperCase()
+    .slice(0, 32);
 }
 
 export interface SendOptions {
@@ -218,9 +220,24 @@ export class JavaClient {
     };
     if (o.maxReconsumeTimes !== undefined) v1['maxReconsumeTimes'] = o.maxReconsumeTimes;
     let ext: Record<string, string | number | boolean>;
-    if (o.v1) {ext = v1;}
-    else {
-      const names = ['producerGroup', 'topic', 'defaultTopic', 'defaultTopicQueueNums', 'queueId', 'sysFlag', 'bornTimestamp', 'flag', 'properties', 'reconsumeTimes', 'unitMode', 'maxReconsumeTimes', 'batch'];
+    if (o.v1) {
+      ext = v1;
+    } else {
+      const names = [
+        'producerGroup',
+        'topic',
+        'defaultTopic',
+        'defaultTopicQueueNums',
+        'queueId',
+        'sysFlag',
+        'bornTimestamp',
+        'flag',
+        'properties',
+        'reconsumeTimes',
+        'unitMode',
+        'maxReconsumeTimes',
+        'batch',
+      ];
       const letters = 'abcdefghijklm';
       ext = {};
       names.forEach((n, i) => {
@@ -242,7 +259,13 @@ export class JavaClient {
             groupName: o.consumerGroup,
             messageModel: o.messageModel ?? 'CLUSTERING',
             subscriptionDataSet: (o.subscriptions ?? []).map((s) => {
-              const tags = s.expressionType === 'SQL92' || s.subString === '*' ? [] : s.subString.split('||').map((t) => t.trim()).filter((t) => t !== '');
+              const tags =
+                s.expressionType === 'SQL92' || s.subString === '*'
+                  ? []
+                  : s.subString
+                      .split('||')
+                      .map((t) => t.trim())
+                      .filter((t) => t !== '');
               return {
                 classFilterMode: false,
                 codeSet: tags.map((t) => javaStringHashCode(t)),
@@ -257,7 +280,13 @@ export class JavaClient {
           },
         ]
       : [];
-    const body = { clientID: this.clientId, consumerDataSet, heartbeatFingerprint: 0, producerDataSet: o.producerGroup ? [{ groupName: o.producerGroup }] : [], withoutSub: false };
+    const body = {
+      clientID: this.clientId,
+      consumerDataSet,
+      heartbeatFingerprint: 0,
+      producerDataSet: o.producerGroup ? [{ groupName: o.producerGroup }] : [],
+      withoutSub: false,
+    };
     return this.call(RequestCode.HEART_BEAT, null, Buffer.from(JSON.stringify(body)));
   }
 

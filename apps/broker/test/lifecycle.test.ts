@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('name server registration', () => {
-  it('registers at start with every name server of the list: they route the broker\'s topics to it', async () => {
+  it("registers at start with every name server of the list: they route the broker's topics to it", async () => {
     expect((await waitFor(() => route('TBW102', ns2Client), { timeoutMs: 5_000 })).brokerDatas[0]!.brokerAddrs.get(0)).toBe(broker.addr);
     const r = await waitFor(() => route('TBW102'), { timeoutMs: 5_000 });
     expect(r.brokerDatas[0]!.brokerName).toBe('broker-life');
@@ -58,7 +58,16 @@ describe('name server registration', () => {
 
   it('re-registers at once when topics change (admin create, auto-create on send)', async () => {
     const t0 = Date.now();
-    await bc.call(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: 'LC_NEW', defaultTopic: 'TBW102', readQueueNums: '3', writeQueueNums: '3', perm: '6', topicFilterType: 'SINGLE_TAG', topicSysFlag: '0', order: 'false' });
+    await bc.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
+      topic: 'LC_NEW',
+      defaultTopic: 'TBW102',
+      readQueueNums: '3',
+      writeQueueNums: '3',
+      perm: '6',
+      topicFilterType: 'SINGLE_TAG',
+      topicSysFlag: '0',
+      order: 'false',
+    });
     const r = await waitFor(() => route('LC_NEW'), { timeoutMs: 5_000 });
     expect(r.queueDatas[0]).toMatchObject({ readQueueNums: 3, writeQueueNums: 3, perm: 6 });
     expect(Date.now() - t0).toBeLessThan(2_000);
@@ -82,7 +91,11 @@ describe('name server registration', () => {
 
 describe('start-up guards', () => {
   it('a second broker on the same store refuses to start, naming the holder', async () => {
-    const conf = writeConf(makeTempDir('broker-2nd'), 'broker.conf', await brokerProps(broker.dir, { storePathRootDir: broker.storeDir, storePathCommitLog: join(broker.storeDir, 'commitlog') }));
+    const conf = writeConf(
+      makeTempDir('broker-2nd'),
+      'broker.conf',
+      await brokerProps(broker.dir, { storePathRootDir: broker.storeDir, storePathCommitLog: join(broker.storeDir, 'commitlog') }),
+    );
     const { code, out } = await runToExit(['-c', conf]);
     expect(code).toBe(1);
     expect(out).toContain(`in use by another broker (pid ${broker.proc.pid}`);
@@ -134,7 +147,7 @@ describe('start-up guards', () => {
     expect(existsSync(join(dir, 'store'))).toBe(false);
   });
 
-  it('a RocketMQ user\'s broker.conf works unchanged (Java-only properties are accepted)', async () => {
+  it("a RocketMQ user's broker.conf works unchanged (Java-only properties are accepted)", async () => {
     const dir = makeTempDir('broker-java-conf');
     const port = await freePort();
     const text = [
@@ -165,7 +178,11 @@ describe('start-up guards', () => {
       '',
     ].join('\n');
     writeFileSync(join(dir, 'broker.conf'), text);
-    const p = await startNode(BROKER_MAIN, ['-c', join(dir, 'broker.conf')], { name: 'broker-java-conf', readyPattern: /broker \S+ started at/, timeoutMs: 20_000 });
+    const p = await startNode(BROKER_MAIN, ['-c', join(dir, 'broker.conf')], {
+      name: 'broker-java-conf',
+      readyPattern: /broker \S+ started at/,
+      timeoutMs: 20_000,
+    });
     expect(p.output()).not.toMatch(/WARN.*sendMessageThreadPoolNums/);
     expect(p.output()).toMatch(/without effect here: .*sendMessageThreadPoolNums/);
     const c = new JavaClient(`127.0.0.1:${port}`);

@@ -81,7 +81,14 @@ describe('send', () => {
   });
 
   it('SEND_BATCH_MESSAGE stores each message with its own record and replies the joined msgIds', async () => {
-    const entries = [0, 1, 2].map((i) => ({ flag: 0, body: Buffer.from(`b${i}`), properties: new Map([['UNIQ_KEY', uniqKey()], ['TAGS', 'B']]) }));
+    const entries = [0, 1, 2].map((i) => ({
+      flag: 0,
+      body: Buffer.from(`b${i}`),
+      properties: new Map([
+        ['UNIQ_KEY', uniqKey()],
+        ['TAGS', 'B'],
+      ]),
+    }));
     const res = await c.sendRaw('SP_BATCH', encodeBatchBody(entries), 'WAIT\u0001true\u0002', { queueId: 1 }, RequestCode.SEND_BATCH_MESSAGE);
     expect(res.code).toBe(ResponseCode.SUCCESS);
     expect(res.ext('msgId')!.split(',')).toHaveLength(3);
@@ -139,10 +146,24 @@ describe('pull', () => {
   });
 
   it('SQL92 filters on properties, inline and from the heartbeat; a bad expression is SUBSCRIPTION_PARSE_FAILED', async () => {
-    const p = await c.pull({ group: 'CG_SQL', topic: T, offset: 0, sysFlag: PULL.SUBSCRIPTION, expressionType: 'SQL92', subscription: "color = 'blue' AND n > 3" });
+    const p = await c.pull({
+      group: 'CG_SQL',
+      topic: T,
+      offset: 0,
+      sysFlag: PULL.SUBSCRIPTION,
+      expressionType: 'SQL92',
+      subscription: "color = 'blue' AND n > 3",
+    });
     expect(p.code).toBe(ResponseCode.SUCCESS);
     expect(records(p).map((m) => m.body.toString())).toEqual(['m4', 'm5']);
-    const tags = await c.pull({ group: 'CG_SQL', topic: T, offset: 0, sysFlag: PULL.SUBSCRIPTION, expressionType: 'SQL92', subscription: "TAGS = 'odd' AND n BETWEEN 0 AND 3" });
+    const tags = await c.pull({
+      group: 'CG_SQL',
+      topic: T,
+      offset: 0,
+      sysFlag: PULL.SUBSCRIPTION,
+      expressionType: 'SQL92',
+      subscription: "TAGS = 'odd' AND n BETWEEN 0 AND 3",
+    });
     expect(records(tags).map((m) => m.body.toString())).toEqual(['m1', 'm3']);
     await c.heartbeat({ consumerGroup: 'CG_SQL_HB', subscriptions: [{ topic: T, subString: 'n IN (0, 5)', expressionType: 'SQL92', subVersion: 1 }] });
     const hb = await c.pull({ group: 'CG_SQL_HB', topic: T, offset: 0, sysFlag: 0, subVersion: 1 });
@@ -180,7 +201,14 @@ describe('pull', () => {
   });
 
   it('LITE_PULL_MESSAGE is served like PULL_MESSAGE', async () => {
-    const p = await c.pull({ code: RequestCode.LITE_PULL_MESSAGE, group: 'CG_LITE', topic: T, offset: 4, sysFlag: PULL.SUBSCRIPTION | 0x10, subscription: '*' });
+    const p = await c.pull({
+      code: RequestCode.LITE_PULL_MESSAGE,
+      group: 'CG_LITE',
+      topic: T,
+      offset: 4,
+      sysFlag: PULL.SUBSCRIPTION | 0x10,
+      subscription: '*',
+    });
     expect(p.code).toBe(ResponseCode.SUCCESS);
     expect(records(p).map((m) => m.body.toString())).toEqual(['m4', 'm5']);
   });
@@ -191,7 +219,15 @@ describe('long polling', () => {
     const T = 'SP_LP';
     await c.send(T, 'first', { queueId: 0 });
     const t0 = Date.now();
-    const held = c.pull({ group: 'CG_LP', topic: T, offset: 1, sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION, subscription: '*', suspendTimeoutMillis: 10_000, timeoutMs: 15_000 });
+    const held = c.pull({
+      group: 'CG_LP',
+      topic: T,
+      offset: 1,
+      sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION,
+      subscription: '*',
+      suspendTimeoutMillis: 10_000,
+      timeoutMs: 15_000,
+    });
     await new Promise((r) => setTimeout(r, 300));
     // A message to another queue does not wake it.
     await c.send(T, 'other-queue', { queueId: 1 });
@@ -209,7 +245,15 @@ describe('long polling', () => {
   it('a held pull only wakes for a message its tag filter matches, and times out after suspendTimeoutMillis', async () => {
     const T = 'SP_LP_TAG';
     await c.send(T, 'a0', { queueId: 0, tags: 'a' });
-    const held = c.pull({ group: 'CG_LP', topic: T, offset: 1, sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION, subscription: 'b', suspendTimeoutMillis: 10_000, timeoutMs: 15_000 });
+    const held = c.pull({
+      group: 'CG_LP',
+      topic: T,
+      offset: 1,
+      sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION,
+      subscription: 'b',
+      suspendTimeoutMillis: 10_000,
+      timeoutMs: 15_000,
+    });
     await new Promise((r) => setTimeout(r, 200));
     await c.send(T, 'a1', { queueId: 0, tags: 'a' });
     await new Promise((r) => setTimeout(r, 300));
@@ -219,7 +263,14 @@ describe('long polling', () => {
     expect(records(res).map((m) => m.body.toString())).toEqual(['b2']);
 
     const t0 = Date.now();
-    const timeout = await c.pull({ group: 'CG_LP', topic: T, offset: 3, sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION, subscription: '*', suspendTimeoutMillis: 1_000 });
+    const timeout = await c.pull({
+      group: 'CG_LP',
+      topic: T,
+      offset: 3,
+      sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION,
+      subscription: '*',
+      suspendTimeoutMillis: 1_000,
+    });
     const took = Date.now() - t0;
     expect(timeout.code).toBe(ResponseCode.PULL_NOT_FOUND);
     expect(timeout.ext('nextBeginOffset')).toBe('3');
@@ -230,20 +281,45 @@ describe('long polling', () => {
 
   it('holds a pull on an empty queue at offset 0 and wakes on the first message', async () => {
     const T = 'SP_LP_EMPTY';
-    await c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: T, defaultTopic: 'TBW102', readQueueNums: '2', writeQueueNums: '2', perm: '6', topicFilterType: 'SINGLE_TAG', topicSysFlag: '0', order: 'false' });
-    const held = c.pull({ group: 'CG_LP', topic: T, offset: 0, sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION, subscription: '*', suspendTimeoutMillis: 10_000, timeoutMs: 15_000 });
+    await c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
+      topic: T,
+      defaultTopic: 'TBW102',
+      readQueueNums: '2',
+      writeQueueNums: '2',
+      perm: '6',
+      topicFilterType: 'SINGLE_TAG',
+      topicSysFlag: '0',
+      order: 'false',
+    });
+    const held = c.pull({
+      group: 'CG_LP',
+      topic: T,
+      offset: 0,
+      sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION,
+      subscription: '*',
+      suspendTimeoutMillis: 10_000,
+      timeoutMs: 15_000,
+    });
     await new Promise((r) => setTimeout(r, 200));
     await c.send(T, 'hello', { queueId: 0 });
     const res = await held;
     expect(records(res).map((m) => m.body.toString())).toEqual(['hello']);
   });
 
-  it('many held pulls are all answered, and the tag hash is Java\'s String.hashCode', async () => {
+  it("many held pulls are all answered, and the tag hash is Java's String.hashCode", async () => {
     expect(javaStringHashCode('TagA')).toBe(2598919);
     const T = 'SP_LP_MANY';
     await c.send(T, 'x', { queueId: 0 });
     const pulls = Array.from({ length: 20 }, (_, i) =>
-      c.pull({ group: `CG_MANY_${i}`, topic: T, offset: 1, sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION, subscription: '*', suspendTimeoutMillis: 10_000, timeoutMs: 15_000 }),
+      c.pull({
+        group: `CG_MANY_${i}`,
+        topic: T,
+        offset: 1,
+        sysFlag: PULL.SUSPEND | PULL.SUBSCRIPTION,
+        subscription: '*',
+        suspendTimeoutMillis: 10_000,
+        timeoutMs: 15_000,
+      }),
     );
     await new Promise((r) => setTimeout(r, 300));
     await c.send(T, 'y', { queueId: 0 });

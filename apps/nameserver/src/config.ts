@@ -15,7 +15,12 @@ export const NamesrvConfigSchema = {
   bindAddress: { type: 'string', default: '0.0.0.0', description: 'address both listeners bind to' },
   metricsPromExporterPort: { type: 'int', default: 9880, min: 0, max: 65535, description: 'HTTP port of /metrics, /health, /ready' },
   scanNotActiveBrokerInterval: { type: 'long', default: 5000, min: 10, description: 'ms between broker-expiry scans' },
-  brokerChannelExpiredTime: { type: 'long', default: 120_000, min: 1, description: 'ms a broker stays registered without heartbeat, unless it sends heartbeatTimeoutMillis' },
+  brokerChannelExpiredTime: {
+    type: 'long',
+    default: 120_000,
+    min: 1,
+    description: 'ms a broker stays registered without heartbeat, unless it sends heartbeatTimeoutMillis',
+  },
   serverChannelMaxIdleTimeSeconds: { type: 'int', default: 120, min: 0, description: 's before an idle connection is closed (0 = never)' },
   orderMessageEnable: { type: 'bool', default: false, description: 'add orderTopicConf (KV namespace ORDER_TOPIC_CONFIG) to routes' },
   returnOrderTopicConfigToBroker: { type: 'bool', default: true, description: 'REGISTER_BROKER replies carry the ORDER_TOPIC_CONFIG KV table' },
@@ -35,7 +40,12 @@ export function loadNamesrvConfig(opts: {
   overrides?: Record<string, string>;
   warn?: (m: string) => void;
 }): LoadedConfig<typeof NamesrvConfigSchema> {
-  return loadConfig(NamesrvConfigSchema, { file: opts.file, env: opts.env ?? process.env, overrides: opts.overrides ?? {}, ...(opts.warn ? { warn: opts.warn } : {}) });
+  return loadConfig(NamesrvConfigSchema, {
+    file: opts.file,
+    env: opts.env ?? process.env,
+    overrides: opts.overrides ?? {},
+    ...(opts.warn ? { warn: opts.warn } : {}),
+  });
 }
 
 /** `~/x` → `$HOME/x`. */

@@ -26,7 +26,11 @@ export class NamesrvMetrics implements RemotingProbe {
   constructor(labels: Record<string, string>) {
     this.registry = createMetricsRegistry(labels);
     this.latency = histogram(this.registry, { ...METRIC.rpcLatency, buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000] });
-    this.requests = counter(this.registry, { name: 'rocketmq_namesrv_requests_total', help: 'Requests handled by the name server', labelNames: ['request_code'] });
+    this.requests = counter(this.registry, {
+      name: 'rocketmq_namesrv_requests_total',
+      help: 'Requests handled by the name server',
+      labelNames: ['request_code'],
+    });
     this.brokersLive = gauge(this.registry, { name: 'rocketmq_namesrv_brokers_live', help: 'Brokers currently registered and alive' });
     this.topics = gauge(this.registry, { name: 'rocketmq_namesrv_topics', help: 'Topics with at least one broker group' });
     this.connections = gauge(this.registry, { name: 'rocketmq_namesrv_connections', help: 'Open remoting connections' });

@@ -268,8 +268,15 @@ export class NamesrvProcessor {
   updateNamesrvConfig(cmd: RemotingCommand): RemotingCommand {
     if (cmd.body === null || cmd.body.length === 0) return ok(cmd);
     const props = parseProperties(cmd.body.toString('utf8'));
-    const blocked = new Set(this.config.configBlackList.split(';').map((s) => s.trim()).filter((s) => s !== ''));
-    for (const k of props.keys()) if (blocked.has(k)) return RemotingCommand.responseTo(cmd, ResponseCode.NO_PERMISSION, 'Can not update config in black list.');
+    const blocked = new Set(
+      this.config.configBlackList
+        .split(';')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    );
+    for (const k of props.keys()) {
+      if (blocked.has(k)) return RemotingCommand.responseTo(cmd, ResponseCode.NO_PERMISSION, 'Can not update config in black list.');
+    }
     let update;
     try {
       update = validateConfigUpdate(NamesrvConfigSchema, props);

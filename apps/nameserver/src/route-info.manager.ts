@@ -307,7 +307,12 @@ export class RouteInfoManager {
     for (const name of qds.keys()) {
       const bd = this.brokerAddrTable.get(name);
       if (bd === undefined) continue;
-      const copy: BrokerData = { cluster: bd.cluster, brokerName: bd.brokerName, brokerAddrs: new Map(bd.brokerAddrs), enableActingMaster: bd.enableActingMaster };
+      const copy: BrokerData = {
+        cluster: bd.cluster,
+        brokerName: bd.brokerName,
+        brokerAddrs: new Map(bd.brokerAddrs),
+        enableActingMaster: bd.enableActingMaster,
+      };
       if (bd.zoneName !== undefined) copy.zoneName = bd.zoneName;
       route.brokerDatas.push(copy);
       for (const addr of bd.brokerAddrs.values()) {

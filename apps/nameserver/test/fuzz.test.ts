@@ -4,7 +4,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RemotingCommand, RequestCode, ResponseCode, encodeRegisterBrokerBody, topicConfig } from '@rocketmq-ts/protocol';
 import { RemotingClient } from '@rocketmq-ts/remoting';
-import { appMain, freePort, isPidAlive, makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf, type NodeProcess, jsonFrame, rocketmqFrame, seededRandom } from '@rocketmq-ts/testing';
+import {
+  appMain,
+  freePort,
+  isPidAlive,
+  makeTempDir,
+  removeTempDirs,
+  startNode,
+  stopAllProcesses,
+  writeConf,
+  type NodeProcess,
+  jsonFrame,
+  rocketmqFrame,
+  seededRandom,
+} from '@rocketmq-ts/testing';
 
 /**
  * Feeds ≥100 000 random and mutated frames to a running name server over many connections and
@@ -26,7 +39,10 @@ const CODES: Array<[number, string[]]> = [
   [RequestCode.GET_KV_CONFIG, ['namespace', 'key']],
   [RequestCode.DELETE_KV_CONFIG, ['namespace', 'key']],
   [RequestCode.GET_KVLIST_BY_NAMESPACE, ['namespace']],
-  [RequestCode.REGISTER_BROKER, ['brokerName', 'brokerAddr', 'clusterName', 'haServerAddr', 'brokerId', 'heartbeatTimeoutMillis', 'enableActingMaster', 'compressed', 'bodyCrc32']],
+  [
+    RequestCode.REGISTER_BROKER,
+    ['brokerName', 'brokerAddr', 'clusterName', 'haServerAddr', 'brokerId', 'heartbeatTimeoutMillis', 'enableActingMaster', 'compressed', 'bodyCrc32'],
+  ],
   [RequestCode.UNREGISTER_BROKER, ['brokerName', 'brokerAddr', 'clusterName', 'brokerId']],
   [RequestCode.BROKER_HEARTBEAT, ['clusterName', 'brokerAddr', 'brokerName', 'brokerId', 'epoch', 'maxOffset']],
   [RequestCode.QUERY_DATA_VERSION, ['brokerName', 'brokerAddr', 'clusterName', 'brokerId']],
@@ -85,7 +101,9 @@ class Gen {
       case 2:
         return Buffer.from('['.repeat(20000));
       case 3:
-        return Buffer.from(`{"topicConfigSerializeWrapper":{"topicConfigTable":{"T${this.int(9)}":{"readQueueNums":"${this.value()}","perm":${this.int(20)}}},"dataVersion":${this.pick(['null', '1', '{"counter":{"value":3}}', '[]'])}},"filterServerList":${this.pick(['[]', '{}', '"x"', 'null', '[1,2]'])}}`);
+        return Buffer.from(
+          `{"topicConfigSerializeWrapper":{"topicConfigTable":{"T${this.int(9)}":{"readQueueNums":"${this.value()}","perm":${this.int(20)}}},"dataVersion":${this.pick(['null', '1', '{"counter":{"value":3}}', '[]'])}},"filterServerList":${this.pick(['[]', '{}', '"x"', 'null', '[1,2]'])}}`,
+        );
       case 4:
       case 5: {
         const b = encodeRegisterBrokerBody(
@@ -98,13 +116,24 @@ class Gen {
           },
           this.int(2) === 0,
         );
-        if (this.int(2) === 0) for (let i = 0; i < 3; i++) { const at = this.int(b.length); b[at] = b[at]! ^ (1 << this.int(8)); }
+        if (this.int(2) === 0) {
+          for (let i = 0; i < 3; i++) {
+            const at = this.int(b.length);
+            b[at] = b[at]! ^ (1 << this.int(8));
+          }
+        }
         return b;
       }
       case 6:
-        return Buffer.from(`{"queueDatas":[{"brokerName":"${this.value().slice(0, 20)}","perm":${this.int(10)}}],"brokerDatas":${this.pick(['[]', 'null', '{}'])}}`);
+        return Buffer.from(
+          `{"queueDatas":[{"brokerName":"${this.value().slice(0, 20)}","perm":${this.int(10)}}],"brokerDatas":${this.pick(['[]', 'null', '{}'])}}`,
+        );
       case 7:
-        return Buffer.from(code === RequestCode.UPDATE_NAMESRV_CONFIG ? `${this.pick(['waitSecondsForService', 'unknownKey', 'kvConfigPath', 'scanNotActiveBrokerInterval'])}=${this.value()}\n` : this.value());
+        return Buffer.from(
+          code === RequestCode.UPDATE_NAMESRV_CONFIG
+            ? `${this.pick(['waitSecondsForService', 'unknownKey', 'kvConfigPath', 'scanNotActiveBrokerInterval'])}=${this.value()}\n`
+            : this.value(),
+        );
       case 8:
         return Buffer.from(`{"counter":${this.value()},"timestamp":${this.int(100)}}`);
       default:
@@ -131,7 +160,10 @@ class Gen {
     const f = this.frame();
     switch (this.int(6)) {
       case 0:
-        for (let i = 0; i < 1 + this.int(8); i++) { const at = this.int(f.length); f[at] = f[at]! ^ (1 << this.int(8)); }
+        for (let i = 0; i < 1 + this.int(8); i++) {
+          const at = this.int(f.length);
+          f[at] = f[at]! ^ (1 << this.int(8));
+        }
         return f;
       case 1:
         return f.subarray(0, this.int(f.length));
@@ -207,7 +239,11 @@ beforeAll(async () => {
     timeoutMs: 20_000,
     env: { ROCKETMQ_LOG_LEVEL: 'error' },
   });
-  const put = await client.invoke(`127.0.0.1:${port}`, RemotingCommand.request(RequestCode.PUT_KV_CONFIG, { namespace: 'FUZZ_CHECK', key: 'alive', value: 'yes' }), 3000);
+  const put = await client.invoke(
+    `127.0.0.1:${port}`,
+    RemotingCommand.request(RequestCode.PUT_KV_CONFIG, { namespace: 'FUZZ_CHECK', key: 'alive', value: 'yes' }),
+    3000,
+  );
   expect(put.code).toBe(ResponseCode.SUCCESS);
 });
 
@@ -257,7 +293,9 @@ describe('name server under fuzzed traffic', () => {
     await healthy();
     const elapsed = Date.now() - t0;
     const rss1 = rssMb(ns.pid);
-    process.stdout.write(`fuzz: ${sent} frames over ${connections} connections in ${elapsed} ms, ${checks} health checks, rss ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MB\n`);
+    process.stdout.write(
+      `fuzz: ${sent} frames over ${connections} connections in ${elapsed} ms, ${checks} health checks, rss ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MB\n`,
+    );
     expect(sent).toBeGreaterThanOrEqual(TOTAL_FRAMES);
     expect(elapsed).toBeLessThan(TIME_LIMIT_MS);
     expect(rss1).toBeLessThan(Math.max(400, rss0 * 4));

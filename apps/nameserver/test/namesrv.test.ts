@@ -13,7 +13,22 @@ import {
   encodeRegisterBrokerBody,
   topicConfig,
 } from '@rocketmq-ts/protocol';
-import { appMain, freePort, isPidAlive, makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf, type NodeProcess, RawClient, binRequest, call, jsonRequest, sleep } from '@rocketmq-ts/testing';
+import {
+  appMain,
+  freePort,
+  isPidAlive,
+  makeTempDir,
+  removeTempDirs,
+  startNode,
+  stopAllProcesses,
+  writeConf,
+  type NodeProcess,
+  RawClient,
+  binRequest,
+  call,
+  jsonRequest,
+  sleep,
+} from '@rocketmq-ts/testing';
 
 const MAIN = appMain('nameserver');
 let dir: string;
@@ -144,7 +159,11 @@ describe('broker registration and routes', () => {
       { name: 'TopicA', queues: 4 },
       { name: 'TBW102', queues: 8, perm: 7 },
     ]);
-    const reg = jsonRequest(RequestCode.REGISTER_BROKER, registerHeader({ name: 'broker-a', addr: '127.0.0.1:10911', extra: { bodyCrc32: String(bodyCrc32(body)) } }), { body });
+    const reg = jsonRequest(
+      RequestCode.REGISTER_BROKER,
+      registerHeader({ name: 'broker-a', addr: '127.0.0.1:10911', extra: { bodyCrc32: String(bodyCrc32(body)) } }),
+      { body },
+    );
     const res = await call(broker, reg.frame, reg.opaque);
     expect(res.cmd.code).toBe(ResponseCode.SUCCESS);
 
@@ -207,27 +226,42 @@ describe('broker registration and routes', () => {
     const body = encodeRegisterBrokerBody(
       {
         topicConfigSerializeWrapper: {
-          topicConfigTable: new Map([['Zipped', topicConfig('Zipped', { readQueueNums: 2, writeQueueNums: 3 })], ['Other', topicConfig('Other')]]),
+          topicConfigTable: new Map([
+            ['Zipped', topicConfig('Zipped', { readQueueNums: 2, writeQueueNums: 3 })],
+            ['Other', topicConfig('Other')],
+          ]),
           dataVersion: { stateVersion: 0, timestamp: Date.now(), counter: 5 },
         },
         filterServerList: [],
       },
       true,
     );
-    const bad = jsonRequest(RequestCode.REGISTER_BROKER, registerHeader({ name: 'broker-z', addr: '127.0.0.1:11911', extra: { compressed: 'true', bodyCrc32: '12345' } }), { body });
+    const bad = jsonRequest(
+      RequestCode.REGISTER_BROKER,
+      registerHeader({ name: 'broker-z', addr: '127.0.0.1:11911', extra: { compressed: 'true', bodyCrc32: '12345' } }),
+      { body },
+    );
     const badRes = await call(broker, bad.frame, bad.opaque);
     expect(badRes.cmd.code).toBe(ResponseCode.SYSTEM_ERROR);
     expect(badRes.cmd.remark).toBe('crc32 not match');
 
-    const good = jsonRequest(RequestCode.REGISTER_BROKER, registerHeader({ name: 'broker-z', addr: '127.0.0.1:11911', extra: { compressed: 'true', bodyCrc32: String(bodyCrc32(body)) } }), { body });
+    const good = jsonRequest(
+      RequestCode.REGISTER_BROKER,
+      registerHeader({ name: 'broker-z', addr: '127.0.0.1:11911', extra: { compressed: 'true', bodyCrc32: String(bodyCrc32(body)) } }),
+      { body },
+    );
     expect((await call(broker, good.frame, good.opaque)).cmd.code).toBe(ResponseCode.SUCCESS);
     const r = decodeTopicRouteData((await route(broker, 'Zipped')).body!);
     expect(r.queueDatas[0]).toMatchObject({ brokerName: 'broker-z', readQueueNums: 2, writeQueueNums: 3 });
 
     // data version, heartbeat, admin ops
-    const qdv = jsonRequest(RequestCode.QUERY_DATA_VERSION, { brokerName: 'broker-z', brokerAddr: '127.0.0.1:11911', clusterName: 'DefaultCluster', brokerId: '0' }, {
-      body: Buffer.from('{"counter":5,"stateVersion":0,"timestamp":1}'),
-    });
+    const qdv = jsonRequest(
+      RequestCode.QUERY_DATA_VERSION,
+      { brokerName: 'broker-z', brokerAddr: '127.0.0.1:11911', clusterName: 'DefaultCluster', brokerId: '0' },
+      {
+        body: Buffer.from('{"counter":5,"stateVersion":0,"timestamp":1}'),
+      },
+    );
     const qres = (await call(broker, qdv.frame, qdv.opaque)).cmd;
     expect(qres.ext('changed')).toBe('true');
     const hb = jsonRequest(RequestCode.BROKER_HEARTBEAT, { brokerName: 'broker-z', brokerAddr: '127.0.0.1:11911', clusterName: 'DefaultCluster' });
@@ -244,21 +278,37 @@ describe('broker registration and routes', () => {
     expect((await call(broker, del.frame, del.opaque)).cmd.code).toBe(ResponseCode.SUCCESS);
     expect((await route(broker, 'Other')).code).toBe(ResponseCode.TOPIC_NOT_EXIST);
 
-    const regTopic = jsonRequest(RequestCode.REGISTER_TOPIC_IN_NAMESRV, { topic: 'Manual' }, {
-      body: Buffer.from('{"queueDatas":[{"brokerName":"broker-z","perm":6,"readQueueNums":1,"topicSysFlag":0,"writeQueueNums":1}],"brokerDatas":[]}'),
-    });
+    const regTopic = jsonRequest(
+      RequestCode.REGISTER_TOPIC_IN_NAMESRV,
+      { topic: 'Manual' },
+      {
+        body: Buffer.from('{"queueDatas":[{"brokerName":"broker-z","perm":6,"readQueueNums":1,"topicSysFlag":0,"writeQueueNums":1}],"brokerDatas":[]}'),
+      },
+    );
     expect((await call(broker, regTopic.frame, regTopic.opaque)).cmd.code).toBe(ResponseCode.SUCCESS);
     expect((await route(broker, 'Manual')).code).toBe(ResponseCode.SUCCESS);
 
-    const unreg = jsonRequest(RequestCode.UNREGISTER_BROKER, { brokerName: 'broker-z', brokerAddr: '127.0.0.1:11911', clusterName: 'DefaultCluster', brokerId: '0' });
+    const unreg = jsonRequest(RequestCode.UNREGISTER_BROKER, {
+      brokerName: 'broker-z',
+      brokerAddr: '127.0.0.1:11911',
+      clusterName: 'DefaultCluster',
+      brokerId: '0',
+    });
     expect((await call(broker, unreg.frame, unreg.opaque)).cmd.code).toBe(ResponseCode.SUCCESS);
     expect((await route(broker, 'Zipped')).code).toBe(ResponseCode.TOPIC_NOT_EXIST);
   });
 
   it('expires a broker heartbeatTimeoutMillis after its last registration', async () => {
     const broker = await open();
-    const body = javaRegisterBody([{ name: 'Short', queues: 1 }, { name: 'Short2', queues: 1 }]);
-    const reg = jsonRequest(RequestCode.REGISTER_BROKER, registerHeader({ name: 'broker-s', addr: '127.0.0.1:12911', extra: { heartbeatTimeoutMillis: '600' } }), { body });
+    const body = javaRegisterBody([
+      { name: 'Short', queues: 1 },
+      { name: 'Short2', queues: 1 },
+    ]);
+    const reg = jsonRequest(
+      RequestCode.REGISTER_BROKER,
+      registerHeader({ name: 'broker-s', addr: '127.0.0.1:12911', extra: { heartbeatTimeoutMillis: '600' } }),
+      { body },
+    );
     expect((await call(broker, reg.frame, reg.opaque)).cmd.code).toBe(ResponseCode.SUCCESS);
     const client = await open();
     expect((await route(client, 'Short')).code).toBe(ResponseCode.SUCCESS);
@@ -271,7 +321,10 @@ describe('broker registration and routes', () => {
     const c = await open();
     const put = jsonRequest(RequestCode.PUT_KV_CONFIG, { namespace: 'ORDER_TOPIC_CONFIG', key: 'Ordered', value: 'broker-o:4' });
     expect((await call(c, put.frame, put.opaque)).cmd.code).toBe(ResponseCode.SUCCESS);
-    const body = javaRegisterBody([{ name: 'Ordered', queues: 4 }, { name: 'X', queues: 1 }]);
+    const body = javaRegisterBody([
+      { name: 'Ordered', queues: 4 },
+      { name: 'X', queues: 1 },
+    ]);
     const reg = jsonRequest(RequestCode.REGISTER_BROKER, registerHeader({ name: 'broker-o', addr: '127.0.0.1:13911' }), { body });
     const res = (await call(c, reg.frame, reg.opaque)).cmd;
     expect(decodeKVTable(res.body!).get('Ordered')).toBe('broker-o:4');

@@ -36,7 +36,12 @@ async function startBroker(flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH'): Promise
     mappedFileSizeCommitLog: 1024 * 1024 * 1024,
     preallocateMode: 'truncate',
   });
-  const proc = await startNode(appMain('broker'), ['-c', conf], { name: `broker-${flushDiskType}`, readyPort: port, timeoutMs: 30_000, nodeArgs: [...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${flushDiskType}`)] });
+  const proc = await startNode(appMain('broker'), ['-c', conf], {
+    name: `broker-${flushDiskType}`,
+    readyPort: port,
+    timeoutMs: 30_000,
+    nodeArgs: [...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${flushDiskType}`)],
+  });
   return { proc, addr: `127.0.0.1:${port}`, dir };
 }
 
@@ -52,9 +57,23 @@ async function stopBroker(b: Broker): Promise<void> {
  * invoke and keeps only its opaque afterwards).
  */
 function sender(client: RemotingClient, addr: string, batch: number): (i: number) => Promise<unknown> {
-  const batchBody = batch > 1 ? encodeBatchBody(Array.from({ length: batch }, () => ({ flag: 0, body: PAYLOAD, properties: new Map([['TAGS', 'bench']]) }))) : null;
+  const batchBody =
+    batch > 1 ? encodeBatchBody(Array.from({ length: batch }, () => ({ flag: 0, body: PAYLOAD, properties: new Map([['TAGS', 'bench']]) }))) : null;
   const queueIds = Array.from({ length: QUEUES }, (_, q) => String(q));
-  const ext = { a: 'bench-producer', b: TOPIC, c: 'TBW102', d: String(QUEUES), e: '0', f: '0', g: String(Date.now()), h: '0', i: 'TAGS\u0001bench\u0002', j: '0', k: 'false', m: batch > 1 ? 'true' : 'false' };
+  const ext = {
+    a: 'bench-producer',
+    b: TOPIC,
+    c: 'TBW102',
+    d: String(QUEUES),
+    e: '0',
+    f: '0',
+    g: String(Date.now()),
+    h: '0',
+    i: 'TAGS\u0001bench\u0002',
+    j: '0',
+    k: 'false',
+    m: batch > 1 ? 'true' : 'false',
+  };
   const cmd = RemotingCommand.request(batch > 1 ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2, ext, batchBody ?? PAYLOAD);
   cmd.serializeType = SerializeType.ROCKETMQ;
   let stampedAt = 0;
@@ -82,8 +101,17 @@ async function consumeAll(client: RemotingClient, addr: string): Promise<number>
       let offset = 0;
       for (;;) {
         const cmd = RemotingCommand.request(RequestCode.PULL_MESSAGE, {
-          consumerGroup: 'bench-consumer', topic: TOPIC, queueId: String(q), queueOffset: String(offset), maxMsgNums: '32',
-          sysFlag: String(0x4), commitOffset: '0', suspendTimeoutMillis: '0', subscription: '*', subVersion: '0', expressionType: 'TAG',
+          consumerGroup: 'bench-consumer',
+          topic: TOPIC,
+          queueId: String(q),
+          queueOffset: String(offset),
+          maxMsgNums: '32',
+          sysFlag: String(0x4),
+          commitOffset: '0',
+          suspendTimeoutMillis: '0',
+          subscription: '*',
+          subVersion: '0',
+          expressionType: 'TAG',
         });
         cmd.serializeType = SerializeType.ROCKETMQ;
         const r = await client.invoke(addr, cmd, 10_000);
@@ -126,7 +154,17 @@ export async function runBrokerScenarios(): Promise<Row[]> {
           const t0 = performance.now();
           const n = await consumeAll(client, b.addr);
           const el = performance.now() - t0;
-          return rowFrom(SCENARIOS.consume.scenario, name, label, n, el, undefined, (processCpuMicros(pid) - cpu0) / Math.max(1, n), rss.stop(), `${QUEUES} queues, 1 pull in flight each`);
+          return rowFrom(
+            SCENARIOS.consume.scenario,
+            name,
+            label,
+            n,
+            el,
+            undefined,
+            (processCpuMicros(pid) - cpu0) / Math.max(1, n),
+            rss.stop(),
+            `${QUEUES} queues, 1 pull in flight each`,
+          );
         }),
       );
     } catch (e) {

@@ -23,7 +23,18 @@ import {
   type TopicRouteData,
 } from '@rocketmq-ts/protocol';
 import { parseProperties, stringifyProperties } from '@rocketmq-ts/common';
-import { MQBrokerError, MQClientError, getOrCreateClientInstance, noRouteError, readMessageQueueMap, type ClientOptions, type MQClientAPI, type MQClientInstance, type MessageQueue, type ReceivedMessage } from '@rocketmq-ts/client';
+import {
+  MQBrokerError,
+  MQClientError,
+  getOrCreateClientInstance,
+  noRouteError,
+  readMessageQueueMap,
+  type ClientOptions,
+  type MQClientAPI,
+  type MQClientInstance,
+  type MessageQueue,
+  type ReceivedMessage,
+} from '@rocketmq-ts/client';
 
 export interface TopicOffset {
   mq: MessageQueue;
@@ -110,7 +121,13 @@ export class MQAdmin {
     this.instance = undefined;
   }
 
-  private async body(addr: string | 'namesrv', code: number, ext: Record<string, string> | null = null, reqBody: string | null = null, timeoutMs?: number): Promise<Buffer | null> {
+  private async body(
+    addr: string | 'namesrv',
+    code: number,
+    ext: Record<string, string> | null = null,
+    reqBody: string | null = null,
+    timeoutMs?: number,
+  ): Promise<Buffer | null> {
     const cmd = this.api.request(code, ext, reqBody === null ? null : Buffer.from(reqBody, 'utf8'));
     const res = addr === 'namesrv' ? await this.api.callNamesrv(cmd, timeoutMs) : await this.api.call(addr, cmd, timeoutMs);
     return res.body;
@@ -135,7 +152,9 @@ export class MQAdmin {
   }
 
   /** Master addresses: of one cluster, of every cluster, or one given broker address. */
-  async masterAddrs(o: { cluster?: string | undefined; brokerAddr?: string | undefined } = {}): Promise<Array<{ brokerName: string; addr: string; cluster: string }>> {
+  async masterAddrs(
+    o: { cluster?: string | undefined; brokerAddr?: string | undefined } = {},
+  ): Promise<Array<{ brokerName: string; addr: string; cluster: string }>> {
     if (o.brokerAddr) return [{ brokerName: '', addr: o.brokerAddr, cluster: '' }];
     const ci = await this.clusterInfo();
     const out: Array<{ brokerName: string; addr: string; cluster: string }> = [];
@@ -146,7 +165,13 @@ export class MQAdmin {
         if (addr) out.push({ brokerName: n, addr, cluster });
       }
     }
-    if (o.cluster && out.length === 0) throw new MQClientError(ResponseCode.SYSTEM_ERROR, `cluster ${o.cluster} has no master broker (clusters: ${[...ci.clusterAddrTable.keys()].join(', ') || 'none'})`, { retriable: false });
+    if (o.cluster && out.length === 0) {
+      throw new MQClientError(
+        ResponseCode.SYSTEM_ERROR,
+        `cluster ${o.cluster} has no master broker (clusters: ${[...ci.clusterAddrTable.keys()].join(', ') || 'none'})`,
+        { retriable: false },
+      );
+    }
     return out;
   }
 
@@ -181,7 +206,10 @@ export class MQAdmin {
     const masters = await this.masterAddrs({ cluster });
     for (const m of masters) await this.body(m.addr, RequestCode.DELETE_TOPIC_IN_BROKER, DeleteTopicRequestHeader.encode({ topic }));
     for (const ns of this.api.getNamesrvAddrs()) {
-      await this.api.call(ns, this.api.request(RequestCode.DELETE_TOPIC_IN_NAMESRV, DeleteTopicFromNamesrvRequestHeader.encode({ topic, clusterName: cluster })));
+      await this.api.call(
+        ns,
+        this.api.request(RequestCode.DELETE_TOPIC_IN_NAMESRV, DeleteTopicFromNamesrvRequestHeader.encode({ topic, clusterName: cluster })),
+      );
     }
     return masters.map((m) => m.addr);
   }
@@ -273,10 +301,27 @@ export class MQAdmin {
         const x = obj(v);
         const brokerOffset = num(x['brokerOffset']);
         const consumerOffset = num(x['consumerOffset']);
-        out.push({ mq, brokerOffset, consumerOffset, pullOffset: num(x['pullOffset']), lastTimestamp: num(x['lastTimestamp']), lag: Math.max(0, brokerOffset - consumerOffset) });
+        out.push({
+          mq,
+          brokerOffset,
+          consumerOffset,
+          pullOffset: num(x['pullOffset']),
+          lastTimestamp: num(x['lastTimestamp']),
+          lag: Math.max(0, brokerOffset - consumerOffset),
+        });
       }
     }
-    out.sort((a, b) => (a.mq.topic < b.mq.topic ? -1 : a.mq.topic > b.mq.topic ? 1 : a.mq.brokerName < b.mq.brokerName ? -1 : a.mq.brokerName > b.mq.brokerName ? 1 : a.mq.queueId - b.mq.queueId));
+    out.sort((a, b) =>
+      a.mq.topic < b.mq.topic
+        ? -1
+        : a.mq.topic > b.mq.topic
+          ? 1
+          : a.mq.brokerName < b.mq.brokerName
+            ? -1
+            : a.mq.brokerName > b.mq.brokerName
+              ? 1
+              : a.mq.queueId - b.mq.queueId,
+    );
     return { queues: out, consumeTps: Math.round(consumeTps * 100) / 100 };
   }
 
@@ -292,7 +337,13 @@ export class MQAdmin {
           const s = obj(v);
           subs.push({ topic: String(topic), subString: String(s['subString'] ?? '*'), expressionType: String(s['expressionType'] ?? 'TAG') });
         }
-        return { connections: readConnections(o['connectionSet']), subscriptions: subs, consumeType: String(o['consumeType'] ?? ''), messageModel: String(o['messageModel'] ?? ''), consumeFromWhere: String(o['consumeFromWhere'] ?? '') };
+        return {
+          connections: readConnections(o['connectionSet']),
+          subscriptions: subs,
+          consumeType: String(o['consumeType'] ?? ''),
+          messageModel: String(o['messageModel'] ?? ''),
+          consumeFromWhere: String(o['consumeFromWhere'] ?? ''),
+        };
       } catch (e) {
         last = e;
       }
@@ -325,7 +376,13 @@ export class MQAdmin {
     for (const bd of route.brokerDatas) {
       const addr = bd.brokerAddrs.get(MixAll.MASTER_ID);
       if (!addr) continue;
-      const b = await this.body(addr, RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, ResetOffsetRequestHeader.encode({ topic, group, timestamp, isForce: force }), null, 15_000);
+      const b = await this.body(
+        addr,
+        RequestCode.INVOKE_BROKER_TO_RESET_OFFSET,
+        ResetOffsetRequestHeader.encode({ topic, group, timestamp, isForce: force }),
+        null,
+        15_000,
+      );
       const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
       for (const [mq, v] of readMessageQueueMap(o['offsetTable'])) out.push([mq, num(v)]);
     }
@@ -345,7 +402,11 @@ export class MQAdmin {
         if (!topic) throw e;
       }
     }
-    if (!topic) throw new MQClientError(ResponseCode.QUERY_NOT_FOUND, `${msgId} is not an offset message id; give the topic (-t) to look it up as a unique key`, { retriable: false });
+    if (!topic) {
+      throw new MQClientError(ResponseCode.QUERY_NOT_FOUND, `${msgId} is not an offset message id; give the topic (-t) to look it up as a unique key`, {
+        retriable: false,
+      });
+    }
     return this.queryMessageByUniqueKey(topic, msgId);
   }
 
@@ -385,6 +446,11 @@ function readConnections(v: JsonValue | undefined): Connection[] {
   const list = Array.isArray(v) ? v : [];
   return list.map((c) => {
     const o = obj(c);
-    return { clientId: String(o['clientId'] ?? ''), clientAddr: String(o['clientAddr'] ?? ''), language: String(o['language'] ?? ''), version: num(o['version']) };
+    return {
+      clientId: String(o['clientId'] ?? ''),
+      clientAddr: String(o['clientAddr'] ?? ''),
+      language: String(o['language'] ?? ''),
+      version: num(o['version']),
+    };
   });
 }

@@ -19,7 +19,7 @@ function usage(): string {
   return (
     'usage: mqadmin <command> [-n <namesrvAddr>] [options] [--json]\n\nThe most commonly used mqadmin commands are:\n' +
     COMMANDS.map((c) => `   ${c.name.padEnd(w)}  ${c.desc}`).join('\n') +
-    '\n\nSee \'mqadmin help <command>\' for more information on a specific command.\n'
+    "\n\nSee 'mqadmin help <command>' for more information on a specific command.\n"
   );
 }
 
@@ -27,7 +27,10 @@ function commandUsage(c: Command): string {
   const all = [N, ...c.opts, H];
   const lines = all.map((o) => ` -${o.short},--${o.long}${o.flag ? '' : ` <${o.long}>`}`.padEnd(44) + `${o.desc}${o.required ? ' (required)' : ''}`);
   lines.push(' --json'.padEnd(44) + 'print JSON for scripts');
-  const required = c.opts.filter((o) => o.required).map((o) => `-${o.short} <${o.long}>`).join(' ');
+  const required = c.opts
+    .filter((o) => o.required)
+    .map((o) => `-${o.short} <${o.long}>`)
+    .join(' ');
   return `usage: mqadmin ${c.name} ${required ? required + ' ' : ''}[options]\n${lines.join('\n')}\n`;
 }
 
@@ -68,7 +71,10 @@ function parseArgs(c: Command, args: readonly string[]): Map<string, string | tr
 const silentLogger: ClientLogger = { log: () => undefined };
 
 /** Runs one mqadmin command; returns the process exit code. */
-export async function runCli(argv: readonly string[], io: CliIO = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env: process.env }): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: CliIO = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env: process.env },
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     const sub = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;

@@ -2,7 +2,11 @@
 export function formatTable(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | undefined>>): string {
   const cells = rows.map((r) => headers.map((_, i) => (r[i] === undefined ? '' : String(r[i]))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd();
+  const line = (r: readonly string[]): string =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2)))
+      .join('')
+      .trimEnd();
   return [line(headers.map((h) => h)), ...cells.map(line)].join('\n') + '\n';
 }
 
@@ -21,10 +25,18 @@ export function formatTime(ms: number): string {
 
 /** JSON for scripts: Maps become objects, Buffers become UTF-8 text. */
 export function toJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => {
-    if (x instanceof Map) return Object.fromEntries(x);
-    if (x instanceof Set) return [...x];
-    if (x && typeof x === 'object' && (x as { type?: string }).type === 'Buffer' && Array.isArray((x as { data?: unknown }).data)) return Buffer.from((x as { data: number[] }).data).toString('utf8');
-    return x;
-  }, 2) + '\n';
+  return (
+    JSON.stringify(
+      v,
+      (_k, x: unknown) => {
+        if (x instanceof Map) return Object.fromEntries(x);
+        if (x instanceof Set) return [...x];
+        if (x && typeof x === 'object' && (x as { type?: string }).type === 'Buffer' && Array.isArray((x as { data?: unknown }).data)) {
+          return Buffer.from((x as { data: number[] }).data).toString('utf8');
+        }
+        return x;
+      },
+      2,
+    ) + '\n'
+  );
 }

@@ -65,13 +65,21 @@ export const sortedByKey = (m: ReadonlyMap<string, string>): Array<[string, stri
 export const addrBanner = (addr: string): string => `============${addr}============\n`;
 
 /** A server's configuration as mqadmin lists it: a banner, then `key = value` lines by key. */
-export const configText = (addr: string, cfg: ReadonlyMap<string, string>): string => addrBanner(addr) + sortedByKey(cfg).map(([k, v]) => `${k.padEnd(50)}=  ${v}\n`).join('');
+export const configText = (addr: string, cfg: ReadonlyMap<string, string>): string =>
+  addrBanner(addr) +
+  sortedByKey(cfg)
+    .map(([k, v]) => `${k.padEnd(50)}=  ${v}\n`)
+    .join('');
 
 /**
  * Reads one key/value table from each broker of -b / -c. Text: `text` per broker as it comes;
  * JSON: the table alone for one broker, else the tables by broker address.
  */
-export async function printPerBroker(ctx: CommandContext, read: (addr: string) => Promise<Map<string, string>>, text: (addr: string, table: Map<string, string>, several: boolean) => string): Promise<void> {
+export async function printPerBroker(
+  ctx: CommandContext,
+  read: (addr: string) => Promise<Map<string, string>>,
+  text: (addr: string, table: Map<string, string>, several: boolean) => string,
+): Promise<void> {
   const addrs = await targets(ctx);
   const all: Record<string, Record<string, string>> = {};
   for (const addr of addrs) {

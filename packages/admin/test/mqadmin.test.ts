@@ -40,7 +40,29 @@ describe('mqadmin', () => {
   it('prints help and rejects unknown commands and missing options', async () => {
     let out = '';
     expect(await runCli([], { out: (s) => (out += s), err: () => undefined, env: {} })).toBe(0);
-    for (const name of ['updateTopic', 'deleteTopic', 'topicList', 'topicRoute', 'topicStatus', 'clusterList', 'brokerStatus', 'updateSubGroup', 'deleteSubGroup', 'consumerProgress', 'consumerConnection', 'producerConnection', 'queryMsgById', 'queryMsgByKey', 'queryMsgByUniqueKey', 'resetOffsetByTime', 'sendMessage', 'consumeMessage', 'getBrokerConfig', 'updateBrokerConfig', 'getNamesrvConfig']) {
+    for (const name of [
+      'updateTopic',
+      'deleteTopic',
+      'topicList',
+      'topicRoute',
+      'topicStatus',
+      'clusterList',
+      'brokerStatus',
+      'updateSubGroup',
+      'deleteSubGroup',
+      'consumerProgress',
+      'consumerConnection',
+      'producerConnection',
+      'queryMsgById',
+      'queryMsgByKey',
+      'queryMsgByUniqueKey',
+      'resetOffsetByTime',
+      'sendMessage',
+      'consumeMessage',
+      'getBrokerConfig',
+      'updateBrokerConfig',
+      'getNamesrvConfig',
+    ]) {
       expect(out).toContain(name);
     }
     const bad = await mq('noSuchCommand');
@@ -86,7 +108,11 @@ describe('mqadmin', () => {
     expect(up.code).toBe(0);
     expect(up.out).toContain(`create topic to ${c.brokerAddr} success.`);
     await waitFor(async () => (await mqJson<string[]>('topicList')).includes(topic), { timeoutMs: 10_000 });
-    const route = await mqJson<{ queueDatas: Array<{ brokerName: string; readQueueNums: number; writeQueueNums: number; perm: number }> }>('topicRoute', '-t', topic);
+    const route = await mqJson<{ queueDatas: Array<{ brokerName: string; readQueueNums: number; writeQueueNums: number; perm: number }> }>(
+      'topicRoute',
+      '-t',
+      topic,
+    );
     expect(route.queueDatas).toEqual([expect.objectContaining({ brokerName: c.brokerName, readQueueNums: 3, writeQueueNums: 3, perm: 6 })]);
     expect((await mq('topicRoute', '-t', topic, '-l')).out).toMatch(/#ClusterName\s+#BrokerName\s+#BrokerAddr/);
     const listed = await mq('topicList', '-c');
@@ -97,7 +123,11 @@ describe('mqadmin', () => {
     closers.push(producer);
     for (let i = 0; i < 5; i++) await producer.send(new Message(topic, Buffer.from(`s${i}`)), { queue: { topic, brokerName: c.brokerName, queueId: 1 } });
     const st = await mqJson<Array<{ queueId: number; minOffset: number; maxOffset: number }>>('topicStatus', '-t', topic);
-    expect(st.map((s) => [s.queueId, s.maxOffset])).toEqual([[0, 0], [1, 5], [2, 0]]);
+    expect(st.map((s) => [s.queueId, s.maxOffset])).toEqual([
+      [0, 0],
+      [1, 5],
+      [2, 0],
+    ]);
     expect((await mq('topicStatus', '-t', topic)).out).toMatch(/#Broker Name\s+#QID\s+#Min Offset\s+#Max Offset\s+#Last Updated\n.*\n\S+\s+1\s+0\s+5/);
 
     // producerConnection sees the producer (it heartbeats once it knows the broker)
@@ -116,7 +146,21 @@ describe('mqadmin', () => {
     const topic = uniq('AdminMsg');
     expect((await mq('updateTopic', '-b', c.brokerAddr, '-t', topic, '-r', '2', '-w', '2')).code).toBe(0);
     await waitFor(async () => (await mq('topicRoute', '-t', topic)).code === 0, { timeoutMs: 10_000 });
-    const sent = await mqJson<{ msgId: string; offsetMsgId: string; sendStatus: string; queueId: number }>('sendMessage', '-t', topic, '-p', 'hello admin', '-k', 'order-42', '-c', 'TagA', '-b', c.brokerName, '-i', '1');
+    const sent = await mqJson<{ msgId: string; offsetMsgId: string; sendStatus: string; queueId: number }>(
+      'sendMessage',
+      '-t',
+      topic,
+      '-p',
+      'hello admin',
+      '-k',
+      'order-42',
+      '-c',
+      'TagA',
+      '-b',
+      c.brokerName,
+      '-i',
+      '1',
+    );
     expect(sent.sendStatus).toBe('SEND_OK');
     expect(sent.queueId).toBe(1);
     const plain = await mq('sendMessage', '-t', topic, '-p', 'second');
@@ -128,7 +172,10 @@ describe('mqadmin', () => {
     expect(byOffsetId.out).toContain('hello admin');
     expect(byOffsetId.out).toMatch(/Tags\s+: \[TagA\]/);
 
-    await waitFor(async () => (await mqJson<unknown[]>('queryMsgByKey', '-t', topic, '-k', 'order-42')).length === 1, { timeoutMs: 10_000, message: 'index has the key' });
+    await waitFor(async () => (await mqJson<unknown[]>('queryMsgByKey', '-t', topic, '-k', 'order-42')).length === 1, {
+      timeoutMs: 10_000,
+      message: 'index has the key',
+    });
     const byKey = await mq('queryMsgByKey', '-t', topic, '-k', 'order-42');
     expect(byKey.out).toMatch(new RegExp(`#Message ID\\s+#QID\\s+#Offset\\n${sent.msgId}\\s+1\\s+0`));
     const byUniq = await mqJson<Array<{ body: string; msgId: string }>>('queryMsgByUniqueKey', '-i', sent.msgId, '-t', topic);
@@ -159,7 +206,14 @@ describe('mqadmin', () => {
 
     let consumed = 0;
     let paused = false;
-    const k = new PushConsumer({ group, namesrvAddr: c.namesrvAddr, logger: quiet, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', persistConsumerOffsetIntervalMs: 300, brokerSuspendMaxTimeMillis: 1000 });
+    const k = new PushConsumer({
+      group,
+      namesrvAddr: c.namesrvAddr,
+      logger: quiet,
+      consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+      persistConsumerOffsetIntervalMs: 300,
+      brokerSuspendMaxTimeMillis: 1000,
+    });
     closers.push(k);
     k.subscribe(topic, '*');
     k.registerMessageListener(() => {
@@ -176,14 +230,23 @@ describe('mqadmin', () => {
     expect(conn.out).toMatch(new RegExp(`${topic}\\s+\\*`));
     expect(conn.out).toContain('MessageModel: CLUSTERING');
 
-    await waitFor(async () => {
-      const p = await mqJson<{ diffTotal: number; queues: Array<{ topic: string; consumerOffset: number }> }>('consumerProgress', '-g', group, '-t', topic);
-      return p.diffTotal === 0 && p.queues.reduce((s, q) => s + q.consumerOffset, 0) === 10;
-    }, { timeoutMs: 10_000, message: 'progress caught up' });
+    await waitFor(
+      async () => {
+        const p = await mqJson<{ diffTotal: number; queues: Array<{ topic: string; consumerOffset: number }> }>('consumerProgress', '-g', group, '-t', topic);
+        return p.diffTotal === 0 && p.queues.reduce((s, q) => s + q.consumerOffset, 0) === 10;
+      },
+      { timeoutMs: 10_000, message: 'progress caught up' },
+    );
     // stop consuming, send more: the lag shows per queue
     k.suspend();
     for (let i = 0; i < 6; i++) await producer.send(new Message(topic, Buffer.from(`lag${i}`)));
-    const prog = await mqJson<{ diffTotal: number; queues: Array<{ queueId: number; brokerOffset: number; consumerOffset: number; diff: number }> }>('consumerProgress', '-g', group, '-t', topic);
+    const prog = await mqJson<{ diffTotal: number; queues: Array<{ queueId: number; brokerOffset: number; consumerOffset: number; diff: number }> }>(
+      'consumerProgress',
+      '-g',
+      group,
+      '-t',
+      topic,
+    );
     expect(prog.diffTotal).toBe(6);
     for (const q of prog.queues) expect(q.diff).toBe(q.brokerOffset - q.consumerOffset);
     const text = await mq('consumerProgress', '-g', group, '-t', topic);

@@ -268,7 +268,12 @@ export class MQClientAPI {
       bname: a.mq.brokerName,
     });
     const res = await this.remoting.invoke(addr, this.request(code, header), timeoutMs);
-    if (res.code !== ResponseCode.SUCCESS && res.code !== ResponseCode.PULL_NOT_FOUND && res.code !== ResponseCode.PULL_RETRY_IMMEDIATELY && res.code !== ResponseCode.PULL_OFFSET_MOVED) {
+    if (
+      res.code !== ResponseCode.SUCCESS &&
+      res.code !== ResponseCode.PULL_NOT_FOUND &&
+      res.code !== ResponseCode.PULL_RETRY_IMMEDIATELY &&
+      res.code !== ResponseCode.PULL_OFFSET_MOVED
+    ) {
       throw new MQBrokerError(res.code, res.remark, addr);
     }
     const h = PullMessageResponseHeader.decode(res.extFields);
@@ -315,12 +320,18 @@ export class MQClientAPI {
   }
 
   async searchOffset(addr: string, mq: MessageQueue, timestamp: number, boundaryType: 'lower' | 'upper' = 'lower'): Promise<number> {
-    const cmd = this.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, SearchOffsetRequestHeader.encode({ topic: mq.topic, queueId: mq.queueId, timestamp, boundaryType, bname: mq.brokerName }));
+    const cmd = this.request(
+      RequestCode.SEARCH_OFFSET_BY_TIMESTAMP,
+      SearchOffsetRequestHeader.encode({ topic: mq.topic, queueId: mq.queueId, timestamp, boundaryType, bname: mq.brokerName }),
+    );
     return OffsetResponseHeader.decode((await this.call(addr, cmd)).extFields).offset;
   }
 
   async getEarliestMsgStoretime(addr: string, mq: MessageQueue): Promise<number> {
-    const cmd = this.request(RequestCode.GET_EARLIEST_MSG_STORETIME, GetEarliestMsgStoretimeRequestHeader.encode({ topic: mq.topic, queueId: mq.queueId, bname: mq.brokerName }));
+    const cmd = this.request(
+      RequestCode.GET_EARLIEST_MSG_STORETIME,
+      GetEarliestMsgStoretimeRequestHeader.encode({ topic: mq.topic, queueId: mq.queueId, bname: mq.brokerName }),
+    );
     return GetEarliestMsgStoretimeResponseHeader.decode((await this.call(addr, cmd)).extFields).timestamp;
   }
 
@@ -336,14 +347,25 @@ export class MQClientAPI {
   }
 
   async getConsumerIdList(addr: string, group: string): Promise<string[]> {
-    const res = await this.call(addr, this.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, GetConsumerListByGroupRequestHeader.encode({ consumerGroup: group })));
+    const res = await this.call(
+      addr,
+      this.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, GetConsumerListByGroupRequestHeader.encode({ consumerGroup: group })),
+    );
     if (!res.body) return [];
     const o = Object.fromEntries(jsonEntries(parseLenientJson(res.body.toString('utf8')))) as Record<string, JsonValue>;
     const list = o['consumerIdList'];
     return Array.isArray(list) ? list.map(String) : [];
   }
 
-  async consumerSendMessageBack(addr: string, brokerName: string, msg: ReceivedMessage, group: string, delayLevel: number, maxReconsumeTimes: number, timeoutMs = this.opts.timeoutMs): Promise<void> {
+  async consumerSendMessageBack(
+    addr: string,
+    brokerName: string,
+    msg: ReceivedMessage,
+    group: string,
+    delayLevel: number,
+    maxReconsumeTimes: number,
+    timeoutMs = this.opts.timeoutMs,
+  ): Promise<void> {
     const cmd = this.request(
       RequestCode.CONSUMER_SEND_MSG_BACK,
       ConsumerSendMsgBackRequestHeader.encode({
@@ -362,7 +384,12 @@ export class MQClientAPI {
 
   /** LOCK_BATCH_MQ: returns the queues the broker locked for us. */
   async lockBatchMQ(addr: string, group: string, clientId: string, mqs: readonly MessageQueue[], timeoutMs = 1_000): Promise<MessageQueue[]> {
-    const body = JSON.stringify({ consumerGroup: group, clientId, onlyThisBroker: false, mqSet: mqs.map((q) => ({ brokerName: q.brokerName, queueId: q.queueId, topic: q.topic })) });
+    const body = JSON.stringify({
+      consumerGroup: group,
+      clientId,
+      onlyThisBroker: false,
+      mqSet: mqs.map((q) => ({ brokerName: q.brokerName, queueId: q.queueId, topic: q.topic })),
+    });
     const res = await this.call(addr, this.request(RequestCode.LOCK_BATCH_MQ, null, Buffer.from(body, 'utf8')), timeoutMs);
     if (!res.body) return [];
     const o = Object.fromEntries(jsonEntries(parseLenientJson(res.body.toString('utf8')))) as Record<string, JsonValue>;
@@ -375,7 +402,12 @@ export class MQClientAPI {
   }
 
   async unlockBatchMQ(addr: string, group: string, clientId: string, mqs: readonly MessageQueue[], oneway = false): Promise<void> {
-    const body = JSON.stringify({ consumerGroup: group, clientId, onlyThisBroker: false, mqSet: mqs.map((q) => ({ brokerName: q.brokerName, queueId: q.queueId, topic: q.topic })) });
+    const body = JSON.stringify({
+      consumerGroup: group,
+      clientId,
+      onlyThisBroker: false,
+      mqSet: mqs.map((q) => ({ brokerName: q.brokerName, queueId: q.queueId, topic: q.topic })),
+    });
     const cmd = this.request(RequestCode.UNLOCK_BATCH_MQ, null, Buffer.from(body, 'utf8'));
     if (oneway) await this.remoting.invokeOneway(addr, cmd, 1_000);
     else await this.call(addr, cmd, 1_000);
@@ -390,7 +422,12 @@ export class MQClientAPI {
   }
 
   /** QUERY_MESSAGE by key (or by UNIQ_KEY when `unique`); [] when nothing matches. */
-  async queryMessage(addr: string, brokerName: string, q: { topic: string; key: string; maxNum: number; begin: number; end: number; unique?: boolean }, timeoutMs = this.opts.timeoutMs * 5): Promise<ReceivedMessage[]> {
+  async queryMessage(
+    addr: string,
+    brokerName: string,
+    q: { topic: string; key: string; maxNum: number; begin: number; end: number; unique?: boolean },
+    timeoutMs = this.opts.timeoutMs * 5,
+  ): Promise<ReceivedMessage[]> {
     const ext = QueryMessageRequestHeader.encode({ topic: q.topic, key: q.key, maxNum: q.maxNum, beginTimestamp: q.begin, endTimestamp: q.end });
     if (q.unique) ext['_UNIQUE_KEY_QUERY'] = 'true';
     const res = await this.call(addr, this.request(RequestCode.QUERY_MESSAGE, ext), timeoutMs, [ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND]);

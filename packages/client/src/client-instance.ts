@@ -198,7 +198,11 @@ export class MQClientInstance {
    * know borrows the TBW102 template's route (the broker creates the topic on first send).
    * Returns whether a route is known now.
    */
-  async updateTopicRouteFromNameServer(topic: string, defaultTopicQueueNums?: number, templateTopic: string = MixAll.AUTO_CREATE_TOPIC_KEY_TOPIC): Promise<boolean> {
+  async updateTopicRouteFromNameServer(
+    topic: string,
+    defaultTopicQueueNums?: number,
+    templateTopic: string = MixAll.AUTO_CREATE_TOPIC_KEY_TOPIC,
+  ): Promise<boolean> {
     let route = await this.api.getTopicRouteInfo(topic);
     if (route === undefined && defaultTopicQueueNums !== undefined) {
       const template = await this.api.getTopicRouteInfo(templateTopic);
@@ -439,19 +443,25 @@ export class MQClientInstance {
   private onGetConsumerStatus(cmd: RemotingCommand): RemotingCommand {
     const c = this.consumers.get(cmd.ext('group') ?? '');
     const table = new Map<object, number>();
-    for (const [mq, off] of c?.consumerOffsets(cmd.ext('topic') ?? '') ?? []) table.set({ brokerName: mq.brokerName, queueId: mq.queueId, topic: mq.topic }, off);
+    for (const [mq, off] of c?.consumerOffsets(cmd.ext('topic') ?? '') ?? []) {
+      table.set({ brokerName: mq.brokerName, queueId: mq.queueId, topic: mq.topic }, off);
+    }
     return this.ok(cmd, stringifyFastjson({ consumerTable: {}, messageQueueTable: table }));
   }
 
   private onGetRunningInfo(cmd: RemotingCommand): RemotingCommand {
     const c = this.consumers.get(cmd.ext('consumerGroup') ?? '');
-    if (!c) return RemotingCommand.responseTo(cmd, ResponseCode.SYSTEM_ERROR, `The Consumer Group <${cmd.ext('consumerGroup') ?? ''}> not exist in this consumer`);
+    if (!c) {
+      return RemotingCommand.responseTo(cmd, ResponseCode.SYSTEM_ERROR, `The Consumer Group <${cmd.ext('consumerGroup') ?? ''}> not exist in this consumer`);
+    }
     return this.ok(cmd, stringifyFastjson(c.runningInfo()));
   }
 
   private async onConsumeDirectly(cmd: RemotingCommand, _conn: RemotingConnection): Promise<RemotingCommand> {
     const c = this.consumers.get(cmd.ext('consumerGroup') ?? '');
-    if (!c) return RemotingCommand.responseTo(cmd, ResponseCode.SYSTEM_ERROR, `The Consumer Group <${cmd.ext('consumerGroup') ?? ''}> not exist in this consumer`);
+    if (!c) {
+      return RemotingCommand.responseTo(cmd, ResponseCode.SYSTEM_ERROR, `The Consumer Group <${cmd.ext('consumerGroup') ?? ''}> not exist in this consumer`);
+    }
     const msg = decodeReceivedMessages(cmd.body, { brokerName: cmd.ext('brokerName') ?? '' })[0];
     if (!msg) return RemotingCommand.responseTo(cmd, ResponseCode.SYSTEM_ERROR, 'no message in the request body');
     const r = await c.consumeMessageDirectly(msg);

@@ -71,9 +71,17 @@ export function dlqTopic(group: string): string {
 
 /** Route equality good enough to decide whether to re-derive queue lists. */
 export function routeFingerprint(r: TopicRouteData): string {
-  const qd = [...r.queueDatas].sort((a, b) => a.brokerName.localeCompare(b.brokerName)).map((q) => `${q.brokerName}:${q.readQueueNums}:${q.writeQueueNums}:${q.perm}`);
+  const qd = [...r.queueDatas]
+    .sort((a, b) => a.brokerName.localeCompare(b.brokerName))
+    .map((q) => `${q.brokerName}:${q.readQueueNums}:${q.writeQueueNums}:${q.perm}`);
   const bd = [...r.brokerDatas]
     .sort((a, b) => a.brokerName.localeCompare(b.brokerName))
-    .map((b) => `${b.brokerName}=${[...b.brokerAddrs.entries()].sort((x, y) => x[0] - y[0]).map(([k, v]) => `${k}/${v}`).join(',')}`);
+    .map(
+      (b) =>
+        `${b.brokerName}=${[...b.brokerAddrs.entries()]
+          .sort((x, y) => x[0] - y[0])
+          .map(([k, v]) => `${k}/${v}`)
+          .join(',')}`,
+    );
   return `${r.orderTopicConf ?? ''}|${qd.join(';')}|${bd.join(';')}`;
 }

@@ -72,8 +72,9 @@ export function decodeReceivedMessages(body: Buffer | null, o: DecodeReceivedOpt
     if ((d.sysFlag & MessageSysFlag.COMPRESSED_FLAG) !== 0) {
       try {
         const inflated = inflateBody(m.body, d.sysFlag);
-        if (inflated === undefined) {o.onUndecodable?.(m, `compression type 0x${(d.sysFlag & MessageSysFlag.COMPRESSION_TYPE_MASK).toString(16)} is not supported`);}
-        else {
+        if (inflated === undefined) {
+          o.onUndecodable?.(m, `compression type 0x${(d.sysFlag & MessageSysFlag.COMPRESSION_TYPE_MASK).toString(16)} is not supported`);
+        } else {
           m.body = inflated;
           m.sysFlag &= ~MessageSysFlag.COMPRESSED_FLAG;
         }

@@ -4,7 +4,9 @@ import type { ClientLogger } from '../src/index.js';
 export { sleep };
 
 /** Collects client log events (quiet tests, and assertions on events). */
-export function captureLogger(echo = process.env['ROCKETMQ_TS_TEST_ECHO'] === '1'): ClientLogger & { events: Array<{ level: string; event: string; message: string }> } {
+export function captureLogger(
+  echo = process.env['ROCKETMQ_TS_TEST_ECHO'] === '1',
+): ClientLogger & { events: Array<{ level: string; event: string; message: string }> } {
   const events: Array<{ level: string; event: string; message: string }> = [];
   return {
     events,

@@ -14,7 +14,11 @@ describe('@rocketmq-ts/client', () => {
       `const m = await import(${JSON.stringify(entry)});`,
       `process.stdout.write('exports ' + Object.keys(m).length + '\\n');`,
     ].join('\n');
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^exports \d+$/m);
     expect(r.stdout.split('\n').filter((l) => l.startsWith('NEST '))).toEqual([]);
@@ -24,7 +28,11 @@ describe('@rocketmq-ts/client', () => {
     const entry = pathToFileURL(join(import.meta.dirname, '..', '..', 'remoting', 'dist', 'nest', 'index.js')).href;
     const hook = `export async function resolve(s, c, next) { if (s.startsWith('@nestjs/')) process.stdout.write('NEST ' + s + '\\n'); return next(s, c); }`;
     const script = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)})); await import(${JSON.stringify(entry)});`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     expect(r.stdout).toContain('NEST @nestjs/');
   });
 });

@@ -39,7 +39,14 @@ async function waitRoute(topic: string): Promise<void> {
 }
 
 async function liteConsumer(extra: Partial<ConstructorParameters<typeof LitePullConsumer>[0]> = {}): Promise<LitePullConsumer> {
-  const lc = new LitePullConsumer({ group: uniqueName('LG'), namesrvAddr: c.namesrvAddr, logger, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', brokerSuspendMaxTimeMillis: 1000, ...extra });
+  const lc = new LitePullConsumer({
+    group: uniqueName('LG'),
+    namesrvAddr: c.namesrvAddr,
+    logger,
+    consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+    brokerSuspendMaxTimeMillis: 1000,
+    ...extra,
+  });
   closers.push(() => lc.shutdown());
   return lc;
 }
@@ -70,7 +77,9 @@ describe('producer', () => {
     const asyncResults = await Promise.all(
       [0, 1, 2, 3].map(
         (i) =>
-          new Promise<SendResult>((resolve, reject) => producer.sendAsync(new Message(topic, Buffer.from(`async-${i}`)), { onSuccess: resolve, onException: reject })),
+          new Promise<SendResult>((resolve, reject) =>
+            producer.sendAsync(new Message(topic, Buffer.from(`async-${i}`)), { onSuccess: resolve, onException: reject }),
+          ),
       ),
     );
     expect(asyncResults.every((r) => r.sendStatus === 'SEND_OK')).toBe(true);
@@ -88,7 +97,12 @@ describe('producer', () => {
     await lc.assign(mqs);
     const got = await pollN(lc, 20);
     const bodies = got.map((m) => m.body.toString()).sort();
-    const expected = [...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => `sync-${i}`), ...[0, 1, 2, 3].map((i) => `async-${i}`), ...[0, 1, 2].map((i) => `oneway-${i}`), ...[0, 1, 2, 3, 4].map((i) => `batch-${i}`)].sort();
+    const expected = [
+      ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => `sync-${i}`),
+      ...[0, 1, 2, 3].map((i) => `async-${i}`),
+      ...[0, 1, 2].map((i) => `oneway-${i}`),
+      ...[0, 1, 2, 3, 4].map((i) => `batch-${i}`),
+    ].sort();
     expect(bodies).toEqual(expected);
     // ids, keys and tags survive the trip
     const s0 = got.find((m) => m.body.toString() === 'sync-0')!;
@@ -183,7 +197,21 @@ describe('producer', () => {
     // a read-only topic: no writable queue, so no route for producers
     const ro = uniqueName('T_RO');
     const api = producer.clientInstance.api;
-    await api.call(c.brokerAddr, api.request(RequestCode.UPDATE_AND_CREATE_TOPIC, CreateTopicRequestHeader.encode({ topic: ro, defaultTopic: 'TBW102', readQueueNums: 2, writeQueueNums: 2, perm: PermName.PERM_READ, topicFilterType: 'SINGLE_TAG', order: false })));
+    await api.call(
+      c.brokerAddr,
+      api.request(
+        RequestCode.UPDATE_AND_CREATE_TOPIC,
+        CreateTopicRequestHeader.encode({
+          topic: ro,
+          defaultTopic: 'TBW102',
+          readQueueNums: 2,
+          writeQueueNums: 2,
+          perm: PermName.PERM_READ,
+          topicFilterType: 'SINGLE_TAG',
+          order: false,
+        }),
+      ),
+    );
     await waitFor(async () => (await api.getTopicRouteInfo(ro)) !== undefined, { timeoutMs: 10_000 });
     const roErr = await producer.send(new Message(ro, Buffer.from('x'))).catch((e: unknown) => e);
     expect((roErr as MQError).code).toBe(ResponseCode.TOPIC_NOT_EXIST);
@@ -199,9 +227,26 @@ describe('producer', () => {
     // create the topic on both brokers
     const api = p.clientInstance.api;
     for (const addr of [c.brokerAddr, b2.addr]) {
-      await api.call(addr, api.request(RequestCode.UPDATE_AND_CREATE_TOPIC, CreateTopicRequestHeader.encode({ topic, defaultTopic: 'TBW102', readQueueNums: 2, writeQueueNums: 2, perm: 6, topicFilterType: 'SINGLE_TAG', order: false })));
+      await api.call(
+        addr,
+        api.request(
+          RequestCode.UPDATE_AND_CREATE_TOPIC,
+          CreateTopicRequestHeader.encode({
+            topic,
+            defaultTopic: 'TBW102',
+            readQueueNums: 2,
+            writeQueueNums: 2,
+            perm: 6,
+            topicFilterType: 'SINGLE_TAG',
+            order: false,
+          }),
+        ),
+      );
     }
-    await waitFor(async () => ((await api.getTopicRouteInfo(topic))?.brokerDatas.length ?? 0) === 2, { timeoutMs: 15_000, message: 'both brokers in the route' });
+    await waitFor(async () => ((await api.getTopicRouteInfo(topic))?.brokerDatas.length ?? 0) === 2, {
+      timeoutMs: 15_000,
+      message: 'both brokers in the route',
+    });
     const mqs = await p.fetchPublishMessageQueues(topic);
     expect(new Set(mqs.map((q) => q.brokerName)).size).toBe(2);
     await b2.process.kill();

@@ -23,13 +23,35 @@ afterAll(async () => {
 
 async function createTopic(topic: string, queues: number): Promise<void> {
   const api = producer.clientInstance.api;
-  await api.call(c.brokerAddr, api.request(RequestCode.UPDATE_AND_CREATE_TOPIC, CreateTopicRequestHeader.encode({ topic, defaultTopic: 'TBW102', readQueueNums: queues, writeQueueNums: queues, perm: 6, topicFilterType: 'SINGLE_TAG', order: false })));
+  await api.call(
+    c.brokerAddr,
+    api.request(
+      RequestCode.UPDATE_AND_CREATE_TOPIC,
+      CreateTopicRequestHeader.encode({
+        topic,
+        defaultTopic: 'TBW102',
+        readQueueNums: queues,
+        writeQueueNums: queues,
+        perm: 6,
+        topicFilterType: 'SINGLE_TAG',
+        order: false,
+      }),
+    ),
+  );
   await waitFor(async () => (await api.getTopicRouteInfo(topic)) !== undefined, { timeoutMs: 10_000, message: `route of ${topic}` });
 }
 
 function consumer(group: string, topic: string, sink: (m: ReceivedMessage, who: number) => void, extra: Partial<PushConsumerOptions> = {}): PushConsumer {
   const who = consumers.length;
-  const k = new PushConsumer({ group, namesrvAddr: c.namesrvAddr, logger, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', brokerSuspendMaxTimeMillis: 2000, persistConsumerOffsetIntervalMs: 1000, ...extra });
+  const k = new PushConsumer({
+    group,
+    namesrvAddr: c.namesrvAddr,
+    logger,
+    consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+    brokerSuspendMaxTimeMillis: 2000,
+    persistConsumerOffsetIntervalMs: 1000,
+    ...extra,
+  });
   k.subscribe(topic, '*');
   k.registerMessageListener((msgs) => {
     for (const m of msgs) sink(m, who);
@@ -43,7 +65,12 @@ function consumer(group: string, topic: string, sink: (m: ReceivedMessage, who: 
 async function waitBalanced(ks: PushConsumer[], topic: string, queues: number): Promise<void> {
   await waitFor(
     () => {
-      const owned = ks.flatMap((k) => k.assignment().filter((q) => q.topic === topic).map(mqKey));
+      const owned = ks.flatMap((k) =>
+        k
+          .assignment()
+          .filter((q) => q.topic === topic)
+          .map(mqKey),
+      );
       return owned.length === queues && new Set(owned).size === queues && ks.every((k) => k.assignment().some((q) => q.topic === topic));
     },
     { timeoutMs: 20_000, message: `${ks.length} consumers to share ${queues} queues` },
@@ -132,10 +159,18 @@ describe('push consumer, clustering', () => {
     const got: string[] = [];
     const ks = [0, 1].map(() => consumer(group, topic, (m) => void got.push(m.body.toString()), { allocateStrategy: 'CONSISTENT_HASH' }));
     for (const k of ks) await k.start();
-    await waitFor(() => {
-      const owned = ks.flatMap((k) => k.assignment().filter((q) => q.topic === topic).map(mqKey));
-      return owned.length === 8 && new Set(owned).size === 8;
-    }, { timeoutMs: 20_000 });
+    await waitFor(
+      () => {
+        const owned = ks.flatMap((k) =>
+          k
+            .assignment()
+            .filter((q) => q.topic === topic)
+            .map(mqKey),
+        );
+        return owned.length === 8 && new Set(owned).size === 8;
+      },
+      { timeoutMs: 20_000 },
+    );
     for (let i = 0; i < 16; i++) await producer.send(new Message(topic, Buffer.from(`h${i}`)));
     await waitFor(() => got.length >= 16, { timeoutMs: 15_000 });
     expect(new Set(got).size).toBe(16);
@@ -155,9 +190,16 @@ describe('push consumer, clustering', () => {
     const last: string[] = [];
     const first: string[] = [];
     const ts: string[] = [];
-    const kl = consumer(uniqueName('CG_LAST'), topic, (m) => void last.push(m.body.toString()), { consumeFromWhere: 'CONSUME_FROM_LAST_OFFSET', strictConsumeFromWhere: true });
+    const kl = consumer(uniqueName('CG_LAST'), topic, (m) => void last.push(m.body.toString()), {
+      consumeFromWhere: 'CONSUME_FROM_LAST_OFFSET',
+      strictConsumeFromWhere: true,
+    });
     const kf = consumer(uniqueName('CG_FIRST'), topic, (m) => void first.push(m.body.toString()), { consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
-    const kt = consumer(uniqueName('CG_TS'), topic, (m) => void ts.push(m.body.toString()), { consumeFromWhere: 'CONSUME_FROM_TIMESTAMP', consumeTimestamp: mid, strictConsumeFromWhere: true });
+    const kt = consumer(uniqueName('CG_TS'), topic, (m) => void ts.push(m.body.toString()), {
+      consumeFromWhere: 'CONSUME_FROM_TIMESTAMP',
+      consumeTimestamp: mid,
+      strictConsumeFromWhere: true,
+    });
     for (const k of [kl, kf, kt]) await k.start();
     await waitBalanced([kl], topic, 2);
     await waitBalanced([kt], topic, 2);
@@ -189,7 +231,15 @@ describe('push consumer, clustering', () => {
     await createTopic(topic, 1);
     for (let i = 0; i < 60; i++) await producer.send(new Message(topic, Buffer.from(`f${i}`)));
     let done = 0;
-    const k = new PushConsumer({ group: uniqueName('CG_FLOW'), namesrvAddr: c.namesrvAddr, logger, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', pullThresholdForQueue: 10, pullBatchSize: 5, consumeThreadMax: 1 });
+    const k = new PushConsumer({
+      group: uniqueName('CG_FLOW'),
+      namesrvAddr: c.namesrvAddr,
+      logger,
+      consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+      pullThresholdForQueue: 10,
+      pullBatchSize: 5,
+      consumeThreadMax: 1,
+    });
     consumers.push(k);
     k.subscribe(topic);
     k.registerMessageListener(async (): Promise<'CONSUME_SUCCESS'> => {

@@ -25,7 +25,21 @@ afterAll(async () => {
 
 async function createTopic(topic: string, queues: number): Promise<void> {
   const api = producer.clientInstance.api;
-  await api.call(c.brokerAddr, api.request(RequestCode.UPDATE_AND_CREATE_TOPIC, CreateTopicRequestHeader.encode({ topic, defaultTopic: 'TBW102', readQueueNums: queues, writeQueueNums: queues, perm: 6, topicFilterType: 'SINGLE_TAG', order: false })));
+  await api.call(
+    c.brokerAddr,
+    api.request(
+      RequestCode.UPDATE_AND_CREATE_TOPIC,
+      CreateTopicRequestHeader.encode({
+        topic,
+        defaultTopic: 'TBW102',
+        readQueueNums: queues,
+        writeQueueNums: queues,
+        perm: 6,
+        topicFilterType: 'SINGLE_TAG',
+        order: false,
+      }),
+    ),
+  );
   await waitFor(async () => (await api.getTopicRouteInfo(topic)) !== undefined, { timeoutMs: 10_000, message: `route of ${topic}` });
 }
 
@@ -52,7 +66,10 @@ describe('broadcasting', () => {
       return k;
     });
     for (const k of ks) await k.start();
-    await waitFor(() => ks.every((k) => k.assignment().filter((q) => q.topic === topic).length === 4), { timeoutMs: 15_000, message: 'each broadcast consumer owns all queues' });
+    await waitFor(() => ks.every((k) => k.assignment().filter((q) => q.topic === topic).length === 4), {
+      timeoutMs: 15_000,
+      message: 'each broadcast consumer owns all queues',
+    });
     for (let i = 0; i < 20; i++) await producer.send(new Message(topic, Buffer.from(`b${i}`)));
     await waitFor(() => got.every((s) => s.size === 20), { timeoutMs: 15_000, message: 'every consumer has all 20' });
 
@@ -65,7 +82,13 @@ describe('broadcasting', () => {
     // restart with the same identity: it resumes from the file and sees only the new messages
     for (let i = 20; i < 25; i++) await producer.send(new Message(topic, Buffer.from(`b${i}`)));
     const again = new Set<string>();
-    const k2 = push({ group, messageModel: 'BROADCASTING', offsetStoreDir: dir, instanceName: `bc-${process.pid}-0`, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
+    const k2 = push({
+      group,
+      messageModel: 'BROADCASTING',
+      offsetStoreDir: dir,
+      instanceName: `bc-${process.pid}-0`,
+      consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+    });
     k2.subscribe(topic);
     k2.registerMessageListener((msgs) => {
       for (const m of msgs) again.add(m.body.toString());
@@ -108,7 +131,9 @@ describe('orderly', () => {
     const b = mk();
     await a.start();
     await b.start();
-    await waitFor(() => a.assignment().filter((q) => q.topic === topic).length + b.assignment().filter((q) => q.topic === topic).length === 4, { timeoutMs: 15_000 });
+    await waitFor(() => a.assignment().filter((q) => q.topic === topic).length + b.assignment().filter((q) => q.topic === topic).length === 4, {
+      timeoutMs: 15_000,
+    });
     const N = 40;
     for (let i = 0; i < N; i++) {
       for (const key of keys) await producer.send(new Message(topic, Buffer.from(`${key}:${i}`)), { shardingKey: key });
@@ -165,7 +190,13 @@ describe('retry and dead letters', () => {
     // the poison message is in %DLQ%<group>
     const dlq = dlqTopic(group);
     await waitFor(async () => (await producer.clientInstance.api.getTopicRouteInfo(dlq)) !== undefined, { timeoutMs: 10_000, message: 'DLQ route' });
-    const lc = new LitePullConsumer({ group: uniqueName('DLQ_READER'), namesrvAddr: c.namesrvAddr, logger, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', brokerSuspendMaxTimeMillis: 1000 });
+    const lc = new LitePullConsumer({
+      group: uniqueName('DLQ_READER'),
+      namesrvAddr: c.namesrvAddr,
+      logger,
+      consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+      brokerSuspendMaxTimeMillis: 1000,
+    });
     closers.push(lc);
     await lc.start();
     await lc.assign([{ topic: dlq, brokerName: c.brokerName, queueId: 0 }]);
@@ -176,6 +207,11 @@ describe('retry and dead letters', () => {
     expect(dead[0]!.msgId).toBe(sent.get('poison'));
     await sleep(1500);
     expect(count('poison')).toBe(3);
-    expect(k.assignment().map(mqKey).some((q) => q.includes('%RETRY%'))).toBe(true);
+    expect(
+      k
+        .assignment()
+        .map(mqKey)
+        .some((q) => q.includes('%RETRY%')),
+    ).toBe(true);
   });
 });

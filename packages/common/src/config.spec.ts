@@ -51,7 +51,11 @@ describe('loadConfig', () => {
 describe('parseServerArgs', () => {
   it('reads -c -n -p and --overrides', () => {
     expect(parseServerArgs(['-c', 'x.conf', '-n', 'h:1', '-p', '--listenPort=5', '--brokerName', 'b'])).toEqual({
-      configFile: 'x.conf', namesrvAddr: 'h:1', printConfig: true, help: false, overrides: { listenPort: '5', brokerName: 'b' },
+      configFile: 'x.conf',
+      namesrvAddr: 'h:1',
+      printConfig: true,
+      help: false,
+      overrides: { listenPort: '5', brokerName: 'b' },
     });
     expect(() => parseServerArgs(['-c'])).toThrow(/needs a value/);
     expect(() => parseServerArgs(['what'])).toThrow(/unknown argument/);

@@ -171,15 +171,21 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
       if (v === undefined) throw new ConfigError(`option ${a} needs a value`);
       return v;
     };
-    if (a === '-c' || a === '--configFile') {out.configFile = next();}
-    else if (a === '-n' || a === '--namesrvAddr') {out.namesrvAddr = next();}
-    else if (a === '-p' || a === '--printConfigItem') {out.printConfig = true;}
-    else if (a === '-h' || a === '--help') {out.help = true;}
-    else if (a.startsWith('--')) {
+    if (a === '-c' || a === '--configFile') {
+      out.configFile = next();
+    } else if (a === '-n' || a === '--namesrvAddr') {
+      out.namesrvAddr = next();
+    } else if (a === '-p' || a === '--printConfigItem') {
+      out.printConfig = true;
+    } else if (a === '-h' || a === '--help') {
+      out.help = true;
+    } else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       if (eq > 0) out.overrides[a.slice(2, eq)] = a.slice(eq + 1);
       else out.overrides[a.slice(2)] = next();
-    } else {throw new ConfigError(`unknown argument "${a}"`);}
+    } else {
+      throw new ConfigError(`unknown argument "${a}"`);
+    }
   }
   return out;
 }

@@ -37,9 +37,7 @@ export function parseProperties(text: string): Map<string, string> {
 
 /** Writes properties in a stable key order; values are escaped so `parseProperties` reads them back. */
 export function stringifyProperties(entries: Iterable<[string, string]> | Record<string, string>): string {
-  const list = Symbol.iterator in Object(entries)
-    ? [...(entries as Iterable<[string, string]>)]
-    : Object.entries(entries as Record<string, string>);
+  const list = Symbol.iterator in Object(entries) ? [...(entries as Iterable<[string, string]>)] : Object.entries(entries as Record<string, string>);
   list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return list.map(([k, v]) => `${escape(k, true)}=${escape(v, false)}`).join('\n') + '\n';
 }
@@ -71,14 +69,20 @@ function unescape(s: string): string {
     }
     const n = s[++i];
     if (n === undefined) break;
-    if (n === 't') {out += '\t';}
-    else if (n === 'n') {out += '\n';}
-    else if (n === 'r') {out += '\r';}
-    else if (n === 'f') {out += '\f';}
-    else if (n === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 1, i + 5))) {
+    if (n === 't') {
+      out += '\t';
+    } else if (n === 'n') {
+      out += '\n';
+    } else if (n === 'r') {
+      out += '\r';
+    } else if (n === 'f') {
+      out += '\f';
+    } else if (n === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 1, i + 5))) {
       out += String.fromCharCode(parseInt(s.slice(i + 1, i + 5), 16));
       i += 4;
-    } else {out += n;}
+    } else {
+      out += n;
+    }
   }
   return out;
 }

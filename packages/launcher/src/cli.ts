@@ -129,9 +129,7 @@ async function main(): Promise<void> {
   }
   if (exiting) return;
   const ns = launcher.plan.processes.filter((p) => p.app === 'nameserver').map((p) => `127.0.0.1:${p.readyPort.port}`);
-  launcher.say(
-    `cluster "${args.topology}" is ready: ${launcher.addresses().join('; ')}` + (ns.length ? ` — clients use NAMESRV_ADDR=${ns.join(';')}` : ''),
-  );
+  launcher.say(`cluster "${args.topology}" is ready: ${launcher.addresses().join('; ')}` + (ns.length ? ` — clients use NAMESRV_ADDR=${ns.join(';')}` : ''));
 }
 
 main().catch((e: unknown) => fail(e instanceof Error ? (e.stack ?? e.message) : String(e)));

@@ -57,8 +57,7 @@ export class Launcher {
     if (missing.length > 0) {
       const apps = [...new Set(missing.map((p) => p.app))];
       throw new TopologyError(
-        apps.map((a) => `app "${a}" is not built: apps/${a}/dist/main.js is missing`).join('; ') +
-          ' — run `pnpm build` (or `pnpm turbo run build`) first',
+        apps.map((a) => `app "${a}" is not built: apps/${a}/dist/main.js is missing`).join('; ') + ' — run `pnpm build` (or `pnpm turbo run build`) first',
       );
     }
     for (const p of this.plan.processes) {
@@ -135,7 +134,14 @@ export class Launcher {
   private async stopAll(): Promise<void> {
     const graceMs = this.opts.graceMs ?? 10_000;
     const alive = this.running.filter((r) => !r.done);
-    if (alive.length > 0) this.say(`stopping ${[...alive].reverse().map((r) => r.plan.name).join(', ')}`);
+    if (alive.length > 0) {
+      this.say(
+        `stopping ${[...alive]
+          .reverse()
+          .map((r) => r.plan.name)
+          .join(', ')}`,
+      );
+    }
     const groups: Running[][] = [];
     for (const r of [...alive].reverse()) {
       const last = groups[groups.length - 1];

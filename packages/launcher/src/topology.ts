@@ -82,9 +82,7 @@ export function loadTopology(root: string, name: string, baseEnv: Record<string,
   const file = join(dir, 'topology.json');
   if (!existsSync(file)) {
     const known = listTopologies(root);
-    throw new TopologyError(
-      `no topology "${name}": ${relative(root, file)} does not exist` + (known.length ? ` (known: ${known.join(', ')})` : ''),
-    );
+    throw new TopologyError(`no topology "${name}": ${relative(root, file)} does not exist` + (known.length ? ` (known: ${known.join(', ')})` : ''));
   }
   let parsed: unknown;
   try {
@@ -113,7 +111,8 @@ export function loadTopology(root: string, name: string, baseEnv: Record<string,
     };
 
     const mainSpec = MAIN_PORT[p.app] ?? { property: 'listenPort' };
-    const main = use(mainSpec.property as keyof typeof PORT_SCHEMA) ??
+    const main =
+      use(mainSpec.property as keyof typeof PORT_SCHEMA) ??
       (mainSpec.default !== undefined ? { property: mainSpec.property, port: mainSpec.default, from: 'default' as const } : undefined);
     if (!main || main.port === 0) {
       throw new TopologyError(`${p.name}: ${configRel} must set ${mainSpec.property} (the launcher waits for that port)`);

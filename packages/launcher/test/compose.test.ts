@@ -41,15 +41,16 @@ function confOf(name: string): { file: string; props: Map<string, string> } {
   const cmd = s.command ?? [];
   const i = cmd.indexOf('-c');
   const inContainer = cmd[i + 1];
-  if (i < 0 || inContainer === undefined || !inContainer.startsWith('conf/')) throw new Error(`${name}: command must be -c conf/<file>, got ${JSON.stringify(cmd)}`);
+  if (i < 0 || inContainer === undefined || !inContainer.startsWith('conf/')) {
+    throw new Error(`${name}: command must be -c conf/<file>, got ${JSON.stringify(cmd)}`);
+  }
   const file = inContainer.slice('conf/'.length);
   const hostPath = join(root, 'infra', 'conf', TOPOLOGY, file);
   return { file, props: existsSync(hostPath) ? parseProperties(readFileSync(hostPath, 'utf8')) : new Map() };
 }
 
 const portOf = (name: string, prop: string): number => Number(confOf(name).props.get(prop));
-const mainPortOf = (name: string): number =>
-  portOf(name, compose.services[name]!.environment!['APP'] === 'proxy' ? 'grpcServerPort' : 'listenPort');
+const mainPortOf = (name: string): number => portOf(name, compose.services[name]!.environment!['APP'] === 'proxy' ? 'grpcServerPort' : 'listenPort');
 
 describe('docker-compose.yml', () => {
   it('has the cluster services, Redis and Prometheus', () => {
@@ -161,18 +162,26 @@ describe('docker-compose.yml', () => {
         expect(['service_healthy', 'service_started', 'service_completed_successfully']).toContain(cond.condition);
       }
     }
-    expect(Object.keys(compose.services['proxy']!.depends_on ?? {})).toEqual(expect.arrayContaining(['namesrv-1', 'namesrv-2', 'broker-a', 'broker-b', 'redis']));
+    expect(Object.keys(compose.services['proxy']!.depends_on ?? {})).toEqual(
+      expect.arrayContaining(['namesrv-1', 'namesrv-2', 'broker-a', 'broker-b', 'redis']),
+    );
     expect(compose.services['proxy']!.environment!['ROCKETMQ_REDIS_URL']).toBe('redis://redis:6379');
   });
 
   it(`runs the same processes with the same confs as infra/conf/${TOPOLOGY}/topology.json`, () => {
-    const fromCompose = appServices.map(([n, s]) => ({ name: n, app: s.environment!['APP'], config: confOf(n).file })).sort((a, b) => a.name.localeCompare(b.name));
+    const fromCompose = appServices
+      .map(([n, s]) => ({ name: n, app: s.environment!['APP'], config: confOf(n).file }))
+      .sort((a, b) => a.name.localeCompare(b.name));
     const fromTopology = topology.processes.map((p) => ({ name: p.name, app: p.app, config: p.config })).sort((a, b) => a.name.localeCompare(b.name));
     expect(fromCompose).toEqual(fromTopology);
     // Local processes get the same variables, with 127.0.0.1 instead of service names.
     for (const p of topology.processes) {
       const env = compose.services[p.name]!.environment!;
-      expect(Object.keys(p.env ?? {}).sort()).toEqual(Object.keys(env).filter((k) => k !== 'APP' && k !== 'ROCKETMQ_REDIS_URL').sort());
+      expect(Object.keys(p.env ?? {}).sort()).toEqual(
+        Object.keys(env)
+          .filter((k) => k !== 'APP' && k !== 'ROCKETMQ_REDIS_URL')
+          .sort(),
+      );
       if (p.env?.['NAMESRV_ADDR']) expect(p.env['NAMESRV_ADDR']).toBe(env['NAMESRV_ADDR']!.replace(/namesrv-\d/g, '127.0.0.1'));
     }
   });

@@ -10,8 +10,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-const gone = (pid: number): Promise<boolean> =>
-  waitFor(() => !isPidAlive(pid), { timeoutMs: 5_000, message: `pid ${pid} to be gone` });
+const gone = (pid: number): Promise<boolean> => waitFor(() => !isPidAlive(pid), { timeoutMs: 5_000, message: `pid ${pid} to be gone` });
 
 describe('rocketmq-ts launcher', () => {
   it('starts processes in order, prefixes their output, writes logs, and stops them on SIGTERM', async () => {

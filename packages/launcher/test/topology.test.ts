@@ -68,7 +68,9 @@ describe('topology loading', () => {
       { name: 'a', conf: { listenPort: 7000, metricsPromExporterPort: 7001 } },
       { name: 'b', conf: { listenPort: 7001 } },
     ]);
-    expect(() => loadTopology(tree, 'clash', {})).toThrow('port 7001 is used twice: by a metricsPromExporterPort and by b listenPort (infra/conf/clash/b.conf)');
+    expect(() => loadTopology(tree, 'clash', {})).toThrow(
+      'port 7001 is used twice: by a metricsPromExporterPort and by b listenPort (infra/conf/clash/b.conf)',
+    );
 
     const topo = join(tree, 'infra', 'conf', 'clash', 'topology.json');
     writeFileSync(topo, JSON.stringify({ processes: [{ name: 'x', app: 'fake', config: 'nope.conf' }] }));

@@ -64,7 +64,9 @@ export class AggregatingHistogram extends Histogram<string> {
     const key = seriesKey(labels);
     let s = this.seriesByKey.get(key);
     if (s === undefined) {
-      for (const k of Object.keys(labels)) if (!this.labelList.includes(k)) throw new Error(`Added label "${k}" is not included in initial labelset: ${JSON.stringify(this.labelList)}`);
+      for (const k of Object.keys(labels)) {
+        if (!this.labelList.includes(k)) throw new Error(`Added label "${k}" is not included in initial labelset: ${JSON.stringify(this.labelList)}`);
+      }
       s = new HistogramSeries({ ...labels }, this.bounds);
       this.seriesByKey.set(key, s);
     }
@@ -90,7 +92,9 @@ export class AggregatingHistogram extends Histogram<string> {
 
   /** What the registry formats (prom-client's histogram layout, series labels as shared labels). */
   async getForPromString(): Promise<Awaited<ReturnType<Histogram<string>['get']>>> {
-    const data = await (Histogram.prototype as unknown as { getForPromString(this: Histogram<string>): Promise<Awaited<ReturnType<Histogram<string>['get']>>> }).getForPromString.call(this as unknown as Histogram<string>);
+    const data = await (
+      Histogram.prototype as unknown as { getForPromString(this: Histogram<string>): Promise<Awaited<ReturnType<Histogram<string>['get']>>> }
+    ).getForPromString.call(this as unknown as Histogram<string>);
     data.values = [...data.values, ...(this.exportValues() as unknown as typeof data.values)];
     return data;
   }
@@ -109,7 +113,9 @@ export class AggregatingHistogram extends Histogram<string> {
     (super.remove as (...a: unknown[]) => void).apply(this, args);
     const first = args[0];
     const labels: Record<string, string | number> | undefined =
-      typeof first === 'string' ? Object.fromEntries(this.labelList.map((n, i) => [n, (args as string[])[i] ?? ''])) : (first as Record<string, string | number> | undefined);
+      typeof first === 'string'
+        ? Object.fromEntries(this.labelList.map((n, i) => [n, (args as string[])[i] ?? '']))
+        : (first as Record<string, string | number> | undefined);
     if (labels !== undefined && labels !== null && typeof labels === 'object') {
       const s = this.seriesByKey.get(seriesKey(labels));
       // A removed series disappears from the output until it is observed again.
@@ -119,7 +125,11 @@ export class AggregatingHistogram extends Histogram<string> {
 }
 
 function seriesKey(labels: Record<string, string | number>): string {
-  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, String(labels[k])]));
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, String(labels[k])]),
+  );
 }
 
 /** Get-or-create, like `histogram()`, for an AggregatingHistogram. */
@@ -129,5 +139,10 @@ export function aggregatingHistogram(registry: Registry, spec: FamilySpec & { bu
     if (!(existing instanceof AggregatingHistogram)) throw new Error(`metric ${spec.name} is already registered as another type`);
     return existing;
   }
-  return new AggregatingHistogram({ ...spec, labelNames: [...(spec.labelNames ?? [])], registers: [registry], ...(spec.buckets ? { buckets: spec.buckets } : {}) });
+  return new AggregatingHistogram({
+    ...spec,
+    labelNames: [...(spec.labelNames ?? [])],
+    registers: [registry],
+    ...(spec.buckets ? { buckets: spec.buckets } : {}),
+  });
 }

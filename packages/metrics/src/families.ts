@@ -17,13 +17,23 @@ export interface FamilySpec {
  */
 export function counter(registry: Registry, spec: FamilySpec & { collect?: (c: Counter<string>) => void | Promise<void> }): Counter<string> {
   const { collect, ...rest } = spec;
-  return getOrCreate(registry, rest, Counter, () =>
-    new Counter({
-      ...rest,
-      labelNames: [...(rest.labelNames ?? [])],
-      registers: [registry],
-      ...(collect ? { collect(this: Counter<string>) { return collect(this); } } : {}),
-    }),
+  return getOrCreate(
+    registry,
+    rest,
+    Counter,
+    () =>
+      new Counter({
+        ...rest,
+        labelNames: [...(rest.labelNames ?? [])],
+        registers: [registry],
+        ...(collect
+          ? {
+              collect(this: Counter<string>) {
+                return collect(this);
+              },
+            }
+          : {}),
+      }),
   );
 }
 
@@ -33,28 +43,36 @@ export function counter(registry: Registry, spec: FamilySpec & { collect?: (c: C
  */
 export function gauge(registry: Registry, spec: FamilySpec & { collect?: (g: Gauge<string>) => void | Promise<void> }): Gauge<string> {
   const { collect, ...rest } = spec;
-  return getOrCreate(registry, rest, Gauge, () =>
-    new Gauge({
-      ...rest,
-      labelNames: [...(rest.labelNames ?? [])],
-      registers: [registry],
-      ...(collect ? { collect(this: Gauge<string>) { return collect(this); } } : {}),
-    }),
+  return getOrCreate(
+    registry,
+    rest,
+    Gauge,
+    () =>
+      new Gauge({
+        ...rest,
+        labelNames: [...(rest.labelNames ?? [])],
+        registers: [registry],
+        ...(collect
+          ? {
+              collect(this: Gauge<string>) {
+                return collect(this);
+              },
+            }
+          : {}),
+      }),
   );
 }
 
 export function histogram(registry: Registry, spec: FamilySpec & { buckets?: number[] }): Histogram<string> {
-  return getOrCreate(registry, spec, Histogram, () =>
-    new Histogram({ ...spec, labelNames: [...(spec.labelNames ?? [])], registers: [registry], ...(spec.buckets ? { buckets: spec.buckets } : {}) }),
+  return getOrCreate(
+    registry,
+    spec,
+    Histogram,
+    () => new Histogram({ ...spec, labelNames: [...(spec.labelNames ?? [])], registers: [registry], ...(spec.buckets ? { buckets: spec.buckets } : {}) }),
   );
 }
 
-function getOrCreate<M extends Metric<string>>(
-  registry: Registry,
-  spec: FamilySpec,
-  type: abstract new (...args: never[]) => M,
-  create: () => M,
-): M {
+function getOrCreate<M extends Metric<string>>(registry: Registry, spec: FamilySpec, type: abstract new (...args: never[]) => M, create: () => M): M {
   const existing = registry.getSingleMetric(spec.name);
   if (existing === undefined) return create();
   if (!(existing instanceof type)) throw new Error(`metric ${spec.name} is already registered as another type`);

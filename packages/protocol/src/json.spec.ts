@@ -9,11 +9,15 @@ describe('lenient JSON reader', () => {
 
   it('reads unquoted integer keys (consumerOffset.json, brokerAddrs)', () => {
     expect(parseLenientJson('{"offsetTable":{"T@G":{0:123,1:456}}}')).toEqual({ offsetTable: { 'T@G': { '0': 123, '1': 456 } } });
-    expect(parseLenientJson('{"brokerAddrs":{0:"10.0.0.1:10911",1:"10.0.0.2:10911"}}')).toEqual({ brokerAddrs: { '0': '10.0.0.1:10911', '1': '10.0.0.2:10911' } });
+    expect(parseLenientJson('{"brokerAddrs":{0:"10.0.0.1:10911",1:"10.0.0.2:10911"}}')).toEqual({
+      brokerAddrs: { '0': '10.0.0.1:10911', '1': '10.0.0.2:10911' },
+    });
   });
 
   it('reads object keys into a Map', () => {
-    const v = parseLenientJson('{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":5},{"brokerName":"b","queueId":1,"topic":"t"}:{"brokerOffset":6}}}');
+    const v = parseLenientJson(
+      '{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":5},{"brokerName":"b","queueId":1,"topic":"t"}:{"brokerOffset":6}}}',
+    );
     const table = (v as Record<string, unknown>)['offsetTable'];
     expect(table).toBeInstanceOf(Map);
     const entries = jsonEntries(table);
@@ -36,7 +40,13 @@ describe('lenient JSON reader', () => {
 
 describe('fastjson writer', () => {
   it('writes number-keyed maps unquoted, or quoted in standard mode', () => {
-    const v = { brokerAddrs: new Map([[0, 'a:1'], [1, 'b:2']]), cluster: 'c' };
+    const v = {
+      brokerAddrs: new Map([
+        [0, 'a:1'],
+        [1, 'b:2'],
+      ]),
+      cluster: 'c',
+    };
     expect(stringifyFastjson(v)).toBe('{"brokerAddrs":{0:"a:1",1:"b:2"},"cluster":"c"}');
     expect(stringifyFastjson(v, { standard: true })).toBe('{"brokerAddrs":{"0":"a:1","1":"b:2"},"cluster":"c"}');
   });

@@ -54,9 +54,9 @@ class LenientParser {
     if (c === '[') return this.array(depth);
     if (c === '"' || c === "'") return this.string();
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-    if (this.s.startsWith('true', this.pos)) return (this.pos += 4), true;
-    if (this.s.startsWith('false', this.pos)) return (this.pos += 5), false;
-    if (this.s.startsWith('null', this.pos)) return (this.pos += 4), null;
+    if (this.s.startsWith('true', this.pos)) return ((this.pos += 4), true);
+    if (this.s.startsWith('false', this.pos)) return ((this.pos += 5), false);
+    if (this.s.startsWith('null', this.pos)) return ((this.pos += 4), null);
     return this.fail(c === undefined ? 'unexpected end' : `unexpected character ${JSON.stringify(c)}`);
   }
 
@@ -65,7 +65,7 @@ class LenientParser {
     const plain: Record<string, JsonValue> = {};
     let map: Map<JsonValue, JsonValue> | null = null;
     this.ws();
-    if (this.s[this.pos] === '}') return this.pos++, plain;
+    if (this.s[this.pos] === '}') return (this.pos++, plain);
     for (;;) {
       this.ws();
       let key: JsonValue;
@@ -107,7 +107,7 @@ class LenientParser {
     this.pos++; // [
     const out: JsonValue[] = [];
     this.ws();
-    if (this.s[this.pos] === ']') return this.pos++, out;
+    if (this.s[this.pos] === ']') return (this.pos++, out);
     for (;;) {
       this.ws();
       out.push(this.value(depth + 1));
@@ -136,11 +136,21 @@ class LenientParser {
         const e = s[i + 1];
         i += 2;
         switch (e) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case 'r': out += '\r'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
+          case 'n':
+            out += '\n';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
           case 'u': {
             const hex = s.slice(i, i + 4);
             if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('bad \\u escape');
@@ -148,8 +158,11 @@ class LenientParser {
             i += 4;
             break;
           }
-          case undefined: this.pos = i; return this.fail('unterminated string');
-          default: out += e;
+          case undefined:
+            this.pos = i;
+            return this.fail('unterminated string');
+          default:
+            out += e;
         }
         runStart = i;
         continue;

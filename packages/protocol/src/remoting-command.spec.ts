@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { RemotingCommand, SerializeType, decodeCommand, encodeCommand, encodeCommandPrefix, encodeCommandPrefixInto, jsonHeaderText } from './remoting-command.js';
+import {
+  RemotingCommand,
+  SerializeType,
+  decodeCommand,
+  encodeCommand,
+  encodeCommandPrefix,
+  encodeCommandPrefixInto,
+  jsonHeaderText,
+} from './remoting-command.js';
 import { ProtocolError } from './errors.js';
 
 /** Builds a frame by hand from the documented layout (remoting.md §1.1). */
@@ -31,7 +39,9 @@ describe('JSON header', () => {
   });
 
   it('decodes a Java request, with numbers and booleans in extFields too', () => {
-    const h = Buffer.from('{"code":11,"extFields":{"queueId":3,"consumerGroup":"G","k":false},"flag":2,"language":"JAVA","opaque":-5,"serializeTypeCurrentRPC":"JSON","version":401}');
+    const h = Buffer.from(
+      '{"code":11,"extFields":{"queueId":3,"consumerGroup":"G","k":false},"flag":2,"language":"JAVA","opaque":-5,"serializeTypeCurrentRPC":"JSON","version":401}',
+    );
     const cmd = decodeCommand(handFrame(0, h, Buffer.from([1, 2])).subarray(4));
     expect(cmd.code).toBe(11);
     expect(cmd.opaque).toBe(-5);
@@ -64,7 +74,10 @@ describe('ROCKETMQ header', () => {
     head.writeInt32BE(remark.length, 13);
     parts.push(head, remark);
     const ext: Buffer[] = [];
-    for (const [k, v] of [['a', 'PG'], ['e', '12']] as const) {
+    for (const [k, v] of [
+      ['a', 'PG'],
+      ['e', '12'],
+    ] as const) {
       const kl = Buffer.alloc(2);
       kl.writeInt16BE(k.length);
       const vl = Buffer.alloc(4);
@@ -133,13 +146,37 @@ describe('encodeCommandPrefixInto (connection output slabs)', () => {
     const req = new RemotingCommand(310, 99, { a: 'PG', b: 'Topic' }, Buffer.from('x'));
     for (const st of [SerializeType.ROCKETMQ, SerializeType.JSON]) {
       req.serializeType = st;
-      out.push(RemotingCommand.responseTo(req, 0, null, { MSG_REGION: 'DefaultRegion', TRACE_ON: 'true', msgId: '7F00000100002A9F0000000000000000', queueId: '1', queueOffset: '12345' }));
+      out.push(
+        RemotingCommand.responseTo(req, 0, null, {
+          MSG_REGION: 'DefaultRegion',
+          TRACE_ON: 'true',
+          msgId: '7F00000100002A9F0000000000000000',
+          queueId: '1',
+          queueOffset: '12345',
+        }),
+      );
       out.push(RemotingCommand.responseTo(req, 17, 'remark with ünïcode ✓', { k: 'v' }));
       out.push(RemotingCommand.responseTo(req, 1, 'plain remark'));
-      out.push(RemotingCommand.responseTo(req, 0, null, { num: 5 as unknown as string, bool: true as unknown as string, empty: '', 'kéy': 'välue', ctl: 'a\u0001b\u0002' }));
+      out.push(
+        RemotingCommand.responseTo(req, 0, null, {
+          num: 5 as unknown as string,
+          bool: true as unknown as string,
+          empty: '',
+          kéy: 'välue',
+          ctl: 'a\u0001b\u0002',
+        }),
+      );
       // long strings take the native write: non-ASCII at the end, in the middle, as a surrogate pair;
       // digit-first values skip interning and must still decode UTF-8
-      out.push(RemotingCommand.responseTo(req, 0, 'a remark that is longer than 24 chars é', { longEnd: 'x'.repeat(30) + 'é', longMid: 'y'.repeat(20) + 'ü' + 'z'.repeat(20), emoji: 'k'.repeat(26) + '😀', digits: '12345é', plain: 'TAGS\u0001bench\u0002UNIQ_KEY\u00017F0000010000'.repeat(2) }));
+      out.push(
+        RemotingCommand.responseTo(req, 0, 'a remark that is longer than 24 chars é', {
+          longEnd: 'x'.repeat(30) + 'é',
+          longMid: 'y'.repeat(20) + 'ü' + 'z'.repeat(20),
+          emoji: 'k'.repeat(26) + '😀',
+          digits: '12345é',
+          plain: 'TAGS\u0001bench\u0002UNIQ_KEY\u00017F0000010000'.repeat(2),
+        }),
+      );
       const big = RemotingCommand.request(40000, { x: 'y' });
       big.serializeType = st;
       big.language = 'JAVA';

@@ -47,7 +47,13 @@ export class RemotingCommand {
   }
 
   /** A reply to `req`: same opaque, same serialisation, RESPONSE flag. */
-  static responseTo(req: RemotingCommand, code: number, remark: string | null = null, extFields: ExtFields | null = null, body: Buffer | null = null): RemotingCommand {
+  static responseTo(
+    req: RemotingCommand,
+    code: number,
+    remark: string | null = null,
+    extFields: ExtFields | null = null,
+    body: Buffer | null = null,
+  ): RemotingCommand {
     const r = new RemotingCommand(code, req.opaque, extFields, body);
     r.flag = RPC_RESPONSE;
     r.remark = remark;
@@ -275,7 +281,9 @@ function utf8Length(s: string): number {
 function writeUtf8(buf: Buffer, s: string, pos: number, len: number): void {
   if (len === s.length && len <= 64) {
     for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
-  } else {buf.write(s, pos, len, 'utf8');}
+  } else {
+    buf.write(s, pos, len, 'utf8');
+  }
 }
 
 /** Bytes of the extFields section of a ROCKETMQ header (6 + key + value per field). */

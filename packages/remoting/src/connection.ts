@@ -358,7 +358,9 @@ export class RemotingConnection {
     this.outPos = end;
     if (bodyParts !== undefined) {
       for (let i = 0; i < bodyParts.length; i++) this.stageBody(bodyParts[i]!);
-    } else if (bodyLen > 0) {this.stageBody(cmd.body!);}
+    } else if (bodyLen > 0) {
+      this.stageBody(cmd.body!);
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(flushConnection, this);
@@ -453,7 +455,9 @@ export class RemotingConnection {
         if (from !== null && from !== undefined) {
           from.writes++;
           socket.write(q[i]!, from.done);
-        } else {socket.write(q[i]!);}
+        } else {
+          socket.write(q[i]!);
+        }
       }
       if (staged !== null) {
         slab.writes++;
@@ -511,7 +515,9 @@ export class RemotingConnection {
       if (p.deadline <= now) {
         this.pending.delete(p.opaque);
         p.reject(new MQError(ResponseCode.RPC_TIME_OUT, `wait response on the channel <${this.remoteAddress}> timeout, ${p.timeoutMs}(ms)`));
-      } else if (p.deadline < next) {next = p.deadline;}
+      } else if (p.deadline < next) {
+        next = p.deadline;
+      }
     }
     if (next !== Infinity && this.closedReason === null) this.armDeadlineTimer(next);
   }
@@ -543,7 +549,9 @@ export class RemotingConnection {
         };
       });
       this.onIdle = null;
-      if (this.inFlight > 0) this.owner.log.warn(`closing connection from ${this.remoteAddress} with ${this.inFlight} requests unanswered after ${timeoutMs} ms`);
+      if (this.inFlight > 0) {
+        this.owner.log.warn(`closing connection from ${this.remoteAddress} with ${this.inFlight} requests unanswered after ${timeoutMs} ms`);
+      }
     }
     if (this.flushScheduled) this.flush();
     if (this.closedReason !== null || socket.destroyed) return;

@@ -1,4 +1,3 @@
-
 /**
  * The one log format of every rocketmq-ts process: one line per event,
  * `2026-11-26T15:04:05.123Z INFO  [component] message`. info/debug go to stdout, warn/error to
@@ -52,7 +51,6 @@ export function errorText(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
-
 
 /** @internal */
 export function logText(m: unknown): string {

@@ -33,9 +33,15 @@ function seeds(r: () => number): Buffer[] {
   );
   return [
     jsonFrame({ code: 105, language: 'JAVA', version: 479, opaque: 1, flag: 0, extFields: { topic: 'T' }, serializeTypeCurrentRPC: 'JSON' }),
-    jsonFrame({ code: 103, opaque: 2, flag: 0, extFields: { brokerName: 'b', brokerAddr: '1.2.3.4:10911', clusterName: 'c', haServerAddr: 'x', brokerId: '0' } }, regBody),
+    jsonFrame(
+      { code: 103, opaque: 2, flag: 0, extFields: { brokerName: 'b', brokerAddr: '1.2.3.4:10911', clusterName: 'c', haServerAddr: 'x', brokerId: '0' } },
+      regBody,
+    ),
     rocketmqFrame({ code: 101, opaque: 3, remark: 'r', ext: { namespace: 'ns', key: 'k' } }),
-    rocketmqFrame({ code: 103, opaque: 4, ext: { brokerName: 'b', brokerAddr: 'a', clusterName: 'c', haServerAddr: 'h', brokerId: '1', compressed: 'true' } }, regBody),
+    rocketmqFrame(
+      { code: 103, opaque: 4, ext: { brokerName: 'b', brokerAddr: 'a', clusterName: 'c', haServerAddr: 'h', brokerId: '1', compressed: 'true' } },
+      regBody,
+    ),
   ];
 }
 
@@ -114,7 +120,7 @@ describe('FrameDecoder + decodeCommand fuzz', () => {
       } catch (e) {
         if (e instanceof ProtocolError) protocolErrors++;
         else if (e instanceof HeaderError) headerErrors++;
-        else throw new Error(`input #${n} (seed ${SEED}) threw ${(e as Error)?.name}: ${(e as Error)?.message}\n${input.toString("hex")}`, { cause: e });
+        else throw new Error(`input #${n} (seed ${SEED}) threw ${(e as Error)?.name}: ${(e as Error)?.message}\n${input.toString('hex')}`, { cause: e });
       }
     }
     expect(frames).toBeGreaterThan(INPUTS / 4);

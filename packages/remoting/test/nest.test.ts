@@ -24,7 +24,11 @@ class Handlers {
   direct(cmd: RemotingCommand, conn: RemotingConnection): RemotingCommand {
     // eslint-disable-next-line prefer-rest-params
     calls.push({ self: this, args: [...arguments] });
-    return RemotingCommand.responseTo(cmd, ResponseCode.SUCCESS, `${this.greeter.greet(cmd.ext('name') ?? '?')} via ${conn instanceof RemotingConnection ? 'conn' : 'other'} code ${cmd.code}`);
+    return RemotingCommand.responseTo(
+      cmd,
+      ResponseCode.SUCCESS,
+      `${this.greeter.greet(cmd.ext('name') ?? '?')} via ${conn instanceof RemotingConnection ? 'conn' : 'other'} code ${cmd.code}`,
+    );
   }
 
   @MessagePattern(2001)

@@ -281,7 +281,9 @@ describe('client', () => {
 
   it('server → client invoke on the same connection, answered by a client handler', async () => {
     const c = newClient();
-    c.registerHandler(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (cmd) => RemotingCommand.responseTo(cmd, ResponseCode.SUCCESS, `ack ${cmd.ext('consumerGroup')}`));
+    c.registerHandler(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (cmd) =>
+      RemotingCommand.responseTo(cmd, ResponseCode.SUCCESS, `ack ${cmd.ext('consumerGroup')}`),
+    );
     const res = await c.invoke(addr(), RemotingCommand.request(CALL_BACK), 3000);
     expect(res.remark).toBe('client said ack G');
   });

@@ -11,7 +11,10 @@ const PROPS = 'TAGS\u0001TagA\u0002KEYS\u0001k\u0002UNIQ_KEY\u0001AC110001000000
 
 async function runStore(flushDiskType, concurrency) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rmq-bench-'));
-  const store = new DefaultMessageStore({ logger: silentLogger, config: { storePathRootDir: dir, flushDiskType, mappedFileSizeCommitLog: 256 * 1024 * 1024, maxHashSlotNum: 500_000, maxIndexNum: 2_000_000 } });
+  const store = new DefaultMessageStore({
+    logger: silentLogger,
+    config: { storePathRootDir: dir, flushDiskType, mappedFileSizeCommitLog: 256 * 1024 * 1024, maxHashSlotNum: 500_000, maxIndexNum: 2_000_000 },
+  });
   await store.load();
   await store.start();
   let n = 0;
@@ -73,5 +76,9 @@ const rec = asyncR.recordSize;
 const floorAsync = await diskFloor(Math.round(rec * 256), false);
 const floorSync = await diskFloor(Math.round(rec * 256), true);
 console.log(`record size ${rec.toFixed(0)} B`);
-console.log(`ASYNC_FLUSH: ${fmt(asyncR.msgs)} msgs/s, ${fmt(asyncR.mb)} MB/s; disk floor (write, ${Math.round(rec * 256 / 1024)} KiB batches) ${fmt(floorAsync)} MB/s; ratio ${(asyncR.mb / floorAsync).toFixed(2)}`);
-console.log(`SYNC_FLUSH:  ${fmt(syncR.msgs)} msgs/s, ${fmt(syncR.mb)} MB/s; disk floor (write+fdatasync, ${Math.round(rec * 256 / 1024)} KiB batches) ${fmt(floorSync)} MB/s; ratio ${(syncR.mb / floorSync).toFixed(2)}`);
+console.log(
+  `ASYNC_FLUSH: ${fmt(asyncR.msgs)} msgs/s, ${fmt(asyncR.mb)} MB/s; disk floor (write, ${Math.round((rec * 256) / 1024)} KiB batches) ${fmt(floorAsync)} MB/s; ratio ${(asyncR.mb / floorAsync).toFixed(2)}`,
+);
+console.log(
+  `SYNC_FLUSH:  ${fmt(syncR.msgs)} msgs/s, ${fmt(syncR.mb)} MB/s; disk floor (write+fdatasync, ${Math.round((rec * 256) / 1024)} KiB batches) ${fmt(floorSync)} MB/s; ratio ${(syncR.mb / floorSync).toFixed(2)}`,
+);

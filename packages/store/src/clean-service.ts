@@ -47,7 +47,10 @@ export class CleanService {
 
   /** Runs a retention pass every cleanResourceInterval until stop(). */
   start(): void {
-    this.timer = setInterval(() => void this.runCleanup().catch((e: unknown) => this.p.logger.error('cleanup failed', { error: String(e) })), this.p.config.cleanResourceInterval);
+    this.timer = setInterval(
+      () => void this.runCleanup().catch((e: unknown) => this.p.logger.error('cleanup failed', { error: String(e) })),
+      this.p.config.cleanResourceInterval,
+    );
     this.timer.unref();
   }
 
@@ -69,7 +72,12 @@ export class CleanService {
       const ratio = u.totalBytes > 0 ? (u.totalBytes - u.freeBytes) / u.totalBytes : 0;
       state.diskUsedRatio = ratio;
       const full = ratio * 100 >= config.diskSpaceWarningLevelRatio || u.freeBytes < config.mappedFileSizeCommitLog;
-      if (full !== state.diskFull) (full ? logger.error : logger.info).call(logger, full ? 'disk nearly full: refusing writes' : 'disk space back to normal', { usedRatio: ratio, freeBytes: u.freeBytes });
+      if (full !== state.diskFull) {
+        (full ? logger.error : logger.info).call(logger, full ? 'disk nearly full: refusing writes' : 'disk space back to normal', {
+          usedRatio: ratio,
+          freeBytes: u.freeBytes,
+        });
+      }
       state.diskFull = full;
       this.p.probe.onDiskUsage?.(ratio, u.freeBytes);
       return ratio;

@@ -13,7 +13,10 @@ const PREPARED = MessageSysFlag.TRANSACTION_PREPARED_TYPE;
 const ROLLBACK = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE;
 
 /** The fields of a stored record that dispatch needs (a RecordInfo has them all). */
-export type DispatchRequest = Pick<RecordInfo, 'topic' | 'queueId' | 'queueOffset' | 'physicalOffset' | 'size' | 'sysFlag' | 'storeTimestamp' | 'propertiesString'>;
+export type DispatchRequest = Pick<
+  RecordInfo,
+  'topic' | 'queueId' | 'queueOffset' | 'physicalOffset' | 'size' | 'sysFlag' | 'storeTimestamp' | 'propertiesString'
+>;
 
 export class CommitLogDispatcher {
   private readonly listeners: ((e: DispatchEvent) => void)[] = [];
@@ -64,12 +67,25 @@ export class CommitLogDispatcher {
     const tx = r.sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK;
     const phy = r.physicalOffset;
     // Idempotent: a unit already present is kept (or repaired), so re-dispatching is safe.
-    const queued = tx !== PREPARED && tx !== ROLLBACK && phy >= queuesFrom && (queue ?? this.queues.findOrCreate(r.topic, r.queueId)).putAt(r.queueOffset, phy, r.size, tagsCode);
+    const queued =
+      tx !== PREPARED &&
+      tx !== ROLLBACK &&
+      phy >= queuesFrom &&
+      (queue ?? this.queues.findOrCreate(r.topic, r.queueId)).putAt(r.queueOffset, phy, r.size, tagsCode);
     const indexed = this.index !== undefined && tx !== ROLLBACK && phy > indexedTo;
     if (indexed) this.indexKeys(r.topic, r.propertiesString, phy, r.storeTimestamp);
     // Listeners last: what they are told about is in the queue and the index already.
     if (queued && this.listeners.length > 0) {
-      this.emit({ topic: r.topic, queueId: r.queueId, queueOffset: r.queueOffset, tagsCode, commitLogOffset: phy, msgSize: r.size, storeTimestamp: r.storeTimestamp, propertiesString: r.propertiesString });
+      this.emit({
+        topic: r.topic,
+        queueId: r.queueId,
+        queueOffset: r.queueOffset,
+        tagsCode,
+        commitLogOffset: phy,
+        msgSize: r.size,
+        storeTimestamp: r.storeTimestamp,
+        propertiesString: r.propertiesString,
+      });
     }
     return queued || indexed;
   }

@@ -99,8 +99,12 @@ export function resolveStoreConfig(partial: Partial<MessageStoreConfig> = {}): M
   // A record must always fit in an empty segment together with the end-of-segment blank.
   if (!(c.mappedFileSizeCommitLog >= 4 * KiB)) throw new StoreConfigError('mappedFileSizeCommitLog', c.mappedFileSizeCommitLog, 'is smaller than 4096 bytes');
   if (!(c.commitLogWriteChunkSize > 0)) throw new StoreConfigError('commitLogWriteChunkSize', c.commitLogWriteChunkSize, 'is not a positive number of bytes');
-  if (c.flushDiskType !== 'ASYNC_FLUSH' && c.flushDiskType !== 'SYNC_FLUSH') throw new StoreConfigError('flushDiskType', c.flushDiskType, 'is neither ASYNC_FLUSH nor SYNC_FLUSH');
-  if (c.preallocateMode !== 'zeros' && c.preallocateMode !== 'truncate') throw new StoreConfigError('preallocateMode', c.preallocateMode, 'is neither zeros nor truncate');
+  if (c.flushDiskType !== 'ASYNC_FLUSH' && c.flushDiskType !== 'SYNC_FLUSH') {
+    throw new StoreConfigError('flushDiskType', c.flushDiskType, 'is neither ASYNC_FLUSH nor SYNC_FLUSH');
+  }
+  if (c.preallocateMode !== 'zeros' && c.preallocateMode !== 'truncate') {
+    throw new StoreConfigError('preallocateMode', c.preallocateMode, 'is neither zeros nor truncate');
+  }
   parseDeleteWhen(c.deleteWhen);
   parseDelayLevels(c.messageDelayLevel);
   if (c.maxMessageSize > c.mappedFileSizeCommitLog / 2) c.maxMessageSize = Math.floor(c.mappedFileSizeCommitLog / 2);

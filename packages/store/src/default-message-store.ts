@@ -217,7 +217,15 @@ export class DefaultMessageStore implements MessageStore {
 
   // ================================================================ get (message-reader.ts)
 
-  getMessage(_group: string, topic: string, queueId: number, offset: number, maxMsgNums: number, maxBytes = 256 * 1024 * 1024, filter?: MessageFilter): Promise<GetMessageResult> {
+  getMessage(
+    _group: string,
+    topic: string,
+    queueId: number,
+    offset: number,
+    maxMsgNums: number,
+    maxBytes = 256 * 1024 * 1024,
+    filter?: MessageFilter,
+  ): Promise<GetMessageResult> {
     return this.reader.getMessage(topic, queueId, offset, maxMsgNums, maxBytes, filter);
   }
 

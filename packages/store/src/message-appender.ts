@@ -92,10 +92,22 @@ export class MessageAppender {
     this.storeHostPrefix = hostHex(sh);
     this.maxRecord = maxRecordSize(this.config);
     this.record = {
-      topic: '', queueId: 0, flag: 0, queueOffset: 0, physicalOffset: 0, sysFlag: 0,
-      bornTimestamp: 0, bornHost: DEFAULT_BORN_HOST, storeTimestamp: 0, storeHost: sh,
-      reconsumeTimes: 0, preparedTransactionOffset: 0, body: EMPTY_BODY, properties: '',
-      size: 0, propertiesString: '',
+      topic: '',
+      queueId: 0,
+      flag: 0,
+      queueOffset: 0,
+      physicalOffset: 0,
+      sysFlag: 0,
+      bornTimestamp: 0,
+      bornHost: DEFAULT_BORN_HOST,
+      storeTimestamp: 0,
+      storeHost: sh,
+      reconsumeTimes: 0,
+      preparedTransactionOffset: 0,
+      body: EMPTY_BODY,
+      properties: '',
+      size: 0,
+      propertiesString: '',
     };
   }
 
@@ -146,7 +158,9 @@ export class MessageAppender {
   private refusePut(): PutMessageStatus | undefined {
     if (this.state.phase !== 'running') return PutMessageStatus.SERVICE_NOT_AVAILABLE;
     if (this.state.diskFull) return PutMessageStatus.DISK_FULL;
-    if (this.commitLog.ioError !== undefined) return errnoCode(this.commitLog.ioError) === 'ENOSPC' ? PutMessageStatus.DISK_FULL : PutMessageStatus.SERVICE_NOT_AVAILABLE;
+    if (this.commitLog.ioError !== undefined) {
+      return errnoCode(this.commitLog.ioError) === 'ENOSPC' ? PutMessageStatus.DISK_FULL : PutMessageStatus.SERVICE_NOT_AVAILABLE;
+    }
     return undefined;
   }
 
@@ -212,7 +226,14 @@ export class MessageAppender {
   private appendFailed(e: unknown, n: number): PutMessageResult {
     const code = errnoCode(e);
     this.logger.error('append failed', { error: String(e) });
-    return this.fail(code === 'ENOSPC' ? PutMessageStatus.DISK_FULL : e instanceof Error && e.name === 'InjectedFailure' ? PutMessageStatus.UNKNOWN_ERROR : PutMessageStatus.CREATE_MAPPED_FILE_FAILED, n);
+    return this.fail(
+      code === 'ENOSPC'
+        ? PutMessageStatus.DISK_FULL
+        : e instanceof Error && e.name === 'InjectedFailure'
+          ? PutMessageStatus.UNKNOWN_ERROR
+          : PutMessageStatus.CREATE_MAPPED_FILE_FAILED,
+      n,
+    );
   }
 
   /** Encodes the records into the reserved space, assigns offsets and dispatches; synchronous up to the flush wait. */

@@ -30,9 +30,24 @@ export class MessageReader {
     private readonly probe: StoreProbe,
   ) {}
 
-  async getMessage(topic: string, queueId: number, offset: number, maxMsgNums: number, maxBytes: number, filter: MessageFilter | undefined): Promise<GetMessageResult> {
+  async getMessage(
+    topic: string,
+    queueId: number,
+    offset: number,
+    maxMsgNums: number,
+    maxBytes: number,
+    filter: MessageFilter | undefined,
+  ): Promise<GetMessageResult> {
     this.state.stats.getCount++;
-    const res: GetMessageResult = { status: GetMessageStatus.NO_MESSAGE_IN_QUEUE, nextBeginOffset: offset, minOffset: 0, maxOffset: 0, messageBuffers: [], messageQueueOffsets: [], bufferTotalSize: 0 };
+    const res: GetMessageResult = {
+      status: GetMessageStatus.NO_MESSAGE_IN_QUEUE,
+      nextBeginOffset: offset,
+      minOffset: 0,
+      maxOffset: 0,
+      messageBuffers: [],
+      messageQueueOffsets: [],
+      bufferTotalSize: 0,
+    };
     const q = this.queues.find(topic, queueId);
     if (q === undefined || this.state.phase === 'stopped') {
       res.status = GetMessageStatus.NO_MATCHED_LOGIC_QUEUE;
@@ -67,7 +82,14 @@ export class MessageReader {
     return res;
   }
 
-  private async readQueue(q: ConsumeQueue, offset: number, maxMsgNums: number, maxBytes: number, filter: MessageFilter | undefined, res: GetMessageResult): Promise<void> {
+  private async readQueue(
+    q: ConsumeQueue,
+    offset: number,
+    maxMsgNums: number,
+    maxBytes: number,
+    filter: MessageFilter | undefined,
+    res: GetMessageResult,
+  ): Promise<void> {
     const minPhy = this.commitLog.minOffset;
     let next = offset;
     let sawRemoved = false;

@@ -75,7 +75,15 @@ export interface MessageStore {
   writeAppended(): boolean;
 
   /** Up to maxMsgNums records of a queue from `offset` (and at most maxBytes, but at least one), filtered. */
-  getMessage(group: string, topic: string, queueId: number, offset: number, maxMsgNums: number, maxBytes?: number, filter?: MessageFilter): Promise<GetMessageResult>;
+  getMessage(
+    group: string,
+    topic: string,
+    queueId: number,
+    offset: number,
+    maxMsgNums: number,
+    maxBytes?: number,
+    filter?: MessageFilter,
+  ): Promise<GetMessageResult>;
   /** Next queue offset to be written (0 for an unknown queue). */
   getMaxOffsetInQueue(topic: string, queueId: number): number;
   /** First queue offset still readable (retention moves it forward). */

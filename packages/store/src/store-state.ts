@@ -11,5 +11,15 @@ export class StoreState {
   /** Used share of the commit-log volume (0..1) at the last disk check. */
   diskUsedRatio = 0;
   /** Counters every part adds to (getStats, getRuntimeInfo). */
-  readonly stats: StoreStats = { putCount: 0, putBytes: 0, putFailures: 0, getCount: 0, getFoundMessages: 0, flushCount: 0, syncFlushTimeouts: 0, segmentRolls: 0, segmentsDeleted: 0 };
+  readonly stats: StoreStats = {
+    putCount: 0,
+    putBytes: 0,
+    putFailures: 0,
+    getCount: 0,
+    getFoundMessages: 0,
+    flushCount: 0,
+    syncFlushTimeouts: 0,
+    segmentRolls: 0,
+    segmentsDeleted: 0,
+  };
 }

@@ -52,7 +52,14 @@ async function verify(dir: string, acks: Ack[]): Promise<{ total: number; trunca
   const store = new DefaultMessageStore({
     logger: silentLogger,
     diskUsage: async () => ({ totalBytes: 1e12, freeBytes: 9e11 }),
-    config: { storePathRootDir: dir, mappedFileSizeCommitLog: SEG, mappedFileSizeConsumeQueue: 20 * 500, maxHashSlotNum: 1000, maxIndexNum: 4000, preallocateMode: 'truncate' },
+    config: {
+      storePathRootDir: dir,
+      mappedFileSizeCommitLog: SEG,
+      mappedFileSizeConsumeQueue: 20 * 500,
+      maxHashSlotNum: 1000,
+      maxIndexNum: 4000,
+      preallocateMode: 'truncate',
+    },
   });
   const report = await store.load();
   await store.start();

@@ -29,8 +29,17 @@ export function smallConfig(dir: string, over: Partial<MessageStoreConfig> = {})
   };
 }
 
-export async function openStore(dir: string, over: Partial<MessageStoreConfig> = {}, opts: Omit<MessageStoreOptions, 'config'> = {}): Promise<DefaultMessageStore> {
-  const s = new DefaultMessageStore({ logger: silentLogger, diskUsage: async () => ({ totalBytes: 1e12, freeBytes: 9e11 }), ...opts, config: smallConfig(dir, over) });
+export async function openStore(
+  dir: string,
+  over: Partial<MessageStoreConfig> = {},
+  opts: Omit<MessageStoreOptions, 'config'> = {},
+): Promise<DefaultMessageStore> {
+  const s = new DefaultMessageStore({
+    logger: silentLogger,
+    diskUsage: async () => ({ totalBytes: 1e12, freeBytes: 9e11 }),
+    ...opts,
+    config: smallConfig(dir, over),
+  });
   await s.load();
   await s.start();
   return s;

@@ -35,7 +35,11 @@ describe('randomized operations against a model', () => {
         expect(s.getMaxOffsetInQueue(t, q)).toBe(msgs.length);
         const min = s.getMinOffsetInQueue(t, q);
         const minPhy = s.getMinPhyOffset();
-        for (let i = 0; i < min; i++) if ((msgs[i] as { phy: number }).phy >= minPhy) throw new Error(`queue ${t}/${q} min ${min} but msg ${i} at ${(msgs[i] as { phy: number }).phy} >= minPhy ${minPhy}; ops ${ops.join(' ')}`);
+        for (let i = 0; i < min; i++) {
+          if ((msgs[i] as { phy: number }).phy >= minPhy) {
+            throw new Error(`queue ${t}/${q} min ${min} but msg ${i} at ${(msgs[i] as { phy: number }).phy} >= minPhy ${minPhy}; ops ${ops.join(' ')}`);
+          }
+        }
         if (msgs.length === 0) return;
         const off = min + Math.floor(rand() * Math.max(1, msgs.length - min));
         const g = await s.getMessage('g', t, q, off, 5);
@@ -44,7 +48,11 @@ describe('randomized operations against a model', () => {
         g.messageBuffers.forEach((b, k) => {
           const m = decodeMessageRecord(b);
           const e = msgs[off + k] as { phy: number; body: Buffer };
-          if (m.commitLogOffset !== e.phy) throw new Error(`${t}/${q} off ${off + k} min ${min} max ${msgs.length} got ${m.commitLogOffset} qo ${m.queueOffset} want ${e.phy}; minPhy ${minPhy}; ops ${ops.join(' ')}`);
+          if (m.commitLogOffset !== e.phy) {
+            throw new Error(
+              `${t}/${q} off ${off + k} min ${min} max ${msgs.length} got ${m.commitLogOffset} qo ${m.queueOffset} want ${e.phy}; minPhy ${minPhy}; ops ${ops.join(' ')}`,
+            );
+          }
           expect(m.body.equals(e.body)).toBe(true);
         });
       };

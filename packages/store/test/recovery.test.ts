@@ -67,21 +67,30 @@ describe('recovery', () => {
 
   type Corruption = (file: string, lastRecordPos: number, lastRecordSize: number) => void;
   const cases: [string, Corruption][] = [
-    ['truncated record (torn write)', (f, pos, size) => {
-      const fd = fs.openSync(f, 'r+');
-      fs.writeSync(fd, Buffer.alloc(size - 100), 0, size - 100, pos + 100);
-      fs.closeSync(fd);
-    }],
-    ['bad magic', (f, pos) => {
-      const fd = fs.openSync(f, 'r+');
-      fs.writeSync(fd, Buffer.from([0x12, 0x34, 0x56, 0x78]), 0, 4, pos + 4);
-      fs.closeSync(fd);
-    }],
-    ['bad body CRC', (f, pos) => {
-      const fd = fs.openSync(f, 'r+');
-      fs.writeSync(fd, Buffer.from([0xff, 0xfe]), 0, 2, pos + 88 + 10);
-      fs.closeSync(fd);
-    }],
+    [
+      'truncated record (torn write)',
+      (f, pos, size) => {
+        const fd = fs.openSync(f, 'r+');
+        fs.writeSync(fd, Buffer.alloc(size - 100), 0, size - 100, pos + 100);
+        fs.closeSync(fd);
+      },
+    ],
+    [
+      'bad magic',
+      (f, pos) => {
+        const fd = fs.openSync(f, 'r+');
+        fs.writeSync(fd, Buffer.from([0x12, 0x34, 0x56, 0x78]), 0, 4, pos + 4);
+        fs.closeSync(fd);
+      },
+    ],
+    [
+      'bad body CRC',
+      (f, pos) => {
+        const fd = fs.openSync(f, 'r+');
+        fs.writeSync(fd, Buffer.from([0xff, 0xfe]), 0, 2, pos + 88 + 10);
+        fs.closeSync(fd);
+      },
+    ],
   ];
   for (const [name, corrupt] of cases) {
     it(`recovers to the last good record after a ${name}`, async () => {
@@ -112,7 +121,7 @@ describe('recovery', () => {
     });
   }
 
-  it('repairs missing units at the end of an older consume-queue file (crash between two files\' flushes)', async () => {
+  it("repairs missing units at the end of an older consume-queue file (crash between two files' flushes)", async () => {
     const dir = tmpDir();
     dirs.push(dir);
     const s = await open(dir);

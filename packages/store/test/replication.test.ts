@@ -29,7 +29,13 @@ function dirOf(s: DefaultMessageStore): string {
   return s.config.storePathRootDir;
 }
 
-const QUEUES: [string, number][] = [['A', 0], ['A', 1], ['B', 0], ['SCHEDULE_TOPIC_XXXX', 2], ['TX', 0]];
+const QUEUES: [string, number][] = [
+  ['A', 0],
+  ['A', 1],
+  ['B', 0],
+  ['SCHEDULE_TOPIC_XXXX', 2],
+  ['TX', 0],
+];
 
 /** A master with messages over several segments: tags, keys, a delay level, transaction halves and rollbacks. */
 async function master(n = 400): Promise<DefaultMessageStore> {
@@ -37,7 +43,10 @@ async function master(n = 400): Promise<DefaultMessageStore> {
   const s = await open(undefined, { now: () => (t += 10) });
   for (let i = 0; i < n; i++) {
     const [topic, queueId] = QUEUES[i % 3] as [string, number];
-    expect((await s.putMessage({ topic, queueId, body: body(i, 200 + ((i * 53) % 900)), properties: { TAGS: `t${i % 4}`, KEYS: `k${i} all`, UNIQ_KEY: `U${i}` } })).status).toBe('PUT_OK');
+    expect(
+      (await s.putMessage({ topic, queueId, body: body(i, 200 + ((i * 53) % 900)), properties: { TAGS: `t${i % 4}`, KEYS: `k${i} all`, UNIQ_KEY: `U${i}` } }))
+        .status,
+    ).toBe('PUT_OK');
     if (i % 40 === 7) {
       await s.putMessage({ topic: 'SCHEDULE_TOPIC_XXXX', queueId: 2, body: body(i), properties: { DELAY: '3', REAL_TOPIC: 'A', KEYS: `d${i}` } });
       await s.putMessage({ topic: 'TX', queueId: 0, body: body(i), sysFlag: MessageSysFlag.TRANSACTION_PREPARED_TYPE, properties: { UNIQ_KEY: `H${i}` } });
@@ -112,9 +121,20 @@ async function expectSame(m: DefaultMessageStore, s: DefaultMessageStore): Promi
       expect(await s.getOffsetInQueueByTime(topic, q, when, 'upper')).toBe(await m.getOffsetInQueueByTime(topic, q, when, 'upper'));
     }
   }
-  const keys: [string, string][] = [['A', 'k6'], ['B', 'k29'], ['A', 'all'], ['A', 'U48'], ['SCHEDULE_TOPIC_XXXX', 'd7'], ['TX', 'H7'], ['TX', 'C47']];
+  const keys: [string, string][] = [
+    ['A', 'k6'],
+    ['B', 'k29'],
+    ['A', 'all'],
+    ['A', 'U48'],
+    ['SCHEDULE_TOPIC_XXXX', 'd7'],
+    ['TX', 'H7'],
+    ['TX', 'C47'],
+  ];
   for (const [topic, key] of keys) {
-    const offsetsOf = async (st: DefaultMessageStore): Promise<number[]> => (await st.queryMessage(topic, key, 64, 0, Number.MAX_SAFE_INTEGER)).messageBuffers.map((b) => decodeMessageRecord(b).commitLogOffset).sort((a, b) => a - b);
+    const offsetsOf = async (st: DefaultMessageStore): Promise<number[]> =>
+      (await st.queryMessage(topic, key, 64, 0, Number.MAX_SAFE_INTEGER)).messageBuffers
+        .map((b) => decodeMessageRecord(b).commitLogOffset)
+        .sort((a, b) => a - b);
     const want = await offsetsOf(m);
     expect(want.length).toBeGreaterThan(0);
     expect([key, await offsetsOf(s)]).toEqual([key, want]);
@@ -168,7 +188,12 @@ describe('replication: raw commit-log append (slave side)', () => {
     const slave = await open();
     await replicate(slave, cs.slice(0, 2));
     const c2 = cs[2] as Chunk;
-    const before = { max: slave.getMaxPhyOffset(), a0: slave.getMaxOffsetInQueue('A', 0), b0: slave.getMaxOffsetInQueue('B', 0), keys: (await slave.queryMessage('A', 'all', 1000, 0, Number.MAX_SAFE_INTEGER)).messageBuffers.length };
+    const before = {
+      max: slave.getMaxPhyOffset(),
+      a0: slave.getMaxOffsetInQueue('A', 0),
+      b0: slave.getMaxOffsetInQueue('B', 0),
+      keys: (await slave.queryMessage('A', 'all', 1000, 0, Number.MAX_SAFE_INTEGER)).messageBuffers.length,
+    };
     const events: DispatchEvent[] = [];
     slave.onDispatch((e) => events.push(e));
     const expectUnchanged = async (): Promise<void> => {

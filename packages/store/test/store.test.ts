@@ -87,7 +87,12 @@ describe('DefaultMessageStore engine', () => {
     await s.commitLog.flush();
     expect(s.commitLog.segments.length).toBeGreaterThan(4);
     const want = sizes.map((len, i) => ({ i, len })).filter((_, i) => i % 50 !== 25);
-    for (const [maxMsgs, maxBytes] of [[32, 1 << 30], [64, 8 * 1024], [1, 1 << 30], [500, 1 << 30]] as const) {
+    for (const [maxMsgs, maxBytes] of [
+      [32, 1 << 30],
+      [64, 8 * 1024],
+      [1, 1 << 30],
+      [500, 1 << 30],
+    ] as const) {
       let off = 0;
       let k = 0;
       while (off < s.getMaxOffsetInQueue('S', 0)) {
@@ -121,7 +126,9 @@ describe('DefaultMessageStore engine', () => {
 
   it('the index rolls over to new files when one is full; queries cover them all', async () => {
     const s = await open(newDir(), { maxIndexNum: 20 });
-    for (let i = 0; i < 50; i++) await s.putMessage({ topic: 'Q', queueId: 0, body: body(i), properties: { KEYS: `order-${i % 10} all`, UNIQ_KEY: `UID${i}` } });
+    for (let i = 0; i < 50; i++) {
+      await s.putMessage({ topic: 'Q', queueId: 0, body: body(i), properties: { KEYS: `order-${i % 10} all`, UNIQ_KEY: `UID${i}` } });
+    }
     expect(s.indexService.files.length).toBeGreaterThan(3);
     const r = await s.queryMessage('Q', 'order-3', 100, 0, Number.MAX_SAFE_INTEGER);
     expect(r.messageBuffers.map((b) => decodeMessageRecord(b).properties.get('UNIQ_KEY')).sort()).toEqual(['UID13', 'UID23', 'UID3', 'UID33', 'UID43']);
@@ -182,7 +189,11 @@ describe('DefaultMessageStore engine', () => {
   it('retention deletes old segments, consume-queue and index files while readers continue', async () => {
     let now = 1_700_000_000_000;
     const dir = newDir();
-    const s = await open(dir, { mappedFileSizeCommitLog: 32 * 1024, fileReservedTime: 1, mappedFileSizeConsumeQueue: 20 * 20, maxIndexNum: 30 }, { now: () => now });
+    const s = await open(
+      dir,
+      { mappedFileSizeCommitLog: 32 * 1024, fileReservedTime: 1, mappedFileSizeConsumeQueue: 20 * 20, maxIndexNum: 30 },
+      { now: () => now },
+    );
     for (let i = 0; i < 200; i++) await s.putMessage({ topic: 'X', queueId: 0, body: body(i, 800), properties: { KEYS: `k${i}` } });
     await s.commitLog.flush();
     await s.flushLogics();
@@ -195,20 +206,21 @@ describe('DefaultMessageStore engine', () => {
         for (let off = 0; off < 200; off += 17) {
           const g = await s.getMessage('g', 'X', 0, off, 5);
           if (g.status === 'FOUND') {
-            g.messageBuffers.forEach((b, k) => expect(decodeMessageRecord(b).body.equals(body((g.messageQueueOffsets[k] as number), 800))).toBe(true));
+            g.messageBuffers.forEach((b, k) => expect(decodeMessageRecord(b).body.equals(body(g.messageQueueOffsets[k] as number, 800))).toBe(true));
           } else {
             expect(['OFFSET_TOO_SMALL', 'MESSAGE_WAS_REMOVING']).toContain(g.status);
           }
           reads++;
         }
         await new Promise((r) => setImmediate(r)); // memory reads resolve as microtasks: let I/O run
-
       }
       return reads;
     })();
     now += 2 * 3600_000;
     // mtime is wall-clock; fake an old mtime on all files
-    for (const f of fs.readdirSync(path.join(dir, 'commitlog'))) fs.utimesSync(path.join(dir, 'commitlog', f), new Date(now - 3 * 3600_000), new Date(now - 3 * 3600_000));
+    for (const f of fs.readdirSync(path.join(dir, 'commitlog'))) {
+      fs.utimesSync(path.join(dir, 'commitlog', f), new Date(now - 3 * 3600_000), new Date(now - 3 * 3600_000));
+    }
     await s.runCleanup({ force: true });
     reading = false;
     expect(await reader).toBeGreaterThan(0);

@@ -57,7 +57,12 @@ export async function startCluster(name: string, o: ClusterOptions = {}): Promis
       preallocateMode: 'truncate',
       ...extra,
     });
-    const process = await startNode(appMain('broker'), ['-c', conf], { name: `${name}-${bName}`, readyPattern: /broker .* started at/, timeoutMs: 30_000, env: { HOME: dir } });
+    const process = await startNode(appMain('broker'), ['-c', conf], {
+      name: `${name}-${bName}`,
+      readyPattern: /broker .* started at/,
+      timeoutMs: 30_000,
+      env: { HOME: dir },
+    });
     return { addr: `127.0.0.1:${port}`, process };
   };
   const brokerConf = writeConf(dir, 'broker.conf', {
@@ -73,7 +78,12 @@ export async function startCluster(name: string, o: ClusterOptions = {}): Promis
     preallocateMode: 'truncate',
     ...(o.broker ?? {}),
   });
-  const broker = await startNode(appMain('broker'), ['-c', brokerConf], { name: `${name}-broker`, readyPattern: /broker .* started at/, timeoutMs: 30_000, env: { HOME: dir } });
+  const broker = await startNode(appMain('broker'), ['-c', brokerConf], {
+    name: `${name}-broker`,
+    readyPattern: /broker .* started at/,
+    timeoutMs: 30_000,
+    env: { HOME: dir },
+  });
   return {
     namesrvAddr,
     brokerAddr: `127.0.0.1:${brokerPort}`,

@@ -59,9 +59,9 @@ describe('startNode', () => {
   });
 
   it('rejects with the output when the process dies before it is ready', async () => {
-    await expect(
-      startNode('-e', ['console.log("boom"); process.exit(3)'], { name: 'dies', readyPattern: /ready/ }),
-    ).rejects.toThrow(/dies exited before.*\n[\s\S]*boom/);
+    await expect(startNode('-e', ['console.log("boom"); process.exit(3)'], { name: 'dies', readyPattern: /ready/ })).rejects.toThrow(
+      /dies exited before.*\n[\s\S]*boom/,
+    );
   });
 
   it('rejects and kills the process when it is not ready in time', async () => {

@@ -163,9 +163,20 @@ export async function call(raw: RawClient, frame: Buffer, opaque: number, timeou
 }
 
 /** A JSON request frame as a Java client of `version` would send it. */
-export function jsonRequest(code: number, extFields: Record<string, string> | null, opts: { version?: number; body?: Buffer; opaque?: number; flag?: number } = {}): { frame: Buffer; opaque: number } {
+export function jsonRequest(
+  code: number,
+  extFields: Record<string, string> | null,
+  opts: { version?: number; body?: Buffer; opaque?: number; flag?: number } = {},
+): { frame: Buffer; opaque: number } {
   const opaque = opts.opaque ?? nextOpaque();
-  const header: Record<string, unknown> = { code, flag: opts.flag ?? 0, language: 'JAVA', opaque, serializeTypeCurrentRPC: 'JSON', version: opts.version ?? 479 };
+  const header: Record<string, unknown> = {
+    code,
+    flag: opts.flag ?? 0,
+    language: 'JAVA',
+    opaque,
+    serializeTypeCurrentRPC: 'JSON',
+    version: opts.version ?? 479,
+  };
   if (extFields) header['extFields'] = extFields;
   return { frame: jsonFrame(header, opts.body), opaque };
 }

@@ -63,7 +63,16 @@ describe('ConsumerManager', () => {
       JSON.stringify({
         clientID: '10.0.0.1@123#456',
         producerDataSet: [{ groupName: 'PG' }],
-        consumerDataSet: [{ groupName: 'G', consumeType: 'CONSUME_PASSIVELY', messageModel: 'BROADCASTING', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', unitMode: false, subscriptionDataSet: [{ topic: 'T', subString: 'a || b', subVersion: 7 }] }],
+        consumerDataSet: [
+          {
+            groupName: 'G',
+            consumeType: 'CONSUME_PASSIVELY',
+            messageModel: 'BROADCASTING',
+            consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+            unitMode: false,
+            subscriptionDataSet: [{ topic: 'T', subString: 'a || b', subVersion: 7 }],
+          },
+        ],
       }),
     );
     const hb = decodeHeartbeatData(body);

@@ -84,7 +84,9 @@ export class ConsumerManager {
     if (g.channels.size === 0) {
       this.groups.delete(group);
       this.emit('unregister', group);
-    } else if (notify) {this.notifyIdsChanged(g);}
+    } else if (notify) {
+      this.notifyIdsChanged(g);
+    }
     this.emit('change', group);
   }
 

@@ -28,7 +28,9 @@ export class ProducerManager {
 
   scanNotActive(now = Date.now()): ClientChannel[] {
     const out: ClientChannel[] = [];
-    for (const m of this.groups.values()) for (const [ch, info] of m) if (now - info.lastUpdateTimestamp > this.channelExpiredTimeoutMs || ch.isClosed) out.push(ch);
+    for (const m of this.groups.values()) {
+      for (const [ch, info] of m) if (now - info.lastUpdateTimestamp > this.channelExpiredTimeoutMs || ch.isClosed) out.push(ch);
+    }
     return out;
   }
 

@@ -1,4 +1,14 @@
-import { METRIC, aggregatingHistogram, counter, createMetricsRegistry, gauge, histogram, removeSeries, type HistogramSeries, type Registry } from '@rocketmq-ts/metrics';
+import {
+  METRIC,
+  aggregatingHistogram,
+  counter,
+  createMetricsRegistry,
+  gauge,
+  histogram,
+  removeSeries,
+  type HistogramSeries,
+  type Registry,
+} from '@rocketmq-ts/metrics';
 import { RequestCode, requestCodeName } from '@rocketmq-ts/protocol';
 import type { RemotingProbe } from '@rocketmq-ts/remoting';
 import type { StoreProbe } from '@rocketmq-ts/store';
@@ -126,7 +136,12 @@ export class BrokerMetrics {
     const key = topic + '\u0001' + group;
     let p = this.outPending.get(key);
     if (!p) {
-      p = { msgs: 0, bytes: 0, msgsChild: this.outMsgs.labels({ topic, consumer_group: group }), bytesChild: this.outBytes.labels({ topic, consumer_group: group }) };
+      p = {
+        msgs: 0,
+        bytes: 0,
+        msgsChild: this.outMsgs.labels({ topic, consumer_group: group }),
+        bytesChild: this.outBytes.labels({ topic, consumer_group: group }),
+      };
       this.outPending.set(key, p);
     }
     p.msgs += n;

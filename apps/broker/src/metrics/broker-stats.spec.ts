@@ -5,7 +5,10 @@ describe('BrokerStatsSampler', () => {
   it('computes 10 s / 1 min / 10 min rates and rolls the day counters at midnight', () => {
     let t = new Date(2026, 10, 26, 23, 59, 0).getTime();
     let put = 0;
-    const s = new BrokerStatsSampler(() => ({ put, get: put / 2 }), () => t);
+    const s = new BrokerStatsSampler(
+      () => ({ put, get: put / 2 }),
+      () => t,
+    );
     expect(s.tps('put')).toBe('0.00 0.00 0.00');
     for (let i = 0; i < 30; i++) {
       s.sample();
@@ -27,7 +30,11 @@ describe('BrokerStatsSampler', () => {
   it('per-topic put and per-group consume rates over the last 10 s', () => {
     let t = 1_000_000;
     let stored = 0;
-    const s = new BrokerStatsSampler(() => ({ put: 0, get: 0 }), () => t, { topicPuts: () => new Map([['T', stored]]) });
+    const s = new BrokerStatsSampler(
+      () => ({ put: 0, get: 0 }),
+      () => t,
+      { topicPuts: () => new Map([['T', stored]]) },
+    );
     expect(s.topicPutTps('T')).toBe(0);
     for (let i = 0; i < 20; i++) {
       s.sample();

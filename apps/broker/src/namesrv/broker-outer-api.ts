@@ -110,7 +110,12 @@ export class BrokerOuterAPI {
     if (this.pending) clearTimeout(this.pending);
     await Promise.all(
       this.namesrvAddrs.map(async (addr) => {
-        const header = UnregisterBrokerRequestHeader.encode({ brokerName: this.id.brokerName, brokerAddr: this.id.brokerAddr, clusterName: this.id.clusterName, brokerId: this.id.brokerId });
+        const header = UnregisterBrokerRequestHeader.encode({
+          brokerName: this.id.brokerName,
+          brokerAddr: this.id.brokerAddr,
+          clusterName: this.id.clusterName,
+          brokerId: this.id.brokerId,
+        });
         try {
           await this.client.invoke(addr, RemotingCommand.request(RequestCode.UNREGISTER_BROKER, header), 3000);
         } catch (e) {

@@ -47,12 +47,31 @@ import { BrokerState } from '../broker-state.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 
 const ok = (req: RemotingCommand, body?: string | Buffer, ext?: Record<string, string>): RemotingCommand =>
-  RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, ext ?? null, body === undefined ? null : typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+  RemotingCommand.responseTo(
+    req,
+    ResponseCode.SUCCESS,
+    null,
+    ext ?? null,
+    body === undefined ? null : typeof body === 'string' ? Buffer.from(body, 'utf8') : body,
+  );
 
 const mqKey = (topic: string, brokerName: string, queueId: number): { brokerName: string; queueId: number; topic: string } => ({ brokerName, queueId, topic });
 
 /** Broker properties that UPDATE_BROKER_CONFIG may change while running. */
-const RUNTIME_UPDATABLE = new Set(['namesrvAddr', 'brokerPermission', 'autoCreateTopicEnable', 'autoCreateSubscriptionGroup', 'longPollingEnable', 'shortPollingTimeMills', 'enablePropertyFilter', 'slaveReadEnable', 'notifyConsumerIdsChangedEnable', 'pullBatchMaxMessageCount', 'filterSupportRetry', 'rejectTransactionMessage']);
+const RUNTIME_UPDATABLE = new Set([
+  'namesrvAddr',
+  'brokerPermission',
+  'autoCreateTopicEnable',
+  'autoCreateSubscriptionGroup',
+  'longPollingEnable',
+  'shortPollingTimeMills',
+  'enablePropertyFilter',
+  'slaveReadEnable',
+  'notifyConsumerIdsChangedEnable',
+  'pullBatchMaxMessageCount',
+  'filterSupportRetry',
+  'rejectTransactionMessage',
+]);
 
 /** Admin and dashboard requests (mqadmin): topics, groups, offsets, stats, config, locks. */
 @Injectable()
@@ -82,7 +101,7 @@ export class AdminBrokerProcessor {
     const h = CreateTopicRequestHeader.decode(req.extFields);
     const problem = validateTopicName(h.topic);
     if (problem) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, problem);
-    if (h.topic === this.config.brokerClusterName || h.topic === TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC && !this.config.autoCreateTopicEnable) {
+    if (h.topic === this.config.brokerClusterName || (h.topic === TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC && !this.config.autoCreateTopicEnable)) {
       return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `the topic[${h.topic}] is conflict with system topic`);
     }
     const attributes: Record<string, string> = { ...(this.topics.get(h.topic)?.attributes ?? {}) };
@@ -92,7 +111,15 @@ export class AdminBrokerProcessor {
       else if (p.startsWith('-')) delete attributes[p.slice(1)];
     }
     this.topics.update(
-      topicConfig(h.topic, { readQueueNums: h.readQueueNums, writeQueueNums: h.writeQueueNums, perm: h.perm, topicFilterType: h.topicFilterType, topicSysFlag: h.topicSysFlag ?? 0, order: h.order, attributes }),
+      topicConfig(h.topic, {
+        readQueueNums: h.readQueueNums,
+        writeQueueNums: h.writeQueueNums,
+        perm: h.perm,
+        topicFilterType: h.topicFilterType,
+        topicSysFlag: h.topicSysFlag ?? 0,
+        order: h.order,
+        attributes,
+      }),
     );
     await this.topics.whenPersisted();
     return ok(req);
@@ -101,7 +128,9 @@ export class AdminBrokerProcessor {
   @RemotingHandler(RequestCode.DELETE_TOPIC_IN_BROKER)
   async deleteTopic(req: RemotingCommand): Promise<RemotingCommand> {
     const h = DeleteTopicRequestHeader.decode(req.extFields);
-    if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
+    if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) {
+      return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
+    }
     this.topics.delete(h.topic);
     this.offsets.removeTopic(h.topic);
     // Its consume queues go too, so a topic created again under the name starts empty.
@@ -131,7 +160,9 @@ export class AdminBrokerProcessor {
   @RemotingHandler(RequestCode.GET_SYSTEM_TOPIC_LIST_FROM_BROKER)
   systemTopics(req: RemotingCommand): RemotingCommand {
     const c = this.config;
-    const list = [...this.topics.table.keys()].filter((t) => t === c.brokerClusterName || t === c.brokerName || t.startsWith('rmq_sys_') || Object.values(TopicValidator).includes(t as never));
+    const list = [...this.topics.table.keys()].filter(
+      (t) => t === c.brokerClusterName || t === c.brokerName || t.startsWith('rmq_sys_') || Object.values(TopicValidator).includes(t as never),
+    );
     return ok(req, JSON.stringify({ topicList: list }));
   }
 
@@ -230,8 +261,15 @@ export class AdminBrokerProcessor {
   consumerConnections(req: RemotingCommand): RemotingCommand {
     const h = GetConsumerConnectionListRequestHeader.decode(req.extFields);
     const g = this.consumers.get(h.consumerGroup);
-    if (!g || g.channels.size === 0) return RemotingCommand.responseTo(req, ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${h.consumerGroup}] not online`);
-    const connectionSet = [...g.channels.values()].map((c) => ({ clientAddr: c.channel.remoteAddress, clientId: c.clientId, language: c.language, version: c.version }));
+    if (!g || g.channels.size === 0) {
+      return RemotingCommand.responseTo(req, ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${h.consumerGroup}] not online`);
+    }
+    const connectionSet = [...g.channels.values()].map((c) => ({
+      clientAddr: c.channel.remoteAddress,
+      clientId: c.clientId,
+      language: c.language,
+      version: c.version,
+    }));
     return ok(
       req,
       stringifyFastjson({
@@ -285,7 +323,11 @@ export class AdminBrokerProcessor {
     const g = this.consumers.get(h.group);
     for (const info of g?.channels.values() ?? []) {
       // Oneway, as RocketMQ sends it to current clients (they never answer this request).
-      const cmd = RemotingCommand.request(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, { topic: h.topic, group: h.group, timestamp: String(h.timestamp), isForce: String(h.isForce) }, body);
+      const cmd = RemotingCommand.request(
+        RequestCode.RESET_CONSUMER_CLIENT_OFFSET,
+        { topic: h.topic, group: h.group, timestamp: String(h.timestamp), isForce: String(h.isForce) },
+        body,
+      );
       // a client that cannot be reached picks the offsets up from the broker on its next start
       info.channel.invokeOneway(cmd.markOneway());
     }
@@ -347,7 +389,9 @@ export class AdminBrokerProcessor {
       if (e instanceof ConfigError) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, e.message);
       throw e;
     }
-    if (update.unknown.length > 0) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `unknown broker properties: ${update.unknown.join(', ')}`);
+    if (update.unknown.length > 0) {
+      return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, `unknown broker properties: ${update.unknown.join(', ')}`);
+    }
     const values = update.values;
     // Store properties also pass the store's own checks (delay levels, sizes...), as at start-up.
     try {
@@ -365,7 +409,9 @@ export class AdminBrokerProcessor {
         c[k] = v;
         flat[k] = v;
         if (k === 'namesrvAddr') this.outer.setNamesrvAddr(String(v));
-      } else {later.push(k);}
+      } else {
+        later.push(k);
+      }
     }
     const file = this.state.configFile;
     if (file !== undefined) {
@@ -376,7 +422,12 @@ export class AdminBrokerProcessor {
       }
     }
     this.outer.registerSoon();
-    const remark = later.length === 0 ? null : file !== undefined ? `written to ${file}; takes effect after a restart: ${later.join(', ')}` : `no config file to persist to; ignored until restart: ${later.join(', ')}`;
+    const remark =
+      later.length === 0
+        ? null
+        : file !== undefined
+          ? `written to ${file}; takes effect after a restart: ${later.join(', ')}`
+          : `no config file to persist to; ignored until restart: ${later.join(', ')}`;
     return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, remark);
   }
 

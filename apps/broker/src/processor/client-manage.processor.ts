@@ -73,7 +73,9 @@ export class ClientManageProcessor {
     const body = (req.body ? parseLenientJson(req.body.toString('utf8')) : {}) as Record<string, JsonValue>;
     const sub = readSubscriptionData(body['subscriptionData'] ?? null);
     if (sub.expressionType === 'SQL92') {
-      if (!this.config.enablePropertyFilter) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, 'The broker does not support consumer to filter message by SQL92');
+      if (!this.config.enablePropertyFilter) {
+        return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, 'The broker does not support consumer to filter message by SQL92');
+      }
       try {
         compileSql92(sub.subString);
       } catch (e) {

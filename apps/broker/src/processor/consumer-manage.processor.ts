@@ -45,7 +45,9 @@ export class ConsumerManageProcessor {
     const h = QueryConsumerOffsetRequestHeader.decode(req.extFields);
     const offset = this.offsets.queryOffset(h.consumerGroup, h.topic, h.queueId);
     if (offset >= 0) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, { offset: String(offset) });
-    if (h.setZeroIfNotFound === false) return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'Not found, do not set to zero, maybe this group boot first');
+    if (h.setZeroIfNotFound === false) {
+      return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'Not found, do not set to zero, maybe this group boot first');
+    }
     // Never committed: start at 0 when the queue still holds its first message and that message is
     // still "in memory" (RocketMQ's rule); otherwise the client applies its consumeFromWhere.
     if (this.store.getMinOffsetInQueue(h.topic, h.queueId) <= 0 && (await this.firstMessageInMemory(h.topic, h.queueId))) {

@@ -10,8 +10,20 @@ const sub = (subString: string, expressionType = 'TAG'): SubscriptionData => {
 
 function record(props: string): Buffer {
   return encodeMessageRecordToBuffer({
-    topic: 'T', queueId: 0, flag: 0, queueOffset: 0, physicalOffset: 0, sysFlag: 0, bornTimestamp: 1, bornHost: { address: '127.0.0.1', port: 1 },
-    storeTimestamp: 2, storeHost: { address: '127.0.0.1', port: 2 }, reconsumeTimes: 0, preparedTransactionOffset: 0, body: Buffer.from('b'), properties: props,
+    topic: 'T',
+    queueId: 0,
+    flag: 0,
+    queueOffset: 0,
+    physicalOffset: 0,
+    sysFlag: 0,
+    bornTimestamp: 1,
+    bornHost: { address: '127.0.0.1', port: 1 },
+    storeTimestamp: 2,
+    storeHost: { address: '127.0.0.1', port: 2 },
+    reconsumeTimes: 0,
+    preparedTransactionOffset: 0,
+    body: Buffer.from('b'),
+    properties: props,
   });
 }
 

@@ -1,4 +1,3 @@
-
 import { Sql92Filter, decodePropertiesBytes, findProperty, RecordOffsets, MESSAGE_MAGIC_CODE_V2 } from '@rocketmq-ts/protocol';
 import type { MessageFilter } from '@rocketmq-ts/store';
 import type { SubscriptionData } from '../client/consumer-manager.js';
@@ -81,4 +80,3 @@ export function recordProperties(record: Buffer): Map<string, string> {
   p += 2;
   return decodePropertiesBytes(record, p, p + propsLen);
 }
-

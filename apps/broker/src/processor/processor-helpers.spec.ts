@@ -4,7 +4,15 @@ import { GetMessageStatus, PutMessageStatus, type GetMessageResult } from '@rock
 import { statusToCode } from './pull.processor.js';
 import { putStatusReply, removeProperty, replaceProperty } from './send.processor.js';
 
-const r = (status: GetMessageStatus, nextBeginOffset: number): GetMessageResult => ({ status, nextBeginOffset, minOffset: 0, maxOffset: 10, messageBuffers: [], messageQueueOffsets: [], bufferTotalSize: 0 });
+const r = (status: GetMessageStatus, nextBeginOffset: number): GetMessageResult => ({
+  status,
+  nextBeginOffset,
+  minOffset: 0,
+  maxOffset: 10,
+  messageBuffers: [],
+  messageQueueOffsets: [],
+  bufferTotalSize: 0,
+});
 
 describe('pull status → response code (remoting.md §3.3)', () => {
   it.each([

@@ -88,7 +88,9 @@ export class PullMessageProcessor {
 
   private async process(req: RemotingCommand, conn: RemotingConnection, h: PullHeader, allowSuspend: boolean, t0: number): Promise<RemotingCommand | null> {
     const reply = (code: number, remark: string): RemotingCommand => RemotingCommand.responseTo(req, code, remark);
-    if (!this.state.isMaster && !this.config.slaveReadEnable) return reply(ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while');
+    if (!this.state.isMaster && !this.config.slaveReadEnable) {
+      return reply(ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while');
+    }
     if (!this.state.readable) return reply(ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] pulling message is forbidden`);
     const group = this.groups.find(h.consumerGroup);
     if (!group) return reply(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${h.consumerGroup}] does not exist`);
@@ -97,7 +99,10 @@ export class PullMessageProcessor {
     if (!tc) return reply(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`);
     if ((tc.perm & PermName.PERM_READ) === 0) return reply(ResponseCode.NO_PERMISSION, `the topic[${h.topic}] pulling message is forbidden`);
     if (h.queueId < 0 || h.queueId >= tc.readQueueNums) {
-      return reply(ResponseCode.INVALID_PARAMETER, `queueId[${h.queueId}] is illegal, topic:[${h.topic}] topicConfig.readQueueNums:[${tc.readQueueNums}] consumer:[${conn.remoteAddress}]`);
+      return reply(
+        ResponseCode.INVALID_PARAMETER,
+        `queueId[${h.queueId}] is illegal, topic:[${h.topic}] topicConfig.readQueueNums:[${tc.readQueueNums}] consumer:[${conn.remoteAddress}]`,
+      );
     }
 
     let sub: SubscriptionData | undefined;
@@ -106,7 +111,9 @@ export class PullMessageProcessor {
     } else {
       const cg = this.consumers.get(h.consumerGroup);
       if (!cg) return reply(ResponseCode.SUBSCRIPTION_NOT_EXIST, `the consumer's group info not exist, ${h.consumerGroup}`);
-      if (cg.messageModel === 'BROADCASTING' && !group.consumeBroadcastEnable) return reply(ResponseCode.NO_PERMISSION, `the consumer group[${h.consumerGroup}] can not consume by broadcast way`);
+      if (cg.messageModel === 'BROADCASTING' && !group.consumeBroadcastEnable) {
+        return reply(ResponseCode.NO_PERMISSION, `the consumer group[${h.consumerGroup}] can not consume by broadcast way`);
+      }
       sub = cg.subscriptions.get(h.topic);
       if (!sub) return reply(ResponseCode.SUBSCRIPTION_NOT_EXIST, `the consumer's subscription not exist, ${h.topic}`);
       if (sub.subVersion < h.subVersion) return reply(ResponseCode.SUBSCRIPTION_NOT_LATEST, `the consumer's subscription not latest`);
@@ -116,7 +123,12 @@ export class PullMessageProcessor {
       try {
         compileSql92(sub.subString);
       } catch (e) {
-        if (e instanceof FilterSyntaxError) return reply(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `parse the consumer's subscription[${sub.subString}] failed, group: ${h.consumerGroup}: ${e.message}`);
+        if (e instanceof FilterSyntaxError) {
+          return reply(
+            ResponseCode.SUBSCRIPTION_PARSE_FAILED,
+            `parse the consumer's subscription[${sub.subString}] failed, group: ${h.consumerGroup}: ${e.message}`,
+          );
+        }
         throw e;
       }
     } else if (sub.expressionType !== 'TAG') {

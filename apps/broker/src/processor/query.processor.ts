@@ -23,7 +23,9 @@ export class QueryMessageProcessor {
       ? await this.store.queryMessageByUniqKey(h.topic, h.key, h.beginTimestamp, h.endTimestamp)
       : await this.store.queryMessage(h.topic, h.key, h.maxNum > 0 ? h.maxNum : 32, h.beginTimestamp, h.endTimestamp);
     const ext = { indexLastUpdateTimestamp: String(r.indexLastUpdateTimestamp), indexLastUpdatePhyoffset: String(r.indexLastUpdatePhyoffset) };
-    if (r.messageBuffers.length === 0) return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'can not find message, maybe time range not correct', ext);
+    if (r.messageBuffers.length === 0) {
+      return RemotingCommand.responseTo(req, ResponseCode.QUERY_NOT_FOUND, 'can not find message, maybe time range not correct', ext);
+    }
     // Records go out as stored slices after the header; the handler reports the rpc itself.
     if (!req.isOneway) conn.send(RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, ext), r.messageBuffers);
     this.metrics.rpcDone(req.code, req.isOneway ? -1 : ResponseCode.SUCCESS, performance.now() - t0);

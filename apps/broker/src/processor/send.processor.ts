@@ -229,23 +229,51 @@ export class SendMessageProcessor {
     return this.reply(req, r, replyTopic, replyQueueId, body.length, 1, txId);
   }
 
-  private putBatch(req: RemotingCommand, h: SendMessageRequest, topic: string, queueId: number, body: Buffer, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {
+  private putBatch(
+    req: RemotingCommand,
+    h: SendMessageRequest,
+    topic: string,
+    queueId: number,
+    body: Buffer,
+    conn: RemotingConnection,
+  ): RemotingCommand | Promise<RemotingCommand> {
     let entries;
     try {
       entries = decodeBatchBodyRaw(body);
     } catch (e) {
-      return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${(e as Error).message}`, { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
+      return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${(e as Error).message}`, {
+        MSG_REGION: this.regionId,
+        TRACE_ON: this.traceOn,
+      });
     }
-    if (entries.length === 0) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, 'empty batch', { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
+    if (entries.length === 0) {
+      return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, 'empty batch', { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
+    }
     const bornHost = bornHostOf(conn);
     const max = this.config.store.maxMessageSize;
     const msgs: PutMessageRequest[] = [];
     let bytes = 0;
     for (const e of entries) {
-      if (e.body.length > max) return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${max}`, { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
+      if (e.body.length > max) {
+        return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${max}`, {
+          MSG_REGION: this.regionId,
+          TRACE_ON: this.traceOn,
+        });
+      }
       let props = e.propertiesString;
-      if (findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) === undefined) props = appendProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, createUniqId());
-      msgs.push({ topic, queueId, body: e.body, flag: e.flag, propertiesString: ensureTrailingSeparator(props) + this.clusterProp, sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, bornHost });
+      if (findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) === undefined) {
+        props = appendProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, createUniqId());
+      }
+      msgs.push({
+        topic,
+        queueId,
+        body: e.body,
+        flag: e.flag,
+        propertiesString: ensureTrailingSeparator(props) + this.clusterProp,
+        sysFlag: h.sysFlag,
+        bornTimestamp: h.bornTimestamp,
+        bornHost,
+      });
       bytes += e.body.length;
     }
     const r = this.store.putMessagesNow(msgs);
@@ -261,11 +289,23 @@ export class SendMessageProcessor {
   private reply(req: RemotingCommand, r: PutMessageResult, topic: string, queueId: number, bytes: number, n: number, transactionId?: string): RemotingCommand {
     const [code, remark] = putStatusReply(r.status);
     const a = r.appendResult;
-    if (a === undefined || (code !== ResponseCode.SUCCESS && code !== ResponseCode.FLUSH_DISK_TIMEOUT && code !== ResponseCode.FLUSH_SLAVE_TIMEOUT && code !== ResponseCode.SLAVE_NOT_AVAILABLE)) {
+    if (
+      a === undefined ||
+      (code !== ResponseCode.SUCCESS &&
+        code !== ResponseCode.FLUSH_DISK_TIMEOUT &&
+        code !== ResponseCode.FLUSH_SLAVE_TIMEOUT &&
+        code !== ResponseCode.SLAVE_NOT_AVAILABLE)
+    ) {
       return this.fail(req, code, remark ?? r.status);
     }
     // Stored (maybe with a flush/replica warning): msgId, queueId and queueOffset are required by clients.
-    const ext: Record<string, string> = { MSG_REGION: this.regionId, TRACE_ON: this.traceOn, msgId: a.msgId, queueId: String(queueId), queueOffset: String(a.logicsOffset) };
+    const ext: Record<string, string> = {
+      MSG_REGION: this.regionId,
+      TRACE_ON: this.traceOn,
+      msgId: a.msgId,
+      queueId: String(queueId),
+      queueOffset: String(a.logicsOffset),
+    };
     if (transactionId !== undefined) ext['transactionId'] = transactionId;
     this.metrics.messagesIn(topic, n, bytes);
     return RemotingCommand.responseTo(req, code, remark, ext);
@@ -274,7 +314,9 @@ export class SendMessageProcessor {
   /** [code, remark] when this broker takes no writes, else null. */
   private checkBroker(): [number, string] | null {
     if (!this.state.isMaster) return [ResponseCode.SYSTEM_BUSY, '[REJECTREQUEST]system busy, start flow control for a while: this broker is a slave'];
-    if ((this.config.brokerPermission & PermName.PERM_WRITE) === 0) return [ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] sending message is forbidden`];
+    if ((this.config.brokerPermission & PermName.PERM_WRITE) === 0) {
+      return [ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] sending message is forbidden`];
+    }
     if (this.state.state !== 'running') return [ResponseCode.SERVICE_NOT_AVAILABLE, 'the broker is not running'];
     return null;
   }
@@ -294,7 +336,9 @@ export class SendMessageProcessor {
     if (g.retryQueueNums <= 0) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS); // the group keeps no retries
     const retryTopic = MixAll.RETRY_GROUP_TOPIC_PREFIX + h.group;
     const retryConfig = this.topics.createIfMissing(retryTopic, g.retryQueueNums, PermName.PERM_READ | PermName.PERM_WRITE);
-    if ((retryConfig.perm & PermName.PERM_WRITE) === 0) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${retryTopic}] sending message is forbidden`);
+    if ((retryConfig.perm & PermName.PERM_WRITE) === 0) {
+      return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${retryTopic}] sending message is forbidden`);
+    }
     const m = await this.store.lookMessageByOffset(h.offset);
     if (!m) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${h.offset}`);
     const props = new Map(m.properties);
@@ -310,7 +354,9 @@ export class SendMessageProcessor {
       topic = MixAll.DLQ_GROUP_TOPIC_PREFIX + h.group;
       queueId = 0;
       const dlq = this.topics.createIfMissing(topic, 1, PermName.PERM_READ | PermName.PERM_WRITE);
-      if ((dlq.perm & PermName.PERM_WRITE) === 0) return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${topic}] sending message is forbidden`);
+      if ((dlq.perm & PermName.PERM_WRITE) === 0) {
+        return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${topic}] sending message is forbidden`);
+      }
       props.delete(MessageConst.PROPERTY_DELAY_TIME_LEVEL);
       // Where the dead letter came from, for tools that resend it.
       props.set(MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC, props.get(MessageConst.PROPERTY_RETRY_TOPIC) ?? m.topic);
@@ -340,7 +386,9 @@ export class SendMessageProcessor {
 function transactionIdOf(props: string, sysFlag: number): string | undefined {
   const id = findProperty(props, MessageConst.PROPERTY_TRANSACTION_ID);
   if (id !== undefined) return id;
-  if ((sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK) === MessageSysFlag.TRANSACTION_PREPARED_TYPE) return findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX);
+  if ((sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK) === MessageSysFlag.TRANSACTION_PREPARED_TYPE) {
+    return findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX);
+  }
   return undefined;
 }
 

@@ -1,5 +1,14 @@
 import { MessageConst } from '@rocketmq-ts/common';
-import { decodeMessageRecord, jsonEntries, parseLenientJson, readDataVersion, stringifyFastjson, TopicValidator, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
+import {
+  decodeMessageRecord,
+  jsonEntries,
+  parseLenientJson,
+  readDataVersion,
+  stringifyFastjson,
+  TopicValidator,
+  type DataVersion,
+  type JsonValue,
+} from '@rocketmq-ts/protocol';
 import { ConfigFileManager, PutMessageStatus } from '@rocketmq-ts/store';
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
@@ -76,7 +85,10 @@ export class ScheduleMessageService {
     this.store.onDispatch((e) => {
       if (e.topic === SCHEDULE_TOPIC && this.running) this.wakeIfIdle(e.queueId + 1, e.tagsCode);
     });
-    this.persistTimer = setInterval(() => void this.persist().catch((e: unknown) => this.log.warn(`cannot persist delay offsets: ${String(e)}`)), this.config.flushDelayOffsetInterval);
+    this.persistTimer = setInterval(
+      () => void this.persist().catch((e: unknown) => this.log.warn(`cannot persist delay offsets: ${String(e)}`)),
+      this.config.flushDelayOffsetInterval,
+    );
     this.persistTimer.unref();
   }
 
@@ -96,10 +108,13 @@ export class ScheduleMessageService {
   private arm(level: number, delayMs: number): void {
     const old = this.timers.get(level);
     if (old) clearTimeout(old);
-    const t = setTimeout(() => {
-      this.timers.delete(level);
-      void this.run(level);
-    }, Math.max(0, delayMs));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(level);
+        void this.run(level);
+      },
+      Math.max(0, delayMs),
+    );
     t.unref();
     this.timers.set(level, t);
     this.nextDue.set(level, Date.now() + delayMs);

@@ -1,4 +1,14 @@
-import { jsonBool, jsonEntries, jsonNum, jsonObj, parseLenientJson, readDataVersion, stringifyFastjson, type DataVersion, type JsonValue } from '@rocketmq-ts/protocol';
+import {
+  jsonBool,
+  jsonEntries,
+  jsonNum,
+  jsonObj,
+  parseLenientJson,
+  readDataVersion,
+  stringifyFastjson,
+  type DataVersion,
+  type JsonValue,
+} from '@rocketmq-ts/protocol';
 import { ConfigFileManager } from '@rocketmq-ts/store';
 import { sameVersion } from '../topic/topic-config-manager.js';
 
@@ -64,7 +74,16 @@ export function readSubscriptionGroupConfig(v: JsonValue | undefined, name?: str
   };
 }
 
-const SYSTEM_GROUPS = ['TOOLS_CONSUMER', 'FILTERSRV_CONSUMER', 'SELF_TEST_C_GROUP', 'CID_ONS-HTTP-PROXY', 'CID_ONSAPI_PULL', 'CID_ONSAPI_PERMISSION', 'CID_ONSAPI_OWNER', 'CID_RMQ_SYS_TRANS'];
+const SYSTEM_GROUPS = [
+  'TOOLS_CONSUMER',
+  'FILTERSRV_CONSUMER',
+  'SELF_TEST_C_GROUP',
+  'CID_ONS-HTTP-PROXY',
+  'CID_ONSAPI_PULL',
+  'CID_ONSAPI_PERMISSION',
+  'CID_ONSAPI_OWNER',
+  'CID_RMQ_SYS_TRANS',
+];
 
 export class SubscriptionGroupManager {
   readonly table = new Map<string, SubscriptionGroupConfig>();
@@ -74,7 +93,10 @@ export class SubscriptionGroupManager {
   onDelete: ((group: string) => void) | null = null;
   private lastPersist: Promise<unknown> = Promise.resolve();
 
-  constructor(file: string, private readonly autoCreate: () => boolean) {
+  constructor(
+    file: string,
+    private readonly autoCreate: () => boolean,
+  ) {
     this.file = new ConfigFileManager(file);
   }
 

@@ -73,7 +73,13 @@ export class TopicConfigManager {
     };
     put(topicConfig(TopicValidator.RMQ_SYS_SELF_TEST_TOPIC, { readQueueNums: 1, writeQueueNums: 1 }));
     if (o.autoCreateTopicEnable) {
-      put(topicConfig(TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC, { readQueueNums: o.defaultTopicQueueNums, writeQueueNums: o.defaultTopicQueueNums, perm: rw | PermName.PERM_INHERIT }));
+      put(
+        topicConfig(TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC, {
+          readQueueNums: o.defaultTopicQueueNums,
+          writeQueueNums: o.defaultTopicQueueNums,
+          perm: rw | PermName.PERM_INHERIT,
+        }),
+      );
     }
     put(topicConfig(o.clusterName, { perm: PermName.PERM_INHERIT | (o.clusterTopicEnable ? rw : 0) }));
     put(topicConfig(o.brokerName, { readQueueNums: 1, writeQueueNums: 1, perm: PermName.PERM_INHERIT | (o.brokerTopicEnable ? rw : 0) }));

@@ -7,6 +7,10 @@ export const brokerStatus: Command = {
   desc: 'Fetch broker runtime status data',
   opts: [opt('b', 'brokerAddr', 'Broker address'), opt('c', 'clusterName', 'which cluster')],
   async run(ctx) {
-    await printPerBroker(ctx, (addr) => ctx.admin.brokerRuntimeInfo(addr), (addr, info, several) => (several ? addrBanner(addr) : '') + formatKeyValues(sortedByKey(info)));
+    await printPerBroker(
+      ctx,
+      (addr) => ctx.admin.brokerRuntimeInfo(addr),
+      (addr, info, several) => (several ? addrBanner(addr) : '') + formatKeyValues(sortedByKey(info)),
+    );
   },
 };

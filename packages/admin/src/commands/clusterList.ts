@@ -19,11 +19,28 @@ export const clusterList: Command = {
           } catch {
             // unreachable broker: print what the name server knows
           }
-          rows.push({ cluster, brokerName: name, brokerId: id, addr, version: info.get('brokerVersionDesc') ?? '', inTotalToday: info.get('msgPutTotalTodayNow') ?? '', outTotalToday: info.get('msgGetTotalTodayNow') ?? '', activated: info.get('brokerActive') ?? '' });
+          rows.push({
+            cluster,
+            brokerName: name,
+            brokerId: id,
+            addr,
+            version: info.get('brokerVersionDesc') ?? '',
+            inTotalToday: info.get('msgPutTotalTodayNow') ?? '',
+            outTotalToday: info.get('msgGetTotalTodayNow') ?? '',
+            activated: info.get('brokerActive') ?? '',
+          });
         }
       }
     }
-    if (ctx.json) ctx.io.out(toJson(rows));
-    else ctx.io.out(formatTable(['#Cluster Name', '#Broker Name', '#BID', '#Addr', '#Version', '#InTotalToday', '#OutTotalToday', '#Activated'], rows.map((r) => [r['cluster'], r['brokerName'], r['brokerId'], r['addr'], r['version'], r['inTotalToday'], r['outTotalToday'], r['activated']])));
+    if (ctx.json) {
+      ctx.io.out(toJson(rows));
+    } else {
+      ctx.io.out(
+        formatTable(
+          ['#Cluster Name', '#Broker Name', '#BID', '#Addr', '#Version', '#InTotalToday', '#OutTotalToday', '#Activated'],
+          rows.map((r) => [r['cluster'], r['brokerName'], r['brokerId'], r['addr'], r['version'], r['inTotalToday'], r['outTotalToday'], r['activated']]),
+        ),
+      );
+    }
   },
 };

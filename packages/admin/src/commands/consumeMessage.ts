@@ -7,13 +7,28 @@ import { messageDetail, messageJson } from '../print.js';
 export const consumeMessage: Command = {
   name: 'consumeMessage',
   desc: 'Consume message',
-  opts: [opt('t', 'topic', 'Topic name', true), opt('b', 'brokerName', 'Broker name'), opt('i', 'queueId', 'Queue Id'), opt('o', 'offset', 'Queue Offset'), opt('g', 'consumerGroup', 'Consumer Group Name'), opt('s', 'beginTimestamp', 'Begin timestamp[currentTimeMillis|yyyy-MM-dd#HH:mm:ss:SSS]'), opt('e', 'endTimestamp', 'End timestamp[currentTimeMillis|yyyy-MM-dd#HH:mm:ss:SSS]'), opt('c', 'MessageNumber', 'Number of message to be consumed')],
+  opts: [
+    opt('t', 'topic', 'Topic name', true),
+    opt('b', 'brokerName', 'Broker name'),
+    opt('i', 'queueId', 'Queue Id'),
+    opt('o', 'offset', 'Queue Offset'),
+    opt('g', 'consumerGroup', 'Consumer Group Name'),
+    opt('s', 'beginTimestamp', 'Begin timestamp[currentTimeMillis|yyyy-MM-dd#HH:mm:ss:SSS]'),
+    opt('e', 'endTimestamp', 'End timestamp[currentTimeMillis|yyyy-MM-dd#HH:mm:ss:SSS]'),
+    opt('c', 'MessageNumber', 'Number of message to be consumed'),
+  ],
   async run(ctx) {
     const topic = ctx.opt('t')!;
     const max = int(ctx.opt('c'), 128, 'MessageNumber');
     const begin = ctx.opt('s') ? parseTimestamp(ctx.opt('s')!) : undefined;
     const end = ctx.opt('e') ? parseTimestamp(ctx.opt('e')!) : Number.MAX_SAFE_INTEGER;
-    const lc = new LitePullConsumer({ ...ctx.clientOpts, group: ctx.opt('g') ?? MixAll.TOOLS_CONSUMER_GROUP, autoCommit: false, brokerSuspendMaxTimeMillis: 500, pullBatchSize: 32 });
+    const lc = new LitePullConsumer({
+      ...ctx.clientOpts,
+      group: ctx.opt('g') ?? MixAll.TOOLS_CONSUMER_GROUP,
+      autoCommit: false,
+      brokerSuspendMaxTimeMillis: 500,
+      pullBatchSize: 32,
+    });
     await lc.start();
     try {
       let mqs = await lc.fetchMessageQueues(topic);

@@ -4,7 +4,12 @@ import { toJson } from '../format.js';
 export const deleteSubGroup: Command = {
   name: 'deleteSubGroup',
   desc: 'Delete subscription group from broker',
-  opts: [opt('b', 'brokerAddr', 'delete subscription group from which broker'), opt('c', 'clusterName', 'delete subscription group from which cluster'), opt('g', 'groupName', 'subscription group name', true), opt('r', 'removeOffset', 'remove offset')],
+  opts: [
+    opt('b', 'brokerAddr', 'delete subscription group from which broker'),
+    opt('c', 'clusterName', 'delete subscription group from which cluster'),
+    opt('g', 'groupName', 'subscription group name', true),
+    opt('r', 'removeOffset', 'remove offset'),
+  ],
   async run(ctx) {
     const group = ctx.opt('g')!;
     const addrs = await targets(ctx);

@@ -8,6 +8,10 @@ export const deleteTopic: Command = {
   async run(ctx) {
     const topic = ctx.opt('t')!;
     const brokers = await ctx.admin.deleteTopic(topic, ctx.opt('c'));
-    ctx.io.out(ctx.json ? toJson({ topic, brokers, namesrv: ctx.namesrv }) : `delete topic [${topic}] from cluster [${ctx.opt('c') ?? '*'}] success.\ndelete topic [${topic}] from NameServer success.\n`);
+    ctx.io.out(
+      ctx.json
+        ? toJson({ topic, brokers, namesrv: ctx.namesrv })
+        : `delete topic [${topic}] from cluster [${ctx.opt('c') ?? '*'}] success.\ndelete topic [${topic}] from NameServer success.\n`,
+    );
   },
 };

@@ -3,8 +3,13 @@ import { toJson } from '../format.js';
 
 export const updateBrokerConfig: Command = {
   name: 'updateBrokerConfig',
-  desc: 'Update broker\'s config',
-  opts: [opt('b', 'brokerAddr', 'update which broker'), opt('c', 'clusterName', 'update which cluster'), opt('k', 'key', 'config key', true), opt('v', 'value', 'config value', true)],
+  desc: "Update broker's config",
+  opts: [
+    opt('b', 'brokerAddr', 'update which broker'),
+    opt('c', 'clusterName', 'update which cluster'),
+    opt('k', 'key', 'config key', true),
+    opt('v', 'value', 'config value', true),
+  ],
   async run(ctx) {
     const addrs = await targets(ctx);
     for (const addr of addrs) {

@@ -5,7 +5,16 @@ import { toJson } from '../format.js';
 export const updateTopic: Command = {
   name: 'updateTopic',
   desc: 'Update or create topic',
-  opts: [opt('b', 'brokerAddr', 'create topic to which broker'), opt('c', 'clusterName', 'create topic to which cluster'), opt('t', 'topic', 'topic name', true), opt('r', 'readQueueNums', 'set read queue nums'), opt('w', 'writeQueueNums', 'set write queue nums'), opt('p', 'perm', 'set topic\'s permission(2|4|6), intro[2:W 4:R; 6:RW]'), opt('o', 'order', 'set topic\'s order(true|false)'), opt('a', 'attributes', 'attribute(+a=b,+c=d,-e)')],
+  opts: [
+    opt('b', 'brokerAddr', 'create topic to which broker'),
+    opt('c', 'clusterName', 'create topic to which cluster'),
+    opt('t', 'topic', 'topic name', true),
+    opt('r', 'readQueueNums', 'set read queue nums'),
+    opt('w', 'writeQueueNums', 'set write queue nums'),
+    opt('p', 'perm', "set topic's permission(2|4|6), intro[2:W 4:R; 6:RW]"),
+    opt('o', 'order', "set topic's order(true|false)"),
+    opt('a', 'attributes', 'attribute(+a=b,+c=d,-e)'),
+  ],
   async run(ctx) {
     const cfg = {
       topic: ctx.opt('t')!,
@@ -20,6 +29,10 @@ export const updateTopic: Command = {
       await ctx.admin.createOrUpdateTopic(addr, cfg);
       if (!ctx.json) ctx.io.out(`create topic to ${addr} success.\n`);
     }
-    ctx.io.out(ctx.json ? toJson({ brokers: addrs, topicConfig: cfg }) : `TopicConfig [topicName=${cfg.topic}, readQueueNums=${cfg.readQueueNums}, writeQueueNums=${cfg.writeQueueNums}, perm=${perm2String(cfg.perm)}, order=${cfg.order}]\n`);
+    ctx.io.out(
+      ctx.json
+        ? toJson({ brokers: addrs, topicConfig: cfg })
+        : `TopicConfig [topicName=${cfg.topic}, readQueueNums=${cfg.readQueueNums}, writeQueueNums=${cfg.writeQueueNums}, perm=${perm2String(cfg.perm)}, order=${cfg.order}]\n`,
+    );
   },
 };

@@ -17,7 +17,16 @@ function checkPartition(s: AllocateStrategy, qn: number, cn: number): MessageQue
 
 describe('allocation strategies', () => {
   it.each([allocateAveragely, allocateAveragelyByCircle, allocateConsistentHash()])('%# partitions every queue exactly once', (s) => {
-    for (const [q, c] of [[4, 1], [4, 3], [8, 3], [3, 5], [16, 16], [1, 2]] as const) checkPartition(s, q, c);
+    for (const [q, c] of [
+      [4, 1],
+      [4, 3],
+      [8, 3],
+      [3, 5],
+      [16, 16],
+      [1, 2],
+    ] as const) {
+      checkPartition(s, q, c);
+    }
   });
 
   it('AVG gives contiguous blocks with the extras first', () => {

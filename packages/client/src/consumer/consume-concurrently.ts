@@ -11,7 +11,10 @@ export class ConsumeMessageConcurrentlyService extends ConsumeServiceBase {
   readonly orderly = false;
 
   /** `listener` is read at each call, so registering another one while running takes effect at once. */
-  constructor(ctx: PushContext, private readonly listener: () => MessageListenerConcurrently | undefined) {
+  constructor(
+    ctx: PushContext,
+    private readonly listener: () => MessageListenerConcurrently | undefined,
+  ) {
     super(ctx);
   }
 
@@ -38,7 +41,12 @@ export class ConsumeMessageConcurrentlyService extends ConsumeServiceBase {
       try {
         status = (await this.listener()!(msgs, ctx)) ?? 'RECONSUME_LATER';
       } catch (e) {
-        this.ctx.log.warn('consume.exception', 'the listener threw; the messages will be retried', { group: this.ctx.group, topic: mq.topic, queueId: mq.queueId, msgIds: msgs.map((m) => m.msgId).join(',') }, e);
+        this.ctx.log.warn(
+          'consume.exception',
+          'the listener threw; the messages will be retried',
+          { group: this.ctx.group, topic: mq.topic, queueId: mq.queueId, msgIds: msgs.map((m) => m.msgId).join(',') },
+          e,
+        );
         status = 'RECONSUME_LATER';
       }
       if (pq.dropped) return;
@@ -48,12 +56,21 @@ export class ConsumeMessageConcurrentlyService extends ConsumeServiceBase {
     }
   }
 
-  private async processConsumeResult(status: ConsumeConcurrentlyStatus, ctx: ConsumeConcurrentlyContext, msgs: ReceivedMessage[], pq: ProcessQueue, mq: MessageQueue): Promise<void> {
+  private async processConsumeResult(
+    status: ConsumeConcurrentlyStatus,
+    ctx: ConsumeConcurrentlyContext,
+    msgs: ReceivedMessage[],
+    pq: ProcessQueue,
+    mq: MessageQueue,
+  ): Promise<void> {
     const ackIndex = status === 'CONSUME_SUCCESS' ? Math.min(ctx.ackIndex, msgs.length - 1) : -1;
     const failedLocally: ReceivedMessage[] = [];
     if (this.ctx.messageModel === 'BROADCASTING') {
       for (let i = ackIndex + 1; i < msgs.length; i++) {
-        this.ctx.log.warn('consume.broadcast.dropped', 'broadcast consumption failed; broadcast messages are not retried', { msgId: msgs[i]!.msgId, topic: mq.topic });
+        this.ctx.log.warn('consume.broadcast.dropped', 'broadcast consumption failed; broadcast messages are not retried', {
+          msgId: msgs[i]!.msgId,
+          topic: mq.topic,
+        });
       }
     } else {
       for (let i = ackIndex + 1; i < msgs.length; i++) {

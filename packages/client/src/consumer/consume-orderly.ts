@@ -14,12 +14,18 @@ export class ConsumeMessageOrderlyService extends ConsumeServiceBase {
   readonly orderly = true;
 
   /** `listener` is read at each call, so registering another one while running takes effect at once. */
-  constructor(ctx: PushContext, private readonly listener: () => MessageListenerOrderly | undefined, private readonly locks: QueueLocks) {
+  constructor(
+    ctx: PushContext,
+    private readonly listener: () => MessageListenerOrderly | undefined,
+    private readonly locks: QueueLocks,
+  ) {
     super(ctx);
   }
 
   static consumeDirectly(listener: MessageListenerOrderly, msg: ReceivedMessage): Promise<ConsumeDirectlyResult> {
-    return consumeDirectly(true, msg, async (mq) => ((await listener([msg], { messageQueue: mq, suspendCurrentQueueTimeMillis: -1 })) === 'SUCCESS' ? 'CR_SUCCESS' : 'CR_LATER'));
+    return consumeDirectly(true, msg, async (mq) =>
+      (await listener([msg], { messageQueue: mq, suspendCurrentQueueTimeMillis: -1 })) === 'SUCCESS' ? 'CR_SUCCESS' : 'CR_LATER',
+    );
   }
 
   /** The messages are in `pq` already: the queue's loop takes them from there in offset order. */
@@ -48,7 +54,12 @@ export class ConsumeMessageOrderlyService extends ConsumeServiceBase {
           try {
             status = (await this.listener()!(msgs, ctx)) ?? 'SUSPEND_CURRENT_QUEUE_A_MOMENT';
           } catch (e) {
-            log.warn('consume.exception', 'the orderly listener threw; the queue is suspended a moment', { group: this.ctx.group, topic: mq.topic, queueId: mq.queueId }, e);
+            log.warn(
+              'consume.exception',
+              'the orderly listener threw; the queue is suspended a moment',
+              { group: this.ctx.group, topic: mq.topic, queueId: mq.queueId },
+              e,
+            );
             status = 'SUSPEND_CURRENT_QUEUE_A_MOMENT';
           }
         } finally {

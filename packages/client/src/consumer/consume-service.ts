@@ -96,7 +96,12 @@ export abstract class ConsumeServiceBase implements ConsumeService {
       await inst.api.sendMessage(addr, m.brokerName, header, m.body, { batch: false, timeoutMs: inst.api.timeoutMs });
       return true;
     } catch (e) {
-      log.warn('consume.retry.local', 'could not hand the message back to the broker; it will be consumed again locally', { msgId: m.msgId, topic: m.topic, group }, e);
+      log.warn(
+        'consume.retry.local',
+        'could not hand the message back to the broker; it will be consumed again locally',
+        { msgId: m.msgId, topic: m.topic, group },
+        e,
+      );
       return false;
     }
   }
@@ -106,7 +111,11 @@ export abstract class ConsumeServiceBase implements ConsumeService {
  * CONSUME_MESSAGE_DIRECTLY (the broker asks a client to run one message through its listener):
  * times `call` and turns a throw into CR_THROW_EXCEPTION.
  */
-export async function consumeDirectly(order: boolean, msg: ReceivedMessage, call: (mq: MessageQueue) => Promise<ConsumeDirectlyResult['consumeResult']>): Promise<ConsumeDirectlyResult> {
+export async function consumeDirectly(
+  order: boolean,
+  msg: ReceivedMessage,
+  call: (mq: MessageQueue) => Promise<ConsumeDirectlyResult['consumeResult']>,
+): Promise<ConsumeDirectlyResult> {
   const t0 = Date.now();
   const mq = { topic: msg.topic, brokerName: msg.brokerName, queueId: msg.queueId };
   try {

@@ -94,7 +94,9 @@ export class LitePullConsumer extends ConsumerConfig<typeof LITE_PULL_DEFAULTS> 
 
   async start(): Promise<void> {
     if (this.state === 'RUNNING') return;
-    if (this.state === 'SHUTDOWN') throw new MQClientError(ResponseCode.SERVICE_NOT_AVAILABLE, 'the consumer was shut down; create a new one', { retriable: false });
+    if (this.state === 'SHUTDOWN') {
+      throw new MQClientError(ResponseCode.SERVICE_NOT_AVAILABLE, 'the consumer was shut down; create a new one', { retriable: false });
+    }
     const bad = validateGroupName(this.group);
     if (bad) throw illegalArgument(`consumer group: ${bad}`);
     const inst = getOrCreateClientInstance(this.clientOptions);
@@ -118,7 +120,9 @@ export class LitePullConsumer extends ConsumerConfig<typeof LITE_PULL_DEFAULTS> 
       this.state = 'SHUTDOWN';
       return;
     }
-    if (this.o.autoCommit) await this.commitSync().catch((e: unknown) => this.log.warn('offset.persist.failed', 'commit at shutdown failed', { group: this.group }, e));
+    if (this.o.autoCommit) {
+      await this.commitSync().catch((e: unknown) => this.log.warn('offset.persist.failed', 'commit at shutdown failed', { group: this.group }, e));
+    }
     this.state = 'SHUTDOWN';
     for (const e of this.table.values()) e.pq.dropped = true;
     this.table.clear();
@@ -136,7 +140,11 @@ export class LitePullConsumer extends ConsumerConfig<typeof LITE_PULL_DEFAULTS> 
     this.subs.set(topic, buildSubscription(topic, expression));
     if (this.state === 'RUNNING') {
       const inst = this.clientInstance;
-      void inst.updateTopicRouteFromNameServer(topic).catch(() => false).then(() => inst.sendHeartbeatToAllBrokers()).then(() => inst.rebalanceImmediately());
+      void inst
+        .updateTopicRouteFromNameServer(topic)
+        .catch(() => false)
+        .then(() => inst.sendHeartbeatToAllBrokers())
+        .then(() => inst.rebalanceImmediately());
     }
     return this;
   }
@@ -319,7 +327,13 @@ export class LitePullConsumer extends ConsumerConfig<typeof LITE_PULL_DEFAULTS> 
   runningInfo(): Record<string, unknown> {
     const mqTable = new Map<object, object>();
     for (const e of this.table.values()) mqTable.set({ brokerName: e.mq.brokerName, queueId: e.mq.queueId, topic: e.mq.topic }, e.pq.info());
-    return { jstack: '', mqTable, properties: { PROP_CONSUME_TYPE: this.consumeType, consumerGroup: this.group, messageModel: this.messageModel }, statusTable: {}, subscriptionSet: this.subscriptions() };
+    return {
+      jstack: '',
+      mqTable,
+      properties: { PROP_CONSUME_TYPE: this.consumeType, consumerGroup: this.group, messageModel: this.messageModel },
+      statusTable: {},
+      subscriptionSet: this.subscriptions(),
+    };
   }
 
   async consumeMessageDirectly(_msg: ReceivedMessage): Promise<ConsumeDirectlyResult> {

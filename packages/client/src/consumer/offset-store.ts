@@ -77,7 +77,12 @@ export class RemoteBrokerOffsetStore extends MemoryOffsets implements OffsetStor
       if (off >= 0) this.updateOffset(mq, off, false);
       return off;
     } catch (e) {
-      this.instance.log.warn('offset.query.failed', 'could not read the consumer offset from the broker', { group: this.group, topic: mq.topic, brokerName: mq.brokerName, queueId: mq.queueId }, e);
+      this.instance.log.warn(
+        'offset.query.failed',
+        'could not read the consumer offset from the broker',
+        { group: this.group, topic: mq.topic, brokerName: mq.brokerName, queueId: mq.queueId },
+        e,
+      );
       return -2;
     }
   }
@@ -97,7 +102,12 @@ export class RemoteBrokerOffsetStore extends MemoryOffsets implements OffsetStor
     const addr = await this.brokerAddr(mq);
     if (addr === undefined) return;
     await this.instance.api.updateConsumerOffset(addr, this.group, mq, e.offset);
-    this.instance.log.debug('offset.committed', 'offset committed to the broker', { group: this.group, topic: mq.topic, queueId: mq.queueId, offset: e.offset });
+    this.instance.log.debug('offset.committed', 'offset committed to the broker', {
+      group: this.group,
+      topic: mq.topic,
+      queueId: mq.queueId,
+      offset: e.offset,
+    });
   }
 
   async persistAll(mqs: readonly MessageQueue[]): Promise<void> {
@@ -174,13 +184,15 @@ export class LocalFileOffsetStore extends MemoryOffsets implements OffsetStore {
     if (table.size === 0) return;
     const text = stringifyFastjson({ offsetTable: table });
     // Serialise writers so two persists never race on the temp file.
-    const w = this.writing.catch(() => undefined).then(async () => {
-      await mkdir(dirname(this.path), { recursive: true });
-      if (existsSync(this.path)) await copyFile(this.path, this.path + '.bak').catch(() => undefined);
-      const tmp = this.path + '.tmp';
-      await writeFile(tmp, text, 'utf8');
-      await rename(tmp, this.path);
-    });
+    const w = this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        await mkdir(dirname(this.path), { recursive: true });
+        if (existsSync(this.path)) await copyFile(this.path, this.path + '.bak').catch(() => undefined);
+        const tmp = this.path + '.tmp';
+        await writeFile(tmp, text, 'utf8');
+        await rename(tmp, this.path);
+      });
     this.writing = w;
     await w;
   }

@@ -103,7 +103,13 @@ export class PullMessageService {
             if (pq.msgCount === 0) offsetStore.updateOffset(mq, nextOffset, true);
             break;
           case 'OFFSET_ILLEGAL':
-            log.warn('pull.offset.illegal', 'the pull offset is out of range; resetting it', { topic: mq.topic, brokerName: mq.brokerName, queueId: mq.queueId, offset: nextOffset, next: r.nextBeginOffset });
+            log.warn('pull.offset.illegal', 'the pull offset is out of range; resetting it', {
+              topic: mq.topic,
+              brokerName: mq.brokerName,
+              queueId: mq.queueId,
+              offset: nextOffset,
+              next: r.nextBeginOffset,
+            });
             pq.dropped = true;
             return r.nextBeginOffset;
         }
@@ -127,13 +133,22 @@ export class PullMessageService {
     if (this.ctx.isSuspended()) return o.pullTimeDelayMillsWhenException;
     if (pq.msgCount > o.pullThresholdForQueue || pq.msgSizeBytes > o.pullThresholdSizeForQueueMiB * 1024 * 1024) {
       if (this.flowControlTimes++ % 1000 === 0) {
-        log.warn('flow.control', 'too many cached messages in a queue; pulling later', { topic: mq.topic, brokerName: mq.brokerName, queueId: mq.queueId, count: pq.msgCount, bytes: pq.msgSizeBytes, flowControlTimes: this.flowControlTimes });
+        log.warn('flow.control', 'too many cached messages in a queue; pulling later', {
+          topic: mq.topic,
+          brokerName: mq.brokerName,
+          queueId: mq.queueId,
+          count: pq.msgCount,
+          bytes: pq.msgSizeBytes,
+          flowControlTimes: this.flowControlTimes,
+        });
       }
       return PUSH_CONSUMER_DEFAULTS.flowControlDelayMs;
     }
     // Concurrently, a slow message holds the committed offset back: stop before the gap grows too wide.
     if (!this.consume.orderly && pq.maxSpan() > o.consumeConcurrentlyMaxSpan) {
-      if (this.flowControlTimes++ % 1000 === 0) log.warn('flow.control.span', 'cached offsets span too wide; pulling later', { topic: mq.topic, queueId: mq.queueId, span: pq.maxSpan() });
+      if (this.flowControlTimes++ % 1000 === 0) {
+        log.warn('flow.control.span', 'cached offsets span too wide; pulling later', { topic: mq.topic, queueId: mq.queueId, span: pq.maxSpan() });
+      }
       return PUSH_CONSUMER_DEFAULTS.flowControlDelayMs;
     }
     if (this.consume.orderly && this.ctx.messageModel === 'CLUSTERING' && !pq.locked) return o.pullTimeDelayMillsWhenException;

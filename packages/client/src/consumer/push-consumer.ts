@@ -114,11 +114,17 @@ export class PushConsumer extends ConsumerConfig<typeof PUSH_CONSUMER_DEFAULTS> 
 
   async start(): Promise<void> {
     if (this.state === 'RUNNING') return;
-    if (this.state !== 'CREATED') throw new MQClientError(ResponseCode.SERVICE_NOT_AVAILABLE, 'the consumer was shut down; create a new one', { retriable: false });
+    if (this.state !== 'CREATED') {
+      throw new MQClientError(ResponseCode.SERVICE_NOT_AVAILABLE, 'the consumer was shut down; create a new one', { retriable: false });
+    }
     const bad = validateGroupName(this.group);
     if (bad) throw illegalArgument(`consumer group: ${bad}`);
-    if (this.group === MixAll.DEFAULT_CONSUMER_GROUP) throw illegalArgument(`consumer group can not equal ${MixAll.DEFAULT_CONSUMER_GROUP}, please specify another one`);
-    if (!this.listener && !this.orderlyListener) throw illegalArgument('no message listener: call registerMessageListener or registerMessageListenerOrderly before start');
+    if (this.group === MixAll.DEFAULT_CONSUMER_GROUP) {
+      throw illegalArgument(`consumer group can not equal ${MixAll.DEFAULT_CONSUMER_GROUP}, please specify another one`);
+    }
+    if (!this.listener && !this.orderlyListener) {
+      throw illegalArgument('no message listener: call registerMessageListener or registerMessageListenerOrderly before start');
+    }
     if (this.subs.size === 0) throw illegalArgument('no subscription: call subscribe(topic, expression) before start');
     if (this.messageModel === 'CLUSTERING') this.subs.set(retryTopic(this.group), buildSubscription(retryTopic(this.group), '*'));
 
@@ -164,7 +170,9 @@ export class PushConsumer extends ConsumerConfig<typeof PUSH_CONSUMER_DEFAULTS> 
       isSuspended: () => this.paused,
     };
     const locks = new QueueLocks(ctx);
-    const consume = this.orderly ? new ConsumeMessageOrderlyService(ctx, () => this.orderlyListener, locks) : new ConsumeMessageConcurrentlyService(ctx, () => this.listener);
+    const consume = this.orderly
+      ? new ConsumeMessageOrderlyService(ctx, () => this.orderlyListener, locks)
+      : new ConsumeMessageConcurrentlyService(ctx, () => this.listener);
     const rebalance = new RebalancePushService(ctx, this.strategy, this.subscribeInfo, new PullMessageService(ctx, consume), consume, locks);
     return { consume, rebalance };
   }
@@ -231,7 +239,9 @@ export class PushConsumer extends ConsumerConfig<typeof PUSH_CONSUMER_DEFAULTS> 
 
   runningInfo(): Record<string, unknown> {
     const mqTable = new Map<object, object>();
-    for (const e of this.services?.rebalance.entries() ?? []) mqTable.set({ brokerName: e.mq.brokerName, queueId: e.mq.queueId, topic: e.mq.topic }, { ...e.pq.info(), commitOffset: 0 });
+    for (const e of this.services?.rebalance.entries() ?? []) {
+      mqTable.set({ brokerName: e.mq.brokerName, queueId: e.mq.queueId, topic: e.mq.topic }, { ...e.pq.info(), commitOffset: 0 });
+    }
     return {
       jstack: '',
       mqTable,

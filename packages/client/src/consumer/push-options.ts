@@ -12,7 +12,10 @@ export interface ConsumeConcurrentlyContext {
   /** With CONSUME_SUCCESS, messages after this index are retried (default: all succeeded). */
   ackIndex: number;
 }
-export type MessageListenerConcurrently = (msgs: ReceivedMessage[], ctx: ConsumeConcurrentlyContext) => ConsumeConcurrentlyStatus | Promise<ConsumeConcurrentlyStatus>;
+export type MessageListenerConcurrently = (
+  msgs: ReceivedMessage[],
+  ctx: ConsumeConcurrentlyContext,
+) => ConsumeConcurrentlyStatus | Promise<ConsumeConcurrentlyStatus>;
 
 export type ConsumeOrderlyStatus = 'SUCCESS' | 'SUSPEND_CURRENT_QUEUE_A_MOMENT';
 export interface ConsumeOrderlyContext {

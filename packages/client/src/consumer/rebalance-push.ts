@@ -56,7 +56,16 @@ export class QueueLocks {
       const addr = inst.findBrokerAddressInPublish(brokerName);
       if (addr === undefined) continue;
       try {
-        const ok = new Set((await inst.api.lockBatchMQ(addr, group, inst.clientId, list.map((e) => e.mq))).map(mqKey));
+        const ok = new Set(
+          (
+            await inst.api.lockBatchMQ(
+              addr,
+              group,
+              inst.clientId,
+              list.map((e) => e.mq),
+            )
+          ).map(mqKey),
+        );
         const now = Date.now();
         for (const e of list) {
           e.pq.locked = ok.has(mqKey(e.mq));
@@ -75,7 +84,9 @@ export class QueueLocks {
     for (const [brokerName, list] of byBroker(mqs, (q) => q.brokerName)) {
       const addr = inst.findBrokerAddressInPublish(brokerName);
       if (addr === undefined) continue;
-      await inst.api.unlockBatchMQ(addr, group, inst.clientId, list).catch((e: unknown) => log.debug('unlock.failed', `unlock on ${brokerName} failed: ${(e as Error).message}`));
+      await inst.api
+        .unlockBatchMQ(addr, group, inst.clientId, list)
+        .catch((e: unknown) => log.debug('unlock.failed', `unlock on ${brokerName} failed: ${(e as Error).message}`));
     }
   }
 }
@@ -165,7 +176,11 @@ export class RebalancePushService {
       ctx.offsetStore.removeOffset(mq);
       const next = await this.computePullFromWhere(mq);
       if (next < 0) {
-        ctx.log.warn('rebalance.offset.unknown', 'could not compute where to pull from; will retry at the next rebalance', { topic, brokerName: mq.brokerName, queueId: mq.queueId });
+        ctx.log.warn('rebalance.offset.unknown', 'could not compute where to pull from; will retry at the next rebalance', {
+          topic,
+          brokerName: mq.brokerName,
+          queueId: mq.queueId,
+        });
         if (pq.locked) void this.locks.unlock([mq]);
         continue;
       }
@@ -176,7 +191,15 @@ export class RebalancePushService {
       void this.pullQueue(mq, pq, next);
     }
     if (changed) {
-      ctx.log.info('rebalance.changed', 'queue assignment changed', { topic, group: ctx.group, clientId: ctx.instance.clientId, queues: [...this.table.values()].filter((e) => e.mq.topic === topic).map((e) => `${e.mq.brokerName}:${e.mq.queueId}`).join(',') });
+      ctx.log.info('rebalance.changed', 'queue assignment changed', {
+        topic,
+        group: ctx.group,
+        clientId: ctx.instance.clientId,
+        queues: [...this.table.values()]
+          .filter((e) => e.mq.topic === topic)
+          .map((e) => `${e.mq.brokerName}:${e.mq.queueId}`)
+          .join(','),
+      });
     }
   }
 
@@ -203,7 +226,12 @@ export class RebalancePushService {
     try {
       await store.persist(mq);
     } catch (e) {
-      this.ctx.log.warn('offset.persist.failed', 'could not commit the offset of a released queue', { topic: mq.topic, brokerName: mq.brokerName, queueId: mq.queueId }, e);
+      this.ctx.log.warn(
+        'offset.persist.failed',
+        'could not commit the offset of a released queue',
+        { topic: mq.topic, brokerName: mq.brokerName, queueId: mq.queueId },
+        e,
+      );
     }
     store.removeOffset(mq);
     if (this.locking) await this.locks.unlock([mq]);

@@ -42,5 +42,13 @@ export function buildSubscription(topic: string, expr: string | { type: 'TAG' | 
   const subString = (typeof expr === 'string' ? expr : expr.expression).trim() || '*';
   if (type === 'SQL92') return { topic, subString, tagsSet: [], codeSet: [], subVersion: Date.now(), expressionType: 'SQL92', classFilterMode: false };
   const t = parseTagExpression(subString);
-  return { topic, subString: t.all ? '*' : subString, tagsSet: t.tags, codeSet: t.codes, subVersion: Date.now(), expressionType: 'TAG', classFilterMode: false };
+  return {
+    topic,
+    subString: t.all ? '*' : subString,
+    tagsSet: t.tags,
+    codeSet: t.codes,
+    subVersion: Date.now(),
+    expressionType: 'TAG',
+    classFilterMode: false,
+  };
 }

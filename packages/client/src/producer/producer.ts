@@ -122,10 +122,14 @@ export class Producer implements ProducerInner {
 
   async start(): Promise<void> {
     if (this.state === 'RUNNING') return;
-    if (this.state === 'SHUTDOWN') throw new MQClientError(ResponseCode.SERVICE_NOT_AVAILABLE, 'the producer was shut down; create a new one', { retriable: false });
+    if (this.state === 'SHUTDOWN') {
+      throw new MQClientError(ResponseCode.SERVICE_NOT_AVAILABLE, 'the producer was shut down; create a new one', { retriable: false });
+    }
     const bad = validateGroupName(this.group);
     if (bad) throw illegalArgument(`producer group: ${bad}`);
-    if (this.group === MixAll.DEFAULT_PRODUCER_GROUP) throw illegalArgument(`producer group can not equal ${MixAll.DEFAULT_PRODUCER_GROUP}, please specify another one`);
+    if (this.group === MixAll.DEFAULT_PRODUCER_GROUP) {
+      throw illegalArgument(`producer group can not equal ${MixAll.DEFAULT_PRODUCER_GROUP}, please specify another one`);
+    }
     const inst = getOrCreateClientInstance(this.clientOptions);
     inst.registerProducer(this);
     this.instance = inst;
@@ -192,7 +196,12 @@ export class Producer implements ProducerInner {
   private validate(msg: Message): void {
     const bad = validateTopicName(msg.topic);
     if (bad) throw illegalArgument(`the topic is invalid: ${bad}`);
-    if (msg.topic === TopicValidator.RMQ_SYS_SCHEDULE_TOPIC || msg.topic === TopicValidator.RMQ_SYS_TRANS_HALF_TOPIC || msg.topic === TopicValidator.RMQ_SYS_SELF_TEST_TOPIC || msg.topic === TopicValidator.RMQ_SYS_OFFSET_MOVED_EVENT) {
+    if (
+      msg.topic === TopicValidator.RMQ_SYS_SCHEDULE_TOPIC ||
+      msg.topic === TopicValidator.RMQ_SYS_TRANS_HALF_TOPIC ||
+      msg.topic === TopicValidator.RMQ_SYS_SELF_TEST_TOPIC ||
+      msg.topic === TopicValidator.RMQ_SYS_OFFSET_MOVED_EVENT
+    ) {
       throw illegalArgument(`the topic[${msg.topic}] is a system topic; sending to it is not allowed`);
     }
     if (!Buffer.isBuffer(msg.body) || msg.body.length === 0) throw illegalArgument('the message body is empty');
@@ -235,7 +244,12 @@ export class Producer implements ProducerInner {
         lastError = e;
         lastBroker = mq.brokerName;
         if (!isRetriable(e) || attempt + 1 >= times) throw e;
-        this.log.warn('send.retry', 'send failed, retrying on another queue', { topic: msg.topic, brokerName: mq.brokerName, queueId: mq.queueId, attempt: attempt + 1 }, e);
+        this.log.warn(
+          'send.retry',
+          'send failed, retrying on another queue',
+          { topic: msg.topic, brokerName: mq.brokerName, queueId: mq.queueId, attempt: attempt + 1 },
+          e,
+        );
       }
     }
     if (lastError !== undefined) throw lastError;
@@ -300,14 +314,23 @@ export class Producer implements ProducerInner {
     return { template, body, uniqKeys: msgs.map((m) => m.getUniqKey()!) };
   }
 
-  private async sendKernel(msg: Message, batchBody: Buffer | undefined, batchKeys: string[] | undefined, mq: MessageQueue, mode: Mode, timeoutMs: number): Promise<SendResult | undefined> {
+  private async sendKernel(
+    msg: Message,
+    batchBody: Buffer | undefined,
+    batchKeys: string[] | undefined,
+    mq: MessageQueue,
+    mode: Mode,
+    timeoutMs: number,
+  ): Promise<SendResult | undefined> {
     const inst = this.clientInstance;
     let addr = inst.findBrokerAddressInPublish(mq.brokerName);
     if (addr === undefined) {
       await inst.updateTopicRouteFromNameServer(mq.topic);
       addr = inst.findBrokerAddressInPublish(mq.brokerName);
     }
-    if (addr === undefined) throw new MQClientError(ResponseCode.RPC_ADDR_IS_NULL, `The broker[${mq.brokerName}] not exist (no master address in the route)`, { retriable: true });
+    if (addr === undefined) {
+      throw new MQClientError(ResponseCode.RPC_ADDR_IS_NULL, `The broker[${mq.brokerName}] not exist (no master address in the route)`, { retriable: true });
+    }
 
     let sysFlag = 0;
     let body = batchBody ?? msg.body;
@@ -346,7 +369,12 @@ export class Producer implements ProducerInner {
       }
     }
     header.properties = encodeProperties(props);
-    const r = await inst.api.sendMessage(addr, mq.brokerName, header, body, { batch: batchBody !== undefined, v1Header: this.o.useV1Header, oneway: mode === 'ONEWAY', timeoutMs });
+    const r = await inst.api.sendMessage(addr, mq.brokerName, header, body, {
+      batch: batchBody !== undefined,
+      v1Header: this.o.useV1Header,
+      oneway: mode === 'ONEWAY',
+      timeoutMs,
+    });
     if (r) r.msgId = batchKeys ? batchKeys.join(',') : (msg.getUniqKey() ?? r.offsetMsgId);
     return r;
   }

@@ -42,7 +42,15 @@ export function readSubscriptionData(v: JsonValue): SubscriptionData {
     tagsSet = parsed.tags;
     codeSet = parsed.codes;
   }
-  return { topic: jsonStr(o['topic']), subString, tagsSet, codeSet, subVersion: jsonNum(o['subVersion'], Date.now()), expressionType, classFilterMode: o['classFilterMode'] === true };
+  return {
+    topic: jsonStr(o['topic']),
+    subString,
+    tagsSet,
+    codeSet,
+    subVersion: jsonNum(o['subVersion'], Date.now()),
+    expressionType,
+    classFilterMode: o['classFilterMode'] === true,
+  };
 }
 
 /** Reads a HEART_BEAT body leniently (missing fields get RocketMQ's defaults). */

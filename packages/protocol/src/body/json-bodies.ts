@@ -193,7 +193,12 @@ export function readBrokerData(v: JsonValue): BrokerData {
 export function decodeTopicRouteData(body: Buffer | string): TopicRouteData {
   const o = asObject(parseJsonBody(body, 'TopicRouteData'), 'TopicRouteData');
   const filter = new Map<string, string[]>();
-  for (const [k, x] of jsonEntries(o['filterServerTable'] ?? null)) filter.set(String(k), list(x, 'filterServerTable').map((a) => str(a, '')));
+  for (const [k, x] of jsonEntries(o['filterServerTable'] ?? null)) {
+    filter.set(
+      String(k),
+      list(x, 'filterServerTable').map((a) => str(a, '')),
+    );
+  }
   const r: TopicRouteData = {
     queueDatas: list(o['queueDatas'], 'queueDatas').map(readQueueData),
     brokerDatas: list(o['brokerDatas'], 'brokerDatas').map(readBrokerData),
@@ -215,7 +220,12 @@ export function decodeClusterInfo(body: Buffer | string): ClusterInfo {
   const brokers = new Map<string, BrokerData>();
   for (const [k, x] of jsonEntries(o['brokerAddrTable'] ?? null)) brokers.set(String(k), readBrokerData(x));
   const clusters = new Map<string, string[]>();
-  for (const [k, x] of jsonEntries(o['clusterAddrTable'] ?? null)) clusters.set(String(k), list(x, 'clusterAddrTable').map((n) => str(n, '')));
+  for (const [k, x] of jsonEntries(o['clusterAddrTable'] ?? null)) {
+    clusters.set(
+      String(k),
+      list(x, 'clusterAddrTable').map((n) => str(n, '')),
+    );
+  }
   return { brokerAddrTable: brokers, clusterAddrTable: clusters };
 }
 

@@ -4,7 +4,18 @@
  */
 
 // The vocabulary lives in @rocketmq-ts/common; re-exported here for the wire code's users.
-export { PermName, MixAll, TopicValidator, isReadable, isWriteable, isInherited, perm2String, validateTopicName, validateGroupName, isSystemTopic } from '@rocketmq-ts/common';
+export {
+  PermName,
+  MixAll,
+  TopicValidator,
+  isReadable,
+  isWriteable,
+  isInherited,
+  perm2String,
+  validateTopicName,
+  validateGroupName,
+  isSystemTopic,
+} from '@rocketmq-ts/common';
 import { MixAll, PermName } from '@rocketmq-ts/common';
 
 // ---------------------------------------------------------------------------------------------

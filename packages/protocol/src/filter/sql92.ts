@@ -186,8 +186,8 @@ class Parser {
   }
   private operand(): Sql92Node {
     const t = this.peek();
-    if (t.t === 'str') return this.i++, { k: 'lit', v: t.v };
-    if (t.t === 'num') return this.i++, { k: 'lit', v: t.v };
+    if (t.t === 'str') return (this.i++, { k: 'lit', v: t.v });
+    if (t.t === 'num') return (this.i++, { k: 'lit', v: t.v });
     if (t.t === 'op' && (t.v === '-' || t.v === '+')) {
       this.i++;
       const n = this.peek();
@@ -259,17 +259,23 @@ function compare(op: string, a: Literal, b: Literal): Tri {
       const y = toBool(b);
       if (x === null || y === null) return null;
       eq = x === y;
-    } else {eq = a === b;}
+    } else {
+      eq = a === b;
+    }
     return op === '=' ? eq : !eq;
   }
   const x = toNumber(a);
   const y = toNumber(b);
   if (x === null || y === null) return null;
   switch (op) {
-    case '>': return x > y;
-    case '>=': return x >= y;
-    case '<': return x < y;
-    default: return x <= y;
+    case '>':
+      return x > y;
+    case '>=':
+      return x >= y;
+    case '<':
+      return x < y;
+    default:
+      return x <= y;
   }
 }
 

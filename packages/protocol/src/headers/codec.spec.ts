@@ -5,11 +5,41 @@ import { HeaderError } from '../errors.js';
 import { defineHeader } from './codec.js';
 
 describe('typed headers', () => {
-  const javaV2 = { a: 'PG', b: 'T', c: 'TBW102', d: '4', e: '1', f: '0', g: '1700000000000', h: '0', i: 'TAGS\u0001a\u0002', j: '0', k: 'false', l: '16', m: 'false', n: 'broker-a' };
+  const javaV2 = {
+    a: 'PG',
+    b: 'T',
+    c: 'TBW102',
+    d: '4',
+    e: '1',
+    f: '0',
+    g: '1700000000000',
+    h: '0',
+    i: 'TAGS\u0001a\u0002',
+    j: '0',
+    k: 'false',
+    l: '16',
+    m: 'false',
+    n: 'broker-a',
+  };
 
   it('decodes Java string fields with coercion', () => {
     const h = SendMessageRequestHeaderV2.decode(javaV2);
-    expect(h).toEqual({ a: 'PG', b: 'T', c: 'TBW102', d: 4, e: 1, f: 0, g: 1700000000000, h: 0, i: 'TAGS\u0001a\u0002', j: 0, k: false, l: 16, m: false, n: 'broker-a' });
+    expect(h).toEqual({
+      a: 'PG',
+      b: 'T',
+      c: 'TBW102',
+      d: 4,
+      e: 1,
+      f: 0,
+      g: 1700000000000,
+      h: 0,
+      i: 'TAGS\u0001a\u0002',
+      j: 0,
+      k: false,
+      l: 16,
+      m: false,
+      n: 'broker-a',
+    });
   });
 
   it('decodes JSON numbers and booleans the same way', () => {
@@ -43,14 +73,43 @@ describe('typed headers', () => {
     expect(v1.bname).toBe('broker-a');
     const back = SendMessageRequestHeaderV2.encode(sendHeaderToV2(v1));
     expect(back).toEqual(javaV2);
-    expect(SendMessageRequestHeaderV2.encode({ a: 'x', b: 'y', c: 'z', d: 1, e: 2, f: 3, g: 4, h: 5 })).toEqual({ a: 'x', b: 'y', c: 'z', d: '1', e: '2', f: '3', g: '4', h: '5' });
+    expect(SendMessageRequestHeaderV2.encode({ a: 'x', b: 'y', c: 'z', d: 1, e: 2, f: 3, g: 4, h: 5 })).toEqual({
+      a: 'x',
+      b: 'y',
+      c: 'z',
+      d: '1',
+      e: '2',
+      f: '3',
+      g: '4',
+      h: '5',
+    });
   });
 });
 
 describe('integer fast path', () => {
   const H = defineHeader('T', { i: { t: 'int' }, l: { t: 'long' } });
   it('gives what Number() gives, and rejects what it rejected', () => {
-    const cases = ['0', '7', '-1', '42', '2147483647', '-2147483648', '1700000000000', '123456789012345', '9007199254740993', '-0', '00', '007', ' 5', '5 ', '+5', '1e3', '0x10', '1.0', '-'];
+    const cases = [
+      '0',
+      '7',
+      '-1',
+      '42',
+      '2147483647',
+      '-2147483648',
+      '1700000000000',
+      '123456789012345',
+      '9007199254740993',
+      '-0',
+      '00',
+      '007',
+      ' 5',
+      '5 ',
+      '+5',
+      '1e3',
+      '0x10',
+      '1.0',
+      '-',
+    ];
     for (const c of cases) {
       const general = Number(c.trim());
       const l = (() => {
@@ -69,7 +128,22 @@ describe('integer fast path', () => {
 });
 
 describe('decodeSendHeaderV2 (send hot path)', () => {
-  const javaV2 = { a: 'PG', b: 'T', c: 'TBW102', d: '4', e: '1', f: '0', g: '1700000000000', h: '0', i: 'TAGS\u0001a\u0002', j: '0', k: 'false', l: '16', m: 'false', n: 'broker-a' };
+  const javaV2 = {
+    a: 'PG',
+    b: 'T',
+    c: 'TBW102',
+    d: '4',
+    e: '1',
+    f: '0',
+    g: '1700000000000',
+    h: '0',
+    i: 'TAGS\u0001a\u0002',
+    j: '0',
+    k: 'false',
+    l: '16',
+    m: 'false',
+    n: 'broker-a',
+  };
   const outcome = (f: () => unknown): unknown => {
     try {
       return { ok: f() };

@@ -71,9 +71,11 @@ function coerce(name: string, header: string, t: FieldType, v: string | number |
     case 'long':
     case 'double': {
       let n: number;
-      if (typeof v === 'number') {n = v;}
-      else if (typeof v === 'boolean') {n = NaN;}
-      else {
+      if (typeof v === 'number') {
+        n = v;
+      } else if (typeof v === 'boolean') {
+        n = NaN;
+      } else {
         const s = v.trim();
         n = s === '' ? NaN : Number(s);
       }
@@ -93,7 +95,13 @@ function coerce(name: string, header: string, t: FieldType, v: string | number |
  * as `defineHeader(...).decode`, with the extFields lookup left at the call site (a named
  * property load there stays monomorphic; a shared keyed lookup does not).
  */
-export function headerField(v: string | number | boolean | null | undefined, name: string, header: string, t: FieldType, req: boolean): string | number | boolean | undefined {
+export function headerField(
+  v: string | number | boolean | null | undefined,
+  name: string,
+  header: string,
+  t: FieldType,
+  req: boolean,
+): string | number | boolean | undefined {
   if (v === undefined || v === null) {
     if (req) throw new HeaderError(name, `the custom field ${name} is null (required by ${header})`);
     return undefined;

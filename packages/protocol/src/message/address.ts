@@ -132,7 +132,7 @@ export function formatAddress(buf: Buffer, pos: number, len: 4 | 16): string {
   // Longest run of zero words (length ≥ 2) becomes "::".
   let bestStart = -1;
   let bestLen = 0;
-  for (let k = 0; k < 8; ) {
+  for (let k = 0; k < 8;) {
     if (w[k] !== 0) {
       k++;
       continue;

@@ -21,7 +21,13 @@ describe('javaStringHashCode', () => {
   it('index key hash is abs() with MIN_VALUE → 0', () => {
     expect(indexKeyHash('polygenelubricants')).toBe(0);
     expect(indexKeyHash('hello world')).toBe(1794106052);
-    for (const [t, k] of [['T', 'k'], ['BenchTopic', '7F0000011F904ED7E48A10C6DE6A0001'], ['', ''], ['主题', 'ключ'], ['polygenelubricants', '']]) {
+    for (const [t, k] of [
+      ['T', 'k'],
+      ['BenchTopic', '7F0000011F904ED7E48A10C6DE6A0001'],
+      ['', ''],
+      ['主题', 'ключ'],
+      ['polygenelubricants', ''],
+    ]) {
       expect(indexKeyHashOf(t!, k!)).toBe(indexKeyHash(`${t}#${k}`));
     }
     const neg = 'TopicTest#key-negative-hash-123';
@@ -31,14 +37,26 @@ describe('javaStringHashCode', () => {
 
 describe('properties codec', () => {
   it('round-trips and skips transient properties', () => {
-    const m = new Map([['TAGS', 'a'], ['KEYS', 'k1 k2'], ['__RMQ.TRANSIENT.X', 'y'], ['UNIQ_KEY', 'ABC']]);
+    const m = new Map([
+      ['TAGS', 'a'],
+      ['KEYS', 'k1 k2'],
+      ['__RMQ.TRANSIENT.X', 'y'],
+      ['UNIQ_KEY', 'ABC'],
+    ]);
     const s = encodeProperties(m);
     expect(s).toBe('TAGS\u0001a\u0002KEYS\u0001k1 k2\u0002UNIQ_KEY\u0001ABC\u0002');
-    expect([...decodeProperties(s)]).toEqual([['TAGS', 'a'], ['KEYS', 'k1 k2'], ['UNIQ_KEY', 'ABC']]);
+    expect([...decodeProperties(s)]).toEqual([
+      ['TAGS', 'a'],
+      ['KEYS', 'k1 k2'],
+      ['UNIQ_KEY', 'ABC'],
+    ]);
     expect(encodeProperties({ A: 'b' })).toBe('A\u0001b\u0002');
   });
   it('tolerates a missing trailing separator and short or malformed segments', () => {
-    expect([...decodeProperties('A\u00011\u0002B\u00012')]).toEqual([['A', '1'], ['B', '2']]);
+    expect([...decodeProperties('A\u00011\u0002B\u00012')]).toEqual([
+      ['A', '1'],
+      ['B', '2'],
+    ]);
     expect([...decodeProperties('x\u0002A\u00011\u0002ab\u0002noSep\u0002\u0002')]).toEqual([['A', '1']]);
     expect([...decodeProperties('')]).toEqual([]);
     expect(decodeProperties('K\u0001\u0002').size).toBe(0); // "K\x01" is 2 chars: too short
@@ -61,8 +79,10 @@ describe('batch body codec', () => {
       Buffer.from([0, 0, 0, 0]), // MAGICCODE
       Buffer.from([0, 0, 0, 0]), // BODYCRC
       Buffer.from([0, 0, 0, 5]), // FLAG
-      Buffer.from([0, 0, 0, 2]), Buffer.from('ab'),
-      Buffer.from([0, 4]), props,
+      Buffer.from([0, 0, 0, 2]),
+      Buffer.from('ab'),
+      Buffer.from([0, 4]),
+      props,
     ]);
     expect(body.toString('hex')).toBe(expected.toString('hex'));
   });

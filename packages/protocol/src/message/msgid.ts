@@ -10,8 +10,14 @@ export function hex16(v: number): string {
   const hi = Math.floor(v / 4294967296);
   const lo = v >>> 0;
   return (
-    HEX2[(hi >>> 24) & 0xff]! + HEX2[(hi >>> 16) & 0xff]! + HEX2[(hi >>> 8) & 0xff]! + HEX2[hi & 0xff]! +
-    HEX2[lo >>> 24]! + HEX2[(lo >>> 16) & 0xff]! + HEX2[(lo >>> 8) & 0xff]! + HEX2[lo & 0xff]!
+    HEX2[(hi >>> 24) & 0xff]! +
+    HEX2[(hi >>> 16) & 0xff]! +
+    HEX2[(hi >>> 8) & 0xff]! +
+    HEX2[hi & 0xff]! +
+    HEX2[lo >>> 24]! +
+    HEX2[(lo >>> 16) & 0xff]! +
+    HEX2[(lo >>> 8) & 0xff]! +
+    HEX2[lo & 0xff]!
   );
 }
 

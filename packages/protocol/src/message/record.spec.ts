@@ -64,14 +64,25 @@ describe('record codec: byte-exact V1 / IPv4 layout', () => {
       ...be64(0x1_0000_0010), // PHYSICALOFFSET
       ...be32(0), // SYSFLAG
       ...be64(1700000000123), // BORNTIMESTAMP
-      10, 0, 0, 1, ...be32(51000), // BORNHOST
+      10,
+      0,
+      0,
+      1,
+      ...be32(51000), // BORNHOST
       ...be64(1700000000456), // STORETIMESTAMP
-      192, 168, 1, 20, ...be32(10911), // STOREHOST
+      192,
+      168,
+      1,
+      20,
+      ...be32(10911), // STOREHOST
       ...be32(2), // RECONSUMETIMES
       ...be64(0), // PREPARED TRANSACTION OFFSET
-      ...be32(5), ...ascii('hello'), // BODY
-      9, ...ascii('TopicTest'), // TOPIC (1-byte length)
-      ...be16(Buffer.byteLength(props)), ...ascii(props), // PROPERTIES
+      ...be32(5),
+      ...ascii('hello'), // BODY
+      9,
+      ...ascii('TopicTest'), // TOPIC (1-byte length)
+      ...be16(Buffer.byteLength(props)),
+      ...ascii(props), // PROPERTIES
     ];
     const expected = Buffer.from(fields);
     expected.writeInt32BE(expected.length, 0);
@@ -132,9 +143,20 @@ describe('record codec: byte-exact V1 / IPv4 layout', () => {
     const d = decodeMessageRecord(buf, 17);
     expect(d.storeSize).toBe(n);
     expect(d).toMatchObject({
-      topic: m.topic, queueId: 3, flag: 7, queueOffset: 42, commitLogOffset: m.physicalOffset, sysFlag: m.sysFlag,
-      bornTimestamp: m.bornTimestamp, storeTimestamp: m.storeTimestamp, bornHost: m.bornHost, storeHost: m.storeHost,
-      reconsumeTimes: 2, preparedTransactionOffset: 12345, propertiesString: props, bodyCRC: bodyCrc32(Buffer.from('hello')),
+      topic: m.topic,
+      queueId: 3,
+      flag: 7,
+      queueOffset: 42,
+      commitLogOffset: m.physicalOffset,
+      sysFlag: m.sysFlag,
+      bornTimestamp: m.bornTimestamp,
+      storeTimestamp: m.storeTimestamp,
+      bornHost: m.bornHost,
+      storeHost: m.storeHost,
+      reconsumeTimes: 2,
+      preparedTransactionOffset: 12345,
+      propertiesString: props,
+      bodyCRC: bodyCrc32(Buffer.from('hello')),
     });
     expect(d.body.toString()).toBe('hello');
     expect(d.properties.get('TAGS')).toBe('TagA');
@@ -204,7 +226,13 @@ describe('crc32', () => {
   });
   it('native and table implementations agree (1 KiB bodies, offsets, seeds)', () => {
     const data = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 197 + 13) & 0xff));
-    for (const [s, e] of [[0, 1024], [3, 1027], [0, 4096], [100, 228], [1000, 1127]] as const) {
+    for (const [s, e] of [
+      [0, 1024],
+      [3, 1027],
+      [0, 4096],
+      [100, 228],
+      [1000, 1127],
+    ] as const) {
       expect(crc32(data, s, e)).toBe(crc32Js(data, s, e));
       expect(crc32(data, s, e, 0xdeadbeef)).toBe(crc32Js(data, s, e, 0xdeadbeef));
     }
@@ -214,6 +242,13 @@ describe('crc32', () => {
 
 describe('properties string inside records', () => {
   it('encodes with a trailing separator', () => {
-    expect(encodeProperties(new Map([['A', '1'], ['B', '2']]))).toBe('A\u00011\u0002B\u00012\u0002');
+    expect(
+      encodeProperties(
+        new Map([
+          ['A', '1'],
+          ['B', '2'],
+        ]),
+      ),
+    ).toBe('A\u00011\u0002B\u00012\u0002');
   });
 });

@@ -61,11 +61,26 @@ export interface MessageRecordInput {
 export function messageRecordSize(bodyLength: number, topicLength: number, propertiesLength: number, bornHostV6 = false, storeHostV6 = false): number {
   const topicLenField = topicLength > MAX_TOPIC_LENGTH_V1 ? 2 : 1;
   return (
-    4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 +
+    4 +
+    4 +
+    4 +
+    4 +
+    4 +
+    8 +
+    8 +
+    4 +
+    8 +
     (bornHostV6 ? 20 : 8) +
     8 +
     (storeHostV6 ? 20 : 8) +
-    4 + 8 + 4 + bodyLength + topicLenField + topicLength + 2 + propertiesLength
+    4 +
+    8 +
+    4 +
+    bodyLength +
+    topicLenField +
+    topicLength +
+    2 +
+    propertiesLength
   );
 }
 

@@ -111,13 +111,18 @@ export class CommitLog {
   /** Opens existing segment files (sync; load time only). */
   load(): void {
     fs.mkdirSync(this.dir, { recursive: true });
-    const names = fs.readdirSync(this.dir).filter((n) => /^\d{20}$/.test(n)).sort();
+    const names = fs
+      .readdirSync(this.dir)
+      .filter((n) => /^\d{20}$/.test(n))
+      .sort();
     for (const name of names) {
       const p = path.join(this.dir, name);
       const start = Number(name);
       const st = fs.statSync(p);
       if (st.size !== this.segSize) {
-        if (st.size > this.segSize) throw new StoreConfigError('mappedFileSizeCommitLog', this.segSize, `is smaller than the existing segment ${p} (${st.size} bytes)`);
+        if (st.size > this.segSize) {
+          throw new StoreConfigError('mappedFileSizeCommitLog', this.segSize, `is smaller than the existing segment ${p} (${st.size} bytes)`);
+        }
         // A segment whose pre-allocation was interrupted: extend it (the missing part is zeros).
         fs.truncateSync(p, this.segSize);
         this.logger.warn('extended short commit-log segment', { path: p, size: st.size });
@@ -682,9 +687,11 @@ export class CommitLog {
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const c = cs[mid] as Chunk;
-      if (offset < c.start) {hi = mid - 1;}
-      else if (offset >= c.start + c.used) {lo = mid + 1;}
-      else {
+      if (offset < c.start) {
+        hi = mid - 1;
+      } else if (offset >= c.start + c.used) {
+        lo = mid + 1;
+      } else {
         if (offset + size > c.start + c.used) return undefined;
         const out = Buffer.allocUnsafe(size);
         c.buf.copy(out, 0, offset - c.start, offset - c.start + size);
@@ -774,7 +781,14 @@ export class CommitLog {
     // From here on synchronous: the bytes become part of the log all at once.
     let c = this.active;
     if (c === undefined || c.seg !== seg || c.start + c.used !== offset || c.buf.length - c.used < data.length) {
-      c = { start: offset, buf: Buffer.allocUnsafeSlow(Math.max(data.length, Math.min(this.config.commitLogWriteChunkSize, segEnd - offset))), used: 0, written: 0, poolWrite: false, seg };
+      c = {
+        start: offset,
+        buf: Buffer.allocUnsafeSlow(Math.max(data.length, Math.min(this.config.commitLogWriteChunkSize, segEnd - offset))),
+        used: 0,
+        written: 0,
+        poolWrite: false,
+        seg,
+      };
       this.chunks.push(c);
       this.cachedBytes += c.buf.length;
       this.active = c;

@@ -48,8 +48,17 @@ export class ConsumeQueue {
 
   loadSync(): void {
     if (!fs.existsSync(this.dir)) return;
-    const names = fs.readdirSync(this.dir).filter((n) => /^\d{20}$/.test(n)).sort();
-    this.files = names.map((n) => ({ startIndex: Number(n) / CQ_UNIT_SIZE, path: path.join(this.dir, n), fd: fs.openSync(path.join(this.dir, n), 'r+'), buf: undefined, flushedUnits: 0 }));
+    const names = fs
+      .readdirSync(this.dir)
+      .filter((n) => /^\d{20}$/.test(n))
+      .sort();
+    this.files = names.map((n) => ({
+      startIndex: Number(n) / CQ_UNIT_SIZE,
+      path: path.join(this.dir, n),
+      fd: fs.openSync(path.join(this.dir, n), 'r+'),
+      buf: undefined,
+      flushedUnits: 0,
+    }));
     // Find the last valid unit scanning files from the newest; drop empty trailing files.
     while (this.files.length > 0) {
       const f = this.files[this.files.length - 1] as CQFile;
@@ -65,7 +74,9 @@ export class ConsumeQueue {
       }
       // Stale bytes after the first invalid unit would resurface after a later crash: clear them now.
       const tailEnd = lastNonZero(buf, n);
-      if (tailEnd > count * CQ_UNIT_SIZE) fs.writeSync(f.fd, Buffer.alloc(tailEnd - count * CQ_UNIT_SIZE), 0, tailEnd - count * CQ_UNIT_SIZE, count * CQ_UNIT_SIZE);
+      if (tailEnd > count * CQ_UNIT_SIZE) {
+        fs.writeSync(f.fd, Buffer.alloc(tailEnd - count * CQ_UNIT_SIZE), 0, tailEnd - count * CQ_UNIT_SIZE, count * CQ_UNIT_SIZE);
+      }
       f.buf = buf.subarray(0, Math.max(CQ_UNIT_SIZE * 64, count * CQ_UNIT_SIZE));
       f.buf = Buffer.from(f.buf); // own a right-sized copy instead of pinning the 6 MB read buffer
       f.flushedUnits = count;
@@ -179,7 +190,13 @@ export class ConsumeQueue {
     if (f === undefined || this.maxOffset - f.startIndex >= this.unitsPerFile) {
       if (f === undefined) this.minOffset = this.maxOffset;
       const start = this.maxOffset;
-      f = { startIndex: start, path: path.join(this.dir, offsetToFileName(start * CQ_UNIT_SIZE)), fd: -1, buf: Buffer.alloc(CQ_UNIT_SIZE * 256), flushedUnits: 0 };
+      f = {
+        startIndex: start,
+        path: path.join(this.dir, offsetToFileName(start * CQ_UNIT_SIZE)),
+        fd: -1,
+        buf: Buffer.alloc(CQ_UNIT_SIZE * 256),
+        flushedUnits: 0,
+      };
       this.files.push(f);
     }
     let buf = f.buf as Buffer;

@@ -23,7 +23,10 @@ export class IndexService {
 
   loadSync(): void {
     fs.mkdirSync(this.dir, { recursive: true });
-    const names = fs.readdirSync(this.dir).filter((n) => /^\d{17}$/.test(n)).sort();
+    const names = fs
+      .readdirSync(this.dir)
+      .filter((n) => /^\d{17}$/.test(n))
+      .sort();
     names.forEach((n, i) => {
       this.files.push(IndexFile.loadSync(path.join(this.dir, n), this.hashSlotNum, this.indexNum, i === names.length - 1));
     });

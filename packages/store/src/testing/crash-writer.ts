@@ -25,7 +25,17 @@ async function main(): Promise<void> {
   let seq = Number(seedArg ?? '0') * 1_000_000;
   const store = new DefaultMessageStore({
     logger: silentLogger,
-    config: { storePathRootDir: dir, mappedFileSizeCommitLog: Number(segSize), mappedFileSizeConsumeQueue: 20 * 500, maxHashSlotNum: 1000, maxIndexNum: 4000, flushDiskType, preallocateMode: 'truncate', flushIntervalConsumeQueue: 50, commitLogWriteChunkSize: 64 * 1024 },
+    config: {
+      storePathRootDir: dir,
+      mappedFileSizeCommitLog: Number(segSize),
+      mappedFileSizeConsumeQueue: 20 * 500,
+      maxHashSlotNum: 1000,
+      maxIndexNum: 4000,
+      flushDiskType,
+      preallocateMode: 'truncate',
+      flushIntervalConsumeQueue: 50,
+      commitLogWriteChunkSize: 64 * 1024,
+    },
   });
   await store.load();
   await store.start();
@@ -39,7 +49,9 @@ async function main(): Promise<void> {
       const p = store
         .putMessage({ topic: 'CrashTopic', queueId, body: crashBody(s), properties: { KEYS: `k${s}`, TAGS: `t${s % 5}` } })
         .then((r) => {
-          if (r.status === 'PUT_OK' && r.appendResult !== undefined) process.stdout.write(`ack ${queueId} ${r.appendResult.logicsOffset} ${r.appendResult.wroteOffset} ${s}\n`);
+          if (r.status === 'PUT_OK' && r.appendResult !== undefined) {
+            process.stdout.write(`ack ${queueId} ${r.appendResult.logicsOffset} ${r.appendResult.wroteOffset} ${s}\n`);
+          }
         })
         .finally(() => inflight.delete(p));
       inflight.add(p);

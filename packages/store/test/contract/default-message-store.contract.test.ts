@@ -5,7 +5,12 @@ import { describeMessageStoreContract } from './message-store-contract.js';
 
 describeMessageStoreContract('DefaultMessageStore', {
   create: ({ dir, now, config }) =>
-    new DefaultMessageStore({ logger: silentLogger, diskUsage: async () => ({ totalBytes: 1e12, freeBytes: 9e11 }), ...(now !== undefined ? { now } : {}), config: smallConfig(dir, config) }),
+    new DefaultMessageStore({
+      logger: silentLogger,
+      diskUsage: async () => ({ totalBytes: 1e12, freeBytes: 9e11 }),
+      ...(now !== undefined ? { now } : {}),
+      config: smallConfig(dir, config),
+    }),
   crash: async (_store, dir) => copyAsCrashed(dir),
   tearTail: tearCommitLogTail,
 });

@@ -4,7 +4,16 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { MessageSysFlag } from '@rocketmq-ts/common';
 import { checkMessageRecord, decodeMessageRecord, decodeOffsetMsgId, javaStringHashCode } from '@rocketmq-ts/protocol';
-import { GetMessageStatus, PutMessageStatus, tagFilter, type DispatchEvent, type MessageStore, type MessageStoreConfig, type PutMessageRequest, type PutMessageResult } from '../../src/index.js';
+import {
+  GetMessageStatus,
+  PutMessageStatus,
+  tagFilter,
+  type DispatchEvent,
+  type MessageStore,
+  type MessageStoreConfig,
+  type PutMessageRequest,
+  type PutMessageResult,
+} from '../../src/index.js';
 import { body, rmDir, tmpDir } from '../helpers.js';
 
 export interface ContractStoreOptions {
@@ -138,8 +147,17 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
         expect((await s.putMessage({ topic: 'T', queueId: 0, body: Buffer.alloc(1001) })).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
         expect((await s.putMessage({ topic: '', queueId: 0, body: Buffer.alloc(1) })).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
         expect((await s.putMessage({ topic: 'T', queueId: -1, body: Buffer.alloc(1) })).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
-        expect((await s.putMessage({ topic: 'T', queueId: 0, body: Buffer.alloc(1), properties: { P: 'x'.repeat(40000) } })).status).toBe(PutMessageStatus.PROPERTIES_SIZE_EXCEEDED);
-        expect((await s.putMessages([{ topic: 'T', queueId: 0, body: Buffer.alloc(1) }, { topic: 'U', queueId: 0, body: Buffer.alloc(1) }])).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
+        expect((await s.putMessage({ topic: 'T', queueId: 0, body: Buffer.alloc(1), properties: { P: 'x'.repeat(40000) } })).status).toBe(
+          PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
+        );
+        expect(
+          (
+            await s.putMessages([
+              { topic: 'T', queueId: 0, body: Buffer.alloc(1) },
+              { topic: 'U', queueId: 0, body: Buffer.alloc(1) },
+            ])
+          ).status,
+        ).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
         expect((await s.putMessages([])).status).toBe(PutMessageStatus.MESSAGE_ILLEGAL);
         expect(s.getMaxOffsetInQueue('T', 0)).toBe(0);
         expect(s.getMaxPhyOffset()).toBe(0);
@@ -158,7 +176,13 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
 
       it('transaction PREPARED/ROLLBACK get queue offset 0 and skip the consume queue; tagsCode override is stored', async () => {
         const s = await start({ dir: newDir() });
-        const half = await s.putMessage({ topic: 'TX', queueId: 0, body: Buffer.from('h'), sysFlag: MessageSysFlag.TRANSACTION_PREPARED_TYPE, properties: { UNIQ_KEY: 'HALF' } });
+        const half = await s.putMessage({
+          topic: 'TX',
+          queueId: 0,
+          body: Buffer.from('h'),
+          sysFlag: MessageSysFlag.TRANSACTION_PREPARED_TYPE,
+          properties: { UNIQ_KEY: 'HALF' },
+        });
         expect(half.appendResult?.logicsOffset).toBe(0);
         await s.putMessage({ topic: 'TX', queueId: 0, body: Buffer.from('r'), sysFlag: MessageSysFlag.TRANSACTION_ROLLBACK_TYPE });
         expect(s.getMaxOffsetInQueue('TX', 0)).toBe(0);
@@ -273,7 +297,9 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
         const rec = await s.selectOneMessageByOffset(b.wroteOffset);
         expect(rec?.length).toBe(b.wroteBytes);
         expect(checkMessageRecord(rec as Buffer, 0, b.wroteBytes, { checkCRC: true, expectedPhysicalOffset: b.wroteOffset }).kind).toBe('record');
-        expect((await s.selectOneMessageByOffset(a.wroteOffset, a.wroteBytes))?.equals((await s.getMessage('g', 'L', 0, 0, 1)).messageBuffers[0] as Buffer)).toBe(true);
+        expect(
+          (await s.selectOneMessageByOffset(a.wroteOffset, a.wroteBytes))?.equals((await s.getMessage('g', 'L', 0, 0, 1)).messageBuffers[0] as Buffer),
+        ).toBe(true);
         expect(await s.selectOneMessageByOffset(s.getMaxPhyOffset())).toBeUndefined();
         expect(await s.lookMessageByOffset(s.getMaxPhyOffset() + 100)).toBeUndefined();
       });
@@ -301,7 +327,7 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
     });
 
     describe('deleteTopics', () => {
-      it('drops the topics\' queues; a topic created again starts empty, also after a restart', async () => {
+      it("drops the topics' queues; a topic created again starts empty, also after a restart", async () => {
         const dir = newDir();
         const s = await start({ dir });
         for (let i = 0; i < 3; i++) await s.putMessage({ topic: 'Gone', queueId: i % 2, body: Buffer.from(`g${i}`) });
@@ -334,7 +360,10 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
         const r1 = await s.putMessage({ topic: 'E', queueId: 1, body: Buffer.from('a'), properties: { TAGS: 'x' } });
         await s.putMessage({ topic: 'E', queueId: 1, body: Buffer.from('h'), sysFlag: MessageSysFlag.TRANSACTION_PREPARED_TYPE });
         await s.putMessage({ topic: 'E', queueId: 1, body: Buffer.from('r'), sysFlag: MessageSysFlag.TRANSACTION_ROLLBACK_TYPE });
-        const r2 = await s.putMessages([{ topic: 'E', queueId: 1, body: Buffer.from('b') }, { topic: 'E', queueId: 1, body: Buffer.from('c'), properties: { TAGS: 'y' } }]);
+        const r2 = await s.putMessages([
+          { topic: 'E', queueId: 1, body: Buffer.from('b') },
+          { topic: 'E', queueId: 1, body: Buffer.from('c'), properties: { TAGS: 'y' } },
+        ]);
         expect(r2.status).toBe(PutMessageStatus.PUT_OK);
         expect(events.map((e) => [e.topic, e.queueId, e.queueOffset, e.tagsCode])).toEqual([
           ['E', 1, 0, javaStringHashCode('x')],
@@ -343,7 +372,11 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
         ]);
         expect(readable).toEqual([1, 2, 3]);
         const e0 = events[0] as DispatchEvent;
-        expect([e0.commitLogOffset, e0.msgSize, e0.storeTimestamp]).toEqual([r1.appendResult?.wroteOffset, r1.appendResult?.wroteBytes, r1.appendResult?.storeTimestamp]);
+        expect([e0.commitLogOffset, e0.msgSize, e0.storeTimestamp]).toEqual([
+          r1.appendResult?.wroteOffset,
+          r1.appendResult?.wroteBytes,
+          r1.appendResult?.storeTimestamp,
+        ]);
         expect(e0.propertiesString).toContain('TAGS');
         off();
         await s.putMessage({ topic: 'E', queueId: 1, body: Buffer.from('d') });
@@ -355,7 +388,9 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
       /** n messages over 2 queues of topic RT, with keys; returns the results. */
       async function fill(s: MessageStore, n: number, from = 0): Promise<PutMessageResult[]> {
         const out: PutMessageResult[] = [];
-        for (let i = from; i < from + n; i++) out.push(await s.putMessage({ topic: 'RT', queueId: i % 2, body: body(i, 700), properties: { KEYS: `key${i}` } }));
+        for (let i = from; i < from + n; i++) {
+          out.push(await s.putMessage({ topic: 'RT', queueId: i % 2, body: body(i, 700), properties: { KEYS: `key${i}` } }));
+        }
         expect(out.every((r) => r.status === PutMessageStatus.PUT_OK)).toBe(true);
         return out;
       }
@@ -424,7 +459,12 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
         const dir = newDir();
         const s = await start({ dir });
         await fill(s, 20);
-        const pending: PutMessageRequest[] = Array.from({ length: 30 }, (_, k) => ({ topic: 'RT', queueId: (20 + k) % 2, body: body(20 + k, 700), properties: { KEYS: `key${20 + k}` } }));
+        const pending: PutMessageRequest[] = Array.from({ length: 30 }, (_, k) => ({
+          topic: 'RT',
+          queueId: (20 + k) % 2,
+          body: body(20 + k, 700),
+          properties: { KEYS: `key${20 + k}` },
+        }));
         for (const m of pending) expect((await now(s.putMessageNow(m))).status).toBe(PutMessageStatus.PUT_OK);
         const { store: s2 } = await crashAndOpen(s, dir);
         // the acknowledged 20 at least, then a prefix of the rest: never a gap or a partial record
