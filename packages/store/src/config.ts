@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { SocketAddress } from '@rocketmq-ts/common';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
+export type BrokerRole = 'ASYNC_MASTER' | 'SYNC_MASTER' | 'SLAVE';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -60,6 +61,28 @@ export const DEFAULT_STORE_CONFIG = {
    * are also read with a synchronous pread, which costs far less than a thread-pool hand-off.
    */
   accessMessageInMemoryMaxRatio: 40,
+  // ---- master/slave replication (classic HA) ----
+  /** ASYNC_MASTER replies after the local write; SYNC_MASTER after a slave has the bytes too; SLAVE takes no writes. */
+  brokerRole: 'ASYNC_MASTER' as BrokerRole,
+  /** Master: TCP port slaves replicate from; 0 = no HA listener (the broker sets listenPort + 1). */
+  haListenPort: 0,
+  /** Slave: the master's HA address (host:port); empty = learn it from the name servers. */
+  haMasterAddress: '',
+  /** Slave: ms between offset reports when nothing arrives; master: ms of idleness before a heartbeat frame. */
+  haSendHeartbeatInterval: 5_000,
+  /** Either side closes a replication connection after this many ms without reading anything. */
+  haHousekeepingInterval: 20_000,
+  /** Largest body of one replication frame (bytes). */
+  haTransferBatchSize: 32 * KiB,
+  /** SYNC_MASTER: a slave further behind than this (bytes) counts as absent: SLAVE_NOT_AVAILABLE at once. */
+  haSlaveFallbehindMax: 256 * MiB,
+  /** SYNC_MASTER: ms a put waits for the slave before FLUSH_SLAVE_TIMEOUT. */
+  slaveTimeout: 3_000,
+  /**
+   * SYNC_MASTER: replicas that must hold a message before it is acknowledged, the master included.
+   * 0 (default) = RocketMQ 4.x's meaning, one slave; n >= 1 = RocketMQ 5's (1 = do not wait).
+   */
+  inSyncReplicas: 0,
   /** Store host written into each record and offset msgIds (brokerIP1:listenPort). */
   storeHost: { address: '127.0.0.1', port: 10911 } as SocketAddress,
   // ---- rocketmq-ts specific (no RocketMQ equivalent because Node has no mmap) ----
@@ -105,6 +128,14 @@ export function resolveStoreConfig(partial: Partial<MessageStoreConfig> = {}): M
   if (c.preallocateMode !== 'zeros' && c.preallocateMode !== 'truncate') {
     throw new StoreConfigError('preallocateMode', c.preallocateMode, 'is neither zeros nor truncate');
   }
+  if (c.brokerRole !== 'ASYNC_MASTER' && c.brokerRole !== 'SYNC_MASTER' && c.brokerRole !== 'SLAVE') {
+    throw new StoreConfigError('brokerRole', c.brokerRole, 'is none of ASYNC_MASTER, SYNC_MASTER, SLAVE');
+  }
+  for (const k of ['haListenPort', 'haSendHeartbeatInterval', 'haHousekeepingInterval', 'haSlaveFallbehindMax', 'slaveTimeout', 'inSyncReplicas'] as const) {
+    if (!(Number.isInteger(c[k]) && c[k] >= 0)) throw new StoreConfigError(k, c[k], 'is not a whole number >= 0');
+  }
+  if (!(c.haTransferBatchSize >= 1024)) throw new StoreConfigError('haTransferBatchSize', c.haTransferBatchSize, 'is smaller than 1024 bytes');
+  if (c.haMasterAddress !== '' && !/^[^\s:]+:\d+$/.test(c.haMasterAddress)) throw new StoreConfigError('haMasterAddress', c.haMasterAddress, 'is not host:port');
   parseDeleteWhen(c.deleteWhen);
   parseDelayLevels(c.messageDelayLevel);
   if (c.maxMessageSize > c.mappedFileSizeCommitLog / 2) c.maxMessageSize = Math.floor(c.mappedFileSizeCommitLog / 2);

@@ -9,11 +9,13 @@ import { CommitLogDispatcher } from './commit-log-dispatcher.js';
 import { parseDelayLevels, resolveStoreConfig, storePaths, type MessageStoreConfig } from './config.js';
 import { ConsumeQueueTable } from './consumequeue/consume-queue-table.js';
 import { FlushLogicsService } from './flush-logics-service.js';
+import { HAClient } from './ha/ha-client.js';
+import { HAService } from './ha/ha-service.js';
 import { RawCommitLogAppender } from './ha/raw-append.js';
 import { IndexService } from './keyindex/index-service.js';
 import { MessageAppender } from './message-appender.js';
 import { MessageReader } from './message-reader.js';
-import type { DispatchEvent, MessageFilter, MessageStore, PutMessageRequest } from './message-store.js';
+import type { DispatchEvent, HAStatus, MessageFilter, MessageStore, PutMessageRequest } from './message-store.js';
 import { consoleLogger, FailureProbes, type RecoveryReport, type StoreLogger, type StoreProbe, type StoreStats } from './probe.js';
 import type { GetMessageResult, PutMessageResult, QueryMessageResult } from './status.js';
 import { StoreState } from './store-state.js';
@@ -30,6 +32,8 @@ export interface MessageStoreOptions {
   diskUsage?: (dir: string) => Promise<DiskUsage>;
   /** Wall clock for store timestamps and retention (tests). */
   now?: () => number;
+  /** Interface the master's HA listener binds to (default 0.0.0.0). */
+  haBindAddress?: string;
 }
 
 /** A maybe-synchronous store call as a promise; a synchronous throw becomes a rejection. */
@@ -58,6 +62,9 @@ export class DefaultMessageStore implements MessageStore {
   private readonly flushLogicsService: FlushLogicsService;
   private readonly cleanService: CleanService;
   private readonly rawAppender: RawCommitLogAppender;
+  private readonly haService: HAService | undefined;
+  private readonly haClient: HAClient | undefined;
+  private readonly haBindAddress: string;
   private report: RecoveryReport | undefined;
 
   constructor(opts: MessageStoreOptions = {}) {
@@ -92,11 +99,15 @@ export class DefaultMessageStore implements MessageStore {
     const dispatcher = new CommitLogDispatcher(queues, index, parseDelayLevels(config.messageDelayLevel), logger);
     this.dispatcher = dispatcher;
     this.recovery = new StoreRecovery({ config, abortFile: paths.abort, commitLog, checkpoint, queues, indexService, dispatcher, logger, probe });
-    this.appender = new MessageAppender({ config, commitLog, queues, dispatcher, state, failures, logger, probe, now });
+    const writeAppended = (): boolean => commitLog.writeAppendedSync();
+    this.haBindAddress = opts.haBindAddress ?? '0.0.0.0';
+    this.haService = config.brokerRole !== 'SLAVE' && config.haListenPort > 0 ? new HAService({ config, commitLog, logger, writeAppended }) : undefined;
+    this.appender = new MessageAppender({ config, commitLog, queues, dispatcher, state, failures, logger, probe, now, ha: this.haService });
     this.reader = new MessageReader(commitLog, queues, index, state, probe);
     this.flushLogicsService = new FlushLogicsService(commitLog, queues, index, checkpoint, state, logger, probe);
     this.cleanService = new CleanService({ config, commitLog, queues, index, state, logger, probe, diskUsage: opts.diskUsage ?? statfsUsage, now });
     this.rawAppender = new RawCommitLogAppender(commitLog, dispatcher, config.mappedFileSizeCommitLog, state, logger);
+    this.haClient = config.brokerRole === 'SLAVE' ? new HAClient({ config, commitLog, appender: this.rawAppender, logger, writeAppended }) : undefined;
   }
 
   // ================================================================ lifecycle
@@ -121,7 +132,8 @@ export class DefaultMessageStore implements MessageStore {
     fs.closeSync(fs.openSync(this.abortFile, 'w'));
     const t0 = performance.now();
     try {
-      const seg = await this.commitLog.activateFirstSegment();
+      // A slave's first segment comes with the master's bytes (it may start at the master's oldest offset).
+      const seg = this.config.brokerRole === 'SLAVE' ? undefined : await this.commitLog.activateFirstSegment();
       if (seg !== undefined) this.logger.info('first commit-log segment allocated', { path: seg.path, size: seg.size, ms: Math.round(performance.now() - t0) });
     } catch (e) {
       // A full disk: start anyway (reads work, writes are refused); the next put retries.
@@ -132,6 +144,22 @@ export class DefaultMessageStore implements MessageStore {
     this.cleanService.start();
     await this.cleanService.checkDisk();
     this.state.phase = 'running';
+    if (this.haService !== undefined) await this.haService.start(this.config.haListenPort, this.haBindAddress);
+    this.haClient?.start();
+  }
+
+  /** A slave learned (or changed) its master's HA address. */
+  updateHaMasterAddress(addr: string): void {
+    this.haClient?.updateMasterAddress(addr);
+  }
+
+  /** Commit-log offset below which everything is fdatasynced. */
+  getFlushedWhere(): number {
+    return this.commitLog.flushedPos;
+  }
+
+  getHaStatus(): HAStatus {
+    return { role: this.config.brokerRole, slaves: this.haService?.slaves() ?? [], haPort: this.haService?.port ?? 0, master: this.haClient?.status() };
   }
 
   async shutdown(): Promise<void> {
@@ -139,6 +167,8 @@ export class DefaultMessageStore implements MessageStore {
     if (state.phase === 'stopped' || state.phase === 'stopping') return;
     const wasRunning = state.phase === 'running';
     state.phase = 'stopping';
+    await this.haClient?.shutdown();
+    await this.haService?.shutdown();
     this.flushLogicsService.stop();
     await this.cleanService.stop();
     await this.commitLog.shutdown();

@@ -14,3 +14,5 @@ export { StoreCheckpoint, CHECKPOINT_SIZE } from './checkpoint.js';
 export { ConsumeQueueTable } from './consumequeue/consume-queue-table.js';
 export { CommitLogDispatcher, type DispatchRequest } from './commit-log-dispatcher.js';
 export { RawCommitLogAppender, checkRawChunk, type RawChunkCheck, type RawPiece } from './ha/raw-append.js';
+export { HAService, HA_HEADER_SIZE } from './ha/ha-service.js';
+export { HAClient } from './ha/ha-client.js';

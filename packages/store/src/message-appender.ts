@@ -24,6 +24,7 @@ import type { PutMessageRequest } from './message-store.js';
 import type { FailureProbes, StoreLogger, StoreProbe } from './probe.js';
 import { PutMessageStatus, type PutMessageResult } from './status.js';
 import type { StoreState } from './store-state.js';
+import type { HAService } from './ha/ha-service.js';
 
 const PREPARED = MessageSysFlag.TRANSACTION_PREPARED_TYPE;
 const ROLLBACK = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE;
@@ -51,6 +52,8 @@ export interface MessageAppenderParts {
   logger: StoreLogger;
   probe: StoreProbe;
   now: () => number;
+  /** SYNC_MASTER: where puts wait for the slaves. */
+  ha?: HAService | undefined;
 }
 
 export class MessageAppender {
@@ -63,6 +66,9 @@ export class MessageAppender {
   private readonly logger: StoreLogger;
   private readonly probe: StoreProbe;
   private readonly now: () => number;
+  private readonly ha: HAService | undefined;
+  /** SYNC_MASTER with an HA service: puts that wait (WAIT != false) also wait for the slaves. */
+  private readonly syncMaster: boolean;
   private readonly storeHostPrefix: string;
   private readonly storeHostV6: boolean;
   private readonly maxRecord: number;
@@ -86,6 +92,8 @@ export class MessageAppender {
     this.logger = p.logger;
     this.probe = p.probe;
     this.now = p.now;
+    this.ha = p.ha;
+    this.syncMaster = p.config.brokerRole === 'SYNC_MASTER' && p.ha !== undefined;
     const sh = this.config.storeHost;
     this.storeHostV6 = addressByteLength(sh.address) === 16;
     // Offset msgIds share the store-host prefix; only the offset part changes per message.
@@ -157,6 +165,8 @@ export class MessageAppender {
 
   private refusePut(): PutMessageStatus | undefined {
     if (this.state.phase !== 'running') return PutMessageStatus.SERVICE_NOT_AVAILABLE;
+    // A slave's log is the master's copy: nothing else may be appended to it.
+    if (this.config.brokerRole === 'SLAVE') return PutMessageStatus.SERVICE_NOT_AVAILABLE;
     if (this.state.diskFull) return PutMessageStatus.DISK_FULL;
     if (this.commitLog.ioError !== undefined) {
       return errnoCode(this.commitLog.ioError) === 'ENOSPC' ? PutMessageStatus.DISK_FULL : PutMessageStatus.SERVICE_NOT_AVAILABLE;
@@ -292,21 +302,36 @@ export class MessageAppender {
       status: PutMessageStatus.PUT_OK,
       appendResult: { wroteOffset: firstPhy, wroteBytes: total, msgId, storeTimestamp, logicsOffset: firstQueueOffset, msgNum: prepared.length },
     };
-    if (this.config.flushDiskType === 'SYNC_FLUSH' && this.waitFor(head.m, head.props)) {
+    const wait = (this.config.flushDiskType === 'SYNC_FLUSH' || this.syncMaster) && this.waitFor(head.m, head.props);
+    if (wait && this.config.flushDiskType === 'SYNC_FLUSH') {
       return cl.waitForFlush(phy).then((ok) => {
         if (!ok) {
           result.status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
           stats.syncFlushTimeouts++;
         }
+        // Flush and replica waits combine: a bad flush status wins, as in RocketMQ.
+        if (this.syncMaster && ok) return this.waitForSlaves(result, phy, prepared.length, total, t0);
         if (this.probe.onPut !== undefined) this.probe.onPut(result.status, prepared.length, total, performance.now() - t0);
         return result;
       });
     }
+    if (wait) return this.waitForSlaves(result, phy, prepared.length, total, t0);
     if (this.probe.onPut !== undefined) this.probe.onPut(result.status, prepared.length, total, performance.now() - t0);
     return result;
   }
 
-  /** SYNC_FLUSH: whether the producer waits for the disk (waitStoreMsgOK, else the WAIT property). */
+  /** SYNC_MASTER: the reply waits until the slaves hold [.., end). */
+  private waitForSlaves(result: PutMessageResult, end: number, n: number, bytes: number, t0: number): PutMessageResult | Promise<PutMessageResult> {
+    const done = (status: PutMessageStatus): PutMessageResult => {
+      result.status = status;
+      if (this.probe.onPut !== undefined) this.probe.onPut(result.status, n, bytes, performance.now() - t0);
+      return result;
+    };
+    const s = (this.ha as HAService).waitForSlaves(end);
+    return typeof s === 'string' ? done(s) : s.then(done);
+  }
+
+  /** SYNC_FLUSH / SYNC_MASTER: whether the producer waits (waitStoreMsgOK, else the WAIT property). */
   private waitFor(m: PutMessageRequest, props: string): boolean {
     if (m.waitStoreMsgOK !== undefined) return m.waitStoreMsgOK;
     return findProperty(props, MessageConst.PROPERTY_WAIT_STORE_MSG_OK) !== 'false';

@@ -119,10 +119,48 @@ export interface MessageStore {
    * nothing appended, for a wrong offset or a damaged chunk.
    */
   appendRawCommitLog(offset: number, data: Buffer): Promise<boolean>;
+  /** Offset of the commit log below which everything is on disk (fdatasynced). */
+  getFlushedWhere(): number;
+  /** Slave: the master's HA address (from the name servers' answer to the registration). */
+  updateHaMasterAddress(addr: string): void;
+  /** Replication state: a master's slaves and how far behind they are, a slave's connection. */
+  getHaStatus(): HAStatus;
   /** Called for every message added to a consume queue; returns the unsubscribe. */
   onDispatch(listener: (e: DispatchEvent) => void): () => void;
   /** Offsets, sizes, disk state and counters as name → value (broker runtime info, metrics). */
   getRuntimeInfo(): Record<string, number | string>;
   /** The store's counters (a copy). */
   getStats(): StoreStats;
+}
+
+/** Replication as one side sees it (GET_BROKER_RUNTIME_INFO, metrics). */
+export interface HAStatus {
+  role: 'ASYNC_MASTER' | 'SYNC_MASTER' | 'SLAVE';
+  /** Master: the connected slaves, the furthest ahead first. */
+  slaves: HASlaveStatus[];
+  /** Master: port of the HA listener (0: none). */
+  haPort: number;
+  /** Slave: the connection to the master. */
+  master: HAClientStatus | undefined;
+}
+
+/** What a master knows about one connected slave. */
+export interface HASlaveStatus {
+  addr: string;
+  /** The slave's commit-log end as last reported; -1 before its first report. */
+  ackOffset: number;
+  /** Master's log end minus ackOffset. */
+  behindBytes: number;
+}
+
+/** A slave's replication connection. */
+export interface HAClientStatus {
+  masterAddress: string;
+  connected: boolean;
+  /** The local commit-log end. */
+  localOffset: number;
+  /** The master's end as far as its frames tell (their offset + size), -1 before the first. */
+  masterOffset: number;
+  /** masterOffset - localOffset (0 when unknown). */
+  behindBytes: number;
 }

@@ -328,6 +328,26 @@ export class CommitLog {
       this.writeScheduled = true;
       setImmediate(this.writeTick);
     }
+    if (this.onAppend !== undefined) this.onAppend();
+  }
+
+  /** Called after every local append (the master's HA service wakes its senders with it). */
+  onAppend: (() => void) | undefined;
+
+  /**
+   * An empty log (a new slave) begins at `offset`, a segment start, instead of 0: replication
+   * starts at the master's oldest segment, whose name the first local segment then takes.
+   */
+  startEmptyAt(offset: number): void {
+    if (this.segments.length > 0 || this.activeSeg !== undefined || this.wrotePos !== 0) throw new Error('the commit log is not empty');
+    if (offset % this.segSize !== 0) throw new Error(`${offset} is not a segment start`);
+    this.wrotePos = offset;
+    this.flushedPos = offset;
+  }
+
+  /** No segment yet (a fresh store). */
+  get isEmpty(): boolean {
+    return this.segments.length === 0 && this.activeSeg === undefined && this.wrotePos === 0;
   }
 
   /** Creates or rolls segments until `size` bytes can be reserved. Throws on I/O failure. */
