@@ -1,4 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { PermName } from '@rocketmq-ts/protocol';
 import { createLogger } from '@rocketmq-ts/remoting';
 import type { MessageStore, RecoveryReport } from '@rocketmq-ts/store';
 import { BrokerState } from './broker-state.js';
@@ -45,7 +46,12 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
   ) {
     metrics.bindSources({
       storeSizeBytes: () => lag.storeSizeBytes(),
-      flushBehindBytes: () => Number(store.getRuntimeInfo()['flushBehindBytes'] ?? 0),
+      flushBehindBytes: () => store.getMaxPhyOffset() - store.getFlushedWhere(),
+      replication: () => {
+        const ha = store.getHaStatus();
+        if (ha.role === 'SLAVE') return { role: ha.role, behindBytes: ha.master?.behindBytes ?? 0 };
+        return { role: ha.role, behindBytes: ha.slaves.reduce((m, s) => Math.max(m, s.behindBytes), 0) };
+      },
       consumerLag: () => lag.consumerLag(),
     });
     this.topics.onChange((topic, kind) => {
@@ -61,6 +67,16 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
       stats.forget((k) => k.endsWith('@' + g));
     };
     this.store.onDispatch((e) => this.longPolling.notifyMessageArriving(e.topic, e.queueId, e.queueOffset, e.tagsCode, e.propertiesString));
+    if (!state.isMaster) {
+      // A slave learns topics from the replicated records too, not only from the 3 s metadata copy:
+      // messages of a topic created just before the master died stay readable here.
+      this.store.onDispatch((e) => {
+        if (this.topics.get(e.topic) === undefined) {
+          const n = Math.max(e.queueId + 1, this.config.defaultTopicQueueNums);
+          this.topics.createIfMissing(e.topic, n, PermName.PERM_READ | PermName.PERM_WRITE);
+        }
+      });
+    }
   }
 
   async onModuleInit(): Promise<void> {

@@ -63,6 +63,7 @@ function providers(ctx: BrokerContext): Provider[] {
           config: c.store,
           logger: { info: (m, f) => log.info(fields(m, f)), warn: (m, f) => log.warn(fields(m, f)), error: (m, f) => log.error(fields(m, f)) },
           probe: ctx.metrics.storeProbe,
+          haBindAddress: c.bindAddress,
         });
       },
     },
@@ -97,7 +98,7 @@ function providers(ctx: BrokerContext): Provider[] {
     { provide: LongPollingService, useFactory: () => new LongPollingService() },
     {
       provide: BrokerOuterAPI,
-      useFactory: (state: BrokerState, topics: TopicConfigManager) =>
+      useFactory: (state: BrokerState, topics: TopicConfigManager, store: MessageStore) =>
         new BrokerOuterAPI(
           {
             clusterName: c.brokerClusterName,
@@ -111,8 +112,12 @@ function providers(ctx: BrokerContext): Provider[] {
           c.registerNameServerPeriod,
           c.registerBrokerTimeoutMills,
           (ok) => (state.registered = ok),
+          // A slave replicates from the master the name servers name, unless haMasterAddress says otherwise.
+          (_master, ha) => {
+            if (c.brokerRole === 'SLAVE' && c.store.haMasterAddress === '') store.updateHaMasterAddress(ha);
+          },
         ),
-      inject: [BrokerState, TopicConfigManager],
+      inject: [BrokerState, TopicConfigManager, MESSAGE_STORE],
     },
     {
       provide: BrokerStatsSampler,

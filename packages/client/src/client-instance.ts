@@ -268,6 +268,11 @@ export class MQClientInstance {
     this.unreachable.set(addr, Date.now() + forMs);
   }
 
+  /** Someone who knows (a slave that replicates from it) says `addr` is up again. */
+  markReachable(addr: string): void {
+    this.unreachable.delete(addr);
+  }
+
   private isUnreachable(addr: string): boolean {
     const until = this.unreachable.get(addr);
     if (until === undefined) return false;

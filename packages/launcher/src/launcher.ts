@@ -42,9 +42,15 @@ export class Launcher {
   private readonly env: Record<string, string | undefined>;
   private unexpectedExit: ((name: string, code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
 
+  /** Processes of apps this repository does not have yet (e.g. the proxy before it exists); not started. */
+  readonly skipped: ProcessPlan[];
+
   constructor(private readonly opts: LauncherOptions) {
     this.env = opts.env ?? process.env;
-    this.plan = loadTopology(opts.root, opts.topology, this.env);
+    const full = loadTopology(opts.root, opts.topology, this.env);
+    const has = (p: ProcessPlan): boolean => existsSync(join(opts.root, 'apps', p.app));
+    this.skipped = full.processes.filter((p) => !has(p));
+    this.plan = { ...full, processes: full.processes.filter(has) };
     this.out = opts.stdout ?? process.stdout;
     this.err = opts.stderr ?? process.stderr;
     this.colour = Boolean((opts.stdout ?? process.stdout).isTTY) && !this.env['NO_COLOR'];
@@ -80,6 +86,7 @@ export class Launcher {
     const logDir = join(this.opts.root, 'logs');
     mkdirSync(logDir, { recursive: true });
     const timeoutMs = this.opts.readyTimeoutMs ?? 60_000;
+    for (const p of this.skipped) this.say(`skipping ${p.name}: apps/${p.app} is not part of this repository yet`);
 
     for (const plan of this.plan.processes) {
       if (this.stopping) return;

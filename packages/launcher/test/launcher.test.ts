@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -107,9 +107,21 @@ describe('rocketmq-ts launcher', () => {
       { name: 'ns', conf: { listenPort: await freePort() } },
       { name: 'broker-a', app: 'broker', conf: { listenPort: await freePort() } },
     ]);
+    mkdirSync(join(root, 'apps', 'broker'), { recursive: true }); // its sources are there, dist is not
     const launcher = await startNode(CLI, ['unbuilt', '--root', root]);
     expect((await launcher.exited).code).toBe(1);
     expect(launcher.output()).toContain('app "broker" is not built: apps/broker/dist/main.js is missing');
+  });
+
+  it('skips a process whose app is not part of the repository yet (the proxy before it exists)', async () => {
+    const root = makeFakeTree('partial', [
+      { name: 'ns', conf: { listenPort: await freePort() } },
+      { name: 'later', app: 'notyet', conf: { listenPort: await freePort() } },
+    ]);
+    const launcher = await startNode(CLI, ['partial', '--root', root], { readyPattern: /is ready/ });
+    expect(launcher.output()).toContain('skipping later: apps/notyet is not part of this repository yet');
+    expect(launcher.output()).not.toContain('started later');
+    expect(await launcher.stop('SIGTERM', 10_000)).toBe(0);
   });
 
   it('gives up with a clear error when a process never listens, and stops it', async () => {

@@ -29,5 +29,10 @@ export const METRIC = {
     help: 'Time of one flush (write and fdatasync) in milliseconds, per store file kind',
     labelNames: ['file_kind'],
   },
+  replicationBehindBytes: {
+    name: 'rocketmq_storage_replication_behind_bytes',
+    help: 'Commit-log bytes a slave lacks: on a slave, behind its master; on a master, its furthest-behind connected slave',
+    labelNames: ['role'],
+  },
   storageDiskUsedRatio: { name: 'rocketmq_storage_disk_used_ratio', help: 'Used fraction (0-1) of the disk holding the commit log', labelNames: [] },
 } as const;

@@ -96,6 +96,7 @@ export class MessageReader {
     let scanned = 0;
     let span: Buffer | undefined;
     let spanStart = 0;
+    let lastPhy = -1;
     outer: while (res.messageBuffers.length < maxMsgNums && next < q.maxOffset && scanned < MAX_FILTER_SCAN) {
       const units = await q.readUnits(next, Math.max(32, maxMsgNums));
       if (units === undefined || units.length === 0) {
@@ -134,12 +135,14 @@ export class MessageReader {
         }
         if (filter?.isMatchedByCommitLog !== undefined && !filter.isMatchedByCommitLog(rec)) continue;
         res.messageBuffers.push(rec);
+        lastPhy = phy;
         res.messageQueueOffsets.push(next - 1);
         res.bufferTotalSize += size;
         if (res.messageBuffers.length >= maxMsgNums) break outer;
       }
     }
     res.nextBeginOffset = next;
+    if (lastPhy >= 0 && this.commitLog.isCold(lastPhy)) res.suggestPullingFromSlave = true;
     if (res.messageBuffers.length > 0) res.status = GetMessageStatus.FOUND;
     else if (sawRemoved) res.status = GetMessageStatus.MESSAGE_WAS_REMOVING;
     else if (next > offset) res.status = GetMessageStatus.NO_MATCHED_MESSAGE;

@@ -55,6 +55,11 @@ export interface GetMessageResult {
   messageBuffers: Buffer[];
   messageQueueOffsets: number[];
   bufferTotalSize: number;
+  /**
+   * The records came from further behind the end of the log than accessMessageInMemoryMaxRatio of
+   * RAM: a master suggests that this consumer reads from a slave (when slaveReadEnable is on).
+   */
+  suggestPullingFromSlave?: boolean;
 }
 
 export interface QueryMessageResult {

@@ -25,7 +25,10 @@ function freePort(): Promise<number> {
   });
 }
 
-async function pair(role: 'SYNC_MASTER' | 'ASYNC_MASTER', over: Record<string, unknown> = {}): Promise<{ master: DefaultMessageStore; slave: DefaultMessageStore; port: number }> {
+async function pair(
+  role: 'SYNC_MASTER' | 'ASYNC_MASTER',
+  over: Record<string, unknown> = {},
+): Promise<{ master: DefaultMessageStore; slave: DefaultMessageStore; port: number }> {
   const port = await freePort();
   const md = tmpDir('rmq-ha-master-');
   const sd = tmpDir('rmq-ha-slave-');
@@ -49,7 +52,7 @@ async function sameQueue(master: DefaultMessageStore, slave: DefaultMessageStore
   const max = master.getMaxOffsetInQueue(topic, queueId);
   expect(slave.getMaxOffsetInQueue(topic, queueId)).toBe(max);
   let n = 0;
-  for (let off = master.getMinOffsetInQueue(topic, queueId); off < max; ) {
+  for (let off = master.getMinOffsetInQueue(topic, queueId); off < max;) {
     const a = await master.getMessage('g', topic, queueId, off, 64);
     const b = await slave.getMessage('g', topic, queueId, off, 64);
     expect(b.messageBuffers.length).toBe(a.messageBuffers.length);
@@ -97,7 +100,7 @@ describe('classic HA between two stores', () => {
     expect((await master.putMessage({ topic: 'HA_ALONE', queueId: 0, body: body(2), waitStoreMsgOK: false })).status).toBe(PutMessageStatus.PUT_OK);
   });
 
-  it('a slave gone makes SYNC_MASTER puts answer SLAVE_NOT_AVAILABLE; a new, empty slave starts at the master\'s oldest segment', async () => {
+  it("a slave gone makes SYNC_MASTER puts answer SLAVE_NOT_AVAILABLE; a new, empty slave starts at the master's oldest segment", async () => {
     const { master, slave } = await pair('SYNC_MASTER', { slaveTimeout: 300, fileReservedTime: 0 });
     await until(() => master.getHaStatus().slaves.some((s) => s.ackOffset >= 0));
     for (let i = 0; i < 400; i++) expect((await master.putMessage({ topic: 'HA_TO', queueId: 0, body: body(i, 1000) })).status).toBe(PutMessageStatus.PUT_OK);

@@ -18,6 +18,8 @@ import type { ConsumerLagRow } from './consumer-lag.service.js';
 /** What the gauges read at scrape time; bound once the store and managers exist. */
 export interface MetricsSources {
   storeSizeBytes(): number;
+  /** Replication lag in bytes and this broker's role (see METRIC.replicationBehindBytes). */
+  replication(): { role: string; behindBytes: number };
   flushBehindBytes(): number;
   consumerLag(): Promise<ConsumerLagRow[]>;
 }
@@ -68,6 +70,14 @@ export class BrokerMetrics {
     this.outBytes = counter(r, { ...METRIC.throughputOutTotal, collect: () => drain(this.outPending, 'bytes') });
     this.rpc = aggregatingHistogram(r, { ...METRIC.rpcLatency, buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000] });
     gauge(r, { ...METRIC.storageSize, collect: (g) => g.set(this.sources?.storeSizeBytes() ?? 0) });
+    gauge(r, {
+      ...METRIC.replicationBehindBytes,
+      collect: (g) => {
+        const x = this.sources?.replication();
+        g.reset();
+        if (x !== undefined) g.set({ role: x.role }, x.behindBytes);
+      },
+    });
     gauge(r, { ...METRIC.storageFlushBehindBytes, collect: (g) => g.set(Math.max(0, this.sources?.flushBehindBytes() ?? 0)) });
     const lagLabels = ['topic', 'consumer_group', 'queue_id'];
     gauge(r, { ...METRIC.consumerLagMessages, labelNames: lagLabels, collect: async (g) => this.fillLag(g, 'lagMessages') });

@@ -43,6 +43,8 @@ export class BrokerOuterAPI {
     private readonly timeoutMs: number,
     /** Told after every round of registrations whether at least one name server took it. */
     private readonly onRegistered: (ok: boolean) => void = () => undefined,
+    /** A slave: told when the name servers name another master (remoting and HA addresses). */
+    private readonly onMaster: (masterAddr: string, haAddr: string) => void = () => undefined,
   ) {}
 
   setNamesrvAddr(addr: string): void {
@@ -91,8 +93,11 @@ export class BrokerOuterAPI {
           const res = await this.client.invoke(addr, RemotingCommand.request(RequestCode.REGISTER_BROKER, header, body), this.timeoutMs);
           if (res.code !== ResponseCode.SUCCESS) throw new MQError(res.code, res.remark);
           const h = RegisterBrokerResponseHeader.decode(res.extFields);
-          if (h.masterAddr) this.masterAddr = h.masterAddr;
-          if (h.haServerAddr) this.masterHaAddr = h.haServerAddr;
+          if (h.masterAddr && h.haServerAddr && (h.masterAddr !== this.masterAddr || h.haServerAddr !== this.masterHaAddr)) {
+            this.masterAddr = h.masterAddr;
+            this.masterHaAddr = h.haServerAddr;
+            this.onMaster(h.masterAddr, h.haServerAddr);
+          }
           ok++;
         } catch (e) {
           this.log.warn(`register with name server ${addr} failed: ${errorText(e)}`);

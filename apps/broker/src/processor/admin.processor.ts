@@ -94,10 +94,18 @@ export class AdminBrokerProcessor {
     private readonly state: BrokerState,
   ) {}
 
+  /** Metadata lives on the master (a slave copies it from there): writes to a slave are refused. */
+  private refuseOnSlave(req: RemotingCommand): RemotingCommand | null {
+    if (this.state.isMaster) return null;
+    return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] is a slave; send this to its master`);
+  }
+
   // ------------------------------------------------------------------ topics
 
   @RemotingHandler(RequestCode.UPDATE_AND_CREATE_TOPIC)
   async updateTopic(req: RemotingCommand): Promise<RemotingCommand> {
+    const refused = this.refuseOnSlave(req);
+    if (refused) return refused;
     const h = CreateTopicRequestHeader.decode(req.extFields);
     const problem = validateTopicName(h.topic);
     if (problem) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, problem);
@@ -127,6 +135,8 @@ export class AdminBrokerProcessor {
 
   @RemotingHandler(RequestCode.DELETE_TOPIC_IN_BROKER)
   async deleteTopic(req: RemotingCommand): Promise<RemotingCommand> {
+    const refused = this.refuseOnSlave(req);
+    if (refused) return refused;
     const h = DeleteTopicRequestHeader.decode(req.extFields);
     if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) {
       return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
@@ -186,6 +196,8 @@ export class AdminBrokerProcessor {
 
   @RemotingHandler(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
   async updateGroup(req: RemotingCommand): Promise<RemotingCommand> {
+    const refused = this.refuseOnSlave(req);
+    if (refused) return refused;
     const v = req.body ? parseLenientJson(req.body.toString('utf8')) : null;
     const g = readSubscriptionGroupConfig(v ?? undefined);
     if (!g.groupName) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, 'the subscription group config has no groupName');
@@ -196,6 +208,8 @@ export class AdminBrokerProcessor {
 
   @RemotingHandler(RequestCode.DELETE_SUBSCRIPTIONGROUP)
   async deleteGroup(req: RemotingCommand): Promise<RemotingCommand> {
+    const refused = this.refuseOnSlave(req);
+    if (refused) return refused;
     const h = DeleteSubscriptionGroupRequestHeader.decode(req.extFields);
     if (!this.groups.delete(h.groupName)) this.metrics.removeGroup(h.groupName);
     if (h.cleanOffset) this.offsets.removeGroup(h.groupName);
@@ -302,6 +316,8 @@ export class AdminBrokerProcessor {
 
   @RemotingHandler(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET)
   async resetOffset(req: RemotingCommand): Promise<RemotingCommand> {
+    const refused = this.refuseOnSlave(req);
+    if (refused) return refused;
     const h = ResetOffsetRequestHeader.decode(req.extFields);
     const tc = this.topics.get(h.topic);
     if (!tc) return RemotingCommand.responseTo(req, ResponseCode.TOPIC_NOT_EXIST, `[reset-offset] request topic not exist, ${h.topic}`);
@@ -362,6 +378,21 @@ export class AdminBrokerProcessor {
       pullThreadPoolQueueSize: '0',
       longPollingHeld: String(this.longPolling.size),
     };
+    // Replication: a master's slaves and how far behind they are, a slave's connection to its master.
+    const ha = this.store.getHaStatus();
+    info['haRole'] = ha.role;
+    if (ha.role === 'SLAVE') {
+      const m = ha.master;
+      info['masterAddr'] = this.outer.masterAddr ?? '';
+      info['masterHaAddress'] = m?.masterAddress ?? '';
+      info['haConnected'] = String(m?.connected ?? false);
+      info['haBehindBytes'] = String(m?.behindBytes ?? 0);
+      info['haMasterOffset'] = String(m?.masterOffset ?? -1);
+    } else {
+      info['haSlaveCount'] = String(ha.slaves.length);
+      info['haSlaves'] = ha.slaves.map((x) => `${x.addr}:${x.behindBytes}`).join(';');
+      info['haPush2SlaveMaxOffset'] = String(ha.slaves[0]?.ackOffset ?? -1);
+    }
     for (const [k, v] of Object.entries(this.store.getRuntimeInfo())) info[k] ??= String(v);
     return ok(req, kvTableToJson(info));
   }

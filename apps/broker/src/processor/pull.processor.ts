@@ -146,7 +146,17 @@ export class PullMessageProcessor {
       if ((h.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0) this.offsets.commitOffset(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
     }
     const r = await this.store.getMessage(h.consumerGroup, h.topic, h.queueId, h.queueOffset, maxNums, maxBytes, filter);
-    const [code, next] = statusToCode(r, h.queueOffset);
+    const [found, next] = statusToCode(r, h.queueOffset);
+    let code = found;
+    // Where the consumer should read next (RocketMQ's suggestWhichBrokerId): a master sends a
+    // consumer that lags beyond memory to the group's slow-consumer broker when slaves may serve
+    // reads; a slave whose master is alive sends it back to the master, and makes a miss retry there.
+    let suggest = 0;
+    if (this.state.isMaster) {
+      suggest = this.config.slaveReadEnable && r.suggestPullingFromSlave === true ? group.whichBrokerWhenConsumeSlowly : group.brokerId;
+    } else if (this.store.getHaStatus().master?.connected === true && code !== ResponseCode.SUCCESS) {
+      code = ResponseCode.PULL_RETRY_IMMEDIATELY;
+    }
 
     if (code === ResponseCode.PULL_NOT_FOUND && allowSuspend && (h.sysFlag & PullSysFlag.SUSPEND) !== 0 && !conn.isClosed) {
       const hold = this.config.longPollingEnable ? h.suspendTimeoutMillis : this.config.shortPollingTimeMills;
@@ -175,7 +185,7 @@ export class PullMessageProcessor {
     }
 
     const res = RemotingCommand.responseTo(req, code, r.status, {
-      suggestWhichBrokerId: this.state.isMaster ? String(group.brokerId) : '0',
+      suggestWhichBrokerId: String(suggest),
       nextBeginOffset: String(next),
       minOffset: String(r.minOffset),
       maxOffset: String(r.maxOffset),

@@ -75,6 +75,11 @@ export class PullMessageService {
         );
         pq.lastPullTimestamp = Date.now();
         brokerId = r.suggestWhichBrokerId;
+        // A slave that sends us back to the master knows it is up (it replicates from it).
+        if (target.slave && brokerId === MixAll.MASTER_ID) {
+          const master = inst.findBrokerAddressInPublish(mq.brokerName);
+          if (master !== undefined) inst.markReachable(master);
+        }
         if (!this.running(pq)) break;
         switch (r.status) {
           case 'FOUND': {

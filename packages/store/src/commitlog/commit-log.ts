@@ -345,6 +345,11 @@ export class CommitLog {
     this.flushedPos = offset;
   }
 
+  /** Whether `offset` is further from the end of the log than the memory share that counts as hot. */
+  isCold(offset: number): boolean {
+    return this.wrotePos - offset > this.hotBytes;
+  }
+
   /** No segment yet (a fresh store). */
   get isEmpty(): boolean {
     return this.segments.length === 0 && this.activeSeg === undefined && this.wrotePos === 0;

@@ -11,7 +11,6 @@ import { PutMessageStatus } from '../status.js';
 
 export const HA_HEADER_SIZE = 12;
 
-
 interface SlaveWaiter {
   end: number;
   deadline: number;
@@ -68,7 +67,9 @@ export class HAService {
   /** Connected slaves, best first. */
   slaves(): HASlaveStatus[] {
     const max = this.parts.commitLog.wrotePos;
-    return [...this.conns].map((c) => ({ addr: c.addr, ackOffset: c.ackOffset, behindBytes: c.ackOffset < 0 ? max : Math.max(0, max - c.ackOffset) })).sort((a, b) => b.ackOffset - a.ackOffset);
+    return [...this.conns]
+      .map((c) => ({ addr: c.addr, ackOffset: c.ackOffset, behindBytes: c.ackOffset < 0 ? max : Math.max(0, max - c.ackOffset) }))
+      .sort((a, b) => b.ackOffset - a.ackOffset);
   }
 
   /** The offset the best slave has reported (-1 with no slave). */
@@ -105,7 +106,8 @@ export class HAService {
   acked(): void {
     if (this.waiters.length === 0) return;
     let i = 0;
-    while (i < this.waiters.length && this.countAcked((this.waiters[i] as SlaveWaiter).end) >= this.needSlaves) (this.waiters[i++] as SlaveWaiter).resolve(PutMessageStatus.PUT_OK);
+    while (i < this.waiters.length && this.countAcked((this.waiters[i] as SlaveWaiter).end) >= this.needSlaves)
+      (this.waiters[i++] as SlaveWaiter).resolve(PutMessageStatus.PUT_OK);
     if (i > 0) this.waiters.splice(0, i);
   }
 
@@ -113,7 +115,8 @@ export class HAService {
     const now = Date.now();
     if (this.waiters.length > 0) {
       let i = 0;
-      while (i < this.waiters.length && (this.waiters[i] as SlaveWaiter).deadline <= now) (this.waiters[i++] as SlaveWaiter).resolve(PutMessageStatus.FLUSH_SLAVE_TIMEOUT);
+      while (i < this.waiters.length && (this.waiters[i] as SlaveWaiter).deadline <= now)
+        (this.waiters[i++] as SlaveWaiter).resolve(PutMessageStatus.FLUSH_SLAVE_TIMEOUT);
       if (i > 0) this.waiters.splice(0, i);
     }
     for (const c of this.conns) c.housekeeping(now);
@@ -199,7 +202,8 @@ class HAConnection {
       const cl = this.service.parts.commitLog;
       // An empty slave gets everything the master still holds (RocketMQ starts at the last segment).
       this.nextOffset = offset === 0 ? cl.minOffset : offset;
-      if (offset > cl.wrotePos) this.service.parts.logger.warn('slave is ahead of the master', { slave: this.addr, slaveOffset: offset, masterOffset: cl.wrotePos });
+      if (offset > cl.wrotePos)
+        this.service.parts.logger.warn('slave is ahead of the master', { slave: this.addr, slaveOffset: offset, masterOffset: cl.wrotePos });
       this.service.parts.logger.info('slave replication starts', { slave: this.addr, slaveOffset: offset, from: this.nextOffset });
     }
     if (offset > this.ackOffset) {
