@@ -135,8 +135,9 @@ export function resolveStoreConfig(partial: Partial<MessageStoreConfig> = {}): M
     if (!(Number.isInteger(c[k]) && c[k] >= 0)) throw new StoreConfigError(k, c[k], 'is not a whole number >= 0');
   }
   if (!(c.haTransferBatchSize >= 1024)) throw new StoreConfigError('haTransferBatchSize', c.haTransferBatchSize, 'is smaller than 1024 bytes');
-  if (c.haMasterAddress !== '' && !/^[^\s:]+:\d+$/.test(c.haMasterAddress))
+  if (c.haMasterAddress !== '' && !/^[^\s:]+:\d+$/.test(c.haMasterAddress)) {
     throw new StoreConfigError('haMasterAddress', c.haMasterAddress, 'is not host:port');
+  }
   parseDeleteWhen(c.deleteWhen);
   parseDelayLevels(c.messageDelayLevel);
   if (c.maxMessageSize > c.mappedFileSizeCommitLog / 2) c.maxMessageSize = Math.floor(c.mappedFileSizeCommitLog / 2);

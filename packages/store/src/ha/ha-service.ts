@@ -106,8 +106,9 @@ export class HAService {
   acked(): void {
     if (this.waiters.length === 0) return;
     let i = 0;
-    while (i < this.waiters.length && this.countAcked((this.waiters[i] as SlaveWaiter).end) >= this.needSlaves)
+    while (i < this.waiters.length && this.countAcked((this.waiters[i] as SlaveWaiter).end) >= this.needSlaves) {
       (this.waiters[i++] as SlaveWaiter).resolve(PutMessageStatus.PUT_OK);
+    }
     if (i > 0) this.waiters.splice(0, i);
   }
 
@@ -115,8 +116,9 @@ export class HAService {
     const now = Date.now();
     if (this.waiters.length > 0) {
       let i = 0;
-      while (i < this.waiters.length && (this.waiters[i] as SlaveWaiter).deadline <= now)
+      while (i < this.waiters.length && (this.waiters[i] as SlaveWaiter).deadline <= now) {
         (this.waiters[i++] as SlaveWaiter).resolve(PutMessageStatus.FLUSH_SLAVE_TIMEOUT);
+      }
       if (i > 0) this.waiters.splice(0, i);
     }
     for (const c of this.conns) c.housekeeping(now);
@@ -202,8 +204,9 @@ class HAConnection {
       const cl = this.service.parts.commitLog;
       // An empty slave gets everything the master still holds (RocketMQ starts at the last segment).
       this.nextOffset = offset === 0 ? cl.minOffset : offset;
-      if (offset > cl.wrotePos)
+      if (offset > cl.wrotePos) {
         this.service.parts.logger.warn('slave is ahead of the master', { slave: this.addr, slaveOffset: offset, masterOffset: cl.wrotePos });
+      }
       this.service.parts.logger.info('slave replication starts', { slave: this.addr, slaveOffset: offset, from: this.nextOffset });
     }
     if (offset > this.ackOffset) {
