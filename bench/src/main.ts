@@ -9,8 +9,8 @@ import { RedisPeer, type RedisDurability } from './peers/redis.js';
 import { machineInfo, printReport, saveReport, type BenchReport, type Ratio, type Row } from './report.js';
 import { printProfiles, profileDir } from './profile.js';
 import { processCpuMicros } from './stats.js';
-import { PAYLOAD, SCENARIOS, measure, medianRow, plan, quick, rowFrom, scenarioFilter } from './scenarios.js';
-import { brokerTargetAvailable, runBrokerScenarios } from './targets/broker.js';
+import { PAYLOAD, SCENARIOS, measure, medianRow, plan, quick, rowFrom, scenarioFilter, wanted } from './scenarios.js';
+import { brokerTargetAvailable, runBrokerScenarios, runReplicatedScenarios } from './targets/broker.js';
 
 /**
  * `pnpm bench [--quick] [--only <system>] [--scenarios async,batch,latency,consume,sync] [--profile <dir>]`:
@@ -64,6 +64,21 @@ async function redisRows(): Promise<Row[]> {
       }
     } catch (e) {
       rows.push({ scenario: '-', system: `redis-streams (${d})`, durability: label, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
+    } finally {
+      await peer.stop();
+    }
+  }
+  if (wanted('syncMaster')) {
+    // Replicated before the reply: a primary and its replica, WAIT 1 after each turn's pipeline.
+    const peer = new RedisPeer('everysec');
+    const name = 'redis-streams (primary + replica, WAIT 1)';
+    const label = 'replicated (WAIT 1 per pipeline)';
+    try {
+      await peer.start();
+      await peer.startReplica();
+      rows.push(await measure(SCENARIOS.syncMaster, name, label, peer.pid, () => peer.xaddReplicated(PAYLOAD)));
+    } catch (e) {
+      rows.push({ scenario: SCENARIOS.syncMaster.scenario, system: name, durability: label, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
     } finally {
       await peer.stop();
     }
@@ -141,6 +156,9 @@ function ratios(rows: Row[]): Ratio[] {
       out.push({ label: `${sc.scenario}: rocketmq-ts / ${peer.system}`, value: ours.msgsPerSec / peer.msgsPerSec });
     }
   }
+  const asyncMaster = find(SCENARIOS.asyncMaster.scenario, 'rocketmq-ts');
+  const lone = find(SCENARIOS.async.scenario, 'rocketmq-ts');
+  if (asyncMaster && lone) out.push({ label: 'ASYNC_MASTER with a slave / a lone master (async send)', value: asyncMaster.msgsPerSec / lone.msgsPerSec });
   const sync = find(SCENARIOS.sync.scenario, 'rocketmq-ts');
   const floor = rows.find((r) => r.system === 'raw disk' && r.scenario.includes('256 KiB'));
   if (sync && floor) out.push({ label: 'sync-flush send / disk floor (256 KiB batches)', value: sync.msgsPerSec / floor.msgsPerSec });
@@ -160,7 +178,7 @@ async function main(): Promise<void> {
   await step('disk', diskRows);
   await step('rocketmq-ts', async () =>
     brokerTargetAvailable()
-      ? runBrokerScenarios()
+      ? (async () => [...(await runBrokerScenarios()), ...(await runReplicatedScenarios())])()
       : [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker not built yet (apps/broker)' }],
   );
   await step('redis', redisRows);

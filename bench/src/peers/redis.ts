@@ -39,6 +39,14 @@ export class RedisPeer {
   async stop(): Promise<void> {
     this.client?.disconnect();
     this.client = null;
+    const r = this.replica;
+    if (r && r.exitCode === null) {
+      const exited = new Promise((res) => r.once('exit', res));
+      r.kill('SIGTERM');
+      await exited;
+    }
+    this.replica = null;
+    if (this.replicaDir) rmSync(this.replicaDir, { recursive: true, force: true });
     const p = this.proc;
     if (p && p.exitCode === null) {
       const exited = new Promise((r) => p.once('exit', r));
@@ -50,6 +58,44 @@ export class RedisPeer {
     this.proc = null;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
+
+  /**
+   * XADD acknowledged once a replica has it: the XADDs of one turn of the event loop go out in one
+   * pipeline followed by one WAIT 1 (as a group commit), and all of them resolve after that WAIT.
+   */
+  xaddReplicated(payload: Buffer): Promise<unknown> {
+    const add = this.client!.xaddBuffer(this.stream, '*', 'b', payload);
+    if (this.pendingWait === null) {
+      this.pendingWait = new Promise((resolve, reject) => {
+        setImmediate(() => {
+          this.pendingWait = null;
+          this.client!.wait(1, 5000).then((n) => (n >= 1 ? resolve() : reject(new Error('WAIT: no replica acknowledged'))), reject);
+        });
+      });
+    }
+    return Promise.all([add, this.pendingWait]);
+  }
+
+  private pendingWait: Promise<void> | null = null;
+
+  /** Starts a replica of this instance on its own port (for WAIT). */
+  async startReplica(): Promise<void> {
+    const port = await freePort();
+    this.replicaDir = mkdtempSync(join(tmpdir(), 'rmqts-bench-redis-replica-'));
+    this.replica = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.replicaDir, '--replicaof', '127.0.0.1', String(this.port), '--loglevel', 'warning'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await waitForPort(port, 10_000);
+    for (let i = 0; i < 100; i++) {
+      const info = await this.client!.info('replication');
+      if (/connected_slaves:1/.test(info) && /state=online/.test(info)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the redis replica did not come online');
+  }
+
+  private replica: ChildProcess | null = null;
+  private replicaDir = '';
 
   xadd(payload: Buffer): Promise<unknown> {
     return this.client!.xaddBuffer(this.stream, '*', 'b', payload);

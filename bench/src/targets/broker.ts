@@ -21,10 +21,11 @@ interface Broker {
 }
 
 /** A broker of its own (no name server needed: the bench talks to it directly). */
-async function startBroker(flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH'): Promise<Broker> {
+async function startBroker(flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH', ha: Record<string, string | number> = {}, label: string = flushDiskType): Promise<Broker> {
   const dir = makeTempDir('rmqts-bench-broker-');
   const port = await freePort();
   const conf = writeConf(dir, 'broker.conf', {
+    ...ha,
     brokerName: 'bench-broker',
     brokerIP1: '127.0.0.1',
     listenPort: port,
@@ -37,10 +38,10 @@ async function startBroker(flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH'): Promise
     preallocateMode: 'truncate',
   });
   const proc = await startNode(appMain('broker'), ['-c', conf], {
-    name: `broker-${flushDiskType}`,
+    name: `broker-${label}`,
     readyPort: port,
     timeoutMs: 30_000,
-    nodeArgs: [...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${flushDiskType}`)],
+    nodeArgs: [...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${label}`)],
   });
   return { proc, addr: `127.0.0.1:${port}`, dir };
 }
@@ -172,6 +173,63 @@ export async function runBrokerScenarios(): Promise<Row[]> {
     } finally {
       client.close();
       await stopBroker(b);
+    }
+  }
+  return rows;
+}
+
+/** Runtime info (a KV table) of a broker. */
+async function runtimeInfo(client: RemotingClient, addr: string): Promise<Record<string, string>> {
+  const r = await client.invoke(addr, RemotingCommand.request(RequestCode.GET_BROKER_RUNTIME_INFO, null, null), 5_000);
+  return (JSON.parse(r.body!.toString('utf8')) as { table: Record<string, string> }).table;
+}
+
+/**
+ * A master and its slave (ASYNC_FLUSH both; the slave replicates over HA): sends to the master under
+ * SYNC_MASTER (acknowledged once the slave has the bytes) and ASYNC_MASTER (acknowledged at once,
+ * the slave follows), with the slave's lag sampled during the ASYNC_MASTER window.
+ */
+export async function runReplicatedScenarios(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const name = 'rocketmq-ts';
+  for (const role of ['SYNC_MASTER', 'ASYNC_MASTER'] as const) {
+    const spec = role === 'SYNC_MASTER' ? SCENARIOS.syncMaster : SCENARIOS.asyncMaster;
+    if (!wanted(role === 'SYNC_MASTER' ? 'syncMaster' : 'asyncMaster')) continue;
+    const haPort = await freePort();
+    let master: Broker | undefined;
+    let slave: Broker | undefined;
+    const client = new RemotingClient();
+    try {
+      master = await startBroker('ASYNC_FLUSH', { brokerRole: role, haListenPort: haPort }, role);
+      slave = await startBroker('ASYNC_FLUSH', { brokerRole: 'SLAVE', brokerId: 1, haMasterAddress: `127.0.0.1:${haPort}` }, 'SLAVE');
+      const m = master;
+      for (let i = 0; i < 100 && (await runtimeInfo(client, m.addr))['haSlaveCount'] !== '1'; i++) await new Promise((r) => setTimeout(r, 100));
+      const warm = sender(client, m.addr, 1);
+      for (let i = 0; i < 2000; i++) await warm(i);
+      const label = role === 'SYNC_MASTER' ? 'replicated (SYNC_MASTER, ASYNC_FLUSH)' : 'async replication (ASYNC_MASTER, ASYNC_FLUSH)';
+      // The slave's lag as the master sees it, sampled every 100 ms during the window.
+      const lags: number[] = [];
+      const sampler = setInterval(() => {
+        runtimeInfo(client, m.addr).then(
+          (t) => lags.push(Number((t['haSlaves'] ?? '').split(':').pop() ?? 0)),
+          () => undefined,
+        );
+      }, 100);
+      const row = await measure(spec, name, label, m.proc.pid, sender(client, m.addr, 1));
+      clearInterval(sampler);
+      if (lags.length > 0) {
+        lags.sort((a, b) => a - b);
+        const kib = (v: number): string => `${Math.round(v / 1024)} KiB`;
+        const lag = `slave lag p50 ${kib(lags[Math.floor(lags.length / 2)]!)}, max ${kib(lags[lags.length - 1]!)}`;
+        row.note = row.note ? `${row.note}; ${lag}` : lag;
+      }
+      rows.push(row);
+    } catch (e) {
+      rows.push({ scenario: spec.scenario, system: name, durability: role, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
+    } finally {
+      client.close();
+      if (slave) await stopBroker(slave);
+      if (master) await stopBroker(master);
     }
   }
   return rows;

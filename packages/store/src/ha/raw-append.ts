@@ -27,14 +27,14 @@ export type RawChunkCheck = { ok: true; pieces: RawPiece[] } | { ok: false; reas
  * records that close a segment (the chunk may stop anywhere inside such a blank). The master sends
  * record-aligned chunks, so anything else is damage in transit.
  */
-export function checkRawChunk(data: Buffer, offset: number, segmentSize: number): RawChunkCheck {
+export function checkRawChunk(data: Buffer, offset: number, segmentSize: number, checkCRC = true): RawChunkCheck {
   const pieces: RawPiece[] = [];
   let piece: RawPiece = { from: 0, to: 0, end: offset, records: [] };
   let p = 0;
   while (p < data.length) {
     const at = offset + p;
     const segEnd = (Math.floor(at / segmentSize) + 1) * segmentSize;
-    const r = checkMessageRecord(data, p, data.length, { checkCRC: true, expectedPhysicalOffset: at });
+    const r = checkMessageRecord(data, p, data.length, { checkCRC, expectedPhysicalOffset: at });
     if (r.kind === 'record') {
       // The writer always leaves room for the closing blank.
       if (at + r.info.size + END_FILE_MIN_BLANK_LENGTH > segEnd) return { ok: false, reason: `record at ${at} crosses the segment end ${segEnd}` };
@@ -77,20 +77,20 @@ export class RawCommitLogAppender {
    * before the next: an I/O failure in between leaves a consistent log ending at a segment boundary
    * (and returns false).
    */
-  append(offset: number, data: Buffer): Promise<boolean> {
-    const run = this.tail.then(() => this.appendNow(offset, data));
+  append(offset: number, data: Buffer, checkCRC = true): Promise<boolean> {
+    const run = this.tail.then(() => this.appendNow(offset, data, checkCRC));
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  private async appendNow(offset: number, data: Buffer): Promise<boolean> {
+  private async appendNow(offset: number, data: Buffer, checkCRC: boolean): Promise<boolean> {
     const cl = this.commitLog;
     if (this.state.phase !== 'running') return false;
     if (offset !== cl.wrotePos) {
       this.logger.warn('replicated chunk refused', { offset, expected: cl.wrotePos, reason: 'not at the end of the log' });
       return false;
     }
-    const check = checkRawChunk(data, offset, this.segmentSize);
+    const check = checkRawChunk(data, offset, this.segmentSize, checkCRC);
     if (!check.ok) {
       this.logger.warn('replicated chunk refused', { offset, bytes: data.length, reason: check.reason });
       return false;
