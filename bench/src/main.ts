@@ -78,7 +78,14 @@ async function redisRows(): Promise<Row[]> {
       await peer.startReplica();
       rows.push(await measure(SCENARIOS.syncMaster, name, label, peer.pid, () => peer.xaddReplicated(PAYLOAD)));
     } catch (e) {
-      rows.push({ scenario: SCENARIOS.syncMaster.scenario, system: name, durability: label, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
+      rows.push({
+        scenario: SCENARIOS.syncMaster.scenario,
+        system: name,
+        durability: label,
+        msgsPerSec: NaN,
+        mbPerSec: NaN,
+        note: `failed: ${(e as Error).message}`,
+      });
     } finally {
       await peer.stop();
     }

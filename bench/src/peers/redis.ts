@@ -82,9 +82,29 @@ export class RedisPeer {
   async startReplica(): Promise<void> {
     const port = await freePort();
     this.replicaDir = mkdtempSync(join(tmpdir(), 'rmqts-bench-redis-replica-'));
-    this.replica = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.replicaDir, '--replicaof', '127.0.0.1', String(this.port), '--loglevel', 'warning'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    this.replica = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.replicaDir,
+        '--replicaof',
+        '127.0.0.1',
+        String(this.port),
+        '--loglevel',
+        'warning',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     await waitForPort(port, 10_000);
     for (let i = 0; i < 100; i++) {
       const info = await this.client!.info('replication');

@@ -21,7 +21,11 @@ interface Broker {
 }
 
 /** A broker of its own (no name server needed: the bench talks to it directly). */
-async function startBroker(flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH', ha: Record<string, string | number> = {}, label: string = flushDiskType): Promise<Broker> {
+async function startBroker(
+  flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH',
+  ha: Record<string, string | number> = {},
+  label: string = flushDiskType,
+): Promise<Broker> {
   const dir = makeTempDir('rmqts-bench-broker-');
   const port = await freePort();
   const conf = writeConf(dir, 'broker.conf', {

@@ -32,12 +32,23 @@ describe('master loss', () => {
       c.brokerAddr,
       api.request(
         RequestCode.UPDATE_AND_CREATE_TOPIC,
-        CreateTopicRequestHeader.encode({ topic, defaultTopic: 'TBW102', readQueueNums: 2, writeQueueNums: 2, perm: 6, topicFilterType: 'SINGLE_TAG', order: false }),
+        CreateTopicRequestHeader.encode({
+          topic,
+          defaultTopic: 'TBW102',
+          readQueueNums: 2,
+          writeQueueNums: 2,
+          perm: 6,
+          topicFilterType: 'SINGLE_TAG',
+          order: false,
+        }),
       ),
     );
     await waitFor(async () => (await api.getTopicRouteInfo(topic)) !== undefined, { timeoutMs: 10_000, message: 'route' });
     // SEND_OK only once the slave is connected and has the bytes.
-    await waitFor(async () => (await producer.send(new Message(topic, Buffer.from('probe')))).sendStatus === 'SEND_OK', { timeoutMs: 20_000, message: 'slave connected' });
+    await waitFor(async () => (await producer.send(new Message(topic, Buffer.from('probe')))).sendStatus === 'SEND_OK', {
+      timeoutMs: 20_000,
+      message: 'slave connected',
+    });
     const sent = new Set<string>(['probe']);
     for (let i = 0; i < 300; i++) {
       const r = await producer.send(new Message(topic, Buffer.from(`m${i}`)));
@@ -47,7 +58,14 @@ describe('master loss', () => {
 
     const got = new Set<string>();
     let killed = false;
-    consumer = new PushConsumer({ group: uniqueName('CG'), namesrvAddr: c.namesrvAddr, logger, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', pullBatchSize: 8, pullThresholdForQueue: 16 });
+    consumer = new PushConsumer({
+      group: uniqueName('CG'),
+      namesrvAddr: c.namesrvAddr,
+      logger,
+      consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+      pullBatchSize: 8,
+      pullThresholdForQueue: 16,
+    });
     // Little cached ahead: most messages are pulled after the kill, from the slave.
     consumer.subscribe(topic, '*');
     let afterKill = 0;
