@@ -5,23 +5,25 @@ import { fileURLToPath } from 'node:url';
 import { describeExit, Launcher } from './launcher.js';
 import { listTopologies, TopologyError } from './topology.js';
 
-const USAGE = `usage: rocketmq-ts <topology> [--root <repoRoot>] [--ready-timeout <ms>] [--grace <ms>]
+const USAGE = `usage: rocketmq-ts <topology> [--root <repoRoot>] [--ready-timeout <ms>] [--grace <ms>] [--keep-going]
 
 Starts every process listed in infra/conf/<topology>/topology.json, in order, each as
 node apps/<app>/dist/main.js -c infra/conf/<topology>/<config>, from the repo root.
 Output is prefixed with the process name and appended to logs/<name>.log.
-Ctrl-C stops them all (SIGTERM, then SIGKILL after the grace period).`;
+Ctrl-C stops them all (SIGTERM, then SIGKILL after the grace period). A process that exits by
+itself stops the others too, unless --keep-going (to try failures: kill a master, keep the rest).`;
 
 interface CliArgs {
   topology?: string;
   root?: string;
   readyTimeoutMs?: number;
   graceMs?: number;
+  keepGoing: boolean;
   help: boolean;
 }
 
 function parseArgs(argv: string[]): CliArgs {
-  const out: CliArgs = { help: false };
+  const out: CliArgs = { help: false, keepGoing: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -41,6 +43,7 @@ function parseArgs(argv: string[]): CliArgs {
     else if (a === '--root' || a.startsWith('--root=')) out.root = value();
     else if (a === '--ready-timeout' || a.startsWith('--ready-timeout=')) out.readyTimeoutMs = ms();
     else if (a === '--grace' || a.startsWith('--grace=')) out.graceMs = ms();
+    else if (a === '--keep-going') out.keepGoing = true;
     else if (a.startsWith('-')) throw new TopologyError(`unknown option ${a}`);
     else if (out.topology === undefined) out.topology = a;
     else throw new TopologyError(`unexpected argument "${a}"`);
@@ -120,6 +123,10 @@ async function main(): Promise<void> {
 
   try {
     await launcher.start((name, code, sig) => {
+      if (args.keepGoing) {
+        launcher.say(`${name} exited (${describeExit(code, sig)}); the others keep running (--keep-going)`);
+        return;
+      }
       launcher.say(`${name} exited unexpectedly (${describeExit(code, sig)}), stopping the others`);
       void shutdown(1, `${name} exited unexpectedly (${describeExit(code, sig)}) — see logs/${name}.log`);
     });
