@@ -135,7 +135,7 @@ export async function ensureEngine(note: (line: string) => void): Promise<Engine
   while (!(await engineAnswers())) {
     if (exited || Date.now() > deadline) {
       if (!exited) await stopEngine({ compose, startedPid: pid, log: DOCKERD_LOG });
-      const log = existsSync(DOCKERD_LOG) ? lastLines(readFileSync(DOCKERD_LOG, 'utf8'), 2) : '';
+      const log = existsSync(DOCKERD_LOG) ? lastLines(readFileSync(DOCKERD_LOG, 'utf8'), 1) : '';
       throw new Error(`no Docker engine: dockerd ${exited ? 'exited' : 'did not answer within 60 s'} (${DOCKERD_LOG}: ${log})`);
     }
     await sleep(1_000);
