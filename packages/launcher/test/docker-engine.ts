@@ -130,7 +130,7 @@ export async function ensureEngine(note: (line: string) => void): Promise<Engine
   child.unref();
   let exited = false;
   child.once('exit', () => (exited = true));
-  note(`started dockerd ${args.join(' ')} (pid ${pid}, log ${DOCKERD_LOG})`);
+  note(`started dockerd${args.map((a) => ` ${a}`).join('')} (pid ${pid}, log ${DOCKERD_LOG})`);
   const deadline = Date.now() + 60_000;
   while (!(await engineAnswers())) {
     if (exited || Date.now() > deadline) {
