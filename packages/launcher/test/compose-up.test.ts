@@ -5,14 +5,14 @@
 // Needs a Docker engine: a running one is reused; otherwise dockerd is started (docker.io and
 // docker-compose installed with apt when missing) and stopped at the end. Where no image registry is
 // reachable, infra/docker/standins.sh builds local stand-ins for the public images (kept for the
-// next run). Nothing is published but the compose file's own ports; the test talks to 127.0.0.1
-// and to the containers it started.
-import { createServer } from 'node:net';
+// next run). The compose file's published ports go to free host ports (its NAMESRV_1_PORT, ...
+// variables), so a cluster already running here on 9876 is no obstacle. The test talks to
+// 127.0.0.1 and to the containers it started.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { repoRoot } from '@rocketmq-ts/testing';
+import { freePort, repoRoot } from '@rocketmq-ts/testing';
 import { parse } from 'yaml';
 import { ensureEngine, lastLines, run, runOk, stopEngine, type Engine } from './docker-engine.js';
 
@@ -25,7 +25,7 @@ const BROKERS = ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s'];
 const TOPIC = 'COMPOSE_UP_T';
 const MESSAGES = 16;
 // The classic builder, for compose 1.x and the stand-ins alike (no buildx needed).
-const ENV = { DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' };
+const ENV: Record<string, string> = { DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' };
 
 interface Sent {
   msgId: string;
@@ -92,21 +92,16 @@ async function client<T>(...args: string[]): Promise<T> {
   return JSON.parse(line.slice('RESULT '.length)) as T;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
-  });
-}
-
-/** Host ports the compose file publishes for the services `up` starts (not those behind a profile). */
-function publishedPorts(): Map<number, string> {
-  const file = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { ports?: string[]; profiles?: string[] }> };
-  const out = new Map<number, string>();
+/** A free host port for each `${VAR:-port}:port` the compose file publishes, as VAR=port. */
+async function hostPortVariables(): Promise<Record<string, string>> {
+  const file = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { ports?: string[] }> };
+  const out: Record<string, string> = {};
   for (const [name, s] of Object.entries(file.services)) {
-    if (s.profiles !== undefined) continue;
-    for (const p of s.ports ?? []) out.set(Number(p.split(':')[0]), name);
+    for (const p of s.ports ?? []) {
+      const v = /^\$\{(\w+):-\d+\}:\d+$/.exec(p)?.[1];
+      if (v === undefined) throw new Error(`${name} publishes ${p}: not a \${VAR:-port}:port the test can move to a free port`);
+      out[v] = String(await freePort());
+    }
   }
   return out;
 }
@@ -126,9 +121,8 @@ beforeAll(async () => {
   engine = await ensureEngine(note);
   note(`engine ready (${engine.startedPid === undefined ? 'reused' : 'started here'}), compose: ${engine.compose.join(' ')}`);
   await downStaleProjects();
-  for (const [port, service] of publishedPorts()) {
-    if (!(await portFree(port))) throw new Error(`port ${port} (published for ${service} by docker-compose.yml) is in use on this host`);
-  }
+  Object.assign(ENV, await hostPortVariables());
+  note(`host ports: ${Object.entries(ENV).filter(([k]) => k.endsWith('_PORT')).map(([k, v]) => `${k}=${v}`).join(' ')}`);
 
   const standins = await run('bash', [join(root, 'infra', 'docker', 'standins.sh')], { cwd: root, env: ENV, timeoutMs: 360_000 });
   if (standins.code !== 0) throw new Error(`infra/docker/standins.sh failed: ${lastLines(standins.stderr || standins.stdout)}`);
@@ -187,7 +181,7 @@ describe('docker-compose up', () => {
       expect(logs.stdout + logs.stderr).toContain(`brokerIP1 and brokerIP2 ${b} resolved to ${ip}`);
     }
     for (const n of NAMESRVS) expect(await stateOf(await containerOf(n))).toBe('running healthy');
-  });
+  }, 60_000);
 
   it('produces and consumes through both broker groups from a client inside the network', async () => {
     pc = await client<ProduceConsume>('produce-consume', TOPIC, String(MESSAGES));
@@ -205,21 +199,25 @@ describe('docker-compose up', () => {
     // The store host in each msgId is the master's registered address.
     for (const s of pc.sent) expect(s.storeHost).toBe(pc.brokers[s.brokerName]!['0']);
     expect(pc.received.map((m) => m.msgId).sort()).toEqual(pc.sent.map((s) => s.msgId).sort());
-  });
+  }, 150_000);
 
-  it('has Prometheus (published on 127.0.0.1:9090) scraping every running app', async () => {
+  it('has Prometheus (published on the host) scraping every running app', async () => {
     const want = [...NAMESRVS.map((n, i) => `${n}:${[9880, 9890][i]}`), 'broker-a:5557', 'broker-a-s:5558', 'broker-b:5559', 'broker-b-s:5560'];
+    let targets: { labels: { instance: string; job: string }; health: string }[] = [];
     let up: string[] = [];
     // The first scrape comes within scrape_interval (15 s): 2 s apart, at most 20 rounds.
     for (let round = 0; round < 20; round++) {
-      const res = await fetch('http://127.0.0.1:9090/api/v1/targets', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-      const body = res?.ok ? ((await res.json()) as { data: { activeTargets: { labels: { instance: string; job: string }; health: string }[] } }) : undefined;
-      up = (body?.data.activeTargets ?? []).filter((t) => t.health === 'up').map((t) => t.labels.instance);
+      const res = await fetch(`http://127.0.0.1:${ENV['PROMETHEUS_PORT']}/api/v1/targets`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+      const body = res?.ok ? ((await res.json()) as { data: { activeTargets: typeof targets } }) : undefined;
+      targets = body?.data.activeTargets ?? [];
+      up = targets.filter((t) => t.health === 'up').map((t) => t.labels.instance);
       if (want.every((w) => up.includes(w))) break;
       await sleep(2_000);
     }
     expect(up).toEqual(expect.arrayContaining(want));
-  }, 60_000);
+    // The proxy is not started (profile): found through DNS, it is no target at all rather than one down.
+    expect(targets.filter((t) => t.labels.job === 'proxy')).toEqual([]);
+  }, 90_000);
 
   it('serves reads of group a from the slave broker-a-s while the master broker-a is stopped', async () => {
     expect(pc).toBeDefined();

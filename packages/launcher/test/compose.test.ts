@@ -48,6 +48,8 @@ function confOf(name: string): { file: string; props: Map<string, string> } {
   return { file, props: existsSync(hostPath) ? parseProperties(readFileSync(hostPath, 'utf8')) : new Map() };
 }
 
+/** The host side of a `ports` entry, `${VAR:-9876}` read as its default. */
+const hostPort = (entry: string): number => Number(/^(?:\$\{\w+:-)?(\d+)\}?:\d+$/.exec(entry)?.[1]);
 const portOf = (name: string, prop: string): number => Number(confOf(name).props.get(prop));
 const mainPortOf = (name: string): number =>
   portOf(name, compose.services[name]!.environment!['APP'] === 'proxy' ? 'grpcServerPort' : 'listenPort');
@@ -79,8 +81,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('publishes ports as ${<SERVICE>_PORT:-<port>}:<port>, the host side movable', () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const p of s.ports ?? []) {
+        const v = `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
+        expect(p).toMatch(new RegExp(`^\\$\\{${v}:-(\\d+)\\}:\\1$`));
+      }
+    }
+  });
+
   it('uses each port once, published or not', () => {
-    const published = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':')[0]));
+    const published = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map(hostPort));
     expect(new Set(published).size).toBe(published.length);
     const bound = appServices.flatMap(([n]) => {
       const ports = [mainPortOf(n), portOf(n, 'metricsPromExporterPort')];
@@ -92,8 +103,8 @@ describe('docker-compose.yml', () => {
     // A published port maps to the same port inside, and is one the service really listens on.
     for (const [n, s] of appServices) {
       for (const p of s.ports ?? []) {
-        const [host, inside] = p.split(':').map(Number);
-        expect(host).toBe(inside);
+        const inside = Number(p.split(':').at(-1));
+        expect(hostPort(p)).toBe(inside);
         expect(inside).toBe(mainPortOf(n));
       }
     }
