@@ -12,6 +12,7 @@ import { MESSAGE_STORE } from './tokens.js';
 import type { MessageStore } from '@rocketmq-ts/store';
 import { isIgnoredJavaProperty, loadBrokerConfig, type BrokerConfig } from './config.js';
 import { StoreLockError, acquireStoreLock, checkPortFree } from './startup-guard.js';
+import { BrokerAddressError, resolveBrokerAddresses } from './broker-address.js';
 
 const log = createLogger('broker');
 
@@ -49,6 +50,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   } catch (e) {
     if (e instanceof ConfigError) die(`invalid configuration: ${e.message}`);
+    throw e;
+  }
+  // brokerIP1/brokerIP2 may be host names (compose service names): the broker uses addresses.
+  try {
+    await resolveBrokerAddresses(config, (line) => log.info(line));
+  } catch (e) {
+    if (e instanceof BrokerAddressError) die(e.message);
     throw e;
   }
   log.info(

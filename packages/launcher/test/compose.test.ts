@@ -8,9 +8,9 @@ import { parse } from 'yaml';
 import type { TopologyFile } from '../src/topology.js';
 
 /**
- * No Docker engine runs on the dev and CI machines, so docker-compose.yml is checked here: every
- * service's conf exists and agrees with the compose wiring, and the compose cluster is the same
- * as the 2m-2s-async topology that the launcher runs locally.
+ * docker-compose.yml checked without an engine: every service's conf exists and agrees with the
+ * compose wiring, and the compose cluster is the same as the 2m-2s-async topology that the launcher
+ * runs locally. compose-up.test.ts runs it for real.
  */
 const root = repoRoot();
 const TOPOLOGY = '2m-2s-async';
@@ -18,6 +18,7 @@ const KNOWN_APPS = ['nameserver', 'broker', 'proxy'];
 const CONF_MOUNT = `./infra/conf/${TOPOLOGY}:/app/conf:ro`;
 
 interface Service {
+  profiles?: string[];
   build?: unknown;
   image?: string;
   environment?: Record<string, string>;
@@ -49,6 +50,8 @@ function confOf(name: string): { file: string; props: Map<string, string> } {
   return { file, props: existsSync(hostPath) ? parseProperties(readFileSync(hostPath, 'utf8')) : new Map() };
 }
 
+/** The host side of a `ports` entry, `${VAR:-9876}` read as its default. */
+const hostPort = (entry: string): number => Number(/^(?:\$\{\w+:-)?(\d+)\}?:\d+$/.exec(entry)?.[1]);
 const portOf = (name: string, prop: string): number => Number(confOf(name).props.get(prop));
 const mainPortOf = (name: string): number => portOf(name, compose.services[name]!.environment!['APP'] === 'proxy' ? 'grpcServerPort' : 'listenPort');
 
@@ -57,6 +60,11 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
       ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'namesrv-1', 'namesrv-2', 'prometheus', 'proxy', 'redis'].sort(),
     );
+  });
+
+  it('starts everything but the proxy by default: the proxy (not built yet) is behind the `proxy` profile', () => {
+    const withProfiles = Object.entries(compose.services).filter(([, s]) => s.profiles !== undefined);
+    expect(withProfiles.map(([n, s]) => [n, s.profiles])).toEqual([['proxy', ['proxy']]]);
   });
 
   it.each(appServices.map(([n]) => n))('%s: one image build, a known app, its conf mounted read-only and present', (name) => {
@@ -74,8 +82,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('publishes ports as ${<SERVICE>_PORT:-<port>}:<port>, the host side movable', () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const p of s.ports ?? []) {
+        const v = `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
+        expect(p).toMatch(new RegExp(`^\\$\\{${v}:-(\\d+)\\}:\\1$`));
+      }
+    }
+  });
+
   it('uses each port once, published or not', () => {
-    const published = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':')[0]));
+    const published = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map(hostPort));
     expect(new Set(published).size).toBe(published.length);
     const bound = appServices.flatMap(([n]) => {
       const ports = [mainPortOf(n), portOf(n, 'metricsPromExporterPort')];
@@ -87,8 +104,8 @@ describe('docker-compose.yml', () => {
     // A published port maps to the same port inside, and is one the service really listens on.
     for (const [n, s] of appServices) {
       for (const p of s.ports ?? []) {
-        const [host, inside] = p.split(':').map(Number);
-        expect(host).toBe(inside);
+        const inside = Number(p.split(':').at(-1));
+        expect(hostPort(p)).toBe(inside);
         expect(inside).toBe(mainPortOf(n));
       }
     }
@@ -189,9 +206,16 @@ describe('docker-compose.yml', () => {
   it('has Prometheus scrape every app on its metrics port, with the alert rules loaded', () => {
     const prom = parse(readFileSync(join(root, 'infra', 'prometheus', 'prometheus.yml'), 'utf8')) as {
       rule_files: string[];
-      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[];
     };
-    const targets = prom.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+    const targets = prom.scrape_configs.flatMap((c) => [
+      ...(c.static_configs ?? []).flatMap((s) => s.targets),
+      ...(c.dns_sd_configs ?? []).flatMap((d) => d.names.map((n) => `${n}:${d.port}`)),
+    ]);
+    // Every target is a service of the compose file (or Prometheus itself).
+    for (const t of targets) expect(t === '127.0.0.1:9090' || t.split(':')[0]! in compose.services).toBe(true);
+    // The proxy, started only with its profile, is found through DNS: no target while it is off.
+    expect(prom.scrape_configs.find((c) => c.job_name === 'proxy')!.static_configs).toBeUndefined();
     for (const [name] of appServices) expect(targets).toContain(`${name}:${portOf(name, 'metricsPromExporterPort')}`);
     expect(prom.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
     expect(compose.services['prometheus']!.volumes).toContain('./infra/prometheus:/etc/prometheus:ro');
@@ -202,9 +226,14 @@ describe('docker-compose.yml', () => {
 
   it('builds an image whose entrypoint runs apps/$APP/dist/main.js', () => {
     const dockerfile = readFileSync(join(root, 'infra', 'docker', 'Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
+    // The base is a build arg whose default is the public Node.js 20 image (stand-ins reuse its name).
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\}$/m);
     expect(dockerfile).toContain('npm i -g pnpm@12.4.2');
-    expect(dockerfile).toContain('pnpm install --frozen-lockfile && pnpm build');
+    expect(dockerfile).toMatch(/pnpm install --frozen-lockfile.* && pnpm build/);
+    // The ignore file is at the context root, where every builder (also docker-compose 1.x's) reads it.
+    const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
+    expect(ignore).toEqual(expect.arrayContaining(['.git', '**/node_modules', '**/dist']));
     const entry = readFileSync(join(root, 'infra', 'docker', 'entrypoint.sh'), 'utf8');
     expect(entry).toContain('exec node "$main" "$@"');
     expect(entry).toContain('main="/app/apps/$APP/dist/main.js"');
