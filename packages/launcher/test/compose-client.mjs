@@ -5,6 +5,8 @@
 //
 //   produce-consume <topic> <count>     create the topic on both masters, send <count> messages,
 //                                       read them all back with a lite pull consumer
+//   caught-up <brokerName>              wait until the broker's slave reports no replication lag
+//                                       (ASYNC_MASTER acknowledges before the slave has the bytes)
 //   pull <topic> <brokerName> <queueId>...
 //                                       pull each queue of <brokerName> from offset 0 at the
 //                                       broker's slave (brokerId 1), as the name servers route it
@@ -111,9 +113,30 @@ async function pullFromSlave(topic, brokerName, queueIds) {
   }
 }
 
+async function caughtUp(brokerName) {
+  const producer = new Producer({ group: 'PG_COMPOSE_HA', namesrvAddr: NAMESRV, logger });
+  await producer.start();
+  const api = producer.clientInstance.api;
+  const t0 = Date.now();
+  try {
+    const slave = addrsOf(await api.getTopicRouteInfo('TBW102'))[brokerName]?.['1'];
+    if (slave === undefined) return { ok: false, why: `no slave of ${brokerName}` };
+    let info = {};
+    await until(`${brokerName}'s slave to catch up`, 60_000, async () => {
+      const res = await api.call(slave, api.request(RequestCode.GET_BROKER_RUNTIME_INFO, null));
+      info = JSON.parse(res.body.toString('utf8')).table;
+      return info.haConnected === 'true' && info.haBehindBytes === '0' && Number(info.haMasterOffset) > 0 ? true : undefined;
+    });
+    return { ok: true, ms: Date.now() - t0, masterOffset: info.haMasterOffset };
+  } finally {
+    await producer.shutdown();
+  }
+}
+
 const [phase, ...args] = process.argv.slice(2);
 let result;
 if (phase === 'produce-consume') result = await produceConsume(args[0], Number(args[1]));
+else if (phase === 'caught-up') result = await caughtUp(args[0]);
 else if (phase === 'pull') result = await pullFromSlave(args[0], args[1], args.slice(2).map(Number));
 else throw new Error(`unknown phase ${phase}`);
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
