@@ -29,10 +29,13 @@ describe('brokerIP1=localhost', () => {
     expect(broker.proc.output().match(/resolved to/g)).toHaveLength(1);
     expect(broker.proc.output()).toContain('brokerIP1 and brokerIP2 localhost resolved to 127.0.0.1');
     expect(broker.proc.output()).toContain(`started at 127.0.0.1:${broker.port}`);
-    const route = await waitFor(async () => {
-      const r = await nsClient.call(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: 'TBW102' });
-      return r.code === ResponseCode.SUCCESS ? decodeTopicRouteData(r.body!) : null;
-    }, { timeoutMs: 5_000 });
+    const route = await waitFor(
+      async () => {
+        const r = await nsClient.call(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: 'TBW102' });
+        return r.code === ResponseCode.SUCCESS ? decodeTopicRouteData(r.body!) : null;
+      },
+      { timeoutMs: 5_000 },
+    );
     expect(route.brokerDatas[0]!.brokerName).toBe('broker-host-name');
     expect(route.brokerDatas[0]!.brokerAddrs.get(0)).toBe(`127.0.0.1:${broker.port}`);
   });

@@ -50,7 +50,15 @@ async function produceConsume(topic, count) {
       return ['broker-a', 'broker-b'].every((n) => a[n]?.['0'] && a[n]?.['1']) ? a : undefined;
     });
     for (const name of ['broker-a', 'broker-b']) {
-      const header = CreateTopicRequestHeader.encode({ topic, defaultTopic: 'TBW102', readQueueNums: 4, writeQueueNums: 4, perm: 6, topicFilterType: 'SINGLE_TAG', order: false });
+      const header = CreateTopicRequestHeader.encode({
+        topic,
+        defaultTopic: 'TBW102',
+        readQueueNums: 4,
+        writeQueueNums: 4,
+        perm: 6,
+        topicFilterType: 'SINGLE_TAG',
+        order: false,
+      });
       await api.call(brokers[name]['0'], api.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header));
     }
     await until(`both masters in the route of ${topic}`, 15_000, async () => {
@@ -62,10 +70,23 @@ async function produceConsume(topic, count) {
     for (let i = 0; i < count; i++) {
       const r = await producer.send(new Message(topic, Buffer.from(`compose-${i}`), { keys: `k${i}` }));
       const host = decodeOffsetMsgId(r.offsetMsgId);
-      sent.push({ msgId: r.msgId, status: r.sendStatus, brokerName: r.messageQueue.brokerName, queueId: r.messageQueue.queueId, queueOffset: r.queueOffset, storeHost: `${host?.address}:${host?.port}` });
+      sent.push({
+        msgId: r.msgId,
+        status: r.sendStatus,
+        brokerName: r.messageQueue.brokerName,
+        queueId: r.messageQueue.queueId,
+        queueOffset: r.queueOffset,
+        storeHost: `${host?.address}:${host?.port}`,
+      });
     }
 
-    const consumer = new LitePullConsumer({ group: 'LG_COMPOSE', namesrvAddr: NAMESRV, logger, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', brokerSuspendMaxTimeMillis: 1000 });
+    const consumer = new LitePullConsumer({
+      group: 'LG_COMPOSE',
+      namesrvAddr: NAMESRV,
+      logger,
+      consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+      brokerSuspendMaxTimeMillis: 1000,
+    });
     await consumer.start();
     const received = [];
     try {
@@ -98,7 +119,18 @@ async function pullFromSlave(topic, brokerName, queueIds) {
       try {
         const r = await api.pullMessage(
           slave,
-          { consumerGroup: 'CG_COMPOSE_SLAVE', mq, queueOffset: 0, maxMsgNums: 32, sysFlag: PullSysFlag.SUBSCRIPTION, commitOffset: 0, suspendTimeoutMillis: 0, subscription: '*', subVersion: 0, expressionType: 'TAG' },
+          {
+            consumerGroup: 'CG_COMPOSE_SLAVE',
+            mq,
+            queueOffset: 0,
+            maxMsgNums: 32,
+            sysFlag: PullSysFlag.SUBSCRIPTION,
+            commitOffset: 0,
+            suspendTimeoutMillis: 0,
+            subscription: '*',
+            subVersion: 0,
+            expressionType: 'TAG',
+          },
           5_000,
         );
         if (r.status !== 'FOUND') errors.push(`queue ${queueId}: ${r.status} (minOffset ${r.minOffset}, maxOffset ${r.maxOffset})`);

@@ -58,7 +58,12 @@ function note(line: string): void {
 
 function compose(args: string[], timeoutMs: number, input?: string) {
   const [cmd, ...pre] = engine!.compose;
-  return run(cmd!, [...pre, '-p', PROJECT, '-f', join(root, 'docker-compose.yml'), ...args], { cwd: root, env: ENV, timeoutMs, ...(input !== undefined ? { input } : {}) });
+  return run(cmd!, [...pre, '-p', PROJECT, '-f', join(root, 'docker-compose.yml'), ...args], {
+    cwd: root,
+    env: ENV,
+    timeoutMs,
+    ...(input !== undefined ? { input } : {}),
+  });
 }
 
 async function composeOk(args: string[], timeoutMs: number, input?: string): Promise<string> {
@@ -80,7 +85,9 @@ async function containerOf(service: string): Promise<string> {
 
 /** `<status> <health>` of a container, e.g. `running healthy`. */
 async function stateOf(id: string): Promise<string> {
-  return (await runOk('docker', ['inspect', '--format', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', id], { timeoutMs: 20_000 })).trim();
+  return (
+    await runOk('docker', ['inspect', '--format', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', id], { timeoutMs: 20_000 })
+  ).trim();
 }
 
 /** Runs compose-client.mjs in the namesrv-1 container with the image's @rocketmq-ts/client. */
@@ -122,7 +129,12 @@ beforeAll(async () => {
   note(`engine ready (${engine.startedPid === undefined ? 'reused' : 'started here'}), compose: ${engine.compose.join(' ')}`);
   await downStaleProjects();
   Object.assign(ENV, await hostPortVariables());
-  note(`host ports: ${Object.entries(ENV).filter(([k]) => k.endsWith('_PORT')).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  note(
+    `host ports: ${Object.entries(ENV)
+      .filter(([k]) => k.endsWith('_PORT'))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
 
   const standins = await run('bash', [join(root, 'infra', 'docker', 'standins.sh')], { cwd: root, env: ENV, timeoutMs: 360_000 });
   if (standins.code !== 0) throw new Error(`infra/docker/standins.sh failed: ${lastLines(standins.stderr || standins.stdout)}`);
