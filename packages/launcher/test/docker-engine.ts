@@ -42,9 +42,11 @@ export function run(cmd: string, args: readonly string[], o: RunOptions): Promis
     });
     child.once('close', (code) => {
       clearTimeout(timer);
-      if (timedOut)
-        {reject(new Error(`\`${[cmd, ...args].join(' ')}\` did not finish within ${o.timeoutMs / 1000} s; its last output: ${lastLines(stdout + stderr)}`));}
-      else {resolve({ code, stdout, stderr });}
+      if (timedOut) {
+        reject(new Error(`\`${[cmd, ...args].join(' ')}\` did not finish within ${o.timeoutMs / 1000} s; its last output: ${lastLines(stdout + stderr)}`));
+      } else {
+        resolve({ code, stdout, stderr });
+      }
     });
     child.stdin.end(o.input ?? '');
   });
