@@ -68,6 +68,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   for (const [name, port] of [
     ['listenPort', config.listenPort],
     ['metricsPromExporterPort', config.metricsPromExporterPort],
+    // A master serves its slaves there (a slave opens no HA port).
+    ['haListenPort', config.brokerRole === 'SLAVE' ? 0 : config.haListenPort],
   ] as const) {
     if (port <= 0) continue;
     try {

@@ -47,6 +47,8 @@ export async function brokerProps(dir: string, props: Props = {}): Promise<Props
     flushDiskType: 'ASYNC_FLUSH',
     listenPort: await freePort(),
     metricsPromExporterPort: await freePort(),
+    // A free one: listenPort + 1 (the default) may be the port the OS hands out next.
+    haListenPort: await freePort(),
     brokerIP1: '127.0.0.1',
     bindAddress: '127.0.0.1',
     storePathRootDir: join(dir, 'store'),

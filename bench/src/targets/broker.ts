@@ -29,6 +29,7 @@ async function startBroker(
   const dir = makeTempDir('rmqts-bench-broker-');
   const port = await freePort();
   const conf = writeConf(dir, 'broker.conf', {
+    haListenPort: await freePort(),
     ...ha,
     brokerName: 'bench-broker',
     brokerIP1: '127.0.0.1',

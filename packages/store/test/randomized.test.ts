@@ -82,7 +82,7 @@ describe('randomized operations against a model', () => {
           s = await openStore(dir, cfg, opts);
           expect(s.recoveryReport?.mode).toBe('normal');
         } else if (r < 0.95) {
-          const copy = await crashSnapshot(s, dir);
+          const copy = await crashSnapshot(s, dir, { betweenFlushes: true });
           dirs.push(copy);
           await s.shutdown();
           dir = copy;

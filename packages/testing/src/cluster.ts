@@ -30,7 +30,7 @@ export const FAST_DELAY_LEVELS = Array.from({ length: 18 }, () => '1s').join(' '
 
 export async function startCluster(name: string, o: ClusterOptions = {}): Promise<TestCluster> {
   const dir = makeTempDir(`${o.dirPrefix ?? 'cluster-'}${name}`);
-  const [nsPort, nsHttp, brokerPort, brokerHttp] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [nsPort, nsHttp, brokerPort, brokerHttp, brokerHa] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const nsConf = writeConf(dir, 'namesrv.conf', {
     listenPort: nsPort,
     bindAddress: '127.0.0.1',
@@ -43,8 +43,9 @@ export async function startCluster(name: string, o: ClusterOptions = {}): Promis
   const brokerName = o.brokerName ?? `broker-${name}`;
   const extraBrokers: NodeProcess[] = [];
   const launch = async (bName: string, extra: Record<string, string | number | boolean>): Promise<{ addr: string; process: NodeProcess }> => {
-    const [port, http] = [await freePort(), await freePort()];
+    const [port, http, ha] = [await freePort(), await freePort(), await freePort()];
     const conf = writeConf(dir, `${bName}.conf`, {
+      haListenPort: ha,
       brokerClusterName: 'TestCluster',
       brokerName: bName,
       brokerIP1: '127.0.0.1',
@@ -66,6 +67,7 @@ export async function startCluster(name: string, o: ClusterOptions = {}): Promis
     return { addr: `127.0.0.1:${port}`, process };
   };
   const brokerConf = writeConf(dir, 'broker.conf', {
+    haListenPort: brokerHa,
     brokerClusterName: 'TestCluster',
     brokerName,
     brokerIP1: '127.0.0.1',
