@@ -28,6 +28,9 @@ export class HAClient {
   private inbox: Buffer = Buffer.alloc(0);
   /** Received bytes past the local log end that do not yet form a whole record. */
   private partial: Buffer = Buffer.alloc(0);
+  /** Frames received after `partial` while its first record is still incomplete (joined once it is). */
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
   private applying: Promise<void> = Promise.resolve();
   private lastRead = 0;
   private lastReport = 0;
@@ -89,6 +92,8 @@ export class HAClient {
     this.socket = socket;
     this.inbox = Buffer.alloc(0);
     this.partial = Buffer.alloc(0);
+    this.pending = [];
+    this.pendingLength = 0;
     this.reported = -1;
     socket.once('connect', () => {
       this.lastRead = Date.now();
@@ -145,25 +150,37 @@ export class HAClient {
 
   private async apply(offset: number, body: Buffer): Promise<void> {
     const cl = this.parts.commitLog;
-    if (cl.isEmpty && offset > 0 && this.partial.length === 0) {
+    if (cl.isEmpty && offset > 0 && this.partial.length === 0 && this.pendingLength === 0) {
       // A new slave: its log begins where the master's oldest segment does.
       cl.startEmptyAt(offset);
       this.parts.logger.info('empty commit log starts at the master offset', { offset });
     }
-    if (this.partial.length === 0 && offset < cl.wrotePos && offset + body.length > 0) {
+    if (this.partial.length === 0 && this.pendingLength === 0 && offset < cl.wrotePos && offset + body.length > 0) {
       // Bytes the log already has: the rest of a segment's closing blank, which the appender skipped.
       const skip = Math.min(body.length, cl.wrotePos - offset);
       body = body.subarray(skip);
       offset += skip;
       if (body.length === 0) return;
     }
-    const expected = cl.wrotePos + this.partial.length;
+    const expected = cl.wrotePos + this.partial.length + this.pendingLength;
     if (offset !== expected) {
       this.disconnect(`frame at ${offset}, expected ${expected}`);
       return;
     }
     if (body.length === 0) return; // heartbeat
-    const data = this.partial.length === 0 ? body : Buffer.concat([this.partial, body]);
+    // A large record arrives in many frames: collect them, and join once when it is complete
+    // (joining on every frame would copy it over and over).
+    if (this.partial.length >= 4) {
+      const need = this.partial.readInt32BE(0);
+      if (need > 0 && this.partial.length + this.pendingLength + body.length < need) {
+        this.pending.push(body);
+        this.pendingLength += body.length;
+        return;
+      }
+    }
+    const data = this.partial.length === 0 ? body : Buffer.concat([this.partial, ...this.pending, body]);
+    this.pending = [];
+    this.pendingLength = 0;
     const whole = completeLength(data, cl.wrotePos, this.parts.config.mappedFileSizeCommitLog);
     this.partial = Buffer.from(data.subarray(whole));
     if (whole === 0) return;
