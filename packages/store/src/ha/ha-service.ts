@@ -247,16 +247,17 @@ class HAConnection {
       const data = await cl.read(from, end - from);
       if (data === undefined) throw new Error(`commit log range [${from}, ${end}) is not readable (deleted?)`);
       let ok = true;
+      // Every frame of this span leaves in one writev.
+      this.socket.cork();
       for (let p = 0; p < data.length; p += batch) {
         const body = data.subarray(p, Math.min(data.length, p + batch));
         const head = Buffer.allocUnsafe(HA_HEADER_SIZE);
         head.writeBigInt64BE(BigInt(from + p), 0);
         head.writeInt32BE(body.length, 8);
-        this.socket.cork();
         this.socket.write(head);
         ok = this.socket.write(body);
-        this.socket.uncork();
       }
+      this.socket.uncork();
       this.nextOffset = end;
       this.lastWrite = Date.now();
       if (!ok) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
