@@ -16,6 +16,7 @@ import { SlaveSynchronize } from './slave/slave-synchronize.js';
 import { SubscriptionGroupManager } from './subscription/subscription-group-manager.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from './tokens.js';
 import { TopicConfigManager } from './topic/topic-config-manager.js';
+import { TransactionalMessageService } from './transaction/transactional-message.service.js';
 
 /**
  * The broker's lifecycle on Nest's hooks; it holds no request logic. Order: load (metadata files,
@@ -41,6 +42,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     private readonly outer: BrokerOuterAPI,
     private readonly clients: ClientHousekeeping,
     private readonly slaveSync: SlaveSynchronize,
+    private readonly transactions: TransactionalMessageService,
     metrics: BrokerMetrics,
     lag: ConsumerLagService,
   ) {
@@ -105,6 +107,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
       `store recovered (${r.mode}): ${r.recordsChecked} records checked, ${r.recordsDispatched} dispatched, ${r.bytesTruncated} bytes truncated, max offset ${r.maxPhyOffset}, ${r.durationMs.toFixed(0)} ms` +
         (r.stopReason ? ` (stopped: ${r.stopReason})` : ''),
     );
+    await this.transactions.load();
     // Not fatal: a broker on a full disk still starts, serves reads and frees space.
     await this.topics.persist().catch((e: unknown) => this.log.warn(`cannot persist topics.json: ${String(e)}`));
     this.state.state = 'loaded';

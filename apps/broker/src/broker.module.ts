@@ -23,6 +23,8 @@ import { ClientManageProcessor } from './processor/client-manage.processor.js';
 import { ConsumerManageProcessor } from './processor/consumer-manage.processor.js';
 import { PullMessageProcessor } from './processor/pull.processor.js';
 import { QueryMessageProcessor } from './processor/query.processor.js';
+import { EndTransactionProcessor } from './processor/end-transaction.processor.js';
+import { TransactionalMessageService } from './transaction/transactional-message.service.js';
 import { SendMessageProcessor } from './processor/send.processor.js';
 import { ScheduleMessageService } from './schedule/schedule-message.service.js';
 import { SlaveSynchronize } from './slave/slave-synchronize.js';
@@ -145,6 +147,8 @@ function providers(ctx: BrokerContext): Provider[] {
       inject: [MESSAGE_STORE, TopicConfigManager],
     },
     RePutService,
+    TransactionalMessageService,
+    EndTransactionProcessor,
     ScheduleMessageService,
     ClientHousekeeping,
     SlaveSynchronize,

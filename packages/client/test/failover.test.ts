@@ -69,7 +69,7 @@ describe('master loss', () => {
     // Little cached ahead: most messages are pulled after the kill, from the slave.
     consumer.subscribe(topic, '*');
     let afterKill = 0;
-    consumer.registerMessageListener(async (msgs) => {
+    consumer.registerMessageListener(async (msgs): Promise<'CONSUME_SUCCESS'> => {
       for (const m of msgs) got.add(m.body.toString());
       if (killed) afterKill += msgs.length;
       await new Promise((r) => setTimeout(r, 5));

@@ -165,7 +165,7 @@ export class SendMessageProcessor {
       return fail(ResponseCode.MESSAGE_ILLEGAL, `the message body size over max value, MAX: ${this.config.store.maxMessageSize}`);
     }
     let props = h.properties ?? '';
-    const sysFlag = h.sysFlag;
+    let sysFlag = h.sysFlag;
     const reconsumeTimes = h.reconsumeTimes ?? 0;
 
     // Retry topic: past the group's limit the message goes to the dead-letter queue instead.
@@ -195,7 +195,32 @@ export class SendMessageProcessor {
     // the queue the producer chose, as RocketMQ's does.
     const replyQueueId = queueId;
     const tx = sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK;
-    if (tx === MessageSysFlag.TRANSACTION_NOT_TYPE || tx === MessageSysFlag.TRANSACTION_COMMIT_TYPE) {
+    // A transaction's half message waits, invisible, in RMQ_SYS_TRANS_HALF_TOPIC queue 0 until
+    // END_TRANSACTION: the real topic and queue ride along, the transaction bits are cleared so the
+    // half gets a consume-queue unit of its own, and its transaction id is its UNIQ_KEY.
+    const half = findProperty(props, MessageConst.PROPERTY_TRANSACTION_PREPARED) === 'true';
+    if (half) {
+      if (this.config.rejectTransactionMessage) {
+        return fail(ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] sending transaction message is forbidden`);
+      }
+      const uniq = findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? '';
+      props +=
+        MessageConst.PROPERTY_TRANSACTION_ID +
+        SEP1 +
+        uniq +
+        SEP2 +
+        MessageConst.PROPERTY_REAL_TOPIC +
+        SEP1 +
+        topic +
+        SEP2 +
+        MessageConst.PROPERTY_REAL_QUEUE_ID +
+        SEP1 +
+        queueId +
+        SEP2;
+      topic = TopicValidator.RMQ_SYS_TRANS_HALF_TOPIC;
+      queueId = 0;
+      sysFlag &= ~MessageSysFlag.TRANSACTION_TYPE_MASK;
+    } else if (tx === MessageSysFlag.TRANSACTION_NOT_TYPE || tx === MessageSysFlag.TRANSACTION_COMMIT_TYPE) {
       const delay = findProperty(props, MessageConst.PROPERTY_DELAY_TIME_LEVEL);
       if (delay !== undefined) {
         const level = Math.min(Number.parseInt(delay, 10) || 0, this.state.delayLevels.length);

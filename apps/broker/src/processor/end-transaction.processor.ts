@@ -1,0 +1,52 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { MessageConst } from '@rocketmq-ts/common';
+import { EndTransactionRequestHeader, RemotingCommand, RequestCode, ResponseCode } from '@rocketmq-ts/protocol';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
+import { BrokerState } from '../broker-state.js';
+import type { BrokerConfig } from '../config.js';
+import { BROKER_CONFIG } from '../tokens.js';
+import { TransactionalMessageService } from '../transaction/transactional-message.service.js';
+import { putStatusReply } from './send.processor.js';
+
+const COMMIT = 8;
+const ROLLBACK = 12;
+
+/** END_TRANSACTION: the producer's verdict on a half message (commit, rollback, or unknown = no-op). */
+@Injectable()
+export class EndTransactionProcessor {
+  constructor(
+    @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
+    private readonly state: BrokerState,
+    private readonly tx: TransactionalMessageService,
+  ) {}
+
+  @RemotingHandler(RequestCode.END_TRANSACTION)
+  async endTransaction(req: RemotingCommand): Promise<RemotingCommand | null> {
+    const fail = (code: number, remark: string): RemotingCommand => RemotingCommand.responseTo(req, code, remark);
+    if (!this.state.isMaster) return fail(ResponseCode.SLAVE_NOT_AVAILABLE, `the broker[${this.config.brokerName}] is a slave; end transactions on its master`);
+    const h = EndTransactionRequestHeader.decode(req.extFields);
+    // UNKNOWN (0) and anything else: nothing to do, and RocketMQ answers nothing.
+    if (h.commitOrRollback !== COMMIT && h.commitOrRollback !== ROLLBACK) return null;
+    const half = await this.tx.lookHalf(h.commitLogOffset);
+    if (half === undefined) return fail(ResponseCode.SYSTEM_ERROR, 'Find prepared transaction message failed');
+    if (half.properties.get(MessageConst.PROPERTY_PRODUCER_GROUP) !== h.producerGroup) {
+      return fail(ResponseCode.SYSTEM_ERROR, 'The producer group wrong');
+    }
+    if (half.queueOffset !== h.tranStateTableOffset) return fail(ResponseCode.SYSTEM_ERROR, 'The transaction state table offset wrong');
+    if (half.commitLogOffset !== h.commitLogOffset) return fail(ResponseCode.SYSTEM_ERROR, 'The commit log offset wrong');
+    // A transaction ends once: a repeated verdict (a retry, or a check answered after the first
+    // phase) stores nothing again.
+    if (this.tx.isFinished(half.queueOffset)) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+    if (h.commitOrRollback === ROLLBACK) {
+      await this.tx.finish(half);
+      return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+    }
+    const r = await this.tx.commit(half);
+    const [code, remark] = putStatusReply(r.status);
+    // Stored with a flush or replica warning still counts as committed.
+    if (code === ResponseCode.FLUSH_DISK_TIMEOUT || code === ResponseCode.FLUSH_SLAVE_TIMEOUT || code === ResponseCode.SLAVE_NOT_AVAILABLE) {
+      return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+    }
+    return RemotingCommand.responseTo(req, code, remark);
+  }
+}
