@@ -8,18 +8,7 @@ import { JavaClient, PULL, records, startBroker, uniqKey, type BrokerHandle } fr
 let broker: BrokerHandle;
 let c: JavaClient;
 
-const createTopic = (topic: string, queues = 2, extra: Record<string, string> = {}) =>
-  c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-    topic,
-    defaultTopic: 'TBW102',
-    readQueueNums: String(queues),
-    writeQueueNums: String(queues),
-    perm: '6',
-    topicFilterType: 'SINGLE_TAG',
-    topicSysFlag: '0',
-    order: 'false',
-    ...extra,
-  });
+const createTopic = (topic: string, queues = 2, extra: Record<string, string> = {}) => c.createTopic(topic, queues, extra);
 
 const json = (b: Buffer | null): Record<string, unknown> => parseLenientJson(b!.toString('utf8')) as Record<string, unknown>;
 

@@ -9,17 +9,7 @@ let broker: BrokerHandle;
 let c: JavaClient;
 const MAX = 4096;
 
-const createTopic = (name: string, queues = 4, perm = 6) =>
-  c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-    topic: name,
-    defaultTopic: 'TBW102',
-    readQueueNums: String(queues),
-    writeQueueNums: String(queues),
-    perm: String(perm),
-    topicFilterType: 'SINGLE_TAG',
-    topicSysFlag: '0',
-    order: 'false',
-  });
+const createTopic = (name: string, queues = 4, perm = 6) => c.createTopic(name, queues, { perm: String(perm) });
 
 beforeAll(async () => {
   broker = await startBroker({ autoCreateTopicEnable: false, autoCreateSubscriptionGroup: false, maxMessageSize: MAX, enablePropertyFilter: false });

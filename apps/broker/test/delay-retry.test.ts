@@ -16,17 +16,7 @@ let dflt: BrokerHandle;
 let cs: JavaClient;
 let cd: JavaClient;
 
-const createTopic = (c: JavaClient, topic: string, queues: number) =>
-  c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-    topic,
-    defaultTopic: 'TBW102',
-    readQueueNums: String(queues),
-    writeQueueNums: String(queues),
-    perm: '6',
-    topicFilterType: 'SINGLE_TAG',
-    topicSysFlag: '0',
-    order: 'false',
-  });
+const createTopic = (c: JavaClient, topic: string, queues: number) => c.createTopic(topic, queues);
 
 /** Long-polls one queue from `offset` until a message arrives (or `ms` pass). */
 async function awaitMessage(c: JavaClient, topic: string, queueId: number, offset: number, ms: number): Promise<RemotingCommand> {

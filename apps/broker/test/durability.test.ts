@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { RequestCode, ResponseCode, type RemotingCommand } from '@rocketmq-ts/protocol';
+import { ResponseCode, type RemotingCommand } from '@rocketmq-ts/protocol';
 import { makeTempDir, removeTempDirs, startNode, stopAllProcesses, writeConf } from '@rocketmq-ts/testing';
 import { BROKER_MAIN, JavaClient, PULL, brokerProps, records, startBroker, uniqKey, type BrokerHandle } from './harness.js';
 
@@ -57,16 +57,7 @@ describe('SIGKILL right after an acknowledgement, ASYNC_FLUSH', () => {
     try {
       // Created up front: this round is about the message bytes (auto-created topics are the next test's).
       const admin = new JavaClient(b.addr);
-      const created = await admin.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-        topic: 'DUR_BIG',
-        defaultTopic: 'TBW102',
-        readQueueNums: '4',
-        writeQueueNums: '4',
-        perm: '6',
-        topicFilterType: 'SINGLE_TAG',
-        topicSysFlag: '0',
-        order: 'false',
-      });
+      const created = await admin.createTopic('DUR_BIG', 4);
       expect(created.code).toBe(ResponseCode.SUCCESS);
       admin.close();
       for (let round = 0; round < 6; round++) {

@@ -21,17 +21,7 @@ async function runtimeInfo(c: JavaClient): Promise<Record<string, string>> {
 }
 
 async function createTopic(c: JavaClient, topic: string, queues = 2): Promise<number> {
-  const r = await c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-    topic,
-    defaultTopic: 'TBW102',
-    readQueueNums: String(queues),
-    writeQueueNums: String(queues),
-    perm: '6',
-    topicFilterType: 'SINGLE_TAG',
-    topicSysFlag: '0',
-    order: 'false',
-  });
-  return r.code;
+  return (await c.createTopic(topic, queues)).code;
 }
 
 /** Every message of a queue from `c`, from offset 0. */

@@ -251,6 +251,21 @@ export class JavaClient {
     return this.call(code ?? (o.v1 ? RequestCode.SEND_MESSAGE : RequestCode.SEND_MESSAGE_V2), wire, body);
   }
 
+  /** UPDATE_AND_CREATE_TOPIC as mqadmin updateTopic sends it (string extFields); `extra` adds or overrides fields. */
+  createTopic(topic: string, queues = 2, extra: Record<string, string> = {}): Promise<RemotingCommand> {
+    return this.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
+      topic,
+      defaultTopic: 'TBW102',
+      readQueueNums: String(queues),
+      writeQueueNums: String(queues),
+      perm: '6',
+      topicFilterType: 'SINGLE_TAG',
+      topicSysFlag: '0',
+      order: 'false',
+      ...extra,
+    });
+  }
+
   /** HEART_BEAT with a consumer group (CLUSTERING, push) and/or a producer group. */
   heartbeat(o: { consumerGroup?: string; subscriptions?: SubscriptionJson[]; producerGroup?: string; messageModel?: string }): Promise<RemotingCommand> {
     const consumerDataSet = o.consumerGroup

@@ -58,16 +58,7 @@ describe('name server registration', () => {
 
   it('re-registers at once when topics change (admin create, auto-create on send)', async () => {
     const t0 = Date.now();
-    await bc.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-      topic: 'LC_NEW',
-      defaultTopic: 'TBW102',
-      readQueueNums: '3',
-      writeQueueNums: '3',
-      perm: '6',
-      topicFilterType: 'SINGLE_TAG',
-      topicSysFlag: '0',
-      order: 'false',
-    });
+    await bc.createTopic('LC_NEW', 3);
     const r = await waitFor(() => route('LC_NEW'), { timeoutMs: 5_000 });
     expect(r.queueDatas[0]).toMatchObject({ readQueueNums: 3, writeQueueNums: 3, perm: 6 });
     expect(Date.now() - t0).toBeLessThan(2_000);

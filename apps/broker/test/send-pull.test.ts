@@ -281,16 +281,7 @@ describe('long polling', () => {
 
   it('holds a pull on an empty queue at offset 0 and wakes on the first message', async () => {
     const T = 'SP_LP_EMPTY';
-    await c.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-      topic: T,
-      defaultTopic: 'TBW102',
-      readQueueNums: '2',
-      writeQueueNums: '2',
-      perm: '6',
-      topicFilterType: 'SINGLE_TAG',
-      topicSysFlag: '0',
-      order: 'false',
-    });
+    await c.createTopic(T, 2);
     const held = c.pull({
       group: 'CG_LP',
       topic: T,

@@ -1,10 +1,9 @@
 // A push consumer keeps consuming from the slave when its master dies (kill -9): the client passes over
 // the unreachable master and reads the slave's copy, which SYNC_MASTER made complete before each ack.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateTopicRequestHeader, RequestCode } from '@rocketmq-ts/protocol';
 import { startCluster, waitFor, type TestCluster } from '@rocketmq-ts/testing';
 import { Message, Producer, PushConsumer } from '../src/index.js';
-import { captureLogger, uniqueName } from './helpers.js';
+import { captureLogger, createTopic, uniqueName } from './helpers.js';
 
 let c: TestCluster;
 let producer: Producer;
@@ -27,23 +26,7 @@ afterAll(async () => {
 describe('master loss', () => {
   it('a push consumer consumes every acknowledged message with the master killed halfway', async () => {
     const topic = uniqueName('FAILOVER');
-    const api = producer.clientInstance.api;
-    await api.call(
-      c.brokerAddr,
-      api.request(
-        RequestCode.UPDATE_AND_CREATE_TOPIC,
-        CreateTopicRequestHeader.encode({
-          topic,
-          defaultTopic: 'TBW102',
-          readQueueNums: 2,
-          writeQueueNums: 2,
-          perm: 6,
-          topicFilterType: 'SINGLE_TAG',
-          order: false,
-        }),
-      ),
-    );
-    await waitFor(async () => (await api.getTopicRouteInfo(topic)) !== undefined, { timeoutMs: 10_000, message: 'route' });
+    await createTopic(producer, c.brokerAddr, topic, 2);
     // SEND_OK only once the slave is connected and has the bytes.
     await waitFor(async () => (await producer.send(new Message(topic, Buffer.from('probe')))).sendStatus === 'SEND_OK', {
       timeoutMs: 20_000,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor, startCluster, type TestCluster } from '@rocketmq-ts/testing';
-import { decodeOffsetMsgId, PermName, RequestCode, CreateTopicRequestHeader } from '@rocketmq-ts/protocol';
+import { decodeOffsetMsgId, PermName } from '@rocketmq-ts/protocol';
 import {
   LatencyFaultTolerance,
   LitePullConsumer,
@@ -14,7 +14,7 @@ import {
   type ReceivedMessage,
   type SendResult,
 } from '../src/index.js';
-import { captureLogger, uniqueName } from './helpers.js';
+import { captureLogger, createTopic, uniqueName } from './helpers.js';
 
 let c: TestCluster;
 let producer: Producer;
@@ -196,23 +196,7 @@ describe('producer', () => {
 
     // a read-only topic: no writable queue, so no route for producers
     const ro = uniqueName('T_RO');
-    const api = producer.clientInstance.api;
-    await api.call(
-      c.brokerAddr,
-      api.request(
-        RequestCode.UPDATE_AND_CREATE_TOPIC,
-        CreateTopicRequestHeader.encode({
-          topic: ro,
-          defaultTopic: 'TBW102',
-          readQueueNums: 2,
-          writeQueueNums: 2,
-          perm: PermName.PERM_READ,
-          topicFilterType: 'SINGLE_TAG',
-          order: false,
-        }),
-      ),
-    );
-    await waitFor(async () => (await api.getTopicRouteInfo(ro)) !== undefined, { timeoutMs: 10_000 });
+    await createTopic(producer, c.brokerAddr, ro, 2, PermName.PERM_READ);
     const roErr = await producer.send(new Message(ro, Buffer.from('x'))).catch((e: unknown) => e);
     expect((roErr as MQError).code).toBe(ResponseCode.TOPIC_NOT_EXIST);
   });
@@ -226,23 +210,7 @@ describe('producer', () => {
     closers.push(() => p.shutdown());
     // create the topic on both brokers
     const api = p.clientInstance.api;
-    for (const addr of [c.brokerAddr, b2.addr]) {
-      await api.call(
-        addr,
-        api.request(
-          RequestCode.UPDATE_AND_CREATE_TOPIC,
-          CreateTopicRequestHeader.encode({
-            topic,
-            defaultTopic: 'TBW102',
-            readQueueNums: 2,
-            writeQueueNums: 2,
-            perm: 6,
-            topicFilterType: 'SINGLE_TAG',
-            order: false,
-          }),
-        ),
-      );
-    }
+    for (const addr of [c.brokerAddr, b2.addr]) await createTopic(p, addr, topic, 2);
     await waitFor(async () => ((await api.getTopicRouteInfo(topic))?.brokerDatas.length ?? 0) === 2, {
       timeoutMs: 15_000,
       message: 'both brokers in the route',

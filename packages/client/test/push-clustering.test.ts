@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor, startCluster, type TestCluster } from '@rocketmq-ts/testing';
-import { CreateTopicRequestHeader, RequestCode } from '@rocketmq-ts/protocol';
 import { Message, Producer, PushConsumer, mqKey, type PushConsumerOptions, type ReceivedMessage } from '../src/index.js';
-import { captureLogger, sleep, uniqueName } from './helpers.js';
+import { captureLogger, createTopic as createTopicAndWait, sleep, uniqueName } from './helpers.js';
 
 let c: TestCluster;
 let producer: Producer;
@@ -21,24 +20,8 @@ afterAll(async () => {
   await c?.stop();
 });
 
-async function createTopic(topic: string, queues: number): Promise<void> {
-  const api = producer.clientInstance.api;
-  await api.call(
-    c.brokerAddr,
-    api.request(
-      RequestCode.UPDATE_AND_CREATE_TOPIC,
-      CreateTopicRequestHeader.encode({
-        topic,
-        defaultTopic: 'TBW102',
-        readQueueNums: queues,
-        writeQueueNums: queues,
-        perm: 6,
-        topicFilterType: 'SINGLE_TAG',
-        order: false,
-      }),
-    ),
-  );
-  await waitFor(async () => (await api.getTopicRouteInfo(topic)) !== undefined, { timeoutMs: 10_000, message: `route of ${topic}` });
+function createTopic(topic: string, queues: number): Promise<void> {
+  return createTopicAndWait(producer, c.brokerAddr, topic, queues);
 }
 
 function consumer(group: string, topic: string, sink: (m: ReceivedMessage, who: number) => void, extra: Partial<PushConsumerOptions> = {}): PushConsumer {

@@ -2,9 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { makeTempDir, waitFor, FAST_DELAY_LEVELS, startCluster, type TestCluster } from '@rocketmq-ts/testing';
-import { CreateTopicRequestHeader, RequestCode } from '@rocketmq-ts/protocol';
 import { LitePullConsumer, Message, Producer, PushConsumer, dlqTopic, mqKey, type PushConsumerOptions, type ReceivedMessage } from '../src/index.js';
-import { captureLogger, sleep, uniqueName } from './helpers.js';
+import { captureLogger, createTopic as createTopicAndWait, sleep, uniqueName } from './helpers.js';
 
 let c: TestCluster;
 let producer: Producer;
@@ -23,24 +22,8 @@ afterAll(async () => {
   await c?.stop();
 });
 
-async function createTopic(topic: string, queues: number): Promise<void> {
-  const api = producer.clientInstance.api;
-  await api.call(
-    c.brokerAddr,
-    api.request(
-      RequestCode.UPDATE_AND_CREATE_TOPIC,
-      CreateTopicRequestHeader.encode({
-        topic,
-        defaultTopic: 'TBW102',
-        readQueueNums: queues,
-        writeQueueNums: queues,
-        perm: 6,
-        topicFilterType: 'SINGLE_TAG',
-        order: false,
-      }),
-    ),
-  );
-  await waitFor(async () => (await api.getTopicRouteInfo(topic)) !== undefined, { timeoutMs: 10_000, message: `route of ${topic}` });
+function createTopic(topic: string, queues: number): Promise<void> {
+  return createTopicAndWait(producer, c.brokerAddr, topic, queues);
 }
 
 function push(o: Partial<PushConsumerOptions> & { group: string }): PushConsumer {

@@ -5,7 +5,7 @@ import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { BrokerState } from '../broker-state.js';
 import type { BrokerConfig } from '../config.js';
 import { BROKER_CONFIG } from '../tokens.js';
-import { TransactionalMessageService } from '../transaction/transactional-message.service.js';
+import { TransactionalMessageService, isStored } from '../transaction/transactional-message.service.js';
 import { putStatusReply } from './send.processor.js';
 
 const COMMIT = 8;
@@ -42,11 +42,9 @@ export class EndTransactionProcessor {
       return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
     }
     const r = await this.tx.commit(half);
-    const [code, remark] = putStatusReply(r.status);
     // Stored with a flush or replica warning still counts as committed.
-    if (code === ResponseCode.FLUSH_DISK_TIMEOUT || code === ResponseCode.FLUSH_SLAVE_TIMEOUT || code === ResponseCode.SLAVE_NOT_AVAILABLE) {
-      return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
-    }
+    if (isStored(r.status)) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+    const [code, remark] = putStatusReply(r.status);
     return RemotingCommand.responseTo(req, code, remark);
   }
 }

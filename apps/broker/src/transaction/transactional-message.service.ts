@@ -11,6 +11,16 @@ const OP = TopicValidator.RMQ_SYS_TRANS_OP_HALF_TOPIC;
 /** Tag of op records that finish a half message (RocketMQ's "d", for delete). */
 const OP_TAG = 'd';
 
+/** Statuses under which the message is stored (maybe with a flush or replica warning): a commit counts. */
+export function isStored(status: PutMessageResult['status']): boolean {
+  return (
+    status === PutMessageStatus.PUT_OK ||
+    status === PutMessageStatus.FLUSH_DISK_TIMEOUT ||
+    status === PutMessageStatus.FLUSH_SLAVE_TIMEOUT ||
+    status === PutMessageStatus.SLAVE_NOT_AVAILABLE
+  );
+}
+
 /**
  * The broker's half of transactional messages: finishing a half message (commit: store the real
  * message; rollback: nothing to store) and recording that it is finished with an op record in
@@ -85,12 +95,7 @@ export class TransactionalMessageService {
       preparedTransactionOffset: half.commitLogOffset,
       waitStoreMsgOK: false,
     });
-    const stored =
-      r.status === PutMessageStatus.PUT_OK ||
-      r.status === PutMessageStatus.FLUSH_DISK_TIMEOUT ||
-      r.status === PutMessageStatus.FLUSH_SLAVE_TIMEOUT ||
-      r.status === PutMessageStatus.SLAVE_NOT_AVAILABLE;
-    if (stored) await this.finish(half);
+    if (isStored(r.status)) await this.finish(half);
     return r;
   }
 
