@@ -4,8 +4,11 @@ import { waitFor } from './wait.js';
 
 export { canConnect };
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
+/** Ports this process handed out lately: the OS may offer a just-closed port again at once. */
+const handedOut = new Set<number>();
+const HANDED_OUT_MAX = 4096;
+
+function bindAny(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -16,6 +19,21 @@ export function freePort(): Promise<number> {
       server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read the bound port'))));
     });
   });
+}
+
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago (bind port 0, read it, close), never one this
+ * process handed out before: two calls in a row must not give a server the same port twice.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await bindAny();
+    if (handedOut.has(port)) continue;
+    if (handedOut.size >= HANDED_OUT_MAX) handedOut.clear();
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no fresh free port after 50 tries');
 }
 
 /** Resolves once 127.0.0.1:port accepts a TCP connection; rejects after timeoutMs. */
