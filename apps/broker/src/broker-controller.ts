@@ -17,6 +17,7 @@ import { SubscriptionGroupManager } from './subscription/subscription-group-mana
 import { BROKER_CONFIG, MESSAGE_STORE } from './tokens.js';
 import { TopicConfigManager } from './topic/topic-config-manager.js';
 import { TransactionalMessageService } from './transaction/transactional-message.service.js';
+import { TransactionCheckService } from './transaction/transaction-check.service.js';
 
 /**
  * The broker's lifecycle on Nest's hooks; it holds no request logic. Order: load (metadata files,
@@ -43,6 +44,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     private readonly clients: ClientHousekeeping,
     private readonly slaveSync: SlaveSynchronize,
     private readonly transactions: TransactionalMessageService,
+    private readonly transactionCheck: TransactionCheckService,
     metrics: BrokerMetrics,
     lag: ConsumerLagService,
   ) {
@@ -118,7 +120,10 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     await this.store.start();
     this.longPolling.start();
     this.stats.start();
-    if (this.state.isMaster) this.schedule.start();
+    if (this.state.isMaster) {
+      this.schedule.start();
+      this.transactionCheck.start();
+    }
     this.every(
       this.config.flushConsumerOffsetInterval,
       () => void this.offsets.persist().catch((e: unknown) => this.log.warn(`cannot persist consumer offsets: ${String(e)}`)),
@@ -161,6 +166,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     this.log.info('shutting down: unregistering from name servers');
     await this.outer.unregisterAll();
     this.schedule.stop();
+    await this.transactionCheck.stop();
     this.stats.stop();
     this.longPolling.stop();
     this.clients.stop();

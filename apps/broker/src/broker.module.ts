@@ -25,6 +25,7 @@ import { PullMessageProcessor } from './processor/pull.processor.js';
 import { QueryMessageProcessor } from './processor/query.processor.js';
 import { EndTransactionProcessor } from './processor/end-transaction.processor.js';
 import { TransactionalMessageService } from './transaction/transactional-message.service.js';
+import { TransactionCheckService } from './transaction/transaction-check.service.js';
 import { SendMessageProcessor } from './processor/send.processor.js';
 import { ScheduleMessageService } from './schedule/schedule-message.service.js';
 import { SlaveSynchronize } from './slave/slave-synchronize.js';
@@ -148,6 +149,7 @@ function providers(ctx: BrokerContext): Provider[] {
     },
     RePutService,
     TransactionalMessageService,
+    TransactionCheckService,
     EndTransactionProcessor,
     ScheduleMessageService,
     ClientHousekeeping,

@@ -153,6 +153,10 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'heartbeatThreadPoolNums',
   'consumerManageThreadPoolNums',
   'endTransactionThreadPoolNums',
+  // Op records are written as each transaction ends, not batched.
+  'transactionOpMsgMaxSize',
+  'transactionOpBatchInterval',
+  'transactionMetricFlushInterval',
   'loadBalanceProcessorThreadPoolNums',
   'sendThreadPoolQueueCapacity',
   'pullThreadPoolQueueCapacity',

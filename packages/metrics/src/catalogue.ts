@@ -35,4 +35,18 @@ export const METRIC = {
     labelNames: ['role'],
   },
   storageDiskUsedRatio: { name: 'rocketmq_storage_disk_used_ratio', help: 'Used fraction (0-1) of the disk holding the commit log', labelNames: [] },
+  halfMessages: { name: 'rocketmq_half_messages', help: 'Transactions waiting for their commit or rollback (open half messages)', labelNames: ['topic'] },
+  commitMessagesTotal: { name: 'rocketmq_commit_messages_total', help: 'Transactions committed', labelNames: ['topic'] },
+  rollbackMessagesTotal: { name: 'rocketmq_rollback_messages_total', help: 'Transactions rolled back', labelNames: ['topic'] },
+  // No RocketMQ name for these two.
+  transactionChecksTotal: {
+    name: 'rocketmq_transaction_checks_total',
+    help: 'Transaction state checks sent to producers (CHECK_TRANSACTION_STATE)',
+    labelNames: ['topic'],
+  },
+  transactionDiscardsTotal: {
+    name: 'rocketmq_transaction_discards_total',
+    help: 'Transactions given up after transactionCheckMax checks (moved to TRANS_CHECK_MAX_TIME_TOPIC)',
+    labelNames: ['topic'],
+  },
 } as const;

@@ -38,7 +38,10 @@ export class ProducerManager {
   availableChannel(group: string): ClientChannel | undefined {
     const m = this.groups.get(group);
     if (!m) return undefined;
-    for (const ch of m.keys()) if (!ch.isClosed) return ch;
-    return undefined;
+    const live = [...m.keys()].filter((ch) => !ch.isClosed);
+    if (live.length === 0) return undefined;
+    return live[this.turn++ % live.length];
   }
+
+  private turn = 0;
 }

@@ -58,6 +58,11 @@ export class BrokerMetrics {
   private readonly outPending = new Map<string, Pending>();
   private readonly rpcSeries = new Map<number, HistogramSeries>();
   private sources: MetricsSources | null = null;
+  private halfMessagesSource: (() => Map<string, number>) | null = null;
+  private readonly commits;
+  private readonly rollbacks;
+  private readonly checks;
+  private readonly discards;
   readonly storeProbe: StoreProbe;
   readonly remotingProbe: RemotingProbe;
 
@@ -79,6 +84,17 @@ export class BrokerMetrics {
       },
     });
     gauge(r, { ...METRIC.storageFlushBehindBytes, collect: (g) => g.set(Math.max(0, this.sources?.flushBehindBytes() ?? 0)) });
+    gauge(r, {
+      ...METRIC.halfMessages,
+      collect: (g) => {
+        g.reset();
+        for (const [topic, n] of this.halfMessagesSource?.() ?? []) g.set({ topic }, n);
+      },
+    });
+    this.commits = counter(r, METRIC.commitMessagesTotal);
+    this.rollbacks = counter(r, METRIC.rollbackMessagesTotal);
+    this.checks = counter(r, METRIC.transactionChecksTotal);
+    this.discards = counter(r, METRIC.transactionDiscardsTotal);
     const lagLabels = ['topic', 'consumer_group', 'queue_id'];
     gauge(r, { ...METRIC.consumerLagMessages, labelNames: lagLabels, collect: async (g) => this.fillLag(g, 'lagMessages') });
     gauge(r, { ...METRIC.consumerLagLatency, labelNames: lagLabels, collect: async (g) => this.fillLag(g, 'lagMs') });
@@ -130,6 +146,23 @@ export class BrokerMetrics {
     const rows = await this.lagCache.rows;
     g.reset();
     for (const l of rows) g.set({ topic: l.topic, consumer_group: l.group, queue_id: String(l.queueId) }, l[field]);
+  }
+
+  /** Open transactions per topic, read at scrape time. */
+  bindHalfMessages(f: () => Map<string, number>): void {
+    this.halfMessagesSource = f;
+  }
+
+  transactionEnded(topic: string, how: 'commit' | 'rollback'): void {
+    (how === 'commit' ? this.commits : this.rollbacks).labels({ topic }).inc();
+  }
+
+  transactionChecked(topic: string): void {
+    this.checks.labels({ topic }).inc();
+  }
+
+  transactionDiscarded(topic: string): void {
+    this.discards.labels({ topic }).inc();
   }
 
   messagesIn(topic: string, n: number, bytes: number): void {

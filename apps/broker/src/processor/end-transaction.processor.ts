@@ -36,12 +36,20 @@ export class EndTransactionProcessor {
     if (half.commitLogOffset !== h.commitLogOffset) return fail(ResponseCode.SYSTEM_ERROR, 'The commit log offset wrong');
     // A transaction ends once: a repeated verdict (a retry, or a check answered after the first
     // phase) stores nothing again.
-    if (this.tx.isFinished(half.queueOffset)) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
-    if (h.commitOrRollback === ROLLBACK) {
-      await this.tx.finish(half);
-      return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+    // A producer that let the immunity time pass must wait for the broker's check instead.
+    if (h.fromTransactionCheck !== true) {
+      const immunity = half.properties.get(MessageConst.PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS);
+      if (immunity !== undefined) {
+        const limit = Math.max(Number(immunity) * 1000 || 0, this.config.transactionTimeOut);
+        if (Date.now() - half.bornTimestamp > limit) {
+          return fail(ResponseCode.ILLEGAL_OPERATION, `the transaction ${h.transactionId ?? h.msgId} is past its check immunity time; wait for the check`);
+        }
+      }
     }
-    const r = await this.tx.commit(half);
+    // A transaction ends once: a repeated verdict (a retry, or the answer to a check of another
+    // copy) stores nothing again.
+    const r = await this.tx.end(half, h.commitOrRollback === COMMIT);
+    if (r === 'already-finished' || r === 'rolled-back') return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
     // Stored with a flush or replica warning still counts as committed.
     if (isStored(r.status)) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
     const [code, remark] = putStatusReply(r.status);

@@ -27,6 +27,7 @@ import { SubscriptionGroupManager } from '../subscription/subscription-group-man
 import { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { BrokerState } from '../broker-state.js';
 import { RePutService } from '../message/reput.service.js';
+import { TransactionalMessageService, isStored } from '../transaction/transactional-message.service.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 
 const SEP1 = '\u0001';
@@ -98,6 +99,7 @@ export class SendMessageProcessor {
     private readonly metrics: BrokerMetrics,
     private readonly state: BrokerState,
     private readonly reput: RePutService,
+    private readonly tx: TransactionalMessageService,
   ) {
     this.clusterProp = MessageConst.PROPERTY_CLUSTER + SEP1 + this.config.brokerClusterName + SEP2;
   }
@@ -250,6 +252,14 @@ export class SendMessageProcessor {
     const r = this.store.putMessageNow(put);
     const replyTopic = h.topic;
     const txId = transactionIdOf(props, sysFlag);
+    if (half) {
+      const born = h.bornTimestamp;
+      const noted = (res: PutMessageResult): RemotingCommand => {
+        if (res.appendResult !== undefined && isStored(res.status)) this.tx.noteHalf(props, res.appendResult, born);
+        return this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId);
+      };
+      return r instanceof Promise ? r.then(noted) : noted(r);
+    }
     if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId));
     return this.reply(req, r, replyTopic, replyQueueId, body.length, 1, txId);
   }

@@ -133,6 +133,7 @@ export const EndTransactionRequestHeader = defineHeader('EndTransactionRequestHe
   fromTransactionCheck: { t: 'bool' },
   msgId: { t: 'string', req: true },
   transactionId: { t: 'string' },
+  bname: { t: 'string' },
 });
 
 export const CheckTransactionStateRequestHeader = defineHeader('CheckTransactionStateRequestHeader', {
@@ -142,4 +143,6 @@ export const CheckTransactionStateRequestHeader = defineHeader('CheckTransaction
   msgId: { t: 'string' },
   transactionId: { t: 'string' },
   offsetMsgId: { t: 'string' },
+  /** The checking broker's name (RpcRequestHeader); the producer echoes it in END_TRANSACTION. */
+  bname: { t: 'string' },
 });
