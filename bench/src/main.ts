@@ -166,6 +166,8 @@ function ratios(rows: Row[]): Ratio[] {
   const asyncMaster = find(SCENARIOS.asyncMaster.scenario, 'rocketmq-ts');
   const lone = find(SCENARIOS.async.scenario, 'rocketmq-ts');
   if (asyncMaster && lone) out.push({ label: 'ASYNC_MASTER with a slave / a lone master (async send)', value: asyncMaster.msgsPerSec / lone.msgsPerSec });
+  const tx = find(SCENARIOS.transaction.scenario, 'rocketmq-ts');
+  if (tx && lone) out.push({ label: 'transactional send (half + commit) / normal send (async)', value: tx.msgsPerSec / lone.msgsPerSec });
   const sync = find(SCENARIOS.sync.scenario, 'rocketmq-ts');
   const floor = rows.find((r) => r.system === 'raw disk' && r.scenario.includes('256 KiB'));
   if (sync && floor) out.push({ label: 'sync-flush send / disk floor (256 KiB batches)', value: sync.msgsPerSec / floor.msgsPerSec });

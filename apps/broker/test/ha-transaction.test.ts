@@ -2,7 +2,14 @@
 // refuses verdicts and never checks, and a master killed with -9 (classic HA: nobody takes over)
 // resumes its checks after the restart where it stopped.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CheckTransactionStateRequestHeader, RequestCode, ResponseCode, decodeMessageRecord, decodeOffsetMsgId, type DecodedMessage } from '@rocketmq-ts/protocol';
+import {
+  CheckTransactionStateRequestHeader,
+  RequestCode,
+  ResponseCode,
+  decodeMessageRecord,
+  decodeOffsetMsgId,
+  type DecodedMessage,
+} from '@rocketmq-ts/protocol';
 import { removeTempDirs, startNode, stopAllProcesses, waitFor } from '@rocketmq-ts/testing';
 import { BROKER_MAIN, JavaClient, PULL, records, startBroker, startNamesrv, type BrokerHandle } from './harness.js';
 
@@ -57,7 +64,11 @@ async function producer(addr: string, verdict: () => number): Promise<{ c: JavaC
 async function sendHalf(c: JavaClient, body: string): Promise<Half> {
   const r = await c.send(TOPIC, body, { queueId: 0, group: GROUP, sysFlag: 0x4, extraProps: { TRAN_MSG: 'true', PGROUP: GROUP } });
   expect(r.code).toBe(ResponseCode.SUCCESS);
-  return { transactionId: r.ext('transactionId')!, queueOffset: Number(r.ext('queueOffset')), commitLogOffset: decodeOffsetMsgId(r.ext('msgId')!)!.commitLogOffset };
+  return {
+    transactionId: r.ext('transactionId')!,
+    queueOffset: Number(r.ext('queueOffset')),
+    commitLogOffset: decodeOffsetMsgId(r.ext('msgId')!)!.commitLogOffset,
+  };
 }
 
 function end(c: JavaClient, h: Half, commitOrRollback: number) {
@@ -136,7 +147,11 @@ describe('transactions with a slave', () => {
     expect(ps.checks).toEqual([]);
     expect(await bodies(ps.c, TOPIC)).toEqual(['hatx-commit']);
 
-    master.proc = await startNode(BROKER_MAIN, ['-c', master.confPath, '-n', ns.addr], { name: 'hatx-master-2', readyPattern: /broker \S+ started at/, timeoutMs: 30_000 });
+    master.proc = await startNode(BROKER_MAIN, ['-c', master.confPath, '-n', ns.addr], {
+      name: 'hatx-master-2',
+      readyPattern: /broker \S+ started at/,
+      timeoutMs: 30_000,
+    });
     pm = await producer(master.addr, () => 8);
     await waitFor(() => pm.checks.some((c) => c.transactionId === open.transactionId), { timeoutMs: 15_000, message: 'a check after the restart' });
     const resumed = pm.checks.find((c) => c.transactionId === open.transactionId)!;

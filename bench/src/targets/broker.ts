@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { RemotingClient } from '@rocketmq-ts/remoting';
-import { RemotingCommand, RequestCode, ResponseCode, SerializeType, encodeBatchBody, nextOpaque } from '@rocketmq-ts/protocol';
+import { RemotingCommand, RequestCode, ResponseCode, SerializeType, decodeOffsetMsgId, encodeBatchBody, nextOpaque } from '@rocketmq-ts/protocol';
 import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
 import type { Row } from '../report.js';
 import { PAYLOAD, SCENARIOS, measure, medianRow, rowFrom, wanted } from '../scenarios.js';
@@ -99,6 +99,53 @@ function sender(client: RemotingClient, addr: string, batch: number): (i: number
   };
 }
 
+/**
+ * A transaction as TransactionMQProducer runs one with an instant local transaction: the half message
+ * (TRAN_MSG, PGROUP, sysFlag PREPARED), then END_TRANSACTION COMMIT. The Java client sends the verdict
+ * oneway; here it waits for the answer so that a finished request is a committed message.
+ */
+function transactionSender(client: RemotingClient, addr: string): (i: number) => Promise<unknown> {
+  const group = 'bench-tx-producer';
+  return async (i: number) => {
+    const half = RemotingCommand.request(
+      RequestCode.SEND_MESSAGE_V2,
+      {
+        a: group,
+        b: TOPIC,
+        c: 'TBW102',
+        d: String(QUEUES),
+        e: String(i % QUEUES),
+        f: '4',
+        g: String(Date.now()),
+        h: '0',
+        i: `TAGS\u0001bench\u0002TRAN_MSG\u0001true\u0002PGROUP\u0001${group}\u0002`,
+        j: '0',
+        k: 'false',
+        m: 'false',
+      },
+      PAYLOAD,
+    );
+    half.serializeType = SerializeType.ROCKETMQ;
+    const r = await client.invoke(addr, half, 10_000);
+    if (r.code !== ResponseCode.SUCCESS) throw new Error(`half send failed: ${r.code} ${r.remark ?? ''}`);
+    const msgId = r.ext('msgId') ?? '';
+    const txId = r.ext('transactionId') ?? '';
+    const end = RemotingCommand.request(RequestCode.END_TRANSACTION, {
+      topic: TOPIC,
+      producerGroup: group,
+      tranStateTableOffset: r.ext('queueOffset') ?? '0',
+      commitLogOffset: String(decodeOffsetMsgId(msgId)?.commitLogOffset ?? -1),
+      commitOrRollback: '8',
+      fromTransactionCheck: 'false',
+      msgId: txId,
+      transactionId: txId,
+    });
+    end.serializeType = SerializeType.ROCKETMQ;
+    const e = await client.invoke(addr, end, 10_000);
+    if (e.code !== ResponseCode.SUCCESS) throw new Error(`commit failed: ${e.code} ${e.remark ?? ''}`);
+  };
+}
+
 /** Pulls every queue from offset 0 to its end, one pull in flight per queue, 32 messages a pull. */
 async function consumeAll(client: RemotingClient, addr: string): Promise<number> {
   let total = 0;
@@ -135,7 +182,7 @@ export async function runBrokerScenarios(): Promise<Row[]> {
   const rows: Row[] = [];
   const name = 'rocketmq-ts';
   for (const flush of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
-    if (flush === 'SYNC_FLUSH' ? !wanted('sync') : !(['async', 'batch', 'latency', 'consume'] as const).some(wanted)) continue;
+    if (flush === 'SYNC_FLUSH' ? !wanted('sync') : !(['async', 'batch', 'latency', 'consume', 'transaction'] as const).some(wanted)) continue;
     const b = await startBroker(flush);
     const client = new RemotingClient();
     try {
@@ -151,6 +198,7 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       if (wanted('async')) rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
       if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
       if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
+      if (wanted('transaction')) rows.push(await measure(SCENARIOS.transaction, name, label, pid, transactionSender(client, b.addr)));
       if (!wanted('consume')) continue;
       rows.push(
         await medianRow(async () => {

@@ -16,6 +16,7 @@ export const OP_TOPIC = TopicValidator.RMQ_SYS_TRANS_OP_HALF_TOPIC;
 export const TRANS_GROUP = 'CID_RMQ_SYS_TRANS';
 /** Tag of op records that finish a half message (RocketMQ's "d", for delete). */
 const OP_TAG = 'd';
+const OP_PROPERTIES = encodeProperties(new Map([[MessageConst.PROPERTY_TAGS, OP_TAG]]));
 /** Ops are read from this long before the store time of the first half not yet handled (clock jitter). */
 const OP_READ_MARGIN_MS = 60_000;
 
@@ -258,7 +259,8 @@ export class TransactionalMessageService {
         this.metrics.transactionEnded(this.openTopic(half), 'rollback');
         return 'rolled-back';
       }
-      const r = await this.storeCommitted(half);
+      const put = this.storeCommitted(half);
+      const r = put instanceof Promise ? await put : put;
       if (isStored(r.status)) {
         await this.finish(half, id);
         this.metrics.transactionEnded(this.openTopic(half), 'commit');
@@ -272,14 +274,15 @@ export class TransactionalMessageService {
   }
 
   /** COMMIT: the real message to its topic and queue, with the transaction's commit flag. */
-  private storeCommitted(half: DecodedMessage): Promise<PutMessageResult> {
+  private storeCommitted(half: DecodedMessage): PutMessageResult | Promise<PutMessageResult> {
     const props = new Map(half.properties);
     const topic = props.get(MessageConst.PROPERTY_REAL_TOPIC) ?? '';
     const queueId = Number(props.get(MessageConst.PROPERTY_REAL_QUEUE_ID) ?? '0');
     props.delete(MessageConst.PROPERTY_REAL_TOPIC);
     props.delete(MessageConst.PROPERTY_REAL_QUEUE_ID);
     props.delete(MessageConst.PROPERTY_TRANSACTION_PREPARED);
-    return this.store.putMessage({
+    // Appended now; the remoting server hands it to the OS before the reply leaves (writeAppended).
+    return this.store.putMessageNow({
       topic,
       queueId,
       body: half.body,
@@ -295,26 +298,29 @@ export class TransactionalMessageService {
   }
 
   /** The transaction is over: every copy is forgotten, this one gets its op record. */
-  private async finish(half: DecodedMessage, id: string): Promise<void> {
+  private finish(half: DecodedMessage, id: string): void | Promise<void> {
     const e = this.open.get(id);
     const hadCopies = half.properties.has(MessageConst.PROPERTY_TRANSACTION_CHECK_TIMES) || (e !== undefined && e.queueOffset !== half.queueOffset);
     if (hadCopies) this.finishedWithCopies.set(id, Date.now());
     this.open.delete(id);
-    await this.writeOp(half);
+    return this.writeOp(half);
   }
 
-  private async writeOp(half: DecodedMessage): Promise<void> {
+  private writeOp(half: DecodedMessage): void | Promise<void> {
     const offset = half.queueOffset;
     this.finished.add(offset);
-    const r = await this.store.putMessage({
+    const put = this.store.putMessageNow({
       topic: OP_TOPIC,
       queueId: half.queueId,
       body: Buffer.from(`${offset},`, 'latin1'),
-      propertiesString: encodeProperties(new Map([[MessageConst.PROPERTY_TAGS, OP_TAG]])),
+      propertiesString: OP_PROPERTIES,
       bornHost: this.state.storeHost,
       waitStoreMsgOK: false,
     });
-    if (r.status !== PutMessageStatus.PUT_OK) this.log.warn(`op record for half offset ${offset} not stored: ${r.status}`);
+    const done = (r: PutMessageResult): void => {
+      if (r.status !== PutMessageStatus.PUT_OK) this.log.warn(`op record for half offset ${offset} not stored: ${r.status}`);
+    };
+    return put instanceof Promise ? put.then(done) : done(put);
   }
 
   // ------------------------------------------------------------------ for the check service
