@@ -18,6 +18,7 @@ import { BROKER_CONFIG, MESSAGE_STORE } from './tokens.js';
 import { TopicConfigManager } from './topic/topic-config-manager.js';
 import { TransactionalMessageService } from './transaction/transactional-message.service.js';
 import { TransactionCheckService } from './transaction/transaction-check.service.js';
+import { PopReviveService } from './pop/pop-revive.service.js';
 
 /**
  * The broker's lifecycle on Nest's hooks; it holds no request logic. Order: load (metadata files,
@@ -45,6 +46,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     private readonly slaveSync: SlaveSynchronize,
     private readonly transactions: TransactionalMessageService,
     private readonly transactionCheck: TransactionCheckService,
+    private readonly popRevive: PopReviveService,
     metrics: BrokerMetrics,
     lag: ConsumerLagService,
   ) {
@@ -110,6 +112,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
         (r.stopReason ? ` (stopped: ${r.stopReason})` : ''),
     );
     await this.transactions.load();
+    await this.popRevive.load();
     // Not fatal: a broker on a full disk still starts, serves reads and frees space.
     await this.topics.persist().catch((e: unknown) => this.log.warn(`cannot persist topics.json: ${String(e)}`));
     this.state.state = 'loaded';
@@ -123,6 +126,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     if (this.state.isMaster) {
       this.schedule.start();
       this.transactionCheck.start();
+      this.popRevive.start();
     }
     this.every(
       this.config.flushConsumerOffsetInterval,
@@ -167,6 +171,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     await this.outer.unregisterAll();
     this.schedule.stop();
     await this.transactionCheck.stop();
+    await this.popRevive.stop();
     this.stats.stop();
     this.longPolling.stop();
     this.clients.stop();

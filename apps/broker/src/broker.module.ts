@@ -26,6 +26,10 @@ import { QueryMessageProcessor } from './processor/query.processor.js';
 import { EndTransactionProcessor } from './processor/end-transaction.processor.js';
 import { TransactionalMessageService } from './transaction/transactional-message.service.js';
 import { TransactionCheckService } from './transaction/transaction-check.service.js';
+import { PopRecordsService } from './pop/pop-records.service.js';
+import { PopMessageProcessor } from './pop/pop-message.processor.js';
+import { AckMessageProcessor } from './pop/ack-message.processor.js';
+import { PopReviveService } from './pop/pop-revive.service.js';
 import { SendMessageProcessor } from './processor/send.processor.js';
 import { ScheduleMessageService } from './schedule/schedule-message.service.js';
 import { SlaveSynchronize } from './slave/slave-synchronize.js';
@@ -87,6 +91,7 @@ function providers(ctx: BrokerContext): Provider[] {
           traceTopicEnable: c.traceTopicEnable,
           traceTopicName: c.msgTraceTopicName,
           delayLevels: state.delayLevels.length,
+          reviveQueueNum: c.reviveQueueNum,
         }),
       inject: [BrokerState],
     },
@@ -162,6 +167,10 @@ function providers(ctx: BrokerContext): Provider[] {
     ConsumerManageProcessor,
     AdminBrokerProcessor,
     QueryMessageProcessor,
+    PopRecordsService,
+    PopMessageProcessor,
+    AckMessageProcessor,
+    PopReviveService,
   ];
 }
 

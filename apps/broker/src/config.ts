@@ -62,6 +62,19 @@ export const BROKER_SCHEMA = {
   transactionTimeOut: { type: 'long', default: 6_000 },
   transactionCheckMax: { type: 'int', default: 15 },
   transactionCheckInterval: { type: 'long', default: 30_000 },
+  /** POP: queues of the revive topic rmq_sys_REVIVE_LOG_<cluster> (checkpoints and acks). */
+  reviveQueueNum: { type: 'int', default: 8, min: 1 },
+  /** POP: ms between revive passes over each revive queue. */
+  reviveInterval: { type: 'long', default: 1_000 },
+  /** POP: longest one revive pass reads before it acts (ms). */
+  reviveScanTime: { type: 'long', default: 10_000 },
+  /** POP: percent of pops that read the pop retry topic first. */
+  popFromRetryProbability: { type: 'int', default: 20, min: 0, max: 100 },
+  /** POP: retry topics named %RETRY%group+topic instead of %RETRY%group_topic. */
+  enableRetryTopicV2: { type: 'bool', default: false },
+  /** POP: most pops parked for one topic@group@queue, and in all. */
+  popPollingSize: { type: 'int', default: 1024 },
+  maxPopPollingSize: { type: 'int', default: 100_000 },
   /** Region written into send replies (MSG_REGION). */
   regionId: { type: 'string', default: 'DefaultRegion' },
   traceOn: { type: 'bool', default: true },

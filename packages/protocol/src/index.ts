@@ -7,3 +7,4 @@ export * from './headers/index.js';
 export * from './message/index.js';
 export * from './body/index.js';
 export * from './filter/index.js';
+export * from './pop/pop-records.js';

@@ -5,6 +5,7 @@ import {
   jsonEntries,
   parseLenientJson,
   readDataVersion,
+  reviveTopic,
   readTopicConfig,
   topicConfig,
   topicConfigSerializeWrapperToJson,
@@ -26,6 +27,8 @@ export interface TopicConfigManagerOptions {
   traceTopicName: string;
   /** Number of delay levels = queues of SCHEDULE_TOPIC_XXXX. */
   delayLevels: number;
+  /** Queues of the POP revive topic rmq_sys_REVIVE_LOG_<cluster>. */
+  reviveQueueNum?: number;
 }
 
 /** Why the table changed, so the broker can re-register with the name servers. */
@@ -89,6 +92,8 @@ export class TopicConfigManager {
     put(topicConfig(`${o.clusterName}_REPLY_TOPIC`, { readQueueNums: 1, writeQueueNums: 1 }));
     put(topicConfig(TopicValidator.RMQ_SYS_TRANS_HALF_TOPIC, { readQueueNums: 1, writeQueueNums: 1 }));
     put(topicConfig(TopicValidator.RMQ_SYS_TRANS_OP_HALF_TOPIC, { readQueueNums: 1, writeQueueNums: 1 }));
+    const revive = o.reviveQueueNum ?? 8;
+    put(topicConfig(reviveTopic(o.clusterName), { readQueueNums: revive, writeQueueNums: revive }));
   }
 
   /**

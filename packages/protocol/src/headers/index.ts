@@ -3,3 +3,4 @@ export * from './namesrv.js';
 export * from './producer.js';
 export * from './consumer.js';
 export * from './admin.js';
+export * from './pop.js';

@@ -1,0 +1,217 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  AckMessageRequestHeader,
+  ChangeInvisibleTimeRequestHeader,
+  POP_BATCH_ACK_TAG,
+  POP_ORDER_REVIVE_QUEUE,
+  RemotingCommand,
+  RequestCode,
+  ResponseCode,
+  encodeAckMsg,
+  encodeProperties,
+  parseExtraInfo,
+  parseLenientJson,
+  realTopicOf,
+  type ExtraInfo,
+} from '@rocketmq-ts/protocol';
+import { MessageConst } from '@rocketmq-ts/common';
+import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
+import type { MessageStore, PutMessageResult } from '@rocketmq-ts/store';
+import { BrokerState } from '../broker-state.js';
+import type { BrokerConfig } from '../config.js';
+import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
+import { TopicConfigManager } from '../topic/topic-config-manager.js';
+import { PopRecordsService, putOk } from './pop-records.service.js';
+
+type Fail = (code: number, remark: string) => RemotingCommand;
+
+/**
+ * ACK_MESSAGE, BATCH_ACK_MESSAGE and CHANGE_MESSAGE_INVISIBLETIME: each appends records to the
+ * revive topic (an ack; or a new checkpoint for the message and an ack of the old one), which the
+ * revive service matches with the checkpoints. A late or repeated ack is stored and matches nothing.
+ */
+@Injectable()
+export class AckMessageProcessor {
+  constructor(
+    @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly topics: TopicConfigManager,
+    private readonly records: PopRecordsService,
+    private readonly state: BrokerState,
+  ) {}
+
+  /** Common checks; returns the parsed handle or an error reply. */
+  private check(
+    fail: Fail,
+    h: { topic: string; queueId: number; extraInfo: string; offset: number },
+    offsetTooBig: (max: number) => boolean,
+  ): ExtraInfo | RemotingCommand {
+    if (!this.state.isMaster) return fail(ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] is a slave; ack on its master`);
+    const tc = this.topics.get(h.topic);
+    if (!tc) return fail(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`);
+    if (h.queueId < 0 || h.queueId >= tc.readQueueNums) {
+      return fail(ResponseCode.MESSAGE_ILLEGAL, `queueId[${h.queueId}] is illegal, topic:[${h.topic}] topicConfig.readQueueNums:[${tc.readQueueNums}]`);
+    }
+    const min = this.store.getMinOffsetInQueue(h.topic, h.queueId);
+    const max = this.store.getMaxOffsetInQueue(h.topic, h.queueId);
+    if (h.offset < min || offsetTooBig(max)) return fail(ResponseCode.NO_MESSAGE, `offset ${h.offset} is not in queue ${h.queueId} [${min}, ${max})`);
+    const e = parseExtraInfo(h.extraInfo);
+    if (e === undefined) return fail(ResponseCode.INVALID_PARAMETER, `malformed extraInfo (receipt handle): ${h.extraInfo}`);
+    if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) return fail(ResponseCode.SYSTEM_ERROR, 'FIFO (order) pop is not supported by this broker yet');
+    if (e.reviveQid < 0 || e.reviveQid >= this.config.reviveQueueNum) return fail(ResponseCode.INVALID_PARAMETER, `reviveQid ${e.reviveQid} is out of range`);
+    return e;
+  }
+
+  @RemotingHandler(RequestCode.ACK_MESSAGE)
+  async ack(req: RemotingCommand): Promise<RemotingCommand> {
+    const fail: Fail = (code, remark) => RemotingCommand.responseTo(req, code, remark);
+    const h = AckMessageRequestHeader.decode(req.extFields);
+    const e = this.check(fail, h, (max) => h.offset > max);
+    if (e instanceof RemotingCommand) return e;
+    const r = await settle(
+      this.records.writeAck(
+        {
+          ackOffset: h.offset,
+          startOffset: e.ckQueueOffset,
+          consumerGroup: h.consumerGroup,
+          topic: h.topic,
+          queueId: h.queueId,
+          popTime: e.popTime,
+          brokerName: e.brokerName,
+        },
+        e.reviveQid,
+        e.invisibleTime,
+      ),
+    );
+    if (!putOk(r)) return fail(ResponseCode.SYSTEM_ERROR, `ack not stored: ${r.status}`);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+  }
+
+  @RemotingHandler(RequestCode.CHANGE_MESSAGE_INVISIBLETIME)
+  async changeInvisibleTime(req: RemotingCommand): Promise<RemotingCommand> {
+    const fail: Fail = (code, remark) => RemotingCommand.responseTo(req, code, remark);
+    const h = ChangeInvisibleTimeRequestHeader.decode(req.extFields);
+    if (h.invisibleTime < 0) return fail(ResponseCode.INVALID_PARAMETER, `invisibleTime ${h.invisibleTime} is negative`);
+    const e = this.check(fail, h, (max) => h.offset >= max);
+    if (e instanceof RemotingCommand) return e;
+    // A new checkpoint hides the message from now on; then the old one is acked for it.
+    const now = Date.now();
+    const ck = await settle(
+      this.records.writeCheckPoint(
+        {
+          startOffset: h.offset,
+          popTime: now,
+          invisibleTime: h.invisibleTime,
+          bitMap: 0,
+          num: 1,
+          queueId: h.queueId,
+          topic: h.topic,
+          cid: h.consumerGroup,
+          brokerName: e.brokerName,
+          queueOffsetDiff: [0],
+          reviveOffset: 0,
+        },
+        e.reviveQid,
+      ),
+    );
+    if (!putOk(ck)) return fail(ResponseCode.SYSTEM_ERROR, `checkpoint not stored: ${ck.status}`);
+    const ack = await settle(
+      this.records.writeAck(
+        {
+          ackOffset: h.offset,
+          startOffset: e.ckQueueOffset,
+          consumerGroup: h.consumerGroup,
+          topic: h.topic,
+          queueId: h.queueId,
+          popTime: e.popTime,
+          brokerName: e.brokerName,
+        },
+        e.reviveQid,
+        e.invisibleTime,
+      ),
+    );
+    if (!putOk(ack)) return fail(ResponseCode.SYSTEM_ERROR, `ack of the old checkpoint not stored: ${ack.status}`);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, {
+      popTime: String(now),
+      invisibleTime: String(h.invisibleTime),
+      reviveQid: String(e.reviveQid),
+    });
+  }
+
+  /**
+   * BATCH_ACK_MESSAGE: body {brokerName, acks: [{c, t, r, so, q, rq, pt, it, b}]} where b is the
+   * base64 of a bit set (bit i ⇒ offset so + i). Each entry becomes one batch-ack record (tag bAck).
+   */
+  @RemotingHandler(RequestCode.BATCH_ACK_MESSAGE)
+  async batchAck(req: RemotingCommand): Promise<RemotingCommand> {
+    const fail: Fail = (code, remark) => RemotingCommand.responseTo(req, code, remark);
+    if (!this.state.isMaster) return fail(ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] is a slave; ack on its master`);
+    let acks: unknown[] = [];
+    try {
+      const body = req.body ? (parseLenientJson(req.body.toString('utf8')) as Record<string, unknown>) : {};
+      acks = Array.isArray(body['acks']) ? (body['acks'] as unknown[]) : [];
+    } catch (e) {
+      return fail(ResponseCode.INVALID_PARAMETER, `malformed batch ack body: ${(e as Error).message}`);
+    }
+    if (acks.length === 0) return fail(ResponseCode.NO_MESSAGE, 'no acks in the request');
+    for (const raw of acks) {
+      const a = raw as Record<string, unknown>;
+      const get = (s: string, l: string): unknown => a[s] ?? a[l];
+      const group = String(get('c', 'consumerGroup') ?? '');
+      const normalTopic = String(get('t', 'topic') ?? '');
+      const retry = String(get('r', 'retry') ?? '0');
+      const startOffset = Number(get('so', 'startOffset'));
+      const queueId = Number(get('q', 'queueId'));
+      const reviveQid = Number(get('rq', 'reviveQueueId'));
+      const popTime = Number(get('pt', 'popTime'));
+      const invisibleTime = Number(get('it', 'invisibleTime'));
+      const bits = Buffer.from(String(get('b', 'bitSet') ?? ''), 'base64');
+      if (![startOffset, queueId, reviveQid, popTime, invisibleTime].every(Number.isFinite) || reviveQid < 0 || reviveQid >= this.config.reviveQueueNum) {
+        return fail(ResponseCode.INVALID_PARAMETER, 'malformed batch ack entry');
+      }
+      const topic = realTopicOf(retry, normalTopic, group);
+      if (!this.topics.get(topic)) continue;
+      const min = this.store.getMinOffsetInQueue(topic, queueId);
+      const max = this.store.getMaxOffsetInQueue(topic, queueId);
+      const offsets: number[] = [];
+      for (let i = 0; i < bits.length * 8; i++) {
+        if (((bits[i >>> 3] ?? 0) & (1 << (i & 7))) === 0) continue;
+        const o = startOffset + i;
+        if (o >= min && o <= max) offsets.push(o);
+      }
+      if (offsets.length === 0) continue;
+      const json = encodeAckMsg({
+        ackOffset: -1,
+        startOffset,
+        consumerGroup: group,
+        topic,
+        queueId,
+        popTime,
+        brokerName: this.config.brokerName,
+        ackOffsetList: offsets,
+      });
+      const r = await settle(
+        this.store.putMessageNow({
+          topic: this.records.reviveTopic,
+          queueId: reviveQid,
+          body: Buffer.from(json, 'utf8'),
+          propertiesString: encodeProperties(
+            new Map([
+              [MessageConst.PROPERTY_TAGS, POP_BATCH_ACK_TAG],
+              [MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, `${topic}@${queueId}@${startOffset}@${group}@${popTime}@${POP_BATCH_ACK_TAG}`],
+              ['TIMER_DELIVER_MS', String(popTime + invisibleTime)],
+            ]),
+          ),
+          bornHost: this.state.storeHost,
+          waitStoreMsgOK: false,
+        }),
+      );
+      if (!putOk(r)) return fail(ResponseCode.SYSTEM_ERROR, `batch ack not stored: ${r.status}`);
+    }
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+  }
+}
+
+async function settle(r: PutMessageResult | Promise<PutMessageResult>): Promise<PutMessageResult> {
+  return r instanceof Promise ? await r : r;
+}

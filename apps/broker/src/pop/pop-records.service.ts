@@ -1,0 +1,92 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { MessageConst } from '@rocketmq-ts/common';
+import {
+  POP_ACK_TAG,
+  POP_CK_TAG,
+  encodeAckMsg,
+  encodeCheckPoint,
+  encodeProperties,
+  popRetryTopic,
+  reviveTopic,
+  type AckMsg,
+  type PopCheckPoint,
+} from '@rocketmq-ts/protocol';
+import { PutMessageStatus, type MessageStore, type PutMessageResult } from '@rocketmq-ts/store';
+import { BrokerState } from '../broker-state.js';
+import type { BrokerConfig } from '../config.js';
+import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
+
+/** How long before its revive time a checkpoint is delivered into the revive queue (RocketMQ's ackTimeInterval). */
+const CK_AHEAD_MS = 1_000;
+
+/**
+ * Writes POP's bookkeeping into the revive topic as RocketMQ 5 does: a checkpoint (tag ck) per
+ * pop of one queue, an ack (tag ack) per acknowledged message. Both carry TIMER_DELIVER_MS, so
+ * with the timer they reach the revive queue around the revive time (the checkpoint 1 s before,
+ * the acks at it) and the revive service reads them in time order.
+ */
+@Injectable()
+export class PopRecordsService {
+  readonly reviveTopic: string;
+  private reviveCounter = 0;
+
+  constructor(
+    @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly state: BrokerState,
+  ) {
+    this.reviveTopic = reviveTopic(config.brokerClusterName);
+  }
+
+  get brokerName(): string {
+    return this.config.brokerName;
+  }
+
+  /** The revive queue of the next pop (round-robin over reviveQueueNum). */
+  nextReviveQid(): number {
+    const n = Math.max(1, this.config.reviveQueueNum);
+    this.reviveCounter = (this.reviveCounter + 1) % n;
+    return this.reviveCounter;
+  }
+
+  retryTopic(group: string, topic: string): string {
+    return popRetryTopic(group, topic, this.config.enableRetryTopicV2);
+  }
+
+  /** Appends a checkpoint; the reply barrier hands it to the OS before the pop's answer leaves. */
+  writeCheckPoint(ck: PopCheckPoint, reviveQid: number): PutMessageResult | Promise<PutMessageResult> {
+    const uniq = `${ck.topic}@${ck.queueId}@${ck.startOffset}@${ck.cid}@${ck.popTime}@${ck.brokerName}@${POP_CK_TAG}`;
+    return this.put(reviveQid, encodeCheckPoint(ck), POP_CK_TAG, uniq, ck.popTime + ck.invisibleTime - CK_AHEAD_MS);
+  }
+
+  /** Appends an ack of one message, delivered at the checkpoint's revive time. */
+  writeAck(ack: AckMsg, reviveQid: number, invisibleTime: number): PutMessageResult | Promise<PutMessageResult> {
+    const uniq = `${ack.topic}@${ack.queueId}@${ack.ackOffset}@${ack.consumerGroup}@${ack.popTime}@${ack.brokerName}@${POP_ACK_TAG}`;
+    return this.put(reviveQid, encodeAckMsg(ack), POP_ACK_TAG, uniq, ack.popTime + invisibleTime);
+  }
+
+  private put(queueId: number, json: string, tag: string, uniq: string, deliverAt: number): PutMessageResult | Promise<PutMessageResult> {
+    const props = new Map([
+      [MessageConst.PROPERTY_TAGS, tag],
+      [MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, uniq],
+      ['TIMER_DELIVER_MS', String(deliverAt)],
+    ]);
+    return this.store.putMessageNow({
+      topic: this.reviveTopic,
+      queueId,
+      body: Buffer.from(json, 'utf8'),
+      propertiesString: encodeProperties(props),
+      bornHost: this.state.storeHost,
+      waitStoreMsgOK: false,
+    });
+  }
+}
+
+export function putOk(r: PutMessageResult): boolean {
+  return (
+    r.status === PutMessageStatus.PUT_OK ||
+    r.status === PutMessageStatus.FLUSH_DISK_TIMEOUT ||
+    r.status === PutMessageStatus.FLUSH_SLAVE_TIMEOUT ||
+    r.status === PutMessageStatus.SLAVE_NOT_AVAILABLE
+  );
+}
