@@ -146,7 +146,7 @@ export class AckMessageProcessor {
   async batchAck(req: RemotingCommand): Promise<RemotingCommand> {
     const fail: Fail = (code, remark) => RemotingCommand.responseTo(req, code, remark);
     if (!this.state.isMaster) return fail(ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] is a slave; ack on its master`);
-    let acks: unknown[] = [];
+    let acks: unknown[];
     try {
       const body = req.body ? (parseLenientJson(req.body.toString('utf8')) as Record<string, unknown>) : {};
       acks = Array.isArray(body['acks']) ? (body['acks'] as unknown[]) : [];
