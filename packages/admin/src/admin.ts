@@ -35,6 +35,7 @@ import {
   type MessageQueue,
   type ReceivedMessage,
 } from '@rocketmq-ts/client';
+import { readOpenHalfMessages, type HalfMessageScan, type HalfScanOptions } from './half-messages.js';
 
 export interface TopicOffset {
   mq: MessageQueue;
@@ -389,6 +390,13 @@ export class MQAdmin {
     return out.sort((a, b) => a[0].queueId - b[0].queueId);
   }
 
+  // ------------------------------------------------------------------ transactions
+
+  /** Transactions still open on one broker: the newest half message of each, with its check count. */
+  async openHalfMessages(addr: string, brokerName: string, o: HalfScanOptions = {}): Promise<HalfMessageScan> {
+    return readOpenHalfMessages(this.api, addr, brokerName, o);
+  }
+
   // ------------------------------------------------------------------ messages
 
   /** By offset msgId (decoded to store host + commit-log offset); falls back to a UNIQ_KEY lookup when `topic` is given. */
@@ -410,12 +418,20 @@ export class MQAdmin {
     return this.queryMessageByUniqueKey(topic, msgId);
   }
 
-  private async brokerNameOf(addr: string): Promise<string> {
+  /** The broker name of an address: from the name server's cluster info, else the broker's own config ('' if neither answers). */
+  async brokerNameOf(addr: string, askBroker = false): Promise<string> {
     try {
       const ci = await this.clusterInfo();
       for (const [name, bd] of ci.brokerAddrTable) for (const a of bd.brokerAddrs.values()) if (a === addr) return name;
     } catch {
-      // name only used for display
+      // the broker may still know
+    }
+    if (askBroker) {
+      try {
+        return (await this.getBrokerConfig(addr)).get('brokerName') ?? '';
+      } catch {
+        // name only used for display
+      }
     }
     return '';
   }

@@ -1,4 +1,5 @@
 // @rocketmq-ts/admin: the admin SDK (MQAdmin) and the mqadmin command line (runCli).
 export * from './admin.js';
 export * from './format.js';
+export type { HalfMessage, HalfMessageScan, HalfScanOptions, HalfScanProgress } from './half-messages.js';
 export { runCli, parseTimestamp, COMMAND_NAMES, type CliIO } from './cli.js';

@@ -53,6 +53,7 @@ describe('mqadmin', () => {
       'consumerProgress',
       'consumerConnection',
       'producerConnection',
+      'halfMessageList',
       'queryMsgById',
       'queryMsgByKey',
       'queryMsgByUniqueKey',

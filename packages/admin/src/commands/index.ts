@@ -10,6 +10,7 @@ import { deleteSubGroup } from './deleteSubGroup.js';
 import { deleteTopic } from './deleteTopic.js';
 import { getBrokerConfig } from './getBrokerConfig.js';
 import { getNamesrvConfig } from './getNamesrvConfig.js';
+import { halfMessageList } from './halfMessageList.js';
 import { producerConnection } from './producerConnection.js';
 import { queryMsgById } from './queryMsgById.js';
 import { queryMsgByKey } from './queryMsgByKey.js';
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   consumerProgress,
   consumerConnection,
   producerConnection,
+  halfMessageList,
   queryMsgById,
   queryMsgByKey,
   queryMsgByUniqueKey,
