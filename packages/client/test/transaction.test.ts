@@ -1,6 +1,6 @@
 // TransactionProducer against our broker over real sockets: a half message stays invisible until its
-// verdict; COMMIT delivers it once, ROLLBACK and UNKNOWN never (no check-back runs here: the broker keeps
-// its default transactionTimeOut of 6 s and check interval of 30 s, longer than any wait below).
+// verdict; COMMIT delivers it once, ROLLBACK and UNKNOWN never. No check-back runs here: the broker checks
+// halves only after 10 minutes (transaction-check.test.ts covers check-backs).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeOffsetMsgId } from '@rocketmq-ts/protocol';
 import { startCluster, waitFor, type TestCluster } from '@rocketmq-ts/testing';
@@ -24,7 +24,7 @@ const checked: TransactionCheckMessage[] = [];
 const closers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  c = await startCluster('tx');
+  c = await startCluster('tx', { broker: { transactionTimeOut: 600_000, transactionCheckInterval: 600_000 } });
   producer = new TransactionProducer({
     group: uniqueName('PG_TX'),
     namesrvAddr: c.namesrvAddr,
@@ -169,7 +169,7 @@ describe('TransactionProducer', () => {
     const got = await pollUntil(lc, 1, 10_000);
     expect(got.map((m) => m.body.toString())).toEqual(['commit']);
     expect(await pollFor(lc, 1_000)).toEqual([]);
-    // No check-back came in this broker's configuration (its first check is 6 s + 30 s away).
+    // Nothing asked the checker: UNKNOWN stays UNKNOWN until the broker's check-back.
     expect(checked).toEqual([]);
   });
 
