@@ -1,5 +1,6 @@
 import {
   ConsumerSendMsgBackRequestHeader,
+  EndTransactionRequestHeader,
   GetConsumerListByGroupRequestHeader,
   GetEarliestMsgStoretimeRequestHeader,
   GetEarliestMsgStoretimeResponseHeader,
@@ -33,11 +34,14 @@ import {
   type SendMessageRequest,
   type TopicRouteData,
 } from '@rocketmq-ts/protocol';
-import type { RemotingClient } from '@rocketmq-ts/remoting';
+import type { RemotingClient, RemotingConnection } from '@rocketmq-ts/remoting';
 import { MQBrokerError, MQClientError } from './errors.js';
 import type { Log } from './logger.js';
 import type { MessageQueue } from './message-queue.js';
 import { decodeReceivedMessages, type ReceivedMessage } from './received-message.js';
+
+/** END_TRANSACTION's header (remoting.md §3.7). */
+export type EndTransactionRequest = Parameters<typeof EndTransactionRequestHeader.encode>[0];
 
 export type PullStatus = 'FOUND' | 'NO_NEW_MSG' | 'NO_MATCHED_MSG' | 'OFFSET_ILLEGAL';
 
@@ -246,6 +250,25 @@ export class MQClientAPI {
       regionId: res.ext('MSG_REGION'),
       traceOn: res.ext('TRACE_ON') !== 'false',
     };
+  }
+
+  // ------------------------------------------------------------------ transactions
+
+  /**
+   * END_TRANSACTION, oneway as RocketMQ producers send it: to a broker address, or on the
+   * connection a check-back came from (falling back to a fresh connection to the same address
+   * when that one closed meanwhile). `remark` carries the text of a failed local transaction.
+   */
+  async endTransactionOneway(target: string | RemotingConnection, header: EndTransactionRequest, remark?: string, timeoutMs = 3_000): Promise<void> {
+    const cmd = this.request(RequestCode.END_TRANSACTION, EndTransactionRequestHeader.encode(header));
+    if (remark !== undefined) cmd.remark = remark;
+    if (typeof target === 'string') return this.remoting.invokeOneway(target, cmd, timeoutMs);
+    if (target.invokeOneway(cmd)) return;
+    const addr = target.attachment;
+    if (typeof addr !== 'string') {
+      throw new MQClientError(ResponseCode.RPC_SEND_TO_CHANNEL_FAILED, `connection to ${target.remoteAddress} is closed`);
+    }
+    await this.remoting.invokeOneway(addr, cmd, timeoutMs);
   }
 
   // ------------------------------------------------------------------ pull

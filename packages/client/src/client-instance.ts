@@ -1,9 +1,12 @@
+import { MessageConst } from '@rocketmq-ts/common';
 import {
+  CheckTransactionStateRequestHeader,
   MixAll,
   RemotingCommand,
   RequestCode,
   ResponseCode,
   SerializeType,
+  decodeMessageRecord,
   jsonEntries,
   parseLenientJson,
   stringifyFastjson,
@@ -15,8 +18,8 @@ import { MQClientAPI, readMessageQueueMap } from './api.js';
 import { buildClientId, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './config.js';
 import { Log, defaultClientLogger } from './logger.js';
 import { routeFingerprint, topicRouteToPublishInfo, topicRouteToSubscribeInfo, type MessageQueue } from './message-queue.js';
-import { decodeReceivedMessages } from './received-message.js';
-import type { ConsumerInner, ProducerInner } from './types.js';
+import { decodeReceivedMessages, toReceivedMessage } from './received-message.js';
+import type { ConsumerInner, ProducerInner, TransactionCheckRequest } from './types.js';
 
 /** ms between rebalances when nothing triggers one earlier (rocketmq.client.rebalance.waitInterval). */
 export const REBALANCE_INTERVAL_MS = 20_000;
@@ -73,8 +76,7 @@ export class MQClientInstance {
     this.remoting.registerHandler(RequestCode.GET_CONSUMER_STATUS_FROM_CLIENT, (cmd) => this.onGetConsumerStatus(cmd));
     this.remoting.registerHandler(RequestCode.GET_CONSUMER_RUNNING_INFO, (cmd) => this.onGetRunningInfo(cmd));
     this.remoting.registerHandler(RequestCode.CONSUME_MESSAGE_DIRECTLY, (cmd, conn) => this.onConsumeDirectly(cmd, conn));
-    // Transactions are not supported by this client: a check-back is ignored (the broker retries it later).
-    this.remoting.registerHandler(RequestCode.CHECK_TRANSACTION_STATE, () => null);
+    this.remoting.registerHandler(RequestCode.CHECK_TRANSACTION_STATE, (cmd, conn) => this.onCheckTransactionState(cmd, conn));
   }
 
   get isRunning(): boolean {
@@ -460,6 +462,46 @@ export class MQClientInstance {
       return RemotingCommand.responseTo(cmd, ResponseCode.SYSTEM_ERROR, `The Consumer Group <${cmd.ext('consumerGroup') ?? ''}> not exist in this consumer`);
     }
     return this.ok(cmd, stringifyFastjson(c.runningInfo()));
+  }
+
+  /**
+   * A broker asks what became of a half message (oneway; we never reply to the check itself). The
+   * producer is found by the message's PGROUP; it runs its checker later, off this handler, and
+   * answers with END_TRANSACTION on this connection.
+   */
+  private onCheckTransactionState(cmd: RemotingCommand, conn: RemotingConnection): null {
+    let req: TransactionCheckRequest;
+    try {
+      const header = CheckTransactionStateRequestHeader.decode(cmd.extFields);
+      if (cmd.body === null || cmd.body.length === 0) throw new Error('no message in the body');
+      // The broker encodes the half with a TOTALSIZE of 0 (or a stale one): read it field by field.
+      const record = decodeMessageRecord(cmd.body, 0, { untrustedStoreSize: true });
+      const brokerName = header.bname ?? this.brokerNameOf(conn.attachment) ?? '';
+      const m = toReceivedMessage(record, { brokerName });
+      const uniq = m.properties.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX);
+      req = { header, message: { ...m, transactionId: uniq !== undefined && uniq !== '' ? uniq : undefined }, conn };
+    } catch (e) {
+      this.log.warn('transaction.check.undecodable', 'could not decode a transaction check-back', { broker: conn.remoteAddress }, e);
+      return null;
+    }
+    const group = req.message.properties.get(MessageConst.PROPERTY_PRODUCER_GROUP);
+    const p = group === undefined ? undefined : this.producers.get(group);
+    if (p?.checkTransactionState === undefined) {
+      this.log.warn('transaction.check.noProducer', 'transaction check-back for a group that has no transaction producer here; ignored', {
+        group,
+        broker: conn.remoteAddress,
+        topic: req.message.topic,
+        transactionId: req.header.transactionId,
+      });
+      return null;
+    }
+    p.checkTransactionState(req);
+    return null;
+  }
+
+  private brokerNameOf(addr: unknown): string | undefined {
+    for (const [name, addrs] of this.brokerAddrTable) for (const a of addrs.values()) if (a === addr) return name;
+    return undefined;
   }
 
   private async onConsumeDirectly(cmd: RemotingCommand, _conn: RemotingConnection): Promise<RemotingCommand> {

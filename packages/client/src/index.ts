@@ -10,6 +10,7 @@ export * from './types.js';
 export * from './api.js';
 export * from './client-instance.js';
 export * from './producer/producer.js';
+export * from './producer/transaction-producer.js';
 export * from './producer/fault.js';
 export * from './producer/selectors.js';
 export * from './consumer/allocate.js';

@@ -1,4 +1,5 @@
-import type { SubscriptionData as WireSubscriptionData } from '@rocketmq-ts/protocol';
+import type { CheckTransactionStateRequestHeader, SubscriptionData as WireSubscriptionData } from '@rocketmq-ts/protocol';
+import type { RemotingConnection } from '@rocketmq-ts/remoting';
 import type { MessageQueue, TopicPublishInfo } from './message-queue.js';
 import type { ReceivedMessage } from './received-message.js';
 
@@ -9,11 +10,25 @@ export type ConsumeType = 'CONSUME_PASSIVELY' | 'CONSUME_ACTIVELY';
 /** What a consumer subscribes to, as HEART_BEAT carries it (remoting.md §3.5); our client sends TAG or SQL92. */
 export type SubscriptionData = WireSubscriptionData & { expressionType: 'TAG' | 'SQL92' };
 
+/** A half message as a broker's transaction check-back carries it, with its transaction id (its UNIQ_KEY). */
+export interface TransactionCheckMessage extends ReceivedMessage {
+  transactionId: string | undefined;
+}
+
+/** A decoded CHECK_TRANSACTION_STATE and the connection to answer on. */
+export interface TransactionCheckRequest {
+  header: ReturnType<typeof CheckTransactionStateRequestHeader.decode>;
+  message: TransactionCheckMessage;
+  conn: RemotingConnection;
+}
+
 /** A producer as the shared client core sees it. */
 export interface ProducerInner {
   readonly group: string;
   publishTopics(): string[];
   updateTopicPublishInfo(topic: string, info: TopicPublishInfo): void;
+  /** Transaction producers only: takes a check-back and answers it later (must not block). */
+  checkTransactionState?(req: TransactionCheckRequest): void;
 }
 
 export interface ConsumeDirectlyResult {

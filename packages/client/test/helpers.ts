@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTopicRequestHeader, RequestCode } from '@rocketmq-ts/protocol';
 import { waitFor } from '@rocketmq-ts/testing';
-import type { ClientLogger, Producer } from '../src/index.js';
+import { LitePullConsumer, type ClientLogger, type Producer, type ReceivedMessage } from '../src/index.js';
 
 export { sleep };
 
@@ -39,4 +39,39 @@ export async function createTopic(producer: Producer, brokerAddr: string, topic:
   });
   await api.call(brokerAddr, api.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header));
   await waitFor(async () => (await api.getTopicRouteInfo(topic)) !== undefined, { timeoutMs: 10_000, message: `route of ${topic}` });
+}
+
+/** A lite pull consumer of every queue of `topic` from the first offset (started; shut it down yourself). */
+export async function readerOf(namesrvAddr: string, topic: string, logger: ClientLogger): Promise<LitePullConsumer> {
+  const lc = new LitePullConsumer({
+    group: uniqueName('CG_READ'),
+    namesrvAddr,
+    logger,
+    consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+    brokerSuspendMaxTimeMillis: 1000,
+  });
+  await lc.start();
+  try {
+    await lc.assign(await lc.fetchMessageQueues(topic));
+  } catch (e) {
+    await lc.shutdown();
+    throw e;
+  }
+  return lc;
+}
+
+/** Polls until `n` messages came or `timeoutMs` passed; returns what came (maybe fewer, maybe more). */
+export async function pollUntil(lc: LitePullConsumer, n: number, timeoutMs: number): Promise<ReceivedMessage[]> {
+  const out: ReceivedMessage[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < n && Date.now() < deadline) out.push(...(await lc.poll(Math.min(500, Math.max(1, deadline - Date.now())))));
+  return out;
+}
+
+/** Everything that arrives within `ms` (to show that nothing, or nothing more, is delivered). */
+export async function pollFor(lc: LitePullConsumer, ms: number): Promise<ReceivedMessage[]> {
+  const out: ReceivedMessage[] = [];
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) out.push(...(await lc.poll(Math.min(500, Math.max(1, deadline - Date.now())))));
+  return out;
 }

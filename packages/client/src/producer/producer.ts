@@ -189,7 +189,11 @@ export class Producer implements ProducerInner {
 
   // ------------------------------------------------------------------ internals
 
-  private ensureRunning(): void {
+  protected get isRunning(): boolean {
+    return this.state === 'RUNNING';
+  }
+
+  protected ensureRunning(): void {
     if (this.state !== 'RUNNING') throw notRunningError('producer', this.state);
   }
 
@@ -254,6 +258,11 @@ export class Producer implements ProducerInner {
     }
     if (lastError !== undefined) throw lastError;
     throw new MQClientError(ResponseCode.RPC_TIME_OUT, `sending to ${msg.topic} timed out after ${timeoutMs} ms`);
+  }
+
+  /** The topic auto-creation template (TBW102 unless configured): every broker that allows auto-creation serves it. */
+  protected get createTopicKey(): string {
+    return this.o.createTopicKey;
   }
 
   private async findPublishInfo(topic: string): Promise<TopicPublishInfo | undefined> {
@@ -341,6 +350,8 @@ export class Producer implements ProducerInner {
         sysFlag |= MessageSysFlag.COMPRESSED_FLAG | MessageSysFlag.COMPRESSION_ZLIB_TYPE;
       }
     }
+    // A transaction's half message (TRAN_MSG, set by TransactionProducer) travels as PREPARED.
+    if (msg.properties.get(MessageConst.PROPERTY_TRANSACTION_PREPARED)?.toLowerCase() === 'true') sysFlag |= MessageSysFlag.TRANSACTION_PREPARED_TYPE;
     const props: MessageProperties = new Map(msg.properties);
     const header: SendMessageRequest = {
       producerGroup: this.group,

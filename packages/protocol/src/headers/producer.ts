@@ -133,6 +133,7 @@ export const EndTransactionRequestHeader = defineHeader('EndTransactionRequestHe
   fromTransactionCheck: { t: 'bool' },
   msgId: { t: 'string', req: true },
   transactionId: { t: 'string' },
+  /** Broker name (RpcRequestHeader): the first phase names the half's broker, a check answer echoes the check's. */
   bname: { t: 'string' },
 });
 

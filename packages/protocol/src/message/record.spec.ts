@@ -171,6 +171,27 @@ describe('record codec: byte-exact V1 / IPv4 layout', () => {
     expect(d.properties.size).toBe(0);
   });
 
+  it('untrustedStoreSize reads a check-back body whose TOTALSIZE is 0 or stale, and nothing else changes', () => {
+    const a = encodeMessageRecordToBuffer(base);
+    const zero = Buffer.from(a);
+    zero.writeInt32BE(0, 0);
+    expect(() => decodeMessageRecord(zero)).toThrow('bad record size 0');
+    const d = decodeMessageRecord(zero, 0, { untrustedStoreSize: true });
+    expect(d.storeSize).toBe(a.length);
+    expect(d).toMatchObject({ topic: base.topic, queueOffset: 42, propertiesString: props });
+    expect(d.body.toString()).toBe('hello');
+    // A size left from another encoding of the message (longer or shorter than these bytes).
+    for (const stale of [a.length + 30, a.length - 3]) {
+      const b = Buffer.from(a);
+      b.writeInt32BE(stale, 0);
+      expect(() => decodeMessageRecord(b)).toThrow();
+      expect(decodeMessageRecord(b, 0, { untrustedStoreSize: true }).properties.get('KEYS')).toBe('k1 k2');
+    }
+    // Still bounded by the buffer: a cut record fails.
+    expect(() => decodeMessageRecord(zero.subarray(0, a.length - 1), 0, { untrustedStoreSize: true })).toThrow('bad properties length');
+    expect(() => decodeMessageRecord(zero.subarray(0, 40), 0, { untrustedStoreSize: true })).toThrow('bad record size');
+  });
+
   it('iterates concatenated records and stops at a BLANK', () => {
     const a = encodeMessageRecordToBuffer(base);
     const b = encodeMessageRecordToBuffer({ ...base, queueOffset: 43, body: Buffer.from('world!') });

@@ -179,6 +179,12 @@ export interface DecodeOptions {
   readBody?: boolean;
   /** Parse the properties into a Map. Default true. */
   decodeProperties?: boolean;
+  /**
+   * The TOTALSIZE field may be wrong (a transaction check-back body: the broker encodes the half
+   * with storeSize 0, or a stale size after changing topic and properties). The record is then read
+   * field by field up to the end of `buf`, and `storeSize` reports the bytes it actually took.
+   */
+  untrustedStoreSize?: boolean;
 }
 
 /** Thrown by decodeMessageRecord for bytes that are not a valid record. */
@@ -196,9 +202,11 @@ function isMessageMagic(magic: number): boolean {
 /** Decodes the record at `pos`. The body is a subarray of `buf` (no copy). */
 export function decodeMessageRecord(buf: Buffer, pos = 0, opts: DecodeOptions = {}): DecodedMessage {
   if (buf.length - pos < 8) throw new RecordDecodeError('record header truncated');
-  const storeSize = buf.readInt32BE(pos);
+  const trustSize = opts.untrustedStoreSize !== true;
+  let storeSize = buf.readInt32BE(pos);
   const magic = buf.readInt32BE(pos + 4);
   if (!isMessageMagic(magic)) throw new RecordDecodeError(`bad magic 0x${(magic >>> 0).toString(16)}`);
+  if (!trustSize) storeSize = buf.length - pos;
   if (storeSize < messageRecordSize(0, 0, 0) || pos + storeSize > buf.length) throw new RecordDecodeError(`bad record size ${storeSize}`);
   const end = pos + storeSize;
   const bodyCRC = buf.readInt32BE(pos + 8);
@@ -237,8 +245,9 @@ export function decodeMessageRecord(buf: Buffer, pos = 0, opts: DecodeOptions = 
   p += topicLen;
   const propsLen = buf.readInt16BE(p);
   p += 2;
-  if (propsLen < 0 || p + propsLen !== end) throw new RecordDecodeError(`bad properties length ${propsLen}`);
+  if (propsLen < 0 || (trustSize ? p + propsLen !== end : p + propsLen > end)) throw new RecordDecodeError(`bad properties length ${propsLen}`);
   const propertiesString = propsLen > 0 ? buf.toString('utf8', p, p + propsLen) : '';
+  if (!trustSize) storeSize = p + propsLen - pos;
   return {
     topic,
     flag,
