@@ -102,7 +102,9 @@ async function popUntil(topic: string, group: string, want: number, ms: number, 
     if (p.msgs.length > 0) {
       got.push(p);
       n += p.msgs.length;
-    } else {await sleep(200);}
+    } else {
+      await sleep(200);
+    }
   }
   return got;
 }

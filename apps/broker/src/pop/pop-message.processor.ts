@@ -122,8 +122,9 @@ export class PopMessageProcessor {
       try {
         compileSql92(sub.subString);
       } catch (e) {
-        if (e instanceof FilterSyntaxError)
-          {return fail(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `parse the consumer's subscription[${sub.subString}] failed: ${e.message}`);}
+        if (e instanceof FilterSyntaxError) {
+          return fail(ResponseCode.SUBSCRIPTION_PARSE_FAILED, `parse the consumer's subscription[${sub.subString}] failed: ${e.message}`);
+        }
         throw e;
       }
     } else if (sub.expressionType !== 'TAG') {
