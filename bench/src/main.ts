@@ -166,6 +166,9 @@ function ratios(rows: Row[]): Ratio[] {
   const asyncMaster = find(SCENARIOS.asyncMaster.scenario, 'rocketmq-ts');
   const lone = find(SCENARIOS.async.scenario, 'rocketmq-ts');
   if (asyncMaster && lone) out.push({ label: 'ASYNC_MASTER with a slave / a lone master (async send)', value: asyncMaster.msgsPerSec / lone.msgsPerSec });
+  const popAck = find(SCENARIOS.popAck.scenario, 'rocketmq-ts');
+  const pull = find(SCENARIOS.consume.scenario, 'rocketmq-ts');
+  if (popAck && pull) out.push({ label: 'pop + ack each / pull consume', value: popAck.msgsPerSec / pull.msgsPerSec });
   const tx = find(SCENARIOS.transaction.scenario, 'rocketmq-ts');
   if (tx && lone) out.push({ label: 'transactional send (half + commit) / normal send (async)', value: tx.msgsPerSec / lone.msgsPerSec });
   const sync = find(SCENARIOS.sync.scenario, 'rocketmq-ts');

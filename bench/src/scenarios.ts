@@ -29,6 +29,7 @@ export const SCENARIOS = {
   sync: { scenario: 'send, sync durability, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
   latency: { scenario: 'send, 1 in flight (latency)', inflight: 1, perRequest: 1, requests: plan.latencyRequests },
   consume: { scenario: 'consume from the tail, 32 msgs/pull', inflight: 1, perRequest: 32, requests: 0 },
+  popAck: { scenario: 'pop + ack each, 32 msgs/pop', inflight: 1, perRequest: 32, requests: 0 },
   transaction: { scenario: 'transactional send (half + commit), 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests / 2 },
   syncMaster: { scenario: 'send, replicated before the reply, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
   asyncMaster: { scenario: 'send, replicated after the reply, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },

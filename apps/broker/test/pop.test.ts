@@ -236,6 +236,18 @@ describe('POP', () => {
     expect((await ack('POP_E', 'G_POP_E', p.handles[0]!)).code).toBe(ResponseCode.SUCCESS);
   });
 
+  it('/metrics counts revive records and revived messages', async () => {
+    const m = await broker.metrics();
+    const value = (name: string, label: string): number => {
+      const line = m.split('\n').find((l) => l.startsWith(name + '{') && l.includes(label));
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    expect(value('rocketmq_pop_revive_retry_messages_total', 'topic="POP_B"')).toBe(2);
+    expect(value('rocketmq_pop_revive_in_message_total', 'revive_message_type="ck"')).toBeGreaterThanOrEqual(3);
+    expect(value('rocketmq_pop_revive_in_message_total', 'revive_message_type="ack"')).toBeGreaterThanOrEqual(2);
+    expect(m).toMatch(/rocketmq_pop_revive_lag\{[^}]*queue_id="0"[^}]*\} \d+/);
+  });
+
   it('kill -9 with pops pending: un-acked messages come back after the restart, acked ones do not, unpopped ones are still there', async () => {
     expect((await c.createTopic('POP_F', 1)).code).toBe(ResponseCode.SUCCESS);
     for (let i = 0; i < 5; i++) expect((await c.send('POP_F', `f${i}`, { queueId: 0 })).code).toBe(ResponseCode.SUCCESS);

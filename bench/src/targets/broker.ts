@@ -3,7 +3,7 @@ import { RemotingClient } from '@rocketmq-ts/remoting';
 import { RemotingCommand, RequestCode, ResponseCode, SerializeType, decodeOffsetMsgId, encodeBatchBody, nextOpaque } from '@rocketmq-ts/protocol';
 import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
 import type { Row } from '../report.js';
-import { PAYLOAD, SCENARIOS, measure, medianRow, rowFrom, wanted } from '../scenarios.js';
+import { PAYLOAD, SCENARIOS, measure, medianRow, plan, rowFrom, wanted } from '../scenarios.js';
 import { processCpuMicros, RssSampler } from '../stats.js';
 import { profileNodeArgs } from '../profile.js';
 
@@ -178,11 +178,61 @@ async function consumeAll(client: RemotingClient, addr: string): Promise<number>
   return total;
 }
 
+/**
+ * RocketMQ 5 consumption: every queue popped (32 at a time, one pop in flight per queue) by a new
+ * group, and each message acked on its own (ACK_MESSAGE, the acks of one pop in flight together),
+ * until the topic is drained or `limit` messages were consumed.
+ */
+async function popAckAll(client: RemotingClient, addr: string, brokerName: string, limit: number): Promise<number> {
+  let total = 0;
+  const group = `bench-pop-${Date.now()}`;
+  await Promise.all(
+    Array.from({ length: QUEUES }, async (_, q) => {
+      while (total < limit) {
+        const cmd = RemotingCommand.request(RequestCode.POP_MESSAGE, {
+          consumerGroup: group,
+          topic: TOPIC,
+          queueId: String(q),
+          maxMsgNums: '32',
+          invisibleTime: '60000',
+          pollTime: '0',
+          bornTime: String(Date.now()),
+          initMode: '0',
+          expType: 'TAG',
+          exp: '*',
+        });
+        cmd.serializeType = SerializeType.ROCKETMQ;
+        const r = await client.invoke(addr, cmd, 10_000);
+        if (r.code !== ResponseCode.SUCCESS || !r.body) return;
+        const start = (r.ext('startOffsetInfo') ?? '').split(' ')[2] ?? '0';
+        const handle = `${start} ${r.ext('popTime')} ${r.ext('invisibleTime')} ${r.ext('reviveQid')} 0 ${brokerName} ${q}`;
+        // Record boundaries from TOTALSIZE, queue offsets from the QUEUEOFFSET field.
+        const acks: Promise<RemotingCommand>[] = [];
+        for (let pos = 0; pos + 28 <= r.body.length; pos += r.body.readInt32BE(pos)) {
+          const offset = String(Number(r.body.readBigInt64BE(pos + 20)));
+          const ack = RemotingCommand.request(RequestCode.ACK_MESSAGE, {
+            consumerGroup: group,
+            topic: TOPIC,
+            queueId: String(q),
+            extraInfo: `${handle} ${offset}`,
+            offset,
+          });
+          ack.serializeType = SerializeType.ROCKETMQ;
+          acks.push(client.invoke(addr, ack, 10_000));
+        }
+        for (const a of await Promise.all(acks)) if (a.code !== ResponseCode.SUCCESS) throw new Error(`ack failed: ${a.code} ${a.remark ?? ''}`);
+        total += acks.length;
+      }
+    }),
+  );
+  return total;
+}
+
 export async function runBrokerScenarios(): Promise<Row[]> {
   const rows: Row[] = [];
   const name = 'rocketmq-ts';
   for (const flush of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
-    if (flush === 'SYNC_FLUSH' ? !wanted('sync') : !(['async', 'batch', 'latency', 'consume', 'transaction'] as const).some(wanted)) continue;
+    if (flush === 'SYNC_FLUSH' ? !wanted('sync') : !(['async', 'batch', 'latency', 'consume', 'transaction', 'popAck'] as const).some(wanted)) continue;
     const b = await startBroker(flush);
     const client = new RemotingClient();
     try {
@@ -199,6 +249,28 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
       if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
       if (wanted('transaction')) rows.push(await measure(SCENARIOS.transaction, name, label, pid, transactionSender(client, b.addr)));
+      if (wanted('popAck')) {
+        rows.push(
+          await medianRow(async () => {
+            const rss = new RssSampler(pid);
+            rss.start();
+            const cpu0 = processCpuMicros(pid);
+            const t0 = performance.now();
+            const n = await popAckAll(client, b.addr, 'bench-broker', plan.consumeMessages);
+            return rowFrom(
+              SCENARIOS.popAck.scenario,
+              name,
+              label,
+              n,
+              performance.now() - t0,
+              undefined,
+              (processCpuMicros(pid) - cpu0) / Math.max(1, n),
+              rss.stop(),
+              `${QUEUES} queues, 1 pop in flight each, 32 acks in flight after it`,
+            );
+          }),
+        );
+      }
       if (!wanted('consume')) continue;
       rows.push(
         await medianRow(async () => {

@@ -35,6 +35,17 @@ export const METRIC = {
     labelNames: ['role'],
   },
   storageDiskUsedRatio: { name: 'rocketmq_storage_disk_used_ratio', help: 'Used fraction (0-1) of the disk holding the commit log', labelNames: [] },
+  popReviveInMessageTotal: {
+    name: 'rocketmq_pop_revive_in_message_total',
+    help: 'POP checkpoint and ack records read by the revive service',
+    labelNames: ['revive_message_type'],
+  },
+  popReviveRetryMessagesTotal: {
+    name: 'rocketmq_pop_revive_retry_messages_total',
+    help: 'Un-acked popped messages put back into their pop retry topic',
+    labelNames: ['topic', 'consumer_group'],
+  },
+  popReviveLag: { name: 'rocketmq_pop_revive_lag', help: 'Records of a revive queue not yet settled by the revive service', labelNames: ['queue_id'] },
   halfMessages: { name: 'rocketmq_half_messages', help: 'Transactions waiting for their commit or rollback (open half messages)', labelNames: ['topic'] },
   commitMessagesTotal: { name: 'rocketmq_commit_messages_total', help: 'Transactions committed', labelNames: ['topic'] },
   rollbackMessagesTotal: { name: 'rocketmq_rollback_messages_total', help: 'Transactions rolled back', labelNames: ['topic'] },

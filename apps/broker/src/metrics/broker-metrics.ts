@@ -59,6 +59,9 @@ export class BrokerMetrics {
   private readonly rpcSeries = new Map<number, HistogramSeries>();
   private sources: MetricsSources | null = null;
   private halfMessagesSource: (() => Map<string, number>) | null = null;
+  private reviveLagSource: (() => number[]) | null = null;
+  private readonly reviveIn;
+  private readonly reviveRetry;
   private readonly commits;
   private readonly rollbacks;
   private readonly checks;
@@ -89,6 +92,15 @@ export class BrokerMetrics {
       collect: (g) => {
         g.reset();
         for (const [topic, n] of this.halfMessagesSource?.() ?? []) g.set({ topic }, n);
+      },
+    });
+    this.reviveIn = counter(r, METRIC.popReviveInMessageTotal);
+    this.reviveRetry = counter(r, METRIC.popReviveRetryMessagesTotal);
+    gauge(r, {
+      ...METRIC.popReviveLag,
+      collect: (g) => {
+        g.reset();
+        (this.reviveLagSource?.() ?? []).forEach((n, q) => g.set({ queue_id: String(q) }, n));
       },
     });
     this.commits = counter(r, METRIC.commitMessagesTotal);
@@ -151,6 +163,19 @@ export class BrokerMetrics {
   /** Open transactions per topic, read at scrape time. */
   bindHalfMessages(f: () => Map<string, number>): void {
     this.halfMessagesSource = f;
+  }
+
+  bindReviveLag(f: () => number[]): void {
+    this.reviveLagSource = f;
+  }
+
+  /** Revive records read for the first time, by tag (ck, ack, bAck). */
+  reviveRead(type: string, n: number): void {
+    if (n > 0) this.reviveIn.labels({ revive_message_type: type }).inc(n);
+  }
+
+  revivedToRetry(topic: string, group: string): void {
+    this.reviveRetry.labels({ topic, consumer_group: group }).inc();
   }
 
   transactionEnded(topic: string, how: 'commit' | 'rollback'): void {

@@ -1,16 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MessageConst } from '@rocketmq-ts/common';
-import {
-  POP_ACK_TAG,
-  POP_CK_TAG,
-  encodeAckMsg,
-  encodeCheckPoint,
-  encodeProperties,
-  popRetryTopic,
-  reviveTopic,
-  type AckMsg,
-  type PopCheckPoint,
-} from '@rocketmq-ts/protocol';
+import { POP_ACK_TAG, POP_CK_TAG, encodeAckMsg, encodeCheckPoint, popRetryTopic, reviveTopic, type AckMsg, type PopCheckPoint } from '@rocketmq-ts/protocol';
 import { PutMessageStatus, type MessageStore, type PutMessageResult } from '@rocketmq-ts/store';
 import { BrokerState } from '../broker-state.js';
 import type { BrokerConfig } from '../config.js';
@@ -62,20 +52,20 @@ export class PopRecordsService {
   /** Appends an ack of one message, delivered at the checkpoint's revive time. */
   writeAck(ack: AckMsg, reviveQid: number, invisibleTime: number): PutMessageResult | Promise<PutMessageResult> {
     const uniq = `${ack.topic}@${ack.queueId}@${ack.ackOffset}@${ack.consumerGroup}@${ack.popTime}@${ack.brokerName}@${POP_ACK_TAG}`;
-    return this.put(reviveQid, encodeAckMsg(ack), POP_ACK_TAG, uniq, ack.popTime + invisibleTime);
+    // One ack per consumed message: the JSON is built directly (same text as encodeAckMsg).
+    const json =
+      ack.ackOffsetList === undefined
+        ? `{"ao":${ack.ackOffset},"bn":${JSON.stringify(ack.brokerName)},"c":${JSON.stringify(ack.consumerGroup)},"pt":${ack.popTime},"q":${ack.queueId},"so":${ack.startOffset},"t":${JSON.stringify(ack.topic)}}`
+        : encodeAckMsg(ack);
+    return this.put(reviveQid, json, POP_ACK_TAG, uniq, ack.popTime + invisibleTime);
   }
 
   private put(queueId: number, json: string, tag: string, uniq: string, deliverAt: number): PutMessageResult | Promise<PutMessageResult> {
-    const props = new Map([
-      [MessageConst.PROPERTY_TAGS, tag],
-      [MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, uniq],
-      ['TIMER_DELIVER_MS', String(deliverAt)],
-    ]);
     return this.store.putMessageNow({
       topic: this.reviveTopic,
       queueId,
       body: Buffer.from(json, 'utf8'),
-      propertiesString: encodeProperties(props),
+      propertiesString: `${MessageConst.PROPERTY_TAGS}\u0001${tag}\u0002${MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX}\u0001${uniq}\u0002TIMER_DELIVER_MS\u0001${deliverAt}\u0002`,
       bornHost: this.state.storeHost,
       waitStoreMsgOK: false,
     });

@@ -21,6 +21,7 @@ import { createLogger } from '@rocketmq-ts/remoting';
 import { GetMessageStatus, type MessageStore } from '@rocketmq-ts/store';
 import { BrokerState } from '../broker-state.js';
 import type { BrokerConfig } from '../config.js';
+import { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
 import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
@@ -49,6 +50,8 @@ export class PopReviveService {
   revivedTotal = 0;
   /** Per revive queue: checkpoints revived past the committed offset (behind one still pending). */
   private readonly doneBeyondOffset: Set<number>[] = [];
+  /** Per revive queue: records below this offset were counted in the metrics already. */
+  private readonly countedTo: number[] = [];
 
   constructor(
     @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
@@ -58,7 +61,16 @@ export class PopReviveService {
     private readonly topics: TopicConfigManager,
     private readonly groups: SubscriptionGroupManager,
     private readonly offsets: ConsumerOffsetManager,
-  ) {}
+    private readonly metrics: BrokerMetrics,
+  ) {
+    metrics.bindReviveLag(() =>
+      Array.from({ length: this.config.reviveQueueNum }, (_, q) => {
+        const topic = this.records.reviveTopic;
+        const done = Math.max(this.offsets.queryOffset(REVIVE_GROUP, topic, q), this.store.getMinOffsetInQueue(topic, q));
+        return Math.max(0, this.store.getMaxOffsetInQueue(topic, q) - done);
+      }),
+    );
+  }
 
   /**
    * After a restart the pop offsets in consumerOffset.json may be older than the checkpoints
@@ -161,6 +173,11 @@ export class PopReviveService {
       }
       for (let i = 0; i < r.messageBuffers.length; i++) {
         const m = decodeMessageRecord(r.messageBuffers[i]!);
+        const qo = r.messageQueueOffsets[i]!;
+        if (qo >= (this.countedTo[q] ?? 0)) {
+          this.countedTo[q] = qo + 1;
+          this.metrics.reviveRead(m.properties.get(MessageConst.PROPERTY_TAGS) ?? 'unknown', 1);
+        }
         const deliver = Number(m.properties.get('TIMER_DELIVER_MS') ?? 0);
         if (deliver > latestDeliver) latestDeliver = deliver;
         const tag = m.properties.get(MessageConst.PROPERTY_TAGS);
@@ -256,6 +273,7 @@ export class PopReviveService {
         return -1;
       }
       n++;
+      this.metrics.revivedToRetry(ck.topic, ck.cid);
     }
     return n;
   }

@@ -54,7 +54,8 @@ export function parseExtraInfo(s: string): ExtraInfo | undefined {
   if (f.length < 7) return undefined;
   const n = (i: number): number => {
     const v = f[i] ?? '';
-    return /^-?\d+$/.test(v) ? Number(v) : NaN;
+    const x = Number(v);
+    return v !== '' && Number.isInteger(x) ? x : NaN;
   };
   const e: ExtraInfo = {
     ckQueueOffset: n(0),
