@@ -19,6 +19,7 @@ import { TopicConfigManager } from './topic/topic-config-manager.js';
 import { TransactionalMessageService } from './transaction/transactional-message.service.js';
 import { TransactionCheckService } from './transaction/transaction-check.service.js';
 import { PopReviveService } from './pop/pop-revive.service.js';
+import { ConsumerOrderInfoManager } from './pop/consumer-order-info.js';
 
 /**
  * The broker's lifecycle on Nest's hooks; it holds no request logic. Order: load (metadata files,
@@ -47,6 +48,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     private readonly transactions: TransactionalMessageService,
     private readonly transactionCheck: TransactionCheckService,
     private readonly popRevive: PopReviveService,
+    private readonly orderInfo: ConsumerOrderInfoManager,
     metrics: BrokerMetrics,
     lag: ConsumerLagService,
   ) {
@@ -104,6 +106,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     const groups = await this.groups.load();
     const offsets = await this.offsets.load();
     const delays = await this.schedule.load();
+    await this.orderInfo.load();
     this.log.info(`metadata loaded: ${topics} topics, ${groups} subscription groups, ${offsets} offset tables, ${delays} delay offsets`);
     this.recovery = await this.store.load();
     const r = this.recovery;
@@ -128,10 +131,10 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
       this.transactionCheck.start();
       this.popRevive.start();
     }
-    this.every(
-      this.config.flushConsumerOffsetInterval,
-      () => void this.offsets.persist().catch((e: unknown) => this.log.warn(`cannot persist consumer offsets: ${String(e)}`)),
-    );
+    this.every(this.config.flushConsumerOffsetInterval, () => {
+      void this.offsets.persist().catch((e: unknown) => this.log.warn(`cannot persist consumer offsets: ${String(e)}`));
+      void this.orderInfo.persist().catch((e: unknown) => this.log.warn(`cannot persist consumerOrderInfo.json: ${String(e)}`));
+    });
     this.clients.start();
     this.state.state = 'running';
     this.log.info(`store started (${this.config.store.flushDiskType}), role ${this.config.brokerRole}`);
@@ -184,6 +187,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     await this.beforeShutdown();
     await this.schedule.persist().catch((e: unknown) => this.log.error(`cannot persist delay offsets: ${String(e)}`));
     await this.offsets.persist(true).catch((e: unknown) => this.log.error(`cannot persist consumer offsets: ${String(e)}`));
+    await this.orderInfo.persist().catch((e: unknown) => this.log.error(`cannot persist consumerOrderInfo.json: ${String(e)}`));
     await this.store.shutdown();
     this.state.state = 'stopped';
     this.log.info('store flushed and closed');

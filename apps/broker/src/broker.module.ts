@@ -27,6 +27,7 @@ import { EndTransactionProcessor } from './processor/end-transaction.processor.j
 import { TransactionalMessageService } from './transaction/transactional-message.service.js';
 import { TransactionCheckService } from './transaction/transaction-check.service.js';
 import { PopRecordsService } from './pop/pop-records.service.js';
+import { ConsumerOrderInfoManager } from './pop/consumer-order-info.js';
 import { PopMessageProcessor } from './pop/pop-message.processor.js';
 import { AckMessageProcessor } from './pop/ack-message.processor.js';
 import { PopReviveService } from './pop/pop-revive.service.js';
@@ -100,6 +101,7 @@ function providers(ctx: BrokerContext): Provider[] {
       useFactory: () => new SubscriptionGroupManager(join(cfgDir, 'subscriptionGroup.json'), () => c.autoCreateSubscriptionGroup),
     },
     { provide: ConsumerOffsetManager, useFactory: () => new ConsumerOffsetManager(join(cfgDir, 'consumerOffset.json')) },
+    { provide: ConsumerOrderInfoManager, useFactory: () => new ConsumerOrderInfoManager(join(cfgDir, 'consumerOrderInfo.json')) },
     { provide: ConsumerManager, useFactory: () => new ConsumerManager(c.channelExpiredTimeout) },
     { provide: ProducerManager, useFactory: () => new ProducerManager(c.channelExpiredTimeout) },
     { provide: RebalanceLockManager, useFactory: () => new RebalanceLockManager() },

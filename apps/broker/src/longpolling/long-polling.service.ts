@@ -75,6 +75,16 @@ export class LongPollingService {
     for (const h of woken) h.wake();
   }
 
+  /** Answers every request parked on a queue (a FIFO queue unblocked by an ack has new work without a new message). */
+  wakeAll(topic: string, queueId: number): void {
+    const key = topic + '@' + queueId;
+    const list = this.held.get(key);
+    if (!list) return;
+    this.held.delete(key);
+    this.count -= list.length;
+    for (const h of list) h.wake();
+  }
+
   expire(now: number): void {
     if (this.count === 0) return;
     const due: HeldPull[] = [];

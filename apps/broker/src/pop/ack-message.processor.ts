@@ -21,7 +21,10 @@ import { BrokerState } from '../broker-state.js';
 import type { BrokerConfig } from '../config.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
+import { ConsumerOrderInfoManager } from './consumer-order-info.js';
 import { PopRecordsService, putOk } from './pop-records.service.js';
+import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
+import { LongPollingService } from '../longpolling/long-polling.service.js';
 
 type Fail = (code: number, remark: string) => RemotingCommand;
 
@@ -38,6 +41,9 @@ export class AckMessageProcessor {
     private readonly topics: TopicConfigManager,
     private readonly records: PopRecordsService,
     private readonly state: BrokerState,
+    private readonly offsets: ConsumerOffsetManager,
+    private readonly orderInfo: ConsumerOrderInfoManager,
+    private readonly longPolling: LongPollingService,
   ) {}
 
   /** Common checks; returns the parsed handle or an error reply. */
@@ -57,7 +63,7 @@ export class AckMessageProcessor {
     if (h.offset < min || offsetTooBig(max)) return fail(ResponseCode.NO_MESSAGE, `offset ${h.offset} is not in queue ${h.queueId} [${min}, ${max})`);
     const e = parseExtraInfo(h.extraInfo);
     if (e === undefined) return fail(ResponseCode.INVALID_PARAMETER, `malformed extraInfo (receipt handle): ${h.extraInfo}`);
-    if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) return fail(ResponseCode.SYSTEM_ERROR, 'FIFO (order) pop is not supported by this broker yet');
+    if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) return e;
     if (e.reviveQid < 0 || e.reviveQid >= this.config.reviveQueueNum) return fail(ResponseCode.INVALID_PARAMETER, `reviveQid ${e.reviveQid} is out of range`);
     return e;
   }
@@ -68,6 +74,7 @@ export class AckMessageProcessor {
     const h = AckMessageRequestHeader.decode(req.extFields);
     const e = this.check(fail, h, (max) => h.offset > max);
     if (e instanceof RemotingCommand) return e;
+    if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) return this.ackOrderly(req, h.consumerGroup, h.topic, h.queueId, h.offset, e.popTime);
     const r = await settle(
       this.records.writeAck(
         {
@@ -94,6 +101,18 @@ export class AckMessageProcessor {
     if (h.invisibleTime < 0) return fail(ResponseCode.INVALID_PARAMETER, `invisibleTime ${h.invisibleTime} is negative`);
     const e = this.check(fail, h, (max) => h.offset >= max);
     if (e instanceof RemotingCommand) return e;
+    if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) {
+      // FIFO: the message's own visibility time moves; the batch's pop time stays.
+      const now = Date.now();
+      const committed = this.offsets.queryOffset(h.consumerGroup, h.topic, h.queueId);
+      const popTime = h.offset < committed ? undefined : this.orderInfo.changeInvisible(h.topic, h.consumerGroup, h.queueId, h.offset, now + h.invisibleTime);
+      const pt = popTime ?? e.popTime;
+      return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, {
+        popTime: String(pt),
+        invisibleTime: String(now + h.invisibleTime - pt),
+        reviveQid: String(POP_ORDER_REVIVE_QUEUE),
+      });
+    }
     // A new checkpoint hides the message from now on; then the old one is acked for it.
     const now = Date.now();
     const ck = await settle(
@@ -136,6 +155,19 @@ export class AckMessageProcessor {
       invisibleTime: String(h.invisibleTime),
       reviveQid: String(e.reviveQid),
     });
+  }
+
+  /** FIFO ack: the group's offset moves to the first message of the batch not acked yet; parked pops of the queue are woken. */
+  private ackOrderly(req: RemotingCommand, group: string, topic: string, queueId: number, offset: number, popTime: number): RemotingCommand {
+    const committed = this.offsets.queryOffset(group, topic, queueId);
+    if (offset < committed) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+    const next = this.orderInfo.commitAndNext(topic, group, queueId, offset, popTime);
+    if (next === -1)
+      {return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `offset ${offset} was not handed out by the last FIFO pop of queue ${queueId}`);}
+    if (next === -2) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null); // an older batch: nothing to do
+    if (next > committed) this.offsets.commitOffset(group, topic, queueId, next);
+    this.longPolling.wakeAll(topic, queueId);
+    return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
   }
 
   /**

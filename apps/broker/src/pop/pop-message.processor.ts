@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { MixAll } from '@rocketmq-ts/common';
 import {
   FilterSyntaxError,
+  POP_ORDER_REVIVE_QUEUE,
   PROPERTY_POP_CK,
   PermName,
   PopMessageRequestHeader,
@@ -30,6 +31,7 @@ import { arrivalMatcher, compileSql92, filterFor } from '../processor/message-fi
 import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
+import { ConsumerOrderInfoManager } from './consumer-order-info.js';
 import { PopRecordsService, putOk } from './pop-records.service.js';
 
 type PopHeader = ReturnType<typeof PopMessageRequestHeader.decode>;
@@ -46,6 +48,7 @@ interface PopBatch {
   restNum: number;
   startOffsetInfo: string[];
   msgOffsetInfo: string[];
+  orderCountInfo: string[];
 }
 
 /**
@@ -72,6 +75,7 @@ export class PopMessageProcessor {
     private readonly offsets: ConsumerOffsetManager,
     private readonly longPolling: LongPollingService,
     private readonly records: PopRecordsService,
+    private readonly orderInfo: ConsumerOrderInfoManager,
     private readonly metrics: BrokerMetrics,
     private readonly stats: BrokerStatsSampler,
     private readonly state: BrokerState,
@@ -115,7 +119,6 @@ export class PopMessageProcessor {
     const group = this.groups.find(h.consumerGroup);
     if (!group) return fail(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group [${h.consumerGroup}] does not exist`);
     if (!group.consumeEnable) return fail(ResponseCode.NO_PERMISSION, `subscription group no permission, ${h.consumerGroup}`);
-    if (h.order === true) return fail(ResponseCode.SYSTEM_ERROR, 'FIFO (order) pop is not supported by this broker yet');
     const sub = this.subscription(h);
     if (sub.expressionType === 'SQL92') {
       if (!this.config.enablePropertyFilter) return fail(ResponseCode.SYSTEM_ERROR, 'The broker does not support consumer to filter message by SQL92');
@@ -133,12 +136,14 @@ export class PopMessageProcessor {
     const filter = filterFor(sub);
 
     const popTime = Date.now();
-    const reviveQid = this.records.nextReviveQid();
+    const order = h.order === true;
+    const reviveQid = order ? POP_ORDER_REVIVE_QUEUE : this.records.nextReviveQid();
     const retryTopic = this.records.retryTopic(h.consumerGroup, h.topic);
-    const hasRetry = this.topics.get(retryTopic) !== undefined;
+    // FIFO pops never read the retry topic: a failed message is retried in place.
+    const hasRetry = !order && this.topics.get(retryTopic) !== undefined;
     const randomQ = Math.floor(Math.random() * 100);
     const retryFirst = hasRetry && randomQ < this.config.popFromRetryProbability;
-    const batch: PopBatch = { records: [], bytes: 0, restNum: 0, startOffsetInfo: [], msgOffsetInfo: [] };
+    const batch: PopBatch = { records: [], bytes: 0, restNum: 0, startOffsetInfo: [], msgOffsetInfo: [], orderCountInfo: [] };
     const ctx = { h, popTime, reviveQid, batch };
     if (retryFirst) await this.popQueue(ctx, retryTopic, 0, undefined);
     if (h.queueId < 0) {
@@ -156,6 +161,7 @@ export class PopMessageProcessor {
       restNum: String(batch.restNum),
       ...(batch.startOffsetInfo.length > 0 ? { startOffsetInfo: batch.startOffsetInfo.join(';') } : {}),
       ...(batch.msgOffsetInfo.length > 0 ? { msgOffsetInfo: batch.msgOffsetInfo.join(';') } : {}),
+      ...(batch.orderCountInfo.length > 0 ? { orderCountInfo: batch.orderCountInfo.join(';') } : {}),
     };
     if (batch.records.length > 0) {
       const res = RemotingCommand.responseTo(req, ResponseCode.SUCCESS, 'FOUND', header);
@@ -233,6 +239,13 @@ export class PopMessageProcessor {
       batch.restNum += Math.max(0, this.store.getMaxOffsetInQueue(topic, queueId) - Math.max(0, off));
       return;
     }
+    const order = h.order === true;
+    const now = Date.now();
+    if (order && this.orderInfo.isBlocked(topic, group, queueId, h.attemptId, now)) {
+      const off = this.offsets.queryOffset(group, topic, queueId);
+      batch.restNum += Math.max(0, this.store.getMaxOffsetInQueue(topic, queueId) - Math.max(0, off));
+      return;
+    }
     this.busy.add(lockKey);
     try {
       let offset = await this.popOffset(group, topic, queueId, isRetry ? 0 : h.initMode);
@@ -251,7 +264,24 @@ export class PopMessageProcessor {
         r = await this.store.getMessage(group, topic, queueId, offset, want, undefined, filter);
       }
       const flag = topicFlag(topic);
-      if (r.status === GetMessageStatus.FOUND && r.messageBuffers.length > 0) {
+      if (order && r.status === GetMessageStatus.FOUND && r.messageBuffers.length > 0) {
+        // FIFO: no checkpoint; the batch is remembered, the offset stays at its head until acked.
+        const qOffsets = r.messageQueueOffsets;
+        const counts = this.orderInfo.update(topic, group, queueId, ctx.popTime, h.invisibleTime, qOffsets, h.attemptId ?? '');
+        batch.startOffsetInfo.push(`${flag} ${queueId} ${offset}`);
+        batch.msgOffsetInfo.push(`${flag} ${queueId} ${qOffsets.join(',')}`);
+        let minCount = Number.MAX_SAFE_INTEGER;
+        for (const o of qOffsets) {
+          const n = counts.get(o) ?? 0;
+          if (n > 0) batch.orderCountInfo.push(`${flag} qo${queueId}%${o} ${n}`);
+          minCount = Math.min(minCount, n);
+        }
+        batch.orderCountInfo.push(`${flag} ${queueId} ${minCount}`);
+        for (const b of r.messageBuffers) {
+          batch.records.push(b);
+          batch.bytes += b.length;
+        }
+      } else if (r.status === GetMessageStatus.FOUND && r.messageBuffers.length > 0) {
         const qOffsets = r.messageQueueOffsets;
         const ck = {
           startOffset: offset,
