@@ -162,8 +162,9 @@ export class AckMessageProcessor {
     const committed = this.offsets.queryOffset(group, topic, queueId);
     if (offset < committed) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
     const next = this.orderInfo.commitAndNext(topic, group, queueId, offset, popTime);
-    if (next === -1)
-      {return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `offset ${offset} was not handed out by the last FIFO pop of queue ${queueId}`);}
+    if (next === -1) {
+      return RemotingCommand.responseTo(req, ResponseCode.MESSAGE_ILLEGAL, `offset ${offset} was not handed out by the last FIFO pop of queue ${queueId}`);
+    }
     if (next === -2) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null); // an older batch: nothing to do
     if (next > committed) this.offsets.commitOffset(group, topic, queueId, next);
     this.longPolling.wakeAll(topic, queueId);
