@@ -166,4 +166,21 @@ describe('FIFO POP', () => {
       expect(seen[q]).toEqual(want);
     }
   });
+
+  it('pop groups side by side with pull: consume stats show the lag, a reset moves a FIFO group back and forgets its batch', async () => {
+    expect((await c.createTopic('FIFO_E', 1)).code).toBe(ResponseCode.SUCCESS);
+    for (let i = 0; i < 5; i++) expect((await c.send('FIFO_E', `e${i}`, { queueId: 0 })).code).toBe(ResponseCode.SUCCESS);
+    const p = await popFifo('FIFO_E', 'G_FIFO_E', { max: 2 });
+    expect(bodies(p)).toEqual(['e0', 'e1']);
+    expect((await ack('FIFO_E', 'G_FIFO_E', p.handles[0]!)).code).toBe(ResponseCode.SUCCESS);
+    const stats = await c.call(RequestCode.GET_CONSUME_STATS, { consumerGroup: 'G_FIFO_E', topic: 'FIFO_E' });
+    expect(stats.code).toBe(ResponseCode.SUCCESS);
+    const text = stats.body!.toString();
+    expect(text).toContain('"brokerOffset":5');
+    expect(text).toContain('"consumerOffset":1');
+    // Reset to the beginning: the batch still out (e1) no longer blocks, everything comes again in order.
+    const r = await c.call(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, { topic: 'FIFO_E', group: 'G_FIFO_E', timestamp: '0', isForce: 'true' }, null, 15_000);
+    expect(r.code).toBe(ResponseCode.SUCCESS);
+    expect(bodies(await popFifo('FIFO_E', 'G_FIFO_E', { max: 3 }))).toEqual(['e0', 'e1', 'e2']);
+  });
 });

@@ -45,6 +45,7 @@ import { BrokerMetrics } from '../metrics/broker-metrics.js';
 import { BrokerStatsSampler } from '../metrics/broker-stats.js';
 import { BrokerState } from '../broker-state.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
+import { ConsumerOrderInfoManager } from '../pop/consumer-order-info.js';
 
 const ok = (req: RemotingCommand, body?: string | Buffer, ext?: Record<string, string>): RemotingCommand =>
   RemotingCommand.responseTo(
@@ -92,6 +93,7 @@ export class AdminBrokerProcessor {
     private readonly metrics: BrokerMetrics,
     private readonly stats: BrokerStatsSampler,
     private readonly state: BrokerState,
+    private readonly orderInfo: ConsumerOrderInfoManager,
   ) {}
 
   /** Metadata lives on the master (a slave copies it from there): writes to a slave are refused. */
@@ -334,6 +336,8 @@ export class AdminBrokerProcessor {
       this.offsets.commitOffset(h.group, h.topic, q, target);
       table.set(mqKey(h.topic, this.config.brokerName, q), target);
     }
+    // A FIFO pop group starts over from the new offsets: its batches out are forgotten.
+    this.orderInfo.clear(h.topic, h.group);
     const body = Buffer.from(stringifyFastjson({ offsetTable: table }), 'utf8');
     // Tell the group's online clients to move too (RESET_CONSUMER_CLIENT_OFFSET).
     const g = this.consumers.get(h.group);
