@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MessageConst } from '@rocketmq-ts/common';
 import { EndTransactionRequestHeader, RemotingCommand, RequestCode, ResponseCode } from '@rocketmq-ts/protocol';
+import { createLogger } from '@rocketmq-ts/remoting';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { BrokerState } from '../broker-state.js';
 import type { BrokerConfig } from '../config.js';
@@ -14,6 +15,7 @@ const ROLLBACK = 12;
 /** END_TRANSACTION: the producer's verdict on a half message (commit, rollback, or unknown = no-op). */
 @Injectable()
 export class EndTransactionProcessor {
+  private readonly log = createLogger('broker.transaction');
   constructor(
     @Inject(BROKER_CONFIG) private readonly config: BrokerConfig,
     private readonly state: BrokerState,
@@ -25,8 +27,12 @@ export class EndTransactionProcessor {
     const fail = (code: number, remark: string): RemotingCommand => RemotingCommand.responseTo(req, code, remark);
     if (!this.state.isMaster) return fail(ResponseCode.SLAVE_NOT_AVAILABLE, `the broker[${this.config.brokerName}] is a slave; end transactions on its master`);
     const h = EndTransactionRequestHeader.decode(req.extFields);
-    // UNKNOWN (0) and anything else: nothing to do, and RocketMQ answers nothing.
-    if (h.commitOrRollback !== COMMIT && h.commitOrRollback !== ROLLBACK) return null;
+    // UNKNOWN (0) and anything else: nothing to do, and RocketMQ answers nothing. The producer's
+    // remark (its exception text) says why; operators want to see it.
+    if (h.commitOrRollback !== COMMIT && h.commitOrRollback !== ROLLBACK) {
+      if (h.fromTransactionCheck === true && req.remark) this.log.info(`check of transaction ${h.transactionId ?? h.msgId} answered UNKNOWN: ${req.remark}`);
+      return null;
+    }
     const half = await this.tx.lookHalf(h.commitLogOffset);
     if (half === undefined) return fail(ResponseCode.SYSTEM_ERROR, 'Find prepared transaction message failed');
     if (half.properties.get(MessageConst.PROPERTY_PRODUCER_GROUP) !== h.producerGroup) {
