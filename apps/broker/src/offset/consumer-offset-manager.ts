@@ -14,6 +14,8 @@ export class ConsumerOffsetManager {
   dataVersion: DataVersion = { stateVersion: 0, timestamp: Date.now(), counter: 0 };
   private readonly file: ConfigFileManager;
   private dirty = false;
+  /** When the loaded consumerOffset.json was written (0: there was none). */
+  snapshotTime = 0;
 
   constructor(file: string) {
     this.file = new ConfigFileManager(file);
@@ -32,6 +34,7 @@ export class ConsumerOffsetManager {
       this.offsetTable.set(String(key), m);
     }
     if (loaded['dataVersion']) this.dataVersion = readDataVersion(loaded['dataVersion']);
+    this.snapshotTime = this.dataVersion.timestamp;
     return this.offsetTable.size;
   }
 

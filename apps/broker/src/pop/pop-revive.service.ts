@@ -15,6 +15,7 @@ import {
   indexOfAck,
   reviveKey,
   reviveTimeOf,
+  type DecodedMessage,
   type PopCheckPoint,
 } from '@rocketmq-ts/protocol';
 import { createLogger } from '@rocketmq-ts/remoting';
@@ -28,6 +29,10 @@ import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
 import { PopRecordsService, putOk } from './pop-records.service.js';
 
+/** The timer's topic (RocketMQ 5): records with a delivery time wait there. */
+const TIMER_TOPIC = 'rmq_sys_wheel_timer';
+/** Checkpoints stored this long before the offsets snapshot are read again after a restart (clock and flush slack). */
+const SNAPSHOT_MARGIN_MS = 10_000;
 /** A checkpoint is revived only this long after its revive time, so acks sent at the last moment count. */
 const ACK_GRACE_MS = 2_000;
 
@@ -81,33 +86,46 @@ export class PopReviveService {
   async load(): Promise<number> {
     const topic = this.records.reviveTopic;
     let raised = 0;
-    for (let q = 0; q < this.config.reviveQueueNum; q++) {
-      let cursor = Math.max(this.offsets.queryOffset(REVIVE_GROUP, topic, q), this.store.getMinOffsetInQueue(topic, q));
-      const max = this.store.getMaxOffsetInQueue(topic, q);
-      while (cursor < max) {
-        const r = await this.store.getMessage(REVIVE_GROUP, topic, q, cursor, 64);
-        if (r.messageBuffers.length === 0) {
-          if (r.nextBeginOffset <= cursor) break;
-          cursor = r.nextBeginOffset;
-          continue;
-        }
-        for (const b of r.messageBuffers) {
-          const m = decodeMessageRecord(b);
-          if (m.properties.get(MessageConst.PROPERTY_TAGS) !== POP_CK_TAG) continue;
-          const ck = decodeCheckPoint(m.body.toString('utf8'));
-          // A checkpoint of CHANGE_MESSAGE_INVISIBLETIME re-hides one message already popped: no offset to move.
-          if (ck === undefined || ck.brokerName !== this.records.brokerName) continue;
-          const next = ck.startOffset + (ck.queueOffsetDiff[ck.num - 1] ?? ck.num - 1) + 1;
-          if (next > this.offsets.queryOffset(ck.cid, ck.topic, ck.queueId)) {
-            this.offsets.commitOffset(ck.cid, ck.topic, ck.queueId, next);
-            raised++;
-          }
-        }
-        cursor = r.nextBeginOffset;
+    const raise = (m: DecodedMessage): void => {
+      if (m.properties.get(MessageConst.PROPERTY_TAGS) !== POP_CK_TAG) return;
+      const ck = decodeCheckPoint(m.body.toString('utf8'));
+      // A checkpoint of CHANGE_MESSAGE_INVISIBLETIME re-hides one message already popped: no offset to move.
+      if (ck === undefined || ck.brokerName !== this.records.brokerName) return;
+      const next = ck.startOffset + (ck.queueOffsetDiff[ck.num - 1] ?? ck.num - 1) + 1;
+      if (next > this.offsets.queryOffset(ck.cid, ck.topic, ck.queueId)) {
+        this.offsets.commitOffset(ck.cid, ck.topic, ck.queueId, next);
+        raised++;
       }
+    };
+    for (let q = 0; q < this.config.reviveQueueNum; q++) {
+      const from = Math.max(this.offsets.queryOffset(REVIVE_GROUP, topic, q), this.store.getMinOffsetInQueue(topic, q));
+      await this.scan(topic, q, from, raise);
+    }
+    // With the timer, recent checkpoints still wait in its topic (rmq_sys_wheel_timer), not yet
+    // in the revive queues: read those stored since the offsets snapshot too.
+    if (this.store.getMaxOffsetInQueue(TIMER_TOPIC, 0) > 0) {
+      const from = await this.store.getOffsetInQueueByTime(TIMER_TOPIC, 0, Math.max(0, this.offsets.snapshotTime - SNAPSHOT_MARGIN_MS));
+      await this.scan(TIMER_TOPIC, 0, from, (m) => {
+        if (m.properties.get(MessageConst.PROPERTY_REAL_TOPIC) === topic) raise(m);
+      });
     }
     if (raised > 0) this.log.info(`pop offsets moved past ${raised} checkpoints written after the last offset snapshot`);
     return raised;
+  }
+
+  private async scan(topic: string, q: number, from: number, f: (m: DecodedMessage) => void): Promise<void> {
+    let cursor = from;
+    const max = this.store.getMaxOffsetInQueue(topic, q);
+    while (cursor < max) {
+      const r = await this.store.getMessage(REVIVE_GROUP, topic, q, cursor, 64);
+      if (r.messageBuffers.length === 0) {
+        if (r.nextBeginOffset <= cursor) break;
+        cursor = r.nextBeginOffset;
+        continue;
+      }
+      for (const b of r.messageBuffers) f(decodeMessageRecord(b));
+      cursor = r.nextBeginOffset;
+    }
   }
 
   start(): void {
