@@ -1,4 +1,7 @@
 import {
+  AckMessageRequestHeader,
+  ChangeInvisibleTimeRequestHeader,
+  ChangeInvisibleTimeResponseHeader,
   ConsumerSendMsgBackRequestHeader,
   EndTransactionRequestHeader,
   GetConsumerListByGroupRequestHeader,
@@ -9,6 +12,8 @@ import {
   GetRouteInfoRequestHeader,
   MQError,
   OffsetResponseHeader,
+  PopMessageRequestHeader,
+  PopMessageResponseHeader,
   PullMessageRequestHeader,
   PullMessageResponseHeader,
   PullSysFlag,
@@ -39,6 +44,19 @@ import { MQBrokerError, MQClientError } from './errors.js';
 import type { Log } from './logger.js';
 import type { MessageQueue } from './message-queue.js';
 import { decodeReceivedMessages, type ReceivedMessage } from './received-message.js';
+
+/** POP_MESSAGE's header (remoting.md §3.13). */
+export type PopMessageRequest = Parameters<typeof PopMessageRequestHeader.encode>[0];
+/** ACK_MESSAGE's header (pop-timer-tx-ha.md §A.2). */
+export type AckMessageRequest = Parameters<typeof AckMessageRequestHeader.encode>[0];
+/** CHANGE_MESSAGE_INVISIBLETIME's header. */
+export type ChangeInvisibleTimeRequest = Parameters<typeof ChangeInvisibleTimeRequestHeader.encode>[0];
+
+/**
+ * What one POP_MESSAGE answered, messages still as raw records. FOUND carries the reply header the
+ * receipt handles are built from; NO_NEW_MSG is POLLING_TIMEOUT (nothing within the poll time).
+ */
+export type RawPopResult = { status: 'FOUND'; header: ReturnType<typeof PopMessageResponseHeader.decode>; body: Buffer | null } | { status: 'NO_NEW_MSG' };
 
 /** END_TRANSACTION's header (remoting.md §3.7). */
 export type EndTransactionRequest = Parameters<typeof EndTransactionRequestHeader.encode>[0];
@@ -308,6 +326,40 @@ export class MQClientAPI {
       suggestWhichBrokerId: h.suggestWhichBrokerId,
       body: res.body,
     };
+  }
+
+  // ------------------------------------------------------------------ pop (RocketMQ 5)
+
+  /**
+   * POP_MESSAGE. POLLING_TIMEOUT (and the not-found codes older brokers answer) is NO_NEW_MSG;
+   * POLLING_FULL and every other code throw MQBrokerError (POLLING_FULL is retriable).
+   */
+  async popMessage(addr: string, header: PopMessageRequest, timeoutMs: number): Promise<RawPopResult> {
+    const res = await this.remoting.invoke(addr, this.request(RequestCode.POP_MESSAGE, PopMessageRequestHeader.encode(header)), timeoutMs);
+    switch (res.code) {
+      case ResponseCode.SUCCESS:
+        return { status: 'FOUND', header: PopMessageResponseHeader.decode(res.extFields), body: res.body };
+      case ResponseCode.POLLING_TIMEOUT:
+      case ResponseCode.PULL_NOT_FOUND:
+      case ResponseCode.NO_MESSAGE:
+        return { status: 'NO_NEW_MSG' };
+      default:
+        throw new MQBrokerError(res.code, res.remark, addr);
+    }
+  }
+
+  async ackMessage(addr: string, header: AckMessageRequest, timeoutMs = this.opts.timeoutMs): Promise<void> {
+    await this.call(addr, this.request(RequestCode.ACK_MESSAGE, AckMessageRequestHeader.encode(header)), timeoutMs);
+  }
+
+  /** CHANGE_MESSAGE_INVISIBLETIME: the new checkpoint's popTime, invisibleTime and reviveQid. */
+  async changeInvisibleTime(
+    addr: string,
+    header: ChangeInvisibleTimeRequest,
+    timeoutMs = this.opts.timeoutMs,
+  ): Promise<ReturnType<typeof ChangeInvisibleTimeResponseHeader.decode>> {
+    const res = await this.call(addr, this.request(RequestCode.CHANGE_MESSAGE_INVISIBLETIME, ChangeInvisibleTimeRequestHeader.encode(header)), timeoutMs);
+    return ChangeInvisibleTimeResponseHeader.decode(res.extFields);
   }
 
   // ------------------------------------------------------------------ offsets

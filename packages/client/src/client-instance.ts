@@ -50,7 +50,8 @@ export class MQClientInstance {
   private rebalanceScheduled: NodeJS.Timeout | undefined;
   private rebalanceRunning: Promise<void> | undefined;
   private rebalanceAgain = false;
-  private heartbeatRunning = false;
+  private heartbeatInFlight: Promise<void> | undefined;
+  private heartbeatQueued: Promise<void> | undefined;
   private routePollRunning = false;
   private lastMissingRouteTry = 0;
 
@@ -334,30 +335,46 @@ export class MQClientInstance {
     });
   }
 
-  /** HEART_BEAT to every broker we know (masters only when there are no consumers). */
-  async sendHeartbeatToAllBrokers(): Promise<void> {
-    if (this.heartbeatRunning || this.state !== 'RUNNING') return;
+  /**
+   * HEART_BEAT to every broker we know (masters only when there are no consumers). Resolves once a
+   * round that started after the call is done: a call during a round queues one more (shared by
+   * every caller meanwhile), so a client that just registered is known to the brokers when it
+   * resolves.
+   */
+  sendHeartbeatToAllBrokers(): Promise<void> {
+    if (this.state !== 'RUNNING') return Promise.resolve();
+    if (this.heartbeatInFlight === undefined) {
+      this.heartbeatInFlight = this.heartbeatRound().finally(() => {
+        this.heartbeatInFlight = undefined;
+      });
+      return this.heartbeatInFlight;
+    }
+    this.heartbeatQueued ??= this.heartbeatInFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.heartbeatQueued = undefined;
+        return this.sendHeartbeatToAllBrokers();
+      });
+    return this.heartbeatQueued;
+  }
+
+  private async heartbeatRound(): Promise<void> {
     const body = this.heartbeatBody();
     if (body === undefined) return;
-    this.heartbeatRunning = true;
-    try {
-      const onlyMasters = this.consumers.size === 0;
-      const calls: Promise<void>[] = [];
-      for (const [brokerName, addrs] of this.brokerAddrTable) {
-        for (const [id, addr] of addrs) {
-          if (onlyMasters && id !== MixAll.MASTER_ID) continue;
-          calls.push(
-            this.api.heartbeat(addr, body).then(
-              (res) => void this.brokerVersionTable.set(addr, res.version),
-              (e: unknown) => this.log.warn('heartbeat.failed', 'heartbeat to a broker failed', { brokerName, brokerId: id, broker: addr }, e),
-            ),
-          );
-        }
+    const onlyMasters = this.consumers.size === 0;
+    const calls: Promise<void>[] = [];
+    for (const [brokerName, addrs] of this.brokerAddrTable) {
+      for (const [id, addr] of addrs) {
+        if (onlyMasters && id !== MixAll.MASTER_ID) continue;
+        calls.push(
+          this.api.heartbeat(addr, body).then(
+            (res) => void this.brokerVersionTable.set(addr, res.version),
+            (e: unknown) => this.log.warn('heartbeat.failed', 'heartbeat to a broker failed', { brokerName, brokerId: id, broker: addr }, e),
+          ),
+        );
       }
-      await Promise.all(calls);
-    } finally {
-      this.heartbeatRunning = false;
     }
+    await Promise.all(calls);
   }
 
   private async unregisterFromBrokers(producerGroup: string | undefined, consumerGroup: string | undefined): Promise<void> {

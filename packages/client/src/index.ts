@@ -1,4 +1,4 @@
-// @rocketmq-ts/client: RocketMQ producer, push consumer and lite pull consumer over the remoting protocol.
+// @rocketmq-ts/client: RocketMQ producer, push, lite pull and simple (POP) consumers over the remoting protocol.
 export { Message, MessageConst, type MessageExt } from '@rocketmq-ts/common';
 export { MQError, ResponseCode } from '@rocketmq-ts/protocol';
 export * from './config.js';
@@ -19,4 +19,5 @@ export * from './consumer/process-queue.js';
 export * from './consumer/rebalance.js';
 export * from './consumer/push-consumer.js';
 export * from './consumer/lite-pull-consumer.js';
+export * from './consumer/simple-consumer.js';
 export type { ConsumerBaseOptions } from './consumer/consumer-options.js';
