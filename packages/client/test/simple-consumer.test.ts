@@ -236,6 +236,22 @@ describe('SimpleConsumer', () => {
     expect(per.get(b)).toBeGreaterThan(0);
   });
 
+  it('FIFO: one batch of a queue at a time; a batch not acked comes back in place, counted', async () => {
+    const topic = await topicWith(1);
+    const sc = await consumer({ group: uniqueName('G_FIFO'), subscriptions: { [topic]: '*' }, order: true });
+    for (let i = 0; i < 3; i++) await producer.send(new Message(topic, Buffer.from(`f${i}`)));
+    const first = await receiveUntil(sc, 2, 10_000, { max: 2 });
+    expect(first.map((m) => m.body.toString())).toEqual(['f0', 'f1']);
+    expect(first.map((m) => m.deliveryAttempt)).toEqual([1, 1]);
+    expect(first[0]!.receiptHandle.split(' ')[3]).toBe('999');
+    // Still out (1 s): the queue is blocked, f2 is not handed out; then f0 and f1 come again.
+    const again = await receiveUntil(sc, 2, 10_000, { max: 2 });
+    expect(again.map((m) => m.body.toString())).toEqual(['f0', 'f1']);
+    expect(again.map((m) => m.deliveryAttempt)).toEqual([2, 2]);
+    for (const m of again) await sc.ack(m);
+    expect(bodies(await receiveUntil(sc, 1, 10_000, { ack: true }))).toEqual(['f2']);
+  });
+
   it('errors are MQErrors with codes', async () => {
     const idle = new SimpleConsumer({ group: uniqueName('G_ERR'), namesrvAddr: c.namesrvAddr, logger, subscriptions: { NO_SUCH_TOPIC_SIMPLE: '*' } });
     await expect(idle.receive()).rejects.toMatchObject({ code: ResponseCode.SERVICE_NOT_AVAILABLE });

@@ -67,6 +67,14 @@ describe('popMessageViews', () => {
     expect(m!.receiptHandle).toBe('12 5 6 0 0 b 0 12');
   });
 
+  it('takes the redelivery count of a FIFO message from orderCountInfo (per message, else per queue)', () => {
+    const body = Buffer.concat([record('T', 0, 4, {}), record('T', 0, 5, {}), record('T', 1, 9, {})]);
+    const fifo = { ...header, reviveQid: 999, startOffsetInfo: '0 0 4;0 1 9', orderCountInfo: '0 qo0%4 2;0 0 0;0 1 1' };
+    const ms = popMessageViews(body, fifo, { brokerName: 'b', topic: 'T' });
+    expect(ms.map((m) => m.deliveryAttempt)).toEqual([3, 1, 2]);
+    expect(ms[0]!.receiptHandle).toBe('4 1700000000000 15000 999 0 b 0 4');
+  });
+
   it('an empty body is no messages', () => {
     expect(popMessageViews(null, header, { brokerName: 'b', topic: 'T' })).toEqual([]);
   });

@@ -24,6 +24,8 @@ export interface PopReplyHeader {
   invisibleTime: number;
   reviveQid: number;
   startOffsetInfo?: string | undefined;
+  /** FIFO pops: how often each message (`qo<queueId>%<offset>`) or queue was handed out before. */
+  orderCountInfo?: string | undefined;
 }
 
 /**
@@ -46,11 +48,19 @@ export function parseOffsetInfo(s: string | undefined): Map<string, string> {
  * set one (messages from the pop retry topic), else built as RocketMQ's clients build it: the
  * checkpoint's start offset from `startOffsetInfo` for the message's queue (its own offset when the
  * broker sent none), the reply's popTime, invisibleTime and reviveQid, then the message's queue
- * offset. Messages read from a retry topic are reported under `topic`, the topic popped.
+ * offset. Messages read from a retry topic are reported under `topic`, the topic popped. FIFO
+ * replies count redeliveries in `orderCountInfo`, which sets reconsumeTimes.
  */
 export function popMessageViews(body: Buffer | null, h: PopReplyHeader, o: { brokerName: string; topic: string }): MessageView[] {
   const start = parseOffsetInfo(h.startOffsetInfo);
+  const counts = parseOffsetInfo(h.orderCountInfo);
   return decodeReceivedMessages(body, { brokerName: o.brokerName }).map((m) => {
+    if (counts.size > 0) {
+      // FIFO retries a message in place: its count comes from the reply, not from the record.
+      const flag = topicFlag(m.topic);
+      const n = Number(counts.get(`${flag}@qo${m.queueId}%${m.queueOffset}`) ?? counts.get(`${flag}@${m.queueId}`));
+      if (Number.isInteger(n) && n > 0) m.reconsumeTimes = n;
+    }
     let handle = m.properties.get(MessageConst.PROPERTY_POP_CK);
     if (handle === undefined || handle === '') {
       const flag = topicFlag(m.topic);

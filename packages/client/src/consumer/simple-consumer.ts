@@ -30,7 +30,10 @@ export interface SimpleConsumerOptions extends ClientOptions {
    * (at the first one when the whole queue is still in the broker's memory), MIN at the oldest.
    */
   initMode?: 'MIN' | 'MAX';
-  /** Sent as POP_MESSAGE's `order` (FIFO pop); our broker does not support it yet. */
+  /**
+   * FIFO (POP_MESSAGE's `order`): the broker hands out one batch of a queue at a time, the next only
+   * after the batch is acked or visible again, and retries a failed message in place.
+   */
   order?: boolean;
 }
 
