@@ -217,6 +217,13 @@ describe('POP', () => {
     expect((await pop('POP_E', 'G_POP_E', { invisibleTime: -1 })).res.code).toBe(ResponseCode.INVALID_PARAMETER);
     expect((await pop('POP_E', 'G_POP_E', { queueId: 5 })).res.code).toBe(ResponseCode.INVALID_PARAMETER);
     expect((await pop('NO_SUCH_TOPIC_POP', 'G_POP_E')).res.code).toBe(ResponseCode.TOPIC_NOT_EXIST);
+    // An unknown group, where groups are not created on demand.
+    expect((await c.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('autoCreateSubscriptionGroup=false'))).code).toBe(ResponseCode.SUCCESS);
+    try {
+      expect((await pop('POP_E', 'G_POP_NOBODY')).res.code).toBe(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST);
+    } finally {
+      expect((await c.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('autoCreateSubscriptionGroup=true'))).code).toBe(ResponseCode.SUCCESS);
+    }
     const bad = await c.call(RequestCode.ACK_MESSAGE, { consumerGroup: 'G_POP_E', topic: 'POP_E', queueId: '0', extraInfo: 'not a handle', offset: '0' });
     expect(bad.code).toBe(ResponseCode.INVALID_PARAMETER);
     const p = await pop('POP_E', 'G_POP_E');
