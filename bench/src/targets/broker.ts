@@ -250,6 +250,11 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
       if (wanted('transaction')) rows.push(await measure(SCENARIOS.transaction, name, label, pid, transactionSender(client, b.addr)));
       if (wanted('popAck')) {
+        // Run alone (--scenarios popAck), the topic is filled first.
+        if (!wanted('async')) {
+          const fill = sender(client, b.addr, 64);
+          for (let i = 0; i < plan.consumeMessages / 64; i++) await fill(i);
+        }
         rows.push(
           await medianRow(async () => {
             const rss = new RssSampler(pid);

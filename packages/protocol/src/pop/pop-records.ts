@@ -134,7 +134,13 @@ type Obj = Record<string, JsonValue>;
 
 function asObject(text: string): Obj | undefined {
   try {
-    const v = parseLenientJson(text);
+    // Our records and Java's fastjson output are plain JSON: the native parser first.
+    let v: JsonValue;
+    try {
+      v = JSON.parse(text) as JsonValue;
+    } catch {
+      v = parseLenientJson(text);
+    }
     return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map) ? (v as Obj) : undefined;
   } catch {
     return undefined;
