@@ -56,6 +56,8 @@ export const TopicValidator = {
   RMQ_SYS_SELF_TEST_TOPIC: 'SELF_TEST_TOPIC',
   RMQ_SYS_OFFSET_MOVED_EVENT: 'OFFSET_MOVED_EVENT',
   RMQ_SYS_ROCKSDB_OFFSET_TOPIC: 'CHECKPOINT_TOPIC',
+  /** Timer messages wait here (queue 0) until the timer wheel delivers them (TimerMessageStore.TIMER_TOPIC). */
+  RMQ_SYS_WHEEL_TIMER_TOPIC: 'rmq_sys_wheel_timer',
   SYSTEM_TOPIC_PREFIX: 'rmq_sys_',
   SYNC_BROKER_MEMBER_GROUP_PREFIX: 'rmq_sys_SYNC_BROKER_MEMBER_',
   TOPIC_MAX_LENGTH: 127,
@@ -74,6 +76,7 @@ const SYSTEM_TOPICS = new Set<string>([
   TopicValidator.RMQ_SYS_SELF_TEST_TOPIC,
   TopicValidator.RMQ_SYS_OFFSET_MOVED_EVENT,
   TopicValidator.RMQ_SYS_ROCKSDB_OFFSET_TOPIC,
+  TopicValidator.RMQ_SYS_WHEEL_TIMER_TOPIC,
 ]);
 
 const NAME_CHARS = /^[%|a-zA-Z0-9_-]+$/;

@@ -83,6 +83,23 @@ export const DEFAULT_STORE_CONFIG = {
    * 0 (default) = RocketMQ 4.x's meaning, one slave; n >= 1 = RocketMQ 5's (1 = do not wait).
    */
   inSyncReplicas: 0,
+  // ---- timer messages (RocketMQ 5's TimerMessageStore: timerwheel, timerlog/, config/timercheck) ----
+  /** Timer messages (TIMER_DELIVER_MS / TIMER_DELAY_SEC / TIMER_DELAY_MS) are accepted and delivered; off = refused (SYSTEM_ERROR). */
+  timerWheelEnable: true,
+  /** Slot length in ms; snapped down to 100, 200, 500 or 1000 as RocketMQ's setter does. A timer is at most this late. */
+  timerPrecisionMs: 1_000,
+  /** Furthest delivery time accepted, in seconds from now (3 days); later ones are MESSAGE_ILLEGAL. */
+  timerMaxDelaySec: 259_200,
+  /** Slots ahead of now a timer may be filed in; a later one is filed at the window's end and re-filed from there (roll). */
+  timerRollWindowSlot: 172_800,
+  /** Bytes per timer-log file (100 MiB of 52-byte units). */
+  mappedFileSizeTimerLog: 100 * MiB,
+  /** ms between flushes of the timer log, wheel and checkpoint. */
+  timerFlushIntervalMs: 1_000,
+  /** Timers one slot accepts before flow control (SYSTEM_ERROR); RocketMQ's default, Integer.MAX_VALUE, means off. */
+  timerCongestNumEachSlot: 2_147_483_647,
+  /** rocketmq-ts, tests only: ms added to the wall clock the timer reads (put-time transform, enqueue, delivery). */
+  timerClockOffsetMs: 0,
   /** Store host written into each record and offset msgIds (brokerIP1:listenPort). */
   storeHost: { address: '127.0.0.1', port: 10911 } as SocketAddress,
   // ---- rocketmq-ts specific (no RocketMQ equivalent because Node has no mmap) ----
@@ -138,10 +155,25 @@ export function resolveStoreConfig(partial: Partial<MessageStoreConfig> = {}): M
   if (c.haMasterAddress !== '' && !/^[^\s:]+:\d+$/.test(c.haMasterAddress)) {
     throw new StoreConfigError('haMasterAddress', c.haMasterAddress, 'is not host:port');
   }
+  c.timerPrecisionMs = snapTimerPrecision(c.timerPrecisionMs);
+  if (!(Number.isInteger(c.timerMaxDelaySec) && c.timerMaxDelaySec > 0)) {
+    throw new StoreConfigError('timerMaxDelaySec', c.timerMaxDelaySec, 'is not a whole number > 0');
+  }
+  if (!Number.isInteger(c.timerRollWindowSlot)) throw new StoreConfigError('timerRollWindowSlot', c.timerRollWindowSlot, 'is not a whole number');
+  if (!(c.mappedFileSizeTimerLog >= 4 * KiB)) throw new StoreConfigError('mappedFileSizeTimerLog', c.mappedFileSizeTimerLog, 'is smaller than 4096 bytes');
+  if (!(c.timerFlushIntervalMs > 0)) throw new StoreConfigError('timerFlushIntervalMs', c.timerFlushIntervalMs, 'is not a positive number of ms');
+  if (!(c.timerCongestNumEachSlot > 0)) throw new StoreConfigError('timerCongestNumEachSlot', c.timerCongestNumEachSlot, 'is not a positive number');
   parseDeleteWhen(c.deleteWhen);
   parseDelayLevels(c.messageDelayLevel);
   if (c.maxMessageSize > c.mappedFileSizeCommitLog / 2) c.maxMessageSize = Math.floor(c.mappedFileSizeCommitLog / 2);
   return c;
+}
+
+/** RocketMQ's setTimerPrecisionMs: the largest of 100, 200, 500, 1000 not above `ms` (100 below that). */
+export function snapTimerPrecision(ms: number): number {
+  const candidates = [100, 200, 500, 1000];
+  for (let i = 1; i < candidates.length; i++) if (ms < (candidates[i] as number)) return candidates[i - 1] as number;
+  return 1000;
 }
 
 /** Largest record the store accepts: body limit + 64 KiB for headers, topic and properties. */
@@ -183,6 +215,10 @@ export function storePaths(c: MessageStoreConfig): {
   checkpoint: string;
   abort: string;
   config: string;
+  timerWheel: string;
+  timerLog: string;
+  timerCheck: string;
+  timerMetrics: string;
 } {
   return {
     commitLog: c.storePathCommitLog,
@@ -191,6 +227,10 @@ export function storePaths(c: MessageStoreConfig): {
     checkpoint: path.join(c.storePathRootDir, 'checkpoint'),
     abort: path.join(c.storePathRootDir, 'abort'),
     config: path.join(c.storePathRootDir, 'config'),
+    timerWheel: path.join(c.storePathRootDir, 'timerwheel'),
+    timerLog: path.join(c.storePathRootDir, 'timerlog'),
+    timerCheck: path.join(c.storePathRootDir, 'config', 'timercheck'),
+    timerMetrics: path.join(c.storePathRootDir, 'config', 'timermetrics'),
   };
 }
 

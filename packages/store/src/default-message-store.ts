@@ -20,6 +20,8 @@ import { consoleLogger, FailureProbes, type RecoveryReport, type StoreLogger, ty
 import type { GetMessageResult, PutMessageResult, QueryMessageResult } from './status.js';
 import { StoreState } from './store-state.js';
 import { StoreRecovery } from './store-recovery.js';
+import { TimerMessageStore } from './timer/timer-message-store.js';
+import { TimerPutHook } from './timer/timer-put-hook.js';
 
 export type { DiskUsage } from './clean-service.js';
 
@@ -66,6 +68,8 @@ export class DefaultMessageStore implements MessageStore {
   private readonly haClient: HAClient | undefined;
   private readonly haBindAddress: string;
   private report: RecoveryReport | undefined;
+  /** Timer messages; undefined when timerWheelEnable is off. */
+  readonly timerMessageStore: TimerMessageStore | undefined;
 
   constructor(opts: MessageStoreOptions = {}) {
     const config = resolveStoreConfig(opts.config);
@@ -102,8 +106,26 @@ export class DefaultMessageStore implements MessageStore {
     const writeAppended = (): boolean => commitLog.writeAppendedSync();
     this.haBindAddress = opts.haBindAddress ?? '0.0.0.0';
     this.haService = config.brokerRole !== 'SLAVE' && config.haListenPort > 0 ? new HAService({ config, commitLog, logger, writeAppended }) : undefined;
-    this.appender = new MessageAppender({ config, commitLog, queues, dispatcher, state, failures, logger, probe, now, ha: this.haService });
-    this.reader = new MessageReader(commitLog, queues, index, state, probe);
+    const reader = new MessageReader(commitLog, queues, index, state, probe);
+    this.reader = reader;
+    const timerNow = (): number => now() + config.timerClockOffsetMs;
+    const timer = config.timerWheelEnable
+      ? new TimerMessageStore({
+          config,
+          commitLog,
+          queues,
+          reader,
+          dispatcher,
+          putNow: (m) => this.appender.put([m]),
+          writeAppended,
+          state,
+          logger,
+          now: timerNow,
+        })
+      : undefined;
+    this.timerMessageStore = timer;
+    const timerHook = new TimerPutHook(config, timerNow, (slotMs) => timer?.wheel.numAt(slotMs) ?? 0);
+    this.appender = new MessageAppender({ config, commitLog, queues, dispatcher, state, failures, logger, probe, now, ha: this.haService, timerHook });
     this.flushLogicsService = new FlushLogicsService(commitLog, queues, index, checkpoint, state, logger, probe);
     this.cleanService = new CleanService({ config, commitLog, queues, index, state, logger, probe, diskUsage: opts.diskUsage ?? statfsUsage, now });
     this.rawAppender = new RawCommitLogAppender(commitLog, dispatcher, config.mappedFileSizeCommitLog, state, logger);
@@ -115,6 +137,7 @@ export class DefaultMessageStore implements MessageStore {
   async load(): Promise<RecoveryReport> {
     if (this.state.phase !== 'new') throw new Error('store already loaded');
     const report = await this.recovery.run();
+    if (this.timerMessageStore !== undefined) report.timer = await this.timerMessageStore.load();
     this.report = report;
     this.state.phase = 'loaded';
     return report;
@@ -144,6 +167,7 @@ export class DefaultMessageStore implements MessageStore {
     this.cleanService.start();
     await this.cleanService.checkDisk();
     this.state.phase = 'running';
+    this.timerMessageStore?.start();
     if (this.haService !== undefined) await this.haService.start(this.config.haListenPort, this.haBindAddress);
     this.haClient?.start();
   }
@@ -166,13 +190,21 @@ export class DefaultMessageStore implements MessageStore {
     const state = this.state;
     if (state.phase === 'stopped' || state.phase === 'stopping') return;
     const wasRunning = state.phase === 'running';
+    // The timer first: its last deliveries and its flush still need a running store.
+    let clean = true;
+    try {
+      await this.timerMessageStore?.shutdown();
+    } catch (e) {
+      clean = false;
+      this.logger.error('timer shutdown failed', { error: String(e) });
+    }
     state.phase = 'stopping';
     await this.haClient?.shutdown();
     await this.haService?.shutdown();
     this.flushLogicsService.stop();
     await this.cleanService.stop();
     await this.commitLog.shutdown();
-    let clean = this.commitLog.ioError === undefined;
+    clean &&= this.commitLog.ioError === undefined;
     try {
       await this.flushLogicsService.flush();
     } catch (e) {
@@ -336,6 +368,20 @@ export class DefaultMessageStore implements MessageStore {
       diskUsedRatio: state.diskUsedRatio,
       diskFull: state.diskFull ? 'true' : 'false',
       ...Object.fromEntries(Object.entries(state.stats)),
+      ...this.timerRuntimeInfo(),
+    };
+  }
+
+  /** RocketMQ's runtime-info keys of the timer (seconds behind, messages behind, pending, rates). */
+  private timerRuntimeInfo(): Record<string, number | string> {
+    const t = this.timerMessageStore?.status();
+    if (t === undefined) return {};
+    return {
+      timerReadBehind: Math.floor(t.dequeueBehindMs / 1000),
+      timerOffsetBehind: t.enqueueBehindMessages,
+      timerCongestNum: t.pending,
+      timerEnqueueTps: t.enqueueTps.toFixed(2),
+      timerDequeueTps: t.dequeueTps.toFixed(2),
     };
   }
 }

@@ -16,3 +16,25 @@ export { CommitLogDispatcher, type DispatchRequest } from './commit-log-dispatch
 export { RawCommitLogAppender, checkRawChunk, type RawChunkCheck, type RawPiece } from './ha/raw-append.js';
 export { HAService, HA_HEADER_SIZE } from './ha/ha-service.js';
 export { HAClient } from './ha/ha-client.js';
+export { TimerMessageStore } from './timer/timer-message-store.js';
+export type { TimerStatus, TimerRecoveryReport } from './timer/timer-types.js';
+export { TimerWheel, TIMER_SLOTS_TOTAL, TIMER_SLOT_SIZE, TIMER_WHEEL_LENGTH } from './timer/timer-wheel.js';
+export {
+  TimerLog,
+  TIMER_UNIT_SIZE,
+  MAGIC_DEFAULT,
+  MAGIC_ROLL,
+  MAGIC_DELETE,
+  encodeTimerUnit,
+  decodeTimerUnit,
+  newTimerUnit,
+  type TimerUnit,
+} from './timer/timer-log.js';
+export {
+  TimerCheckpoint,
+  encodeTimerCheckpoint,
+  decodeTimerCheckpoint,
+  TIMER_CHECKPOINT_BODY_SIZE,
+  type TimerCheckpointData,
+} from './timer/timer-checkpoint.js';
+export { TimerPutHook, TIMER_TOPIC, removeProperties, setProperties } from './timer/timer-put-hook.js';

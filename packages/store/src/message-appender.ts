@@ -25,6 +25,7 @@ import type { FailureProbes, StoreLogger, StoreProbe } from './probe.js';
 import { PutMessageStatus, type PutMessageResult } from './status.js';
 import type { StoreState } from './store-state.js';
 import type { HAService } from './ha/ha-service.js';
+import type { TimerPutHook } from './timer/timer-put-hook.js';
 
 const PREPARED = MessageSysFlag.TRANSACTION_PREPARED_TYPE;
 const ROLLBACK = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE;
@@ -54,6 +55,8 @@ export interface MessageAppenderParts {
   now: () => number;
   /** SYNC_MASTER: where puts wait for the slaves. */
   ha?: HAService | undefined;
+  /** The timer messages' put-time transform, run on every single-message put. */
+  timerHook?: TimerPutHook | undefined;
 }
 
 export class MessageAppender {
@@ -67,6 +70,7 @@ export class MessageAppender {
   private readonly probe: StoreProbe;
   private readonly now: () => number;
   private readonly ha: HAService | undefined;
+  private readonly timerHook: TimerPutHook | undefined;
   /** SYNC_MASTER with an HA service: puts that wait (WAIT != false) also wait for the slaves. */
   private readonly syncMaster: boolean;
   private readonly storeHostPrefix: string;
@@ -93,6 +97,7 @@ export class MessageAppender {
     this.probe = p.probe;
     this.now = p.now;
     this.ha = p.ha;
+    this.timerHook = p.timerHook;
     this.syncMaster = p.config.brokerRole === 'SYNC_MASTER' && p.ha !== undefined;
     const sh = this.config.storeHost;
     this.storeHostV6 = addressByteLength(sh.address) === 16;
@@ -124,17 +129,24 @@ export class MessageAppender {
     if (msgs.length === 0) return this.fail(PutMessageStatus.MESSAGE_ILLEGAL, 0);
     const first = msgs[0] as PutMessageRequest;
     for (const m of msgs) if (m.topic !== first.topic || m.queueId !== first.queueId) return this.fail(PutMessageStatus.MESSAGE_ILLEGAL, msgs.length);
-    return this.put(msgs);
+    // Batches are stored as sent: RocketMQ's schedule hook skips them too.
+    return this.put(msgs, false);
   }
 
   /**
    * Appends messages of one topic/queue. A value when the outcome is known at once (room in the
    * tail, nothing to wait for); a promise for a segment roll or a SYNC_FLUSH wait.
    */
-  put(msgs: readonly PutMessageRequest[]): PutMessageResult | Promise<PutMessageResult> {
+  put(msgs: readonly PutMessageRequest[], hooks = true): PutMessageResult | Promise<PutMessageResult> {
     const t0 = this.probe.onPut !== undefined ? performance.now() : 0;
     const refused = this.refusePut();
     if (refused !== undefined) return this.fail(refused, msgs.length);
+    if (hooks && this.timerHook !== undefined && msgs.length === 1) {
+      const m = msgs[0] as PutMessageRequest;
+      const t = this.timerHook.apply(m);
+      if (typeof t === 'string') return this.fail(t, 1);
+      if (t !== m) msgs = [t];
+    }
     const prepared: PreparedMessage[] = [];
     let total = 0;
     for (const m of msgs) {

@@ -39,6 +39,22 @@ export class MessageReader {
     filter: MessageFilter | undefined,
   ): Promise<GetMessageResult> {
     this.state.stats.getCount++;
+    return this.gotten(await this.read(topic, queueId, offset, maxMsgNums, maxBytes, filter));
+  }
+
+  /** getMessage for the store's own readers (the timer): not counted as consumer reads. */
+  readRecords(topic: string, queueId: number, offset: number, maxMsgNums: number, maxBytes: number): Promise<GetMessageResult> {
+    return this.read(topic, queueId, offset, maxMsgNums, maxBytes, undefined);
+  }
+
+  private async read(
+    topic: string,
+    queueId: number,
+    offset: number,
+    maxMsgNums: number,
+    maxBytes: number,
+    filter: MessageFilter | undefined,
+  ): Promise<GetMessageResult> {
     const res: GetMessageResult = {
       status: GetMessageStatus.NO_MESSAGE_IN_QUEUE,
       nextBeginOffset: offset,
@@ -52,7 +68,7 @@ export class MessageReader {
     if (q === undefined || this.state.phase === 'stopped') {
       res.status = GetMessageStatus.NO_MATCHED_LOGIC_QUEUE;
       res.nextBeginOffset = 0;
-      return this.gotten(res);
+      return res;
     }
     const min = q.minOffset;
     const max = q.maxOffset;
@@ -73,7 +89,7 @@ export class MessageReader {
     } else {
       await this.readQueue(q, offset, maxMsgNums, maxBytes, filter, res);
     }
-    return this.gotten(res);
+    return res;
   }
 
   private gotten(res: GetMessageResult): GetMessageResult {

@@ -3,6 +3,8 @@ import type { MessageProperties, SocketAddress } from '@rocketmq-ts/common';
 import type { DecodedMessage } from '@rocketmq-ts/protocol';
 import type { RecoveryReport, StoreStats } from './probe.js';
 import type { GetMessageResult, PutMessageResult, QueryMessageResult } from './status.js';
+import type { TimerCheckpointData } from './timer/timer-checkpoint.js';
+import type { TimerStatus } from './timer/timer-types.js';
 
 /** A message to store (RocketMQ's MessageExtBrokerInner). */
 export interface PutMessageRequest {
@@ -131,6 +133,29 @@ export interface MessageStore {
   getRuntimeInfo(): Record<string, number | string>;
   /** The store's counters (a copy). */
   getStats(): StoreStats;
+  /** Timer messages (RocketMQ 5's TimerMessageStore); undefined when timerWheelEnable is off. */
+  readonly timerMessageStore: TimerMessageStoreView | undefined;
+}
+
+/** What the broker uses of the timer: when delivery runs, its state, the slave's copy of the master's progress. */
+export interface TimerMessageStoreView {
+  /** Starts delivering due timers (masters only: RocketMQ's shouldRunningDequeue). */
+  startDequeue(): void;
+  /** Stops delivering; resolves once the slot in progress settled (it comes again after a restart). */
+  stopDequeue(): Promise<void>;
+  readonly dequeueRunning: boolean;
+  status(): TimerStatus;
+  /** The GET_TIMER_CHECK_POINT body: the checkpoint as last flushed (56 bytes). */
+  checkpointBody(): Buffer;
+  /** The GET_TIMER_METRICS body (config/timermetrics). */
+  metricsJson(): string;
+  /** Pending timers per real topic. */
+  timingCounts(): ReadonlyMap<string, number>;
+  /** Timers enqueued and delivered since start, per real topic. */
+  readonly enqueueTotal: ReadonlyMap<string, number>;
+  readonly dequeueTotal: ReadonlyMap<string, number>;
+  /** Slave: the master's read time and queue progress. */
+  syncFromMaster(m: TimerCheckpointData): void;
 }
 
 /** Replication as one side sees it (GET_BROKER_RUNTIME_INFO, metrics). */

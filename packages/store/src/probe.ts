@@ -1,5 +1,6 @@
 // Probes: the store reports what happens through these plain callbacks; packages/metrics implements them.
 import type { PutMessageStatus, GetMessageStatus } from './status.js';
+import type { TimerRecoveryReport } from './timer/timer-types.js';
 
 export interface RecoveryReport {
   mode: 'normal' | 'abnormal';
@@ -18,6 +19,8 @@ export interface RecoveryReport {
   /** Consume-queue units dropped because they pointed past the recovered log. */
   consumeQueueUnitsTruncated: number;
   durationMs: number;
+  /** The timer's files (timerWheelEnable). */
+  timer?: TimerRecoveryReport;
 }
 
 export interface StoreProbe {

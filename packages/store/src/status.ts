@@ -11,6 +11,12 @@ export const PutMessageStatus = {
   PROPERTIES_SIZE_EXCEEDED: 'PROPERTIES_SIZE_EXCEEDED',
   OS_PAGE_CACHE_BUSY: 'OS_PAGE_CACHE_BUSY',
   DISK_FULL: 'DISK_FULL',
+  /** A timer message while timerWheelEnable is off. */
+  WHEEL_TIMER_NOT_ENABLE: 'WHEEL_TIMER_NOT_ENABLE',
+  /** Timer properties that do not parse, a delivery time beyond timerMaxDelaySec, or a delete marker for the past. */
+  WHEEL_TIMER_MSG_ILLEGAL: 'WHEEL_TIMER_MSG_ILLEGAL',
+  /** The timer's slot is over timerCongestNumEachSlot. */
+  WHEEL_TIMER_FLOW_CONTROL: 'WHEEL_TIMER_FLOW_CONTROL',
   UNKNOWN_ERROR: 'UNKNOWN_ERROR',
 } as const;
 export type PutMessageStatus = (typeof PutMessageStatus)[keyof typeof PutMessageStatus];
