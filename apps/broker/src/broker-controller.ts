@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { PermName } from '@rocketmq-ts/protocol';
+import { PermName, TopicValidator } from '@rocketmq-ts/protocol';
 import { createLogger } from '@rocketmq-ts/remoting';
 import type { MessageStore, RecoveryReport } from '@rocketmq-ts/store';
 import { BrokerState } from './broker-state.js';
@@ -62,6 +62,21 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
       },
       consumerLag: () => lag.consumerLag(),
     });
+    const timer = store.timerMessageStore;
+    if (timer !== undefined) {
+      metrics.bindTimer({
+        status: () => timer.status(),
+        timingCounts: () => timer.timingCounts(),
+        enqueueTotal: timer.enqueueTotal,
+        dequeueTotal: timer.dequeueTotal,
+        enqueueBehindMs: async () => {
+          const s = timer.status();
+          if (s.enqueueBehindMessages <= 0) return 0;
+          const ts = await store.getMessageStoreTimeStamp(TopicValidator.RMQ_SYS_WHEEL_TIMER_TOPIC, 0, s.currQueueOffset);
+          return ts > 0 ? Math.max(0, Date.now() - ts) : 0;
+        },
+      });
+    }
     this.topics.onChange((topic, kind) => {
       if (kind === 'delete') {
         metrics.removeTopic(topic);
@@ -130,6 +145,8 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
       this.schedule.start();
       this.transactionCheck.start();
       this.popRevive.start();
+      // Timers are delivered by the master only; a slave files them and follows the master's read time.
+      this.store.timerMessageStore?.startDequeue();
     }
     this.every(this.config.flushConsumerOffsetInterval, () => {
       void this.offsets.persist().catch((e: unknown) => this.log.warn(`cannot persist consumer offsets: ${String(e)}`));
@@ -173,6 +190,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     this.log.info('shutting down: unregistering from name servers');
     await this.outer.unregisterAll();
     this.schedule.stop();
+    await this.store.timerMessageStore?.stopDequeue();
     await this.transactionCheck.stop();
     await this.popRevive.stop();
     this.stats.stop();

@@ -32,6 +32,7 @@ import { PopMessageProcessor } from './pop/pop-message.processor.js';
 import { AckMessageProcessor } from './pop/ack-message.processor.js';
 import { PopReviveService } from './pop/pop-revive.service.js';
 import { SendMessageProcessor } from './processor/send.processor.js';
+import { TimerProcessor } from './processor/timer.processor.js';
 import { ScheduleMessageService } from './schedule/schedule-message.service.js';
 import { SlaveSynchronize } from './slave/slave-synchronize.js';
 import { SubscriptionGroupManager } from './subscription/subscription-group-manager.js';
@@ -173,6 +174,7 @@ function providers(ctx: BrokerContext): Provider[] {
     PopMessageProcessor,
     AckMessageProcessor,
     PopReviveService,
+    TimerProcessor,
   ];
 }
 

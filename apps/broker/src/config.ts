@@ -196,7 +196,6 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'enableControllerMode',
   'controllerAddr',
   'fetchNamesrvAddrByAddressServer',
-  'timerWheelEnable',
   'enableScheduleMessageStats',
   'enableSlaveActingMaster',
   'enableCalcFilterBitMap',
@@ -212,9 +211,6 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'redeleteHangedFileInterval',
   'destroyMapedFileIntervalForcibly',
   'flushLeastPagesWhenWarmMapedFile',
-  'mappedFileSizeTimerLog',
-  'timerPrecisionMs',
-  'timerMaxDelaySec',
   'serverWorkerThreads',
   'serverSelectorThreads',
   'serverCallbackExecutorThreads',
@@ -225,6 +221,18 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'clientWorkerThreads',
   'clientCallbackExecutorThreads',
   'enableNetWorkFlowControl',
+  // The timer runs on the event loop (no thread pools, queues or warm-up); these tune RocketMQ's threads.
+  'timerGetMessageThreadNum',
+  'timerPutMessageThreadNum',
+  'timerEnableDisruptor',
+  'timerEnableCheckMetrics',
+  'timerCheckMetricsWhen',
+  'timerMetricSmallThreshold',
+  'timerProgressLogIntervalMs',
+  'timerWarmEnable',
+  'timerSkipUnknownError',
+  'timerInterceptDelayLevel',
+  'timerEnableRetryUntilSuccess',
 ]);
 
 /** True for a RocketMQ property this broker accepts without acting on it (never one of its own). */

@@ -49,6 +49,26 @@ export const METRIC = {
   halfMessages: { name: 'rocketmq_half_messages', help: 'Transactions waiting for their commit or rollback (open half messages)', labelNames: ['topic'] },
   commitMessagesTotal: { name: 'rocketmq_commit_messages_total', help: 'Transactions committed', labelNames: ['topic'] },
   rollbackMessagesTotal: { name: 'rocketmq_rollback_messages_total', help: 'Transactions rolled back', labelNames: ['topic'] },
+  // Timer messages (RocketMQ 5's DefaultStoreMetricsConstant).
+  timerEnqueueTotal: { name: 'rocketmq_timer_enqueue_total', help: 'Timer messages taken into the timer wheel, per real topic', labelNames: ['topic'] },
+  timerDequeueTotal: { name: 'rocketmq_timer_dequeue_total', help: 'Timer messages delivered by the timer wheel, per real topic', labelNames: ['topic'] },
+  timingMessages: { name: 'rocketmq_timing_messages', help: 'Timer messages waiting for their delivery time, per real topic', labelNames: ['topic'] },
+  timerEnqueueLag: { name: 'rocketmq_timer_enqueue_lag', help: 'Messages in rmq_sys_wheel_timer not yet taken into the timer wheel', labelNames: [] },
+  timerEnqueueLatency: {
+    name: 'rocketmq_timer_enqueue_latency',
+    help: 'Age in seconds of the oldest message not yet taken into the timer wheel (seconds, as RocketMQ 5 reports it)',
+    labelNames: [],
+  },
+  timerDequeueLag: {
+    name: 'rocketmq_timer_dequeue_lag',
+    help: 'Timers in the wheel from its read time on (RocketMQ 5: dequeue behind messages)',
+    labelNames: [],
+  },
+  timerDequeueLatency: {
+    name: 'rocketmq_timer_dequeue_latency',
+    help: 'Seconds the timer wheel read time is behind the clock (seconds, as RocketMQ 5 reports it)',
+    labelNames: [],
+  },
   // No RocketMQ name for these two.
   transactionChecksTotal: {
     name: 'rocketmq_transaction_checks_total',

@@ -15,6 +15,17 @@ import type { StoreProbe } from '@rocketmq-ts/store';
 import type { BrokerConfig } from '../config.js';
 import type { ConsumerLagRow } from './consumer-lag.service.js';
 
+/** The timer's numbers, read at scrape time (bindTimer). */
+export interface TimerMetricsSource {
+  /** Messages in rmq_sys_wheel_timer not yet enqueued, timers pending from the read time on, read-time lag (ms). */
+  status(): { enqueueBehindMessages: number; pending: number; dequeueBehindMs: number };
+  timingCounts(): ReadonlyMap<string, number>;
+  readonly enqueueTotal: ReadonlyMap<string, number>;
+  readonly dequeueTotal: ReadonlyMap<string, number>;
+  /** Age (ms) of the oldest message not yet enqueued; 0 when none. */
+  enqueueBehindMs(): Promise<number>;
+}
+
 /** What the gauges read at scrape time; bound once the store and managers exist. */
 export interface MetricsSources {
   storeSizeBytes(): number;
@@ -25,6 +36,9 @@ export interface MetricsSources {
 }
 
 type Inc = { inc(v?: number): void };
+
+/** message_type of rocketmq_messages_in_total (RocketMQ's TopicMessageType metrics values). */
+export type MessageType = 'normal' | 'fifo' | 'delay' | 'transaction';
 
 /** Counts since the last scrape for one series pair; handed to prom-client when it collects. */
 interface Pending {
@@ -62,6 +76,7 @@ export class BrokerMetrics {
   private reviveLagSource: (() => number[]) | null = null;
   private readonly reviveIn;
   private readonly reviveRetry;
+  private timer: TimerMetricsSource | undefined;
   private readonly commits;
   private readonly rollbacks;
   private readonly checks;
@@ -103,6 +118,29 @@ export class BrokerMetrics {
         (this.reviveLagSource?.() ?? []).forEach((n, q) => g.set({ queue_id: String(q) }, n));
       },
     });
+    // Timer: cumulative per-topic counts kept by the store, handed over as increments at scrape time.
+    const seenEnq = new Map<string, number>();
+    const seenDeq = new Map<string, number>();
+    const handOver = (c: { labels(l: Record<string, string>): Inc }, now: ReadonlyMap<string, number> | undefined, seen: Map<string, number>): void => {
+      for (const [topic, v] of now ?? []) {
+        const d = v - (seen.get(topic) ?? 0);
+        if (d > 0) c.labels({ topic }).inc(d);
+        seen.set(topic, v);
+      }
+    };
+    counter(r, { ...METRIC.timerEnqueueTotal, collect: (c) => handOver(c, this.timer?.enqueueTotal, seenEnq) });
+    counter(r, { ...METRIC.timerDequeueTotal, collect: (c) => handOver(c, this.timer?.dequeueTotal, seenDeq) });
+    gauge(r, {
+      ...METRIC.timingMessages,
+      collect: (g) => {
+        g.reset();
+        for (const [topic, n] of this.timer?.timingCounts() ?? []) g.set({ topic }, n);
+      },
+    });
+    gauge(r, { ...METRIC.timerEnqueueLag, collect: (g) => g.set(this.timer?.status().enqueueBehindMessages ?? 0) });
+    gauge(r, { ...METRIC.timerEnqueueLatency, collect: async (g) => g.set(Math.floor((await (this.timer?.enqueueBehindMs() ?? Promise.resolve(0))) / 1000)) });
+    gauge(r, { ...METRIC.timerDequeueLag, collect: (g) => g.set(this.timer?.status().pending ?? 0) });
+    gauge(r, { ...METRIC.timerDequeueLatency, collect: (g) => g.set(Math.floor((this.timer?.status().dequeueBehindMs ?? 0) / 1000)) });
     this.commits = counter(r, METRIC.commitMessagesTotal);
     this.rollbacks = counter(r, METRIC.rollbackMessagesTotal);
     this.checks = counter(r, METRIC.transactionChecksTotal);
@@ -160,6 +198,11 @@ export class BrokerMetrics {
     for (const l of rows) g.set({ topic: l.topic, consumer_group: l.group, queue_id: String(l.queueId) }, l[field]);
   }
 
+  /** The timer's numbers (absent when timerWheelEnable is off). */
+  bindTimer(t: TimerMetricsSource): void {
+    this.timer = t;
+  }
+
   /** Open transactions per topic, read at scrape time. */
   bindHalfMessages(f: () => Map<string, number>): void {
     this.halfMessagesSource = f;
@@ -190,11 +233,12 @@ export class BrokerMetrics {
     this.discards.labels({ topic }).inc();
   }
 
-  messagesIn(topic: string, n: number, bytes: number): void {
-    let p = this.inPending.get(topic);
+  messagesIn(topic: string, n: number, bytes: number, type: MessageType = 'normal'): void {
+    const key = type === 'normal' ? topic : topic + '\u0001' + type;
+    let p = this.inPending.get(key);
     if (!p) {
-      p = { msgs: 0, bytes: 0, msgsChild: this.inMsgs.labels({ topic, message_type: 'normal' }), bytesChild: this.inBytes.labels({ topic }) };
-      this.inPending.set(topic, p);
+      p = { msgs: 0, bytes: 0, msgsChild: this.inMsgs.labels({ topic, message_type: type }), bytesChild: this.inBytes.labels({ topic }) };
+      this.inPending.set(key, p);
     }
     p.msgs += n;
     p.bytes += bytes;
@@ -218,7 +262,7 @@ export class BrokerMetrics {
 
   removeTopic(topic: string): void {
     this.lagCache = null;
-    this.inPending.delete(topic);
+    for (const k of [...this.inPending.keys()]) if (k === topic || k.startsWith(topic + '\u0001')) this.inPending.delete(k);
     for (const k of [...this.outPending.keys()]) if (k.startsWith(topic + '\u0001')) this.outPending.delete(k);
     void removeSeries(this.registry, { topic });
   }

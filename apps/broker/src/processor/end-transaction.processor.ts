@@ -58,7 +58,7 @@ export class EndTransactionProcessor {
     if (r === 'already-finished' || r === 'rolled-back') return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
     // Stored with a flush or replica warning still counts as committed.
     if (isStored(r.status)) return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
-    const [code, remark] = putStatusReply(r.status);
+    const [code, remark] = putStatusReply(r.status, this.config.store);
     return RemotingCommand.responseTo(req, code, remark);
   }
 }

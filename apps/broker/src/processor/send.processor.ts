@@ -19,12 +19,12 @@ import {
 } from '@rocketmq-ts/protocol';
 import { type RemotingConnection } from '@rocketmq-ts/remoting';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
-import { PutMessageStatus, type PutMessageRequest, type PutMessageResult } from '@rocketmq-ts/store';
+import { PutMessageStatus, type MessageStoreConfig, type PutMessageRequest, type PutMessageResult } from '@rocketmq-ts/store';
 import type { BrokerConfig } from '../config.js';
 import type { MessageStore } from '@rocketmq-ts/store';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
 import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
-import { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { BrokerMetrics, type MessageType } from '../metrics/broker-metrics.js';
 import { BrokerState } from '../broker-state.js';
 import { RePutService } from '../message/reput.service.js';
 import { TransactionalMessageService, isStored } from '../transaction/transactional-message.service.js';
@@ -40,6 +40,8 @@ const NOT_ALLOWED = new Set<string>([
   TopicValidator.RMQ_SYS_TRANS_CHECK_MAX_TIME_TOPIC,
   TopicValidator.RMQ_SYS_SELF_TEST_TOPIC,
   TopicValidator.RMQ_SYS_OFFSET_MOVED_EVENT,
+  // Its messages need the broker's TIMER_OUT_MS / REAL_TOPIC: only the put-time transform writes there.
+  TopicValidator.RMQ_SYS_WHEEL_TIMER_TOPIC,
 ]);
 
 const bornHosts = new WeakMap<object, SocketAddress>();
@@ -57,8 +59,11 @@ export function bornHostOf(conn: RemotingConnection): SocketAddress {
   return h;
 }
 
+/** What the timer statuses' remarks name (RocketMQ prints them). */
+type TimerLimits = Pick<MessageStoreConfig, 'timerMaxDelaySec' | 'timerCongestNumEachSlot' | 'timerWheelEnable'>;
+
 /** Store status → response code and remark (remoting.md §3.2). */
-export function putStatusReply(status: PutMessageStatus): [number, string | null] {
+export function putStatusReply(status: PutMessageStatus, timer?: TimerLimits): [number, string | null] {
   switch (status) {
     case PutMessageStatus.PUT_OK:
       return [ResponseCode.SUCCESS, null];
@@ -77,6 +82,20 @@ export function putStatusReply(status: PutMessageStatus): [number, string | null
       return [ResponseCode.SYSTEM_BUSY, '[PC_SYNCHRONIZED]broker busy, start flow control for a while'];
     case PutMessageStatus.DISK_FULL:
       return [ResponseCode.DISK_FULL, 'the disk is nearly full; writes are refused until space is freed'];
+    case PutMessageStatus.WHEEL_TIMER_MSG_ILLEGAL:
+      return [
+        ResponseCode.MESSAGE_ILLEGAL,
+        `timer message illegal, the delay time should not be bigger than the max delay ${(timer?.timerMaxDelaySec ?? 259_200) * 1000}ms; or if set del msg, the delay time should be bigger than the current time`,
+      ];
+    case PutMessageStatus.WHEEL_TIMER_FLOW_CONTROL: {
+      const n = timer?.timerCongestNumEachSlot ?? 2_147_483_647;
+      return [
+        ResponseCode.SYSTEM_ERROR,
+        `timer message is under flow control, max num limit is ${n * 2} or the current value is greater than ${n} and less than ${n * 2}, trigger random flow control`,
+      ];
+    }
+    case PutMessageStatus.WHEEL_TIMER_NOT_ENABLE:
+      return [ResponseCode.SYSTEM_ERROR, `accurate timer message is not enabled, timerWheelEnable is ${String(timer?.timerWheelEnable ?? false)}`];
     default:
       return [ResponseCode.SYSTEM_ERROR, `store error: ${status}`];
   }
@@ -249,19 +268,22 @@ export class SendMessageProcessor {
       bornHost: bornHostOf(conn),
       reconsumeTimes,
     };
+    // A timer message comes back stored in rmq_sys_wheel_timer (the store's put-time transform): the
+    // reply names the requested queue and the offset in the timer queue, as RocketMQ's does.
     const r = this.store.putMessageNow(put);
     const replyTopic = h.topic;
     const txId = transactionIdOf(props, sysFlag);
+    const type = messageTypeOf(h.properties ?? '');
     if (half) {
       const born = h.bornTimestamp;
       const noted = (res: PutMessageResult): RemotingCommand => {
         if (res.appendResult !== undefined && isStored(res.status)) this.tx.noteHalf(props, res.appendResult, born);
-        return this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId);
+        return this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId, type);
       };
       return r instanceof Promise ? r.then(noted) : noted(r);
     }
-    if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId));
-    return this.reply(req, r, replyTopic, replyQueueId, body.length, 1, txId);
+    if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId, type));
+    return this.reply(req, r, replyTopic, replyQueueId, body.length, 1, txId, type);
   }
 
   private putBatch(
@@ -321,8 +343,17 @@ export class SendMessageProcessor {
     return RemotingCommand.responseTo(req, code, remark, { MSG_REGION: this.regionId, TRACE_ON: this.traceOn });
   }
 
-  private reply(req: RemotingCommand, r: PutMessageResult, topic: string, queueId: number, bytes: number, n: number, transactionId?: string): RemotingCommand {
-    const [code, remark] = putStatusReply(r.status);
+  private reply(
+    req: RemotingCommand,
+    r: PutMessageResult,
+    topic: string,
+    queueId: number,
+    bytes: number,
+    n: number,
+    transactionId?: string,
+    type: MessageType = 'normal',
+  ): RemotingCommand {
+    const [code, remark] = putStatusReply(r.status, this.config.store);
     const a = r.appendResult;
     if (
       a === undefined ||
@@ -342,7 +373,7 @@ export class SendMessageProcessor {
       queueOffset: String(a.logicsOffset),
     };
     if (transactionId !== undefined) ext['transactionId'] = transactionId;
-    this.metrics.messagesIn(topic, n, bytes);
+    this.metrics.messagesIn(topic, n, bytes, type);
     return RemotingCommand.responseTo(req, code, remark, ext);
   }
 
@@ -409,7 +440,7 @@ export class SendMessageProcessor {
     if (!props.has(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID)) props.set(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID, m.msgId);
     const r = await this.reput.rePut(m, topic, queueId, props, m.reconsumeTimes + 1);
     await this.topics.whenPersisted(); // the retry or DLQ topic this may have created
-    const [code, remark] = putStatusReply(r.status);
+    const [code, remark] = putStatusReply(r.status, this.config.store);
     return RemotingCommand.responseTo(req, code, remark);
   }
 }
@@ -426,6 +457,27 @@ function transactionIdOf(props: string, sysFlag: number): string | undefined {
   }
   return undefined;
 }
+
+/** The message_type label of rocketmq_messages_in_total (RocketMQ's BrokerMetricsManager.getMessageType). */
+export function messageTypeOf(props: string): MessageType {
+  if (props.includes(MessageConst.PROPERTY_TRANSACTION_PREPARED) && findProperty(props, MessageConst.PROPERTY_TRANSACTION_PREPARED)?.toLowerCase() === 'true') {
+    return 'transaction';
+  }
+  if (props.includes(MessageConst.PROPERTY_SHARDING_KEY) && findProperty(props, MessageConst.PROPERTY_SHARDING_KEY) !== undefined) return 'fifo';
+  // __STARTDELIVERTIME (4.x) only classifies: it schedules nothing.
+  if (props.includes('TIMER_') || props.includes(MessageConst.PROPERTY_DELAY_TIME_LEVEL) || props.includes(MessageConst.PROPERTY_START_DELIVER_TIME)) {
+    for (const k of DELAY_KEYS) if (findProperty(props, k) !== undefined) return 'delay';
+  }
+  return 'normal';
+}
+
+const DELAY_KEYS = [
+  MessageConst.PROPERTY_START_DELIVER_TIME,
+  MessageConst.PROPERTY_DELAY_TIME_LEVEL,
+  MessageConst.PROPERTY_TIMER_DELIVER_MS,
+  MessageConst.PROPERTY_TIMER_DELAY_SEC,
+  MessageConst.PROPERTY_TIMER_DELAY_MS,
+];
 
 function ensureTrailingSeparator(props: string): string {
   return props === '' || props.endsWith(SEP2) ? props : props + SEP2;

@@ -1,12 +1,14 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { RemotingCommand, RequestCode, ResponseCode } from '@rocketmq-ts/protocol';
 import { RemotingClient, createLogger, errorText } from '@rocketmq-ts/remoting';
+import { decodeTimerCheckpoint, type MessageStore } from '@rocketmq-ts/store';
 import { BrokerState } from '../broker-state.js';
 import { BrokerOuterAPI } from '../namesrv/broker-outer-api.js';
 import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
 import { ScheduleMessageService } from '../schedule/schedule-message.service.js';
 import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
+import { MESSAGE_STORE } from '../tokens.js';
 
 /** How often a slave copies the master's metadata (RocketMQ 5 checks every 3 s). */
 const SYNC_INTERVAL_MS = 3_000;
@@ -34,6 +36,7 @@ export class SlaveSynchronize {
     private readonly offsets: ConsumerOffsetManager,
     private readonly groups: SubscriptionGroupManager,
     private readonly schedule: ScheduleMessageService,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
   ) {}
 
   start(): void {
@@ -54,7 +57,7 @@ export class SlaveSynchronize {
     return m === undefined || m === '' || m === this.state.brokerAddr ? undefined : m;
   }
 
-  /** One round of all four copies (skipped while the previous one runs). */
+  /** One round of all the copies (skipped while the previous one runs). */
   syncAll(): Promise<void> {
     this.running ??= this.doSync().finally(() => {
       this.running = null;
@@ -73,6 +76,9 @@ export class SlaveSynchronize {
       await this.schedule.replaceFromMaster(await this.fetch(master, RequestCode.GET_ALL_DELAY_OFFSET));
       const groups = await this.fetch(master, RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
       if (await this.groups.replaceFromMaster(groups)) this.log.info(`subscription groups copied from the master ${master} (${this.groups.table.size})`);
+      // The timer: the master's read time and queue progress (a slave files timers, it never delivers them).
+      const timer = this.store.timerMessageStore;
+      if (timer !== undefined) timer.syncFromMaster(decodeTimerCheckpoint(await this.fetchBytes(master, RequestCode.GET_TIMER_CHECK_POINT)));
       this.lastSyncAt = Date.now();
       if (this.lastError !== '') this.log.info(`metadata sync with the master ${master} works again`);
       this.lastError = '';
@@ -85,9 +91,13 @@ export class SlaveSynchronize {
   }
 
   private async fetch(addr: string, code: number): Promise<string> {
+    return (await this.fetchBytes(addr, code)).toString('utf8') || '{}';
+  }
+
+  private async fetchBytes(addr: string, code: number): Promise<Buffer> {
     const req = RemotingCommand.request(code, null, null);
     const res = await this.client.invoke(addr, req, CALL_TIMEOUT_MS);
     if (res.code !== ResponseCode.SUCCESS) throw new Error(`request ${code} answered ${res.code}: ${res.remark ?? ''}`);
-    return res.body?.toString('utf8') ?? '{}';
+    return res.body ?? Buffer.alloc(0);
   }
 }

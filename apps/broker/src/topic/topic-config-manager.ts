@@ -94,6 +94,8 @@ export class TopicConfigManager {
     put(topicConfig(TopicValidator.RMQ_SYS_TRANS_OP_HALF_TOPIC, { readQueueNums: 1, writeQueueNums: 1 }));
     const revive = o.reviveQueueNum ?? 8;
     put(topicConfig(reviveTopic(o.clusterName), { readQueueNums: revive, writeQueueNums: revive }));
+    // Timer messages wait in its queue 0 until the timer wheel delivers them (TimerMessageStore.TIMER_TOPIC).
+    put(topicConfig(TopicValidator.RMQ_SYS_WHEEL_TIMER_TOPIC, { readQueueNums: 1, writeQueueNums: 1 }));
   }
 
   /**

@@ -744,9 +744,20 @@ export class TimerMessageStore implements TimerMessageStoreView {
     cp.stateVersion = m.stateVersion;
     cp.timestamp = m.timestamp;
     cp.counter = m.counter;
-    if (!this.dequeueEnabled) {
-      this.currReadTimeMs = m.lastReadTimeMs;
-      this.commitReadTimeMs = m.lastReadTimeMs;
+    if (!this.dequeueEnabled && m.lastReadTimeMs !== this.currReadTimeMs) {
+      const from = this.currReadTimeMs;
+      const to = m.lastReadTimeMs;
+      const p = this.precisionMs;
+      if (to > from && (to - from) / p < 100_000) {
+        // The slots the master has read leave the pending count.
+        for (let t = from; t < to; t += p) this.pending -= this.wheel.numAt(t);
+        this.pending = Math.max(0, this.pending);
+      } else {
+        this.pending = 0;
+        this.wheel.forEachSlot(to, (off) => (this.pending += this.wheel.num(off)));
+      }
+      this.currReadTimeMs = to;
+      this.commitReadTimeMs = to;
     }
     this.wakeEnqueue();
   }
