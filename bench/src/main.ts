@@ -11,6 +11,7 @@ import { printProfiles, profileDir } from './profile.js';
 import { processCpuMicros } from './stats.js';
 import { PAYLOAD, SCENARIOS, measure, medianRow, plan, quick, rowFrom, scenarioFilter, wanted } from './scenarios.js';
 import { brokerTargetAvailable, runBrokerScenarios, runReplicatedScenarios } from './targets/broker.js';
+import { runTimerScenario } from './targets/timer.js';
 
 /**
  * `pnpm bench [--quick] [--only <system>] [--scenarios async,batch,latency,consume,sync] [--profile <dir>]`:
@@ -190,7 +191,7 @@ async function main(): Promise<void> {
   await step('disk', diskRows);
   await step('rocketmq-ts', async () =>
     brokerTargetAvailable()
-      ? (async () => [...(await runBrokerScenarios()), ...(await runReplicatedScenarios())])()
+      ? (async () => [...(await runBrokerScenarios()), ...(await runReplicatedScenarios()), ...(wanted('timer') ? await runTimerScenario() : [])])()
       : [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker not built yet (apps/broker)' }],
   );
   await step('redis', redisRows);

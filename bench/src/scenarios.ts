@@ -33,6 +33,7 @@ export const SCENARIOS = {
   transaction: { scenario: 'transactional send (half + commit), 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests / 2 },
   syncMaster: { scenario: 'send, replicated before the reply, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
   asyncMaster: { scenario: 'send, replicated after the reply, 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
+  timer: { scenario: 'timer delivery precision with 1M timers pending', inflight: 256, perRequest: 1, requests: 1_000_000 },
 } satisfies Record<string, ScenarioSpec>;
 
 /**

@@ -14,14 +14,14 @@ export function brokerTargetAvailable(): boolean {
   return existsSync(appMain('broker'));
 }
 
-interface Broker {
+export interface Broker {
   proc: NodeProcess;
   addr: string;
   dir: string;
 }
 
 /** A broker of its own (no name server needed: the bench talks to it directly). */
-async function startBroker(
+export async function startBroker(
   flushDiskType: 'ASYNC_FLUSH' | 'SYNC_FLUSH',
   ha: Record<string, string | number> = {},
   label: string = flushDiskType,
@@ -51,7 +51,7 @@ async function startBroker(
   return { proc, addr: `127.0.0.1:${port}`, dir };
 }
 
-async function stopBroker(b: Broker): Promise<void> {
+export async function stopBroker(b: Broker): Promise<void> {
   await b.proc.stop('SIGTERM', 10_000);
   removeTempDir(b.dir);
 }
@@ -309,7 +309,7 @@ export async function runBrokerScenarios(): Promise<Row[]> {
 }
 
 /** Runtime info (a KV table) of a broker. */
-async function runtimeInfo(client: RemotingClient, addr: string): Promise<Record<string, string>> {
+export async function runtimeInfo(client: RemotingClient, addr: string): Promise<Record<string, string>> {
   const r = await client.invoke(addr, RemotingCommand.request(RequestCode.GET_BROKER_RUNTIME_INFO, null, null), 5_000);
   return (JSON.parse(r.body!.toString('utf8')) as { table: Record<string, string> }).table;
 }

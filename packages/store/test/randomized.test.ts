@@ -23,8 +23,7 @@ describe('randomized operations against a model', () => {
       const rand = rng(seed);
       let dir = tmpDir();
       dirs.push(dir);
-      // No timer: loading its 38.7 MB wheel on each of the ~40 restarts would dominate this test (timer.test.ts has the timer's).
-      const cfg = { mappedFileSizeCommitLog: 16 * 1024, mappedFileSizeConsumeQueue: 20 * 40, maxIndexNum: 50, maxHashSlotNum: 13, timerWheelEnable: false };
+      const cfg = { mappedFileSizeCommitLog: 16 * 1024, mappedFileSizeConsumeQueue: 20 * 40, maxIndexNum: 50, maxHashSlotNum: 13 };
       let usedRatio = 0.1;
       const opts = { diskUsage: async () => ({ totalBytes: 1e12, freeBytes: (1 - usedRatio) * 1e12 }) };
       let s: DefaultMessageStore = await openStore(dir, cfg, opts);

@@ -4,9 +4,10 @@
 //   · @16 int64 write time · @24 int32 delayed time − write time · @28 int64 commit-log offset
 //   · @36 int32 record size · @40 int32 REAL_TOPIC hash · @44 int64 0.
 // A file ends with a blank `[int32 remaining][int64 0][int32 BLANK_MAGIC]` when a unit and a blank no
-// longer fit. Units go into a small in-memory tail and reach the file with a synchronous positional
-// write after each enqueue batch (the OS then holds them: a process crash loses none); reads are
-// positional reads through a 64 KiB window, so walking one slot's chain backwards costs few syscalls.
+// longer fit. Units go into a 256 KiB in-memory tail and reach the file with one positional write
+// when it fills and at each flush (units lost with a crashed process are rebuilt from the timer
+// queue, see TimerMessageStore.load); reads are positional reads through a 64 KiB window, so walking
+// one slot's chain backwards costs few syscalls.
 import fs from 'node:fs';
 import path from 'node:path';
 import { BLANK_MAGIC_CODE, readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { MessageConst } from '@rocketmq-ts/common';
-import { checkMessageRecord, decodeMessageRecord, encodeProperties, findProperty, javaStringHashCode, type DecodedMessage } from '@rocketmq-ts/protocol';
+import { checkMessageRecord, decodeMessageRecord, encodeProperties, javaStringHashCode, type DecodedMessage } from '@rocketmq-ts/protocol';
 import type { CommitLog } from '../commitlog/commit-log.js';
 import type { CommitLogDispatcher } from '../commit-log-dispatcher.js';
 import { storePaths, type MessageStoreConfig } from '../config.js';
@@ -25,7 +25,7 @@ import type { StoreState } from '../store-state.js';
 import { TimerCheckpoint, type TimerCheckpointData } from './timer-checkpoint.js';
 import type { TimerRecoveryReport, TimerStatus } from './timer-types.js';
 import { MAGIC_DEFAULT, MAGIC_DELETE, MAGIC_ROLL, TIMER_UNIT_SIZE, TimerLog, decodeTimerUnit, newTimerUnit, type TimerUnit } from './timer-log.js';
-import { TIMER_TOPIC } from './timer-put-hook.js';
+import { TIMER_TOPIC, newTimerProps, scanTimerProps } from './timer-put-hook.js';
 import { TIMER_SLOTS_TOTAL, TimerWheel } from './timer-wheel.js';
 
 /** Slots kept clear behind the oldest readable one after a long downtime (RocketMQ's TIMER_BLANK_SLOTS). */
@@ -136,6 +136,7 @@ export class TimerMessageStore implements TimerMessageStoreView {
   private lastTopic = '';
   private lastTopicHash = 0;
   private readonly unit = newTimerUnit();
+  private readonly scan = newTimerProps();
   report: TimerRecoveryReport | undefined;
 
   constructor(parts: TimerMessageStoreParts) {
@@ -408,7 +409,8 @@ export class TimerMessageStore implements TimerMessageStoreView {
         if (res.nextBeginOffset > this.currQueueOffset && res.nextBeginOffset <= bound) this.currQueueOffset = res.nextBeginOffset;
         if (this.currQueueOffset === from) return; // nothing readable yet
       }
-      this.timerLog.writeOutSync();
+      // The new units stay in the timer log's tail until it fills or the next flush: after a crash
+      // the enqueue resumes after the last unit on disk, so units lost with the process come again.
       if (directs.length > 0) {
         const units = new SlotUnits();
         for (const d of directs) {
@@ -424,20 +426,20 @@ export class TimerMessageStore implements TimerMessageStoreView {
   /** One timer-topic message: filed in the wheel, or handed to the delivery when due already. */
   private enqueueOne(queueOffset: number, phy: number, size: number, props: string, directs: { phy: number; size: number }[]): void {
     this.currQueueOffset = queueOffset + 1;
-    const out = findProperty(props, MessageConst.PROPERTY_TIMER_OUT_MS);
-    const delayed = out === undefined ? Number.NaN : Number(out);
+    const t = scanTimerProps(props, this.scan);
+    const delayed = t.outMs === undefined ? Number.NaN : Number(t.outMs);
     if (!Number.isSafeInteger(delayed)) {
       this.p.logger.warn('timer message without a valid TIMER_OUT_MS skipped', { queueOffset, phy });
       return;
     }
-    const realTopic = findProperty(props, MessageConst.PROPERTY_REAL_TOPIC) ?? '';
+    const realTopic = t.realTopic ?? '';
     this.enqueueCount++;
     this.enqueueTotal.set(realTopic, (this.enqueueTotal.get(realTopic) ?? 0) + 1);
     if (this.dequeueEnabled && delayed < this.currWriteTimeMs) {
       directs.push({ phy, size });
       return;
     }
-    this.doEnqueue(phy, size, delayed, realTopic, findProperty(props, MessageConst.PROPERTY_TIMER_DEL_UNIQKEY) !== undefined);
+    this.doEnqueue(phy, size, delayed, realTopic, t.delUniqKey !== undefined);
   }
 
   /** Appends the unit and links it into its slot (rolled to the window's end when too far ahead). */

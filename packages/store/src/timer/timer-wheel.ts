@@ -1,8 +1,9 @@
 // `<storePathRootDir>/timerwheel` (pop-timer-tx-ha.md §B.3): 2 × 604800 slots of 32 bytes,
 // `int64 timeMs/precisionMs · int64 firstPos · int64 lastPos · int32 num · int32 magic`. The whole
-// wheel (38.7 MB) lives in one Buffer; slots changed since the last flush are tracked per 4 KiB page
-// and only those pages are written back. This table is the timer's only memory cost that grows
-// with the number of pending timers' distinct delivery times, not with their count.
+// wheel (38.7 MB) is one Buffer, but only the 4 KiB pages holding slots become resident (loading
+// copies non-zero pages only; lookups skip pages never used). Slots changed since the last flush are
+// tracked per page and only those pages are written back. This is the timer's only memory that
+// grows with pending timers, and it grows with their distinct delivery seconds, not their count.
 import fs from 'node:fs';
 import path from 'node:path';
 import { readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';
@@ -29,6 +30,11 @@ export class TimerWheel {
   private fd = -1;
   private readonly dirty = new Uint8Array(TIMER_WHEEL_LENGTH / PAGE);
   private dirtyPages = 0;
+  /**
+   * Pages that may hold a slot (loaded non-zero, or written since). Pages never touched stay out of
+   * the process's resident memory: an idle timer costs almost nothing, a busy one its used pages.
+   */
+  private readonly present = new Uint8Array(TIMER_WHEEL_LENGTH / PAGE);
 
   constructor(
     readonly file: string,
@@ -50,8 +56,26 @@ export class TimerWheel {
       fs.ftruncateSync(this.fd, TIMER_WHEEL_LENGTH);
       return;
     }
+    // Read through a scratch buffer and keep only the pages holding something.
     const chunk = 4 * 1024 * 1024;
-    for (let pos = 0; pos < TIMER_WHEEL_LENGTH; pos += chunk) preadFullSync(this.fd, this.buf, pos, Math.min(chunk, TIMER_WHEEL_LENGTH - pos), pos);
+    const scratch = Buffer.allocUnsafeSlow(chunk);
+    const words = new Int32Array(scratch.buffer, scratch.byteOffset, chunk / 4);
+    for (let pos = 0; pos < TIMER_WHEEL_LENGTH; pos += chunk) {
+      const n = preadFullSync(this.fd, scratch, 0, Math.min(chunk, TIMER_WHEEL_LENGTH - pos), pos);
+      for (let page = 0; page * PAGE < n; page++) {
+        const w0 = (page * PAGE) / 4;
+        let used = false;
+        for (let w = w0; w < w0 + PAGE / 4; w++) {
+          if (words[w] !== 0) {
+            used = true;
+            break;
+          }
+        }
+        if (!used) continue;
+        scratch.copy(this.buf, pos + page * PAGE, page * PAGE, page * PAGE + PAGE);
+        this.present[(pos + page * PAGE) / PAGE] = 1;
+      }
+    }
   }
 
   slotIndex(timeMs: number): number {
@@ -61,6 +85,7 @@ export class TimerWheel {
   /** Byte offset of the slot of `timeMs` when it holds that time's slot; -1 when it is empty (or holds another turn's). */
   find(timeMs: number): number {
     const off = this.slotIndex(timeMs) * TIMER_SLOT_SIZE;
+    if (this.present[(off / PAGE) | 0] === 0) return -1;
     return readInt64BE(this.buf, off) === Math.floor(timeMs / this.precisionMs) ? off : -1;
   }
 
@@ -105,6 +130,7 @@ export class TimerWheel {
 
   private markDirty(off: number): void {
     const page = (off / PAGE) | 0;
+    this.present[page] = 1;
     if (this.dirty[page] === 0) {
       this.dirty[page] = 1;
       this.dirtyPages++;
@@ -112,16 +138,19 @@ export class TimerWheel {
   }
 
   /**
-   * Visits every non-empty slot (any turn) with its byte offset and slot time, in file order. Empty
-   * (all-zero) slot times are skipped through a word view, so a mostly empty wheel costs a few ms.
+   * Visits every non-empty slot (any turn) with its byte offset and slot time, in file order. Pages
+   * never used are skipped, empty slots through a word view: a mostly empty wheel costs little.
    */
   forEachUsedSlot(f: (off: number, timeMs: number) => void): void {
     const words = this.words;
     const p = this.precisionMs;
-    for (let i = 0, w = 0; i < SLOT_COUNT; i++, w += TIMER_SLOT_SIZE / 4) {
-      if (words[w] === 0 && words[w + 1] === 0) continue;
-      const off = i * TIMER_SLOT_SIZE;
-      f(off, readInt64BE(this.buf, off) * p);
+    for (let page = 0; page < this.present.length; page++) {
+      if (this.present[page] === 0) continue;
+      for (let off = page * PAGE; off < (page + 1) * PAGE; off += TIMER_SLOT_SIZE) {
+        const w = off / 4;
+        if (words[w] === 0 && words[w + 1] === 0) continue;
+        f(off, readInt64BE(this.buf, off) * p);
+      }
     }
   }
 
