@@ -17,6 +17,7 @@ import {
   decodeTopicList,
   jsonEntries,
   parseLenientJson,
+  readInt64BE,
   stringifyFastjson,
   type ClusterInfo,
   type JsonValue,
@@ -98,6 +99,24 @@ export interface SubscriptionGroupInput {
 
 const obj = (v: JsonValue | undefined): Record<string, JsonValue> => Object.fromEntries(jsonEntries(v ?? null)) as Record<string, JsonValue>;
 const num = (v: JsonValue | undefined): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
+
+/** A broker's timer (MQAdmin.timerStatus). */
+export interface TimerStatusInfo {
+  /** Timers waiting in the wheel (timerCongestNum). */
+  pending: number;
+  /** Seconds the wheel's read time is behind the clock (timerReadBehind). */
+  readBehindSec: number;
+  /** Timer messages not yet taken into the wheel (timerOffsetBehind). */
+  offsetBehind: number;
+  enqueueTps: number;
+  dequeueTps: number;
+  /** The checkpoint: the read time and timer-queue progress as last flushed (a slave: its master's). */
+  lastReadTimeMs: number;
+  lastTimerQueueOffset: number;
+  masterTimerQueueOffset: number;
+  /** Pending timers per real topic. */
+  topics: Map<string, number>;
+}
 
 /**
  * Operator calls against name servers and brokers (RocketMQ's MQAdminExt): each method is one
@@ -236,6 +255,33 @@ export class MQAdmin {
   async brokerRuntimeInfo(addr: string): Promise<Map<string, string>> {
     const b = await this.body(addr, RequestCode.GET_BROKER_RUNTIME_INFO);
     return b ? decodeKVTable(b) : new Map();
+  }
+
+  /**
+   * The broker's timer messages: RocketMQ's runtime-info keys (timerCongestNum, timerReadBehind, ...),
+   * the timer checkpoint (GET_TIMER_CHECK_POINT) and pending timers per topic (GET_TIMER_METRICS);
+   * undefined when the broker runs without a timer (timerWheelEnable=false).
+   */
+  async timerStatus(addr: string): Promise<TimerStatusInfo | undefined> {
+    const info = await this.brokerRuntimeInfo(addr);
+    if (!info.has('timerCongestNum')) return undefined;
+    const cp = await this.body(addr, RequestCode.GET_TIMER_CHECK_POINT);
+    const metrics = await this.body(addr, RequestCode.GET_TIMER_METRICS);
+    const topics = new Map<string, number>();
+    const parsed = metrics ? (parseLenientJson(metrics.toString('utf8')) as { timingCount?: Record<string, { count?: number }> }) : {};
+    for (const [t, v] of Object.entries(parsed.timingCount ?? {})) if (Number(v.count ?? 0) !== 0) topics.set(t, Number(v.count));
+    const long = (at: number): number => (cp !== null && cp.length >= at + 8 ? readInt64BE(cp, at) : 0);
+    return {
+      pending: Number(info.get('timerCongestNum') ?? 0),
+      readBehindSec: Number(info.get('timerReadBehind') ?? 0),
+      offsetBehind: Number(info.get('timerOffsetBehind') ?? 0),
+      enqueueTps: Number(info.get('timerEnqueueTps') ?? 0),
+      dequeueTps: Number(info.get('timerDequeueTps') ?? 0),
+      lastReadTimeMs: long(0),
+      lastTimerQueueOffset: long(16),
+      masterTimerQueueOffset: long(24),
+      topics,
+    };
   }
 
   async getBrokerConfig(addr: string): Promise<Map<string, string>> {

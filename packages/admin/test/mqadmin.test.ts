@@ -48,6 +48,7 @@ describe('mqadmin', () => {
       'topicStatus',
       'clusterList',
       'brokerStatus',
+      'timerStatus',
       'updateSubGroup',
       'deleteSubGroup',
       'consumerProgress',
@@ -101,6 +102,28 @@ describe('mqadmin', () => {
     expect(ns.code).toBe(0);
     expect(ns.out).toContain(`============${c.namesrvAddr}============`);
     expect(ns.out).toMatch(/listenPort\s+=\s+\d+/);
+  });
+
+  it('timerStatus and brokerStatus show pending timer messages', async () => {
+    const topic = uniq('AdminTimer');
+    const p = new Producer({ group: uniq('PG_TIMER'), namesrvAddr: c.namesrvAddr, logger: quiet });
+    await p.start();
+    closers.push(p);
+    for (let i = 0; i < 3; i++) await p.send(new Message(topic, Buffer.from(`t${i}`), { deliveryTimestamp: Date.now() + 3_600_000 }));
+    await waitFor(async () => (await mqJson<{ pending: number }>('timerStatus', '-b', c.brokerAddr)).pending >= 3, {
+      timeoutMs: 10_000,
+      message: 'pending timers',
+    });
+    const ts = await mqJson<{ pending: number; topics: Record<string, number>; offsetBehind: number }>('timerStatus', '-b', c.brokerAddr);
+    expect(ts.topics[topic]).toBe(3);
+    expect(ts.offsetBehind).toBe(0);
+    const text = await mq('timerStatus', '-c', 'TestCluster');
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/Pending Timers\s+: \d+/);
+    expect(text.out).toMatch(new RegExp(`${topic}\\s+3`));
+    const bs = await mqJson<Record<string, string>>('brokerStatus', '-b', c.brokerAddr);
+    expect(Number(bs['timerCongestNum'])).toBeGreaterThanOrEqual(3);
+    expect(bs['timerReadBehind']).toBeDefined();
   });
 
   it('updateTopic, topicList, topicRoute, topicStatus and deleteTopic', async () => {

@@ -171,6 +171,34 @@ describe('producer', () => {
     expect(d.storeTimestamp - sentAt).toBeGreaterThanOrEqual(800);
   });
 
+  it('deliverAt / deliveryTimestamp: timer messages arrive at their time, in the queue the send reply named', async () => {
+    const topic = uniqueName('T_TIMER');
+    const sentAt = Date.now();
+    const at = new Message(topic, Buffer.from('at'), { tags: 'AT', deliveryTimestamp: new Date(sentAt + 2000) });
+    expect(at.deliveryTimestamp).toBe(sentAt + 2000);
+    const viaSetter = new Message(topic, Buffer.from('setter'), { tags: 'SET' });
+    viaSetter.deliveryTimestamp = sentAt + 1500;
+    const sec = new Message(topic, Buffer.from('sec'), { tags: 'SEC' }).setDelayTimeSec(1);
+    const results = [await producer.send(at), await producer.send(viaSetter), await producer.send(sec)];
+    for (const r of results) expect(r.sendStatus).toBe('SEND_OK');
+    expect(() => new Message(topic).deliverAt(Number.NaN)).toThrow(RangeError);
+    await waitRoute(topic);
+    const lc = await liteConsumer();
+    await lc.start();
+    await lc.assign(await lc.fetchMessageQueues(topic));
+    const got = await pollN(lc, 3, 20_000);
+    expect(got.map((m) => m.tags).sort()).toEqual(['AT', 'SEC', 'SET']);
+    for (const m of got) {
+      const due = m.tags === 'AT' ? sentAt + 2000 : m.tags === 'SET' ? sentAt + 1500 : sentAt + 1000;
+      expect(m.storeTimestamp).toBeGreaterThanOrEqual(due - 5);
+      expect(m.storeTimestamp - due).toBeLessThan(2500);
+      // Delivered into the queue the producer chose, with the id the send returned.
+      const r = results[['AT', 'SET', 'SEC'].indexOf(m.tags!)]!;
+      expect(m.queueId).toBe(r.messageQueue.queueId);
+      expect(m.msgId).toBe(r.msgId);
+    }
+  });
+
   it('fails over between name servers and explains the usual mistakes with typed errors', async () => {
     // first name server address is dead: the client moves on to the live one
     const p2 = new Producer({ group: uniqueName('PG2'), namesrvAddr: `127.0.0.1:1;${c.namesrvAddr}`, logger, mqClientApiTimeoutMs: 1000 });

@@ -126,7 +126,14 @@ export class Message {
   constructor(
     topic: string,
     body: Buffer = Buffer.alloc(0),
-    options: { tags?: string; keys?: string | readonly string[]; flag?: number; properties?: MessageProperties | Record<string, string> } = {},
+    options: {
+      tags?: string;
+      keys?: string | readonly string[];
+      flag?: number;
+      properties?: MessageProperties | Record<string, string>;
+      /** Deliver at this time (ms since the epoch, or a Date): a RocketMQ 5 timer message (TIMER_DELIVER_MS). */
+      deliveryTimestamp?: number | Date;
+    } = {},
   ) {
     this.topic = topic;
     this.body = body;
@@ -134,6 +141,47 @@ export class Message {
     this.properties = toPropertiesMap(options.properties);
     if (options.tags !== undefined) this.setTags(options.tags);
     if (options.keys !== undefined) this.setKeys(options.keys);
+    if (options.deliveryTimestamp !== undefined) this.deliverAt(options.deliveryTimestamp);
+  }
+
+  /**
+   * When the broker delivers this message (ms since the epoch; TIMER_DELIVER_MS), undefined for an
+   * ordinary message. The broker's timer delivers it at most timerPrecisionMs (1 s) late, up to
+   * timerMaxDelaySec (3 days) ahead; a time in the past means now.
+   */
+  get deliveryTimestamp(): number | undefined {
+    const v = this.properties.get(MessageConst.PROPERTY_TIMER_DELIVER_MS);
+    return v === undefined ? undefined : Number(v);
+  }
+
+  set deliveryTimestamp(at: number | undefined) {
+    if (at === undefined) this.properties.delete(MessageConst.PROPERTY_TIMER_DELIVER_MS);
+    else this.deliverAt(at);
+  }
+
+  /** Makes this a timer message delivered at `at` (TIMER_DELIVER_MS); returns the message. */
+  deliverAt(at: number | Date): this {
+    const ms = at instanceof Date ? at.getTime() : at;
+    if (!Number.isSafeInteger(ms)) throw new RangeError(`delivery time ${String(at)} is not a whole number of ms since the epoch`);
+    return this.setDeliverTimeMs(ms);
+  }
+
+  /** Java's Message.setDeliverTimeMs (TIMER_DELIVER_MS, absolute ms). */
+  setDeliverTimeMs(ms: number): this {
+    this.properties.set(MessageConst.PROPERTY_TIMER_DELIVER_MS, String(Math.trunc(ms)));
+    return this;
+  }
+
+  /** Java's Message.setDelayTimeSec (TIMER_DELAY_SEC, seconds from when the broker stores it; wins over the others). */
+  setDelayTimeSec(sec: number): this {
+    this.properties.set(MessageConst.PROPERTY_TIMER_DELAY_SEC, String(Math.trunc(sec)));
+    return this;
+  }
+
+  /** Java's Message.setDelayTimeMs (TIMER_DELAY_MS, ms from when the broker stores it). */
+  setDelayTimeMs(ms: number): this {
+    this.properties.set(MessageConst.PROPERTY_TIMER_DELAY_MS, String(Math.trunc(ms)));
+    return this;
   }
 
   getProperty(name: string): string | undefined {

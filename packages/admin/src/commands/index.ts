@@ -19,6 +19,7 @@ import { resetOffsetByTime } from './resetOffsetByTime.js';
 import { sendMessage } from './sendMessage.js';
 import { topicList } from './topicList.js';
 import { topicRoute } from './topicRoute.js';
+import { timerStatus } from './timerStatus.js';
 import { topicStatus } from './topicStatus.js';
 import { updateBrokerConfig } from './updateBrokerConfig.js';
 import { updateSubGroup } from './updateSubGroup.js';
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   topicStatus,
   clusterList,
   brokerStatus,
+  timerStatus,
   updateSubGroup,
   deleteSubGroup,
   consumerProgress,
