@@ -279,6 +279,7 @@ export class TimerMessageStore implements TimerMessageStoreView {
     this.cleanTimer = setInterval(() => this.deleteExpiredFiles(), 30_000);
     this.cleanTimer.unref();
     this.wakeEnqueue();
+    if (this.dequeueEnabled) this.scheduleDequeue(0);
   }
 
   /** Delivery runs only on a master (RocketMQ's shouldRunningDequeue). */
@@ -565,7 +566,10 @@ export class TimerMessageStore implements TimerMessageStoreView {
       if ((m & MAGIC_DELETE) === 0 || (m & MAGIC_ROLL) !== 0) continue;
       const rec = await this.readRecord(units.phy[i] as number, units.size[i] as number);
       const key = rec?.properties.get(MessageConst.PROPERTY_TIMER_DEL_UNIQKEY);
-      if (key !== undefined) deleted.add(key);
+      if (key === undefined) continue;
+      deleted.add(key);
+      // The marker counted -1 when filed; the message it cancels counts -1 below.
+      this.addTiming(rec?.properties.get(MessageConst.PROPERTY_REAL_TOPIC) ?? '', 1);
     }
     return this.deliver(units, deleted, false);
   }
