@@ -157,7 +157,7 @@ describe('timer messages on a broker (timerPrecisionMs 1000)', () => {
 });
 
 describe('timerWheelEnable=false', () => {
-  it('refuses timer messages with SYSTEM_ERROR "accurate timer message is not enabled" and answers 60/61 with SYSTEM_ERROR', async () => {
+  it('refuses timer messages with SYSTEM_ERROR "accurate timer message is not enabled", answers 60/61 with SYSTEM_ERROR; POP still works', async () => {
     const off = await startBroker({ brokerName: 'broker-no-timer', timerWheelEnable: false }, { name: 'broker-no-timer' });
     const oc = new JavaClient(off.addr);
     try {
@@ -167,6 +167,22 @@ describe('timerWheelEnable=false', () => {
       expect((await oc.send('NT', 'plain')).code).toBe(ResponseCode.SUCCESS);
       expect((await oc.call(RequestCode.GET_TIMER_CHECK_POINT, null)).code).toBe(ResponseCode.SYSTEM_ERROR);
       expect((await runtimeInfo(oc))['timerCongestNum']).toBeUndefined();
+      // POP still works: its checkpoint goes to the revive topic without TIMER_DELIVER_MS.
+      const popped = await oc.call(RequestCode.POP_MESSAGE, {
+        consumerGroup: 'G_NT_POP',
+        topic: 'NT',
+        queueId: '-1',
+        maxMsgNums: '32',
+        invisibleTime: '60000',
+        pollTime: '0',
+        bornTime: String(Date.now()),
+        initMode: '0',
+        expType: 'TAG',
+        exp: '*',
+        order: 'false',
+      });
+      expect(popped.code).toBe(ResponseCode.SUCCESS);
+      expect(records(popped).map((m) => m.body.toString())).toEqual(['plain']);
     } finally {
       oc.close();
       await off.stop();

@@ -145,6 +145,8 @@ export interface TimerMessageStoreView {
   stopDequeue(): Promise<void>;
   readonly dequeueRunning: boolean;
   status(): TimerStatus;
+  /** Every timer message due at or before this time (ms) has been delivered (0: unknown yet). */
+  deliveredUpTo(): Promise<number>;
   /** The GET_TIMER_CHECK_POINT body: the checkpoint as last flushed (56 bytes). */
   checkpointBody(): Buffer;
   /** The GET_TIMER_METRICS body (config/timermetrics). */

@@ -280,6 +280,22 @@ describe('recovery', () => {
     for (const m of got) expect(m.storeTimestamp).toBeGreaterThanOrEqual(due - 5);
   });
 
+  it('timers found due when the enqueue reaches them (after a crash) go out in queue order', async () => {
+    const dir = newDir();
+    const s = await open(dir, { timerFlushIntervalMs: 3_600_000 });
+    const due = Date.now() + 300;
+    for (let i = 0; i < 20; i++) await s.putMessage(msg('TO', { TIMER_DELIVER_MS: String(due) }, 1, `o${i}`));
+    const copy = copyAsCrashed(dir);
+    dirs.push(copy);
+    await s.shutdown();
+    stores.splice(stores.indexOf(s), 1);
+    await sleep(Math.max(0, due + 200 - Date.now()));
+    const s2 = await open(copy);
+    const got = await waitForMessages(s2, 'TO', 20, 3000);
+    expect(got.map((m) => m.body.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `o${i}`));
+    expect(got[0]!.properties.get('TIMER_ENQUEUE_MS')).toBe('9223372036854775807');
+  });
+
   it('a torn timer-log tail is cut; timers whose units were lost are enqueued again from the queue', async () => {
     const dir = newDir();
     const s = await open(dir);

@@ -228,13 +228,13 @@ export class AckMessageProcessor {
           topic: this.records.reviveTopic,
           queueId: reviveQid,
           body: Buffer.from(json, 'utf8'),
-          propertiesString: encodeProperties(
-            new Map([
-              [MessageConst.PROPERTY_TAGS, POP_BATCH_ACK_TAG],
-              [MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, `${topic}@${queueId}@${startOffset}@${group}@${popTime}@${POP_BATCH_ACK_TAG}`],
-              ['TIMER_DELIVER_MS', String(popTime + invisibleTime)],
-            ]),
-          ),
+          propertiesString:
+            encodeProperties(
+              new Map([
+                [MessageConst.PROPERTY_TAGS, POP_BATCH_ACK_TAG],
+                [MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, `${topic}@${queueId}@${startOffset}@${group}@${popTime}@${POP_BATCH_ACK_TAG}`],
+              ]),
+            ) + this.records.deliverAt(popTime + invisibleTime),
           bornHost: this.state.storeHost,
           waitStoreMsgOK: false,
         }),

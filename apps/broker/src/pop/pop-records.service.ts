@@ -60,12 +60,21 @@ export class PopRecordsService {
     return this.put(reviveQid, json, POP_ACK_TAG, uniq, ack.popTime + invisibleTime);
   }
 
+  /**
+   * The TIMER_DELIVER_MS pair that sends a record through the timer (RocketMQ 5's way: it reaches the
+   * revive queue at its time); nothing with timerWheelEnable=false, where the store would refuse it
+   * and the revive service reads the records in pop order instead.
+   */
+  deliverAt(ms: number): string {
+    return this.config.store.timerWheelEnable ? `${MessageConst.PROPERTY_TIMER_DELIVER_MS}\u0001${ms}\u0002` : '';
+  }
+
   private put(queueId: number, json: string, tag: string, uniq: string, deliverAt: number): PutMessageResult | Promise<PutMessageResult> {
     return this.store.putMessageNow({
       topic: this.reviveTopic,
       queueId,
       body: Buffer.from(json, 'utf8'),
-      propertiesString: `${MessageConst.PROPERTY_TAGS}\u0001${tag}\u0002${MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX}\u0001${uniq}\u0002TIMER_DELIVER_MS\u0001${deliverAt}\u0002`,
+      propertiesString: `${MessageConst.PROPERTY_TAGS}\u0001${tag}\u0002${MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX}\u0001${uniq}\u0002${this.deliverAt(deliverAt)}`,
       bornHost: this.state.storeHost,
       waitStoreMsgOK: false,
     });

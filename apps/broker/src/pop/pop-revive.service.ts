@@ -217,8 +217,11 @@ export class PopReviveService {
       cursor = r.nextBeginOffset;
     }
     // Everything stored up to now has been read when the scan reached the end; otherwise only
-    // up to the newest delivery time seen.
-    const horizon = cursor >= max ? Date.now() : latestDeliver;
+    // up to the newest delivery time seen. With the timer, acks of due checkpoints may still wait
+    // in it (a restart after downtime, a backlog): not past what it has delivered.
+    const timer = this.store.timerMessageStore;
+    const now = Date.now();
+    const horizon = cursor >= max ? (timer === undefined ? now : Math.min(now, await timer.deliveredUpTo())) : latestDeliver;
     // Due checkpoints are revived even behind one that is not due yet (without the timer, records
     // sit in pop order, not revive-time order); the offset stops at the first one still pending,
     // and the ones revived past it are remembered so the next pass does not revive them again.

@@ -413,8 +413,11 @@ export class TimerMessageStore implements TimerMessageStoreView {
       // The new units stay in the timer log's tail until it fills or the next flush: after a crash
       // the enqueue resumes after the last unit on disk, so units lost with the process come again.
       if (directs.length > 0) {
+        // deliver() takes units newest first (a slot's walk order): pushed backwards, they go out in
+        // queue order (a POP checkpoint before its acks).
         const units = new SlotUnits();
-        for (const d of directs) {
+        for (let i = directs.length - 1; i >= 0; i--) {
+          const d = directs[i] as { phy: number; size: number };
           units.push({ prevPos: -1, magic: MAGIC_DEFAULT, enqueueTime: -1, delayedTime: 0, phyOffset: d.phy, size: d.size, topicHash: 0 });
         }
         if (!(await this.deliver(units, new Set(), true))) return;
@@ -780,6 +783,22 @@ export class TimerMessageStore implements TimerMessageStoreView {
     c.count += d;
     c.timeStamp = Date.now();
     this.timingDirty = true;
+  }
+
+  /**
+   * Every timer message due at or before this time (ms) has been put under its real topic: the read
+   * time, lowered to the store time of the first message not yet through the enqueue (a timer message
+   * is always due after it was stored). The POP revive service waits for it before reviving, as
+   * RocketMQ's waits for the timer not to be behind, so acks still in the timer are not missed.
+   */
+  async deliveredUpTo(): Promise<number> {
+    let w = this.commitReadTimeMs;
+    const from = this.commitQueueOffset;
+    if (from < (this.p.queues.find(TIMER_TOPIC, 0)?.maxOffset ?? 0)) {
+      const ts = await this.p.reader.getMessageStoreTimeStamp(TIMER_TOPIC, 0, from);
+      w = Math.min(w, ts > 0 ? ts : 0);
+    }
+    return w;
   }
 
   checkpointBody(): Buffer {
