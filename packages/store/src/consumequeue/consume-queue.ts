@@ -15,9 +15,17 @@ interface CQFile {
   readonly startIndex: number;
   readonly path: string;
   fd: number;
+  /** Reads in flight on fd: a file deleted meanwhile is closed by the last of them. */
+  refs?: number;
+  deleted?: boolean;
   /** In-memory copy of units [0, count) while the file is the newest or not yet flushed. */
   buf: Buffer | undefined;
   flushedUnits: number;
+}
+
+/** Read through a call so the check after an await is not narrowed away by the one before it. */
+function isDeleted(f: CQFile): boolean {
+  return f.deleted === true;
 }
 
 export class ConsumeQueue {
@@ -239,13 +247,21 @@ export class ConsumeQueue {
     const n = Math.min(count, f.startIndex + this.unitsPerFile - from, this.maxOffset - from);
     const at = (from - f.startIndex) * CQ_UNIT_SIZE;
     if (f.buf !== undefined) return f.buf.subarray(at, at + n * CQ_UNIT_SIZE);
-    if (f.fd < 0) return undefined;
+    if (f.fd < 0 || f.deleted === true) return undefined;
     const out = Buffer.allocUnsafe(n * CQ_UNIT_SIZE);
     let got = 0;
-    while (got < out.length) {
-      const r = await pread(f.fd, out, got, out.length - got, at + got);
-      if (r === 0) return undefined;
-      got += r;
+    // Retention may delete the file while the read waits in the thread pool: the fd stays open
+    // until the last read on it is done (a closed, or worse reused, fd is never read).
+    f.refs = (f.refs ?? 0) + 1;
+    try {
+      while (got < out.length) {
+        const r = await pread(f.fd, out, got, out.length - got, at + got);
+        if (r === 0) return undefined;
+        got += r;
+      }
+    } finally {
+      f.refs--;
+      if (f.refs === 0 && isDeleted(f) && f.fd >= 0) void closeFd(f.fd);
     }
     return out;
   }
@@ -313,7 +329,8 @@ export class ConsumeQueue {
       const lastUnit = await this.getUnit(f.startIndex + this.unitsPerFile - 1, true);
       if (lastUnit === undefined || lastUnit.phyOffset + lastUnit.size > minPhy) break;
       this.files.shift();
-      if (f.fd >= 0) await closeFd(f.fd);
+      f.deleted = true;
+      if (f.fd >= 0 && (f.refs ?? 0) === 0) await closeFd(f.fd);
       await fs.promises.unlink(f.path).catch(() => undefined);
       deleted++;
     }
