@@ -102,7 +102,12 @@ describe('timer messages on a broker (timerPrecisionMs 1000)', () => {
   });
 
   it('bad timer properties and delays beyond timerMaxDelaySec are MESSAGE_ILLEGAL (13)', async () => {
-    for (const p of [{ TIMER_DELAY_SEC: 'x' }, { TIMER_DELIVER_MS: '12.5' }, { TIMER_DELAY_MS: '' }, { TIMER_DELAY_SEC: String(259_200 + 10) }]) {
+    for (const p of <Record<string, string>[]>[
+      { TIMER_DELAY_SEC: 'x' },
+      { TIMER_DELIVER_MS: '12.5' },
+      { TIMER_DELAY_MS: '' },
+      { TIMER_DELAY_SEC: String(259_200 + 10) },
+    ]) {
       const r = await c.send('TMR', 'bad', { queueId: 3, extraProps: p });
       expect(r.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
       expect(r.remark).toMatch(/^timer message illegal, the delay time should not be bigger than the max delay 259200000ms/);

@@ -68,6 +68,20 @@ export class AckMessageProcessor {
     return e;
   }
 
+  /** The ack record of the message a request names (its offset) under the checkpoint its handle names. */
+  private ackRecord(h: { consumerGroup: string; topic: string; queueId: number; offset: number }, e: ExtraInfo): Promise<PutMessageResult> {
+    const ack = {
+      ackOffset: h.offset,
+      startOffset: e.ckQueueOffset,
+      consumerGroup: h.consumerGroup,
+      topic: h.topic,
+      queueId: h.queueId,
+      popTime: e.popTime,
+      brokerName: e.brokerName,
+    };
+    return settle(this.records.writeAck(ack, e.reviveQid, e.invisibleTime));
+  }
+
   @RemotingHandler(RequestCode.ACK_MESSAGE)
   async ack(req: RemotingCommand): Promise<RemotingCommand> {
     const fail: Fail = (code, remark) => RemotingCommand.responseTo(req, code, remark);
@@ -75,21 +89,7 @@ export class AckMessageProcessor {
     const e = this.check(fail, h, (max) => h.offset > max);
     if (e instanceof RemotingCommand) return e;
     if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) return this.ackOrderly(req, h.consumerGroup, h.topic, h.queueId, h.offset, e.popTime);
-    const r = await settle(
-      this.records.writeAck(
-        {
-          ackOffset: h.offset,
-          startOffset: e.ckQueueOffset,
-          consumerGroup: h.consumerGroup,
-          topic: h.topic,
-          queueId: h.queueId,
-          popTime: e.popTime,
-          brokerName: e.brokerName,
-        },
-        e.reviveQid,
-        e.invisibleTime,
-      ),
-    );
+    const r = await this.ackRecord(h, e);
     if (!putOk(r)) return fail(ResponseCode.SYSTEM_ERROR, `ack not stored: ${r.status}`);
     return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
   }
@@ -134,21 +134,7 @@ export class AckMessageProcessor {
       ),
     );
     if (!putOk(ck)) return fail(ResponseCode.SYSTEM_ERROR, `checkpoint not stored: ${ck.status}`);
-    const ack = await settle(
-      this.records.writeAck(
-        {
-          ackOffset: h.offset,
-          startOffset: e.ckQueueOffset,
-          consumerGroup: h.consumerGroup,
-          topic: h.topic,
-          queueId: h.queueId,
-          popTime: e.popTime,
-          brokerName: e.brokerName,
-        },
-        e.reviveQid,
-        e.invisibleTime,
-      ),
-    );
+    const ack = await this.ackRecord(h, e);
     if (!putOk(ack)) return fail(ResponseCode.SYSTEM_ERROR, `ack of the old checkpoint not stored: ${ack.status}`);
     return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, {
       popTime: String(now),
