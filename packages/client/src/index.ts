@@ -21,3 +21,4 @@ export * from './consumer/push-consumer.js';
 export * from './consumer/lite-pull-consumer.js';
 export * from './consumer/simple-consumer.js';
 export type { ConsumerBaseOptions } from './consumer/consumer-options.js';
+export { popMessageViews, changedReceiptHandle, parseOffsetInfo, type PopReplyHeader } from './consumer/pop-messages.js';
