@@ -45,3 +45,43 @@ export function quietLogger(): { info: () => void; warn: () => void; debug: () =
 }
 
 export { join, MQAdmin, startCluster };
+
+import * as grpc from '@grpc/grpc-js';
+import { loadMessagingService } from '../src/grpc/proto.js';
+
+/** A raw v2 client for requests the official client never makes (bad input, pull, offsets). */
+export class RawGrpc {
+  private readonly client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
+  constructor(
+    endpoints: string,
+    private readonly clientId = `raw-${process.pid}-${Date.now()}`,
+  ) {
+    const Ctor = loadMessagingService().pkg['MessagingService'] as grpc.ServiceClientConstructor;
+    this.client = new Ctor(endpoints, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, (...a: unknown[]) => unknown>;
+  }
+  private md(): grpc.Metadata {
+    const m = new grpc.Metadata();
+    m.set('x-mq-client-id', this.clientId);
+    m.set('x-mq-protocol', 'v2');
+    return m;
+  }
+  unary<T = Record<string, unknown>>(method: string, req: unknown, timeoutMs = 5000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const fn = this.client[method]!.bind(this.client);
+      fn(req, this.md(), { deadline: Date.now() + timeoutMs }, (err: Error | null, res: T) => (err ? reject(err) : resolve(res)));
+    });
+  }
+  stream<T = Record<string, unknown>>(method: string, req: unknown, timeoutMs = 10_000): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+      const fn = this.client[method]!.bind(this.client);
+      const call = fn(req, this.md(), { deadline: Date.now() + timeoutMs }) as grpc.ClientReadableStream<T>;
+      const out: T[] = [];
+      call.on('data', (d: T) => out.push(d));
+      call.on('error', reject);
+      call.on('end', () => resolve(out));
+    });
+  }
+  close(): void {
+    this.client.close();
+  }
+}

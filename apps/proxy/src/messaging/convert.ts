@@ -1,6 +1,7 @@
 // gRPC v2 messages ↔ RocketMQ remoting messages (what RocketMQ's proxy does in its converter and
 // send activity): validation with the v2 codes, properties, sysFlag, and the message a consumer
 // receives with its digest and receipt handle.
+import { createHash } from 'node:crypto';
 import type { MessageView } from '@rocketmq-ts/client';
 import { MessageConst, MessageSysFlag, validateTopicName } from '@rocketmq-ts/common';
 import { crc32, encodeProperties, type SendMessageRequest } from '@rocketmq-ts/protocol';
@@ -83,6 +84,12 @@ export function prepareSend(m: Message, limits: SendLimits, now: number, bornHos
   if (body.length === 0) throw new ProxyError(Code.MESSAGE_BODY_EMPTY, 'message body is empty');
   if (body.length > limits.maxMessageSize) {
     throw new ProxyError(Code.MESSAGE_BODY_TOO_LARGE, `message body is ${body.length} bytes, over the limit of ${limits.maxMessageSize}`);
+  }
+  const digest = sp.bodyDigest;
+  if (digest?.checksum !== undefined && digest.checksum !== '' && digest.type !== undefined && digest.type !== DigestType.UNSPECIFIED) {
+    if (digestOf(body, digest.type).toUpperCase() !== digest.checksum.toUpperCase()) {
+      throw new ProxyError(Code.MESSAGE_CORRUPTED, `body digest does not match (${digest.checksum})`);
+    }
   }
   const props = new Map<string, string>();
   let userSize = 0;
@@ -170,6 +177,14 @@ export function prepareSend(m: Message, limits: SendLimits, now: number, bornHos
     },
     body,
   };
+}
+
+/** A body digest as the 5.x clients write it: CRC32 as an unsigned decimal, MD5/SHA1 as hex. */
+export function digestOf(body: Buffer, type: number): string {
+  if (type === DigestType.CRC32) return String(crc32(body));
+  return createHash(type === DigestType.MD5 ? 'md5' : 'sha1')
+    .update(body)
+    .digest('hex');
 }
 
 /** The message type a consumer is told (RocketMQ's converter order: transaction, delay, FIFO, normal). */
