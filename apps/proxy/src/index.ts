@@ -1,2 +1,2 @@
 // @rocketmq-ts/proxy: the RocketMQ 5 gRPC front door (apache.rocketmq.v2.MessagingService).
-export * from './state/shared-state.js';
+export * from './state/index.js';
