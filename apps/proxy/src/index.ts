@@ -1,5 +1,5 @@
 // @rocketmq-ts/proxy: the RocketMQ 5 gRPC front door (apache.rocketmq.v2.MessagingService).
-export * from './state/shared-state.js';
+export * from './state/index.js';
 export * from './config.js';
 export * from './grpc/status.js';
 export * from './grpc/proto.js';
