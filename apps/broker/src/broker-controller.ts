@@ -18,6 +18,7 @@ import { BROKER_CONFIG, MESSAGE_STORE } from './tokens.js';
 import { TopicConfigManager } from './topic/topic-config-manager.js';
 import { TransactionalMessageService } from './transaction/transactional-message.service.js';
 import { TransactionCheckService } from './transaction/transaction-check.service.js';
+import { PopBufferService } from './pop/pop-buffer.service.js';
 import { PopReviveService } from './pop/pop-revive.service.js';
 import { ConsumerOrderInfoManager } from './pop/consumer-order-info.js';
 
@@ -48,6 +49,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     private readonly transactions: TransactionalMessageService,
     private readonly transactionCheck: TransactionCheckService,
     private readonly popRevive: PopReviveService,
+    private readonly popBuffer: PopBufferService,
     private readonly orderInfo: ConsumerOrderInfoManager,
     metrics: BrokerMetrics,
     lag: ConsumerLagService,
@@ -145,6 +147,7 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
       this.schedule.start();
       this.transactionCheck.start();
       this.popRevive.start();
+      this.popBuffer.start();
       // Timers are delivered by the master only; a slave files them and follows the master's read time.
       this.store.timerMessageStore?.startDequeue();
     }
@@ -204,6 +207,8 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
   async shutdown(): Promise<void> {
     await this.beforeShutdown();
     await this.schedule.persist().catch((e: unknown) => this.log.error(`cannot persist delay offsets: ${String(e)}`));
+    // Buffered POP checkpoints still partly un-acked are written, so the pop offsets move past them.
+    await this.popBuffer.stop().catch((e: unknown) => this.log.error(`cannot write buffered pop checkpoints: ${String(e)}`));
     await this.offsets.persist(true).catch((e: unknown) => this.log.error(`cannot persist consumer offsets: ${String(e)}`));
     await this.orderInfo.persist().catch((e: unknown) => this.log.error(`cannot persist consumerOrderInfo.json: ${String(e)}`));
     await this.store.shutdown();

@@ -30,6 +30,7 @@ import { PopRecordsService } from './pop/pop-records.service.js';
 import { ConsumerOrderInfoManager } from './pop/consumer-order-info.js';
 import { PopMessageProcessor } from './pop/pop-message.processor.js';
 import { AckMessageProcessor } from './pop/ack-message.processor.js';
+import { PopBufferService } from './pop/pop-buffer.service.js';
 import { PopReviveService } from './pop/pop-revive.service.js';
 import { SendMessageProcessor } from './processor/send.processor.js';
 import { TimerProcessor } from './processor/timer.processor.js';
@@ -171,6 +172,7 @@ function providers(ctx: BrokerContext): Provider[] {
     AdminBrokerProcessor,
     QueryMessageProcessor,
     PopRecordsService,
+    PopBufferService,
     PopMessageProcessor,
     AckMessageProcessor,
     PopReviveService,

@@ -72,6 +72,24 @@ export const BROKER_SCHEMA = {
   popFromRetryProbability: { type: 'int', default: 20, min: 0, max: 100 },
   /** POP: retry topics named %RETRY%group+topic instead of %RETRY%group_topic. */
   enableRetryTopicV2: { type: 'bool', default: false },
+  /**
+   * POP: checkpoints stay in memory for popCkStayBufferTime and acks set bits on them there: a
+   * checkpoint whose messages are all acked meanwhile is never written to the revive topic (nor
+   * its acks); one still partly un-acked is written then, with the acked bits in it. The pop
+   * offset is committed only past checkpoints fully acked or written, so after a crash the
+   * messages of lost ones are popped again (at least once). RocketMQ's default is false; ours is
+   * true (README, POP consumption).
+   */
+  enablePopBufferMerge: { type: 'bool', default: true },
+  /** POP: ms a checkpoint stays in memory before it is written (if not all acked by then). */
+  popCkStayBufferTime: { type: 'long', default: 10_000, min: 0 },
+  /**
+   * POP: a checkpoint is written at the latest this many ms before its revive time (pop time +
+   * invisible time); one whose revive time is closer than this + 1.5 s at the pop is written at once.
+   */
+  popCkStayBufferTimeOut: { type: 'long', default: 3_000, min: 0 },
+  /** POP: most checkpoints held in memory; beyond it they are written at once. */
+  popCkMaxBufferSize: { type: 'long', default: 200_000, min: 0 },
   /** POP: most pops parked for one topic@group@queue, and in all. */
   popPollingSize: { type: 'int', default: 1024 },
   maxPopPollingSize: { type: 'int', default: 100_000 },

@@ -1,8 +1,9 @@
-// Timer messages (RocketMQ 5: TIMER_DELAY_SEC / TIMER_DELAY_MS / TIMER_DELIVER_MS) on real broker
-// processes: delivery time at the default 1 s precision, the send reply, refusals with RocketMQ's
-// codes, delay levels beside the timer, a 1 h timer by configuration (a small roll window, then a
-// restart whose timer clock is 1 h ahead: timerClockOffsetMs), kill -9 with timers pending and due
-// during the downtime, the admin codes, runtime info and metrics, and a master/slave pair.
+// Timer messages (RocketMQ 5: TIMER_DELAY_SEC / TIMER_DELAY_MS / TIMER_DELIVER_MS, and 4.x's
+// __STARTDELIVERTIME) on real broker processes: delivery time at the default 1 s precision, the
+// send reply, refusals with RocketMQ's codes, delay levels beside the timer, a 1 h timer by
+// configuration (a small roll window, then a restart whose timer clock is 1 h ahead:
+// timerClockOffsetMs), kill -9 with timers pending and due during the downtime, the admin codes,
+// runtime info and metrics, and a master/slave pair.
 import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RequestCode, ResponseCode, parseLenientJson, type DecodedMessage } from '@rocketmq-ts/protocol';
@@ -99,6 +100,19 @@ describe('timer messages on a broker (timerPrecisionMs 1000)', () => {
     expect(second.m.body.toString()).toBe('deliver-ms');
     expect(second.m.storeTimestamp).toBeGreaterThanOrEqual(at - 5);
     expect(second.at - at).toBeLessThanOrEqual(1000 + 400);
+  });
+
+  it('the 4.x __STARTDELIVERTIME (ms since the epoch) is scheduled like TIMER_DELIVER_MS', async () => {
+    expect((await c.createTopic('TMR_START', 1)).code).toBe(ResponseCode.SUCCESS);
+    const at = Date.now() + 2_000;
+    const r = await c.send('TMR_START', 'start-deliver', { queueId: 0, extraProps: { __STARTDELIVERTIME: String(at) } });
+    expect(r.code).toBe(ResponseCode.SUCCESS);
+    const { m, at: arrived } = await awaitOne(c, 'TMR_START', 0, 0, 6_000);
+    expect(m.body.toString()).toBe('start-deliver');
+    expect(m.storeTimestamp).toBeGreaterThanOrEqual(at - 5);
+    expect(arrived - at).toBeLessThanOrEqual(1000 + 400);
+    expect(m.properties.get('__STARTDELIVERTIME')).toBe(String(at));
+    expect(m.properties.has('TIMER_OUT_MS')).toBe(true);
   });
 
   it('bad timer properties and delays beyond timerMaxDelaySec are MESSAGE_ILLEGAL (13)', async () => {

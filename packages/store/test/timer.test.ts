@@ -107,7 +107,7 @@ describe('put-time transform', () => {
     expect(s.getMaxOffsetInQueue(TIMER_TOPIC, 0)).toBe(0);
   });
 
-  it('a delay level keeps the level path (timer properties dropped); __STARTDELIVERTIME and batches are not scheduled', async () => {
+  it('a delay level keeps the level path (timer properties dropped); batches are not scheduled', async () => {
     const s = await open(newDir(), {}, false);
     const r = await s.putMessage(msg('SCHEDULE_TOPIC_XXXX', { DELAY: '2', TIMER_DELAY_SEC: '30', TIMER_DELIVER_MS: '5', REAL_TOPIC: 'T4', REAL_QID: '0' }, 1));
     expect(r.status).toBe(PutMessageStatus.PUT_OK);
@@ -115,10 +115,39 @@ describe('put-time transform', () => {
     expect(m!.properties.has('TIMER_DELAY_SEC')).toBe(false);
     expect(m!.properties.has('TIMER_DELIVER_MS')).toBe(false);
     expect(m!.properties.get('DELAY')).toBe('2');
-    await s.putMessage(msg('T4', { __STARTDELIVERTIME: String(Date.now() + 60_000) }));
     await s.putMessages([msg('T4', { TIMER_DELAY_SEC: '30' }), msg('T4', { TIMER_DELAY_SEC: '30' })]);
-    expect(await messagesOf(s, 'T4')).toHaveLength(3);
+    expect(await messagesOf(s, 'T4')).toHaveLength(2);
     expect(s.getMaxOffsetInQueue(TIMER_TOPIC, 0)).toBe(0);
+  });
+
+  it('the 4.x __STARTDELIVERTIME is a delivery time like TIMER_DELIVER_MS (which wins when both are set); delivered on time', async () => {
+    const s = await open(newDir(), { timerMaxDelaySec: 3600 });
+    const t0 = Date.now();
+    const at = t0 + 600;
+    expect((await s.putMessage(msg('T6', { __STARTDELIVERTIME: String(at) }, 1, 'legacy'))).status).toBe(PutMessageStatus.PUT_OK);
+    expect((await s.putMessage(msg('T6', { __STARTDELIVERTIME: String(t0 + 3_000_000), TIMER_DELIVER_MS: String(at) }, 1, 'both'))).status).toBe(
+      PutMessageStatus.PUT_OK,
+    );
+    // Refused as TIMER_DELIVER_MS would be; due already → a normal message.
+    expect((await s.putMessage(msg('T6', { __STARTDELIVERTIME: 'soon' }))).status).toBe(PutMessageStatus.WHEEL_TIMER_MSG_ILLEGAL);
+    expect((await s.putMessage(msg('T6', { __STARTDELIVERTIME: String(t0 + 4_000_000) }))).status).toBe(PutMessageStatus.WHEEL_TIMER_MSG_ILLEGAL);
+    expect((await s.putMessage(msg('T6', { __STARTDELIVERTIME: String(t0 - 5) }, 2, 'past'))).status).toBe(PutMessageStatus.PUT_OK);
+    expect((await messagesOf(s, 'T6', 2)).map((m) => m.body.toString())).toEqual(['past']);
+    const parked = await messagesOf(s, TIMER_TOPIC, 0);
+    expect(parked).toHaveLength(2);
+    for (const m of parked) {
+      expect(m.properties.get('REAL_TOPIC')).toBe('T6');
+      expect(Number(m.properties.get('TIMER_OUT_MS'))).toBeLessThanOrEqual(at);
+      expect(Number(m.properties.get('TIMER_OUT_MS'))).toBeGreaterThan(at - 200);
+    }
+    expect(await messagesOf(s, 'T6')).toHaveLength(0);
+    const got = await waitForMessages(s, 'T6', 2, 5_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(at - 100);
+    expect(got.map((m) => m.body.toString()).sort()).toEqual(['both', 'legacy']);
+    // Delivered once: the delivered copy (TIMER_OUT_MS set) is not parked again.
+    await sleep(300);
+    expect(await messagesOf(s, 'T6')).toHaveLength(2);
+    expect(got[0]!.properties.get('__STARTDELIVERTIME')).toBeDefined();
   });
 
   it('timerWheelEnable=false refuses timer messages (WHEEL_TIMER_NOT_ENABLE) and creates no timer files', async () => {

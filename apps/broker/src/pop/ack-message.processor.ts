@@ -2,19 +2,15 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   AckMessageRequestHeader,
   ChangeInvisibleTimeRequestHeader,
-  POP_BATCH_ACK_TAG,
   POP_ORDER_REVIVE_QUEUE,
   RemotingCommand,
   RequestCode,
   ResponseCode,
-  encodeAckMsg,
-  encodeProperties,
   parseExtraInfo,
   parseLenientJson,
   realTopicOf,
   type ExtraInfo,
 } from '@rocketmq-ts/protocol';
-import { MessageConst } from '@rocketmq-ts/common';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import type { MessageStore, PutMessageResult } from '@rocketmq-ts/store';
 import { BrokerState } from '../broker-state.js';
@@ -22,6 +18,7 @@ import type { BrokerConfig } from '../config.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
 import { ConsumerOrderInfoManager } from './consumer-order-info.js';
+import { PopBufferService } from './pop-buffer.service.js';
 import { PopRecordsService, putOk } from './pop-records.service.js';
 import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
 import { LongPollingService } from '../longpolling/long-polling.service.js';
@@ -29,9 +26,10 @@ import { LongPollingService } from '../longpolling/long-polling.service.js';
 type Fail = (code: number, remark: string) => RemotingCommand;
 
 /**
- * ACK_MESSAGE, BATCH_ACK_MESSAGE and CHANGE_MESSAGE_INVISIBLETIME: each appends records to the
- * revive topic (an ack; or a new checkpoint for the message and an ack of the old one), which the
- * revive service matches with the checkpoints. A late or repeated ack is stored and matches nothing.
+ * ACK_MESSAGE, BATCH_ACK_MESSAGE and CHANGE_MESSAGE_INVISIBLETIME: an ack of a checkpoint still in
+ * the merge buffer sets its bit there; otherwise each appends records to the revive topic (an
+ * ack; or a new checkpoint for the message and an ack of the old one), which the revive service
+ * matches with the checkpoints. A late or repeated ack is stored and matches nothing.
  */
 @Injectable()
 export class AckMessageProcessor {
@@ -40,18 +38,16 @@ export class AckMessageProcessor {
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
     private readonly topics: TopicConfigManager,
     private readonly records: PopRecordsService,
+    private readonly buffer: PopBufferService,
     private readonly state: BrokerState,
     private readonly offsets: ConsumerOffsetManager,
     private readonly orderInfo: ConsumerOrderInfoManager,
     private readonly longPolling: LongPollingService,
   ) {}
 
-  /** Common checks; returns the parsed handle or an error reply. */
-  private check(
-    fail: Fail,
-    h: { topic: string; queueId: number; extraInfo: string; offset: number },
-    offsetTooBig: (max: number) => boolean,
-  ): ExtraInfo | RemotingCommand {
+  /** Common checks; returns the parsed handle or an error reply. `maxOk`: the offset may equal the queue's max offset. */
+  private check(req: RemotingCommand, h: { topic: string; queueId: number; extraInfo: string; offset: number }, maxOk: boolean): ExtraInfo | RemotingCommand {
+    const fail: Fail = (code, remark) => RemotingCommand.responseTo(req, code, remark);
     if (!this.state.isMaster) return fail(ResponseCode.NO_PERMISSION, `the broker[${this.config.brokerName}] is a slave; ack on its master`);
     const tc = this.topics.get(h.topic);
     if (!tc) return fail(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`);
@@ -60,7 +56,9 @@ export class AckMessageProcessor {
     }
     const min = this.store.getMinOffsetInQueue(h.topic, h.queueId);
     const max = this.store.getMaxOffsetInQueue(h.topic, h.queueId);
-    if (h.offset < min || offsetTooBig(max)) return fail(ResponseCode.NO_MESSAGE, `offset ${h.offset} is not in queue ${h.queueId} [${min}, ${max})`);
+    if (h.offset < min || h.offset > max || (h.offset === max && !maxOk)) {
+      return fail(ResponseCode.NO_MESSAGE, `offset ${h.offset} is not in queue ${h.queueId} [${min}, ${max})`);
+    }
     const e = parseExtraInfo(h.extraInfo);
     if (e === undefined) return fail(ResponseCode.INVALID_PARAMETER, `malformed extraInfo (receipt handle): ${h.extraInfo}`);
     if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) return e;
@@ -83,14 +81,25 @@ export class AckMessageProcessor {
   }
 
   @RemotingHandler(RequestCode.ACK_MESSAGE)
-  async ack(req: RemotingCommand): Promise<RemotingCommand> {
-    const fail: Fail = (code, remark) => RemotingCommand.responseTo(req, code, remark);
+  ack(req: RemotingCommand): RemotingCommand | Promise<RemotingCommand> {
     const h = AckMessageRequestHeader.decode(req.extFields);
-    const e = this.check(fail, h, (max) => h.offset > max);
+    const e = this.check(req, h, true);
     if (e instanceof RemotingCommand) return e;
     if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) return this.ackOrderly(req, h.consumerGroup, h.topic, h.queueId, h.offset, e.popTime);
+    // A checkpoint still in memory takes the ack as a bit: no record, answered at once.
+    if (this.buffer.ack(h.topic, h.consumerGroup, h.queueId, e.ckQueueOffset, e.popTime, e.brokerName, h.offset)) {
+      return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
+    }
+    return this.ackStored(req, h, e);
+  }
+
+  private async ackStored(
+    req: RemotingCommand,
+    h: { consumerGroup: string; topic: string; queueId: number; offset: number },
+    e: ExtraInfo,
+  ): Promise<RemotingCommand> {
     const r = await this.ackRecord(h, e);
-    if (!putOk(r)) return fail(ResponseCode.SYSTEM_ERROR, `ack not stored: ${r.status}`);
+    if (!putOk(r)) return RemotingCommand.responseTo(req, ResponseCode.SYSTEM_ERROR, `ack not stored: ${r.status}`);
     return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null);
   }
 
@@ -99,7 +108,7 @@ export class AckMessageProcessor {
     const fail: Fail = (code, remark) => RemotingCommand.responseTo(req, code, remark);
     const h = ChangeInvisibleTimeRequestHeader.decode(req.extFields);
     if (h.invisibleTime < 0) return fail(ResponseCode.INVALID_PARAMETER, `invisibleTime ${h.invisibleTime} is negative`);
-    const e = this.check(fail, h, (max) => h.offset >= max);
+    const e = this.check(req, h, false);
     if (e instanceof RemotingCommand) return e;
     if (e.reviveQid === POP_ORDER_REVIVE_QUEUE) {
       // FIFO: the message's own visibility time moves; the batch's pop time stays.
@@ -131,11 +140,15 @@ export class AckMessageProcessor {
           reviveOffset: 0,
         },
         e.reviveQid,
+        // Re-hides a message already handed out: no offset to claim beyond the committed one.
+        this.offsets.queryOffset(h.consumerGroup, h.topic, h.queueId),
       ),
     );
     if (!putOk(ck)) return fail(ResponseCode.SYSTEM_ERROR, `checkpoint not stored: ${ck.status}`);
-    const ack = await this.ackRecord(h, e);
-    if (!putOk(ack)) return fail(ResponseCode.SYSTEM_ERROR, `ack of the old checkpoint not stored: ${ack.status}`);
+    if (!this.buffer.ack(h.topic, h.consumerGroup, h.queueId, e.ckQueueOffset, e.popTime, e.brokerName, h.offset)) {
+      const ack = await this.ackRecord(h, e);
+      if (!putOk(ack)) return fail(ResponseCode.SYSTEM_ERROR, `ack of the old checkpoint not stored: ${ack.status}`);
+    }
     return RemotingCommand.responseTo(req, ResponseCode.SUCCESS, null, {
       popTime: String(now),
       invisibleTime: String(h.invisibleTime),
@@ -199,31 +212,13 @@ export class AckMessageProcessor {
         if (o >= min && o <= max) offsets.push(o);
       }
       if (offsets.length === 0) continue;
-      const json = encodeAckMsg({
-        ackOffset: -1,
-        startOffset,
-        consumerGroup: group,
-        topic,
-        queueId,
-        popTime,
-        brokerName: this.config.brokerName,
-        ackOffsetList: offsets,
-      });
+      if (this.buffer.ackMany(topic, group, queueId, startOffset, popTime, this.config.brokerName, offsets)) continue;
       const r = await settle(
-        this.store.putMessageNow({
-          topic: this.records.reviveTopic,
-          queueId: reviveQid,
-          body: Buffer.from(json, 'utf8'),
-          propertiesString:
-            encodeProperties(
-              new Map([
-                [MessageConst.PROPERTY_TAGS, POP_BATCH_ACK_TAG],
-                [MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, `${topic}@${queueId}@${startOffset}@${group}@${popTime}@${POP_BATCH_ACK_TAG}`],
-              ]),
-            ) + this.records.deliverAt(popTime + invisibleTime),
-          bornHost: this.state.storeHost,
-          waitStoreMsgOK: false,
-        }),
+        this.records.writeBatchAck(
+          { ackOffset: -1, startOffset, consumerGroup: group, topic, queueId, popTime, brokerName: this.config.brokerName, ackOffsetList: offsets },
+          reviveQid,
+          invisibleTime,
+        ),
       );
       if (!putOk(r)) return fail(ResponseCode.SYSTEM_ERROR, `batch ack not stored: ${r.status}`);
     }

@@ -32,6 +32,7 @@ import { SubscriptionGroupManager } from '../subscription/subscription-group-man
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
 import { ConsumerOrderInfoManager } from './consumer-order-info.js';
+import { PopBufferService } from './pop-buffer.service.js';
 import { PopRecordsService, putOk } from './pop-records.service.js';
 
 type PopHeader = ReturnType<typeof PopMessageRequestHeader.decode>;
@@ -54,9 +55,11 @@ interface PopBatch {
 /**
  * POP_MESSAGE (RocketMQ 5): hands out up to maxMsgNums messages from one queue or any queue of a
  * topic (and, some of the time first, from the group's pop retry topic), hides them for
- * invisibleTime by writing a checkpoint into the revive topic, and moves the group's offset past
- * them at once: a message comes back only through the revive service, if not acked in time. An
- * empty pop is parked up to pollTime and answered POLLING_TIMEOUT if nothing arrives.
+ * invisibleTime with a checkpoint (kept in the merge buffer for a while, or written into the
+ * revive topic), and reads past them from then on: a message comes back only through the revive
+ * service, if not acked in time. The group's committed offset moves past a pop once its
+ * checkpoint is stored or fully acked (PopBufferService). An empty pop is parked up to pollTime
+ * and answered POLLING_TIMEOUT if nothing arrives.
  */
 @Injectable()
 export class PopMessageProcessor {
@@ -75,6 +78,7 @@ export class PopMessageProcessor {
     private readonly offsets: ConsumerOffsetManager,
     private readonly longPolling: LongPollingService,
     private readonly records: PopRecordsService,
+    private readonly buffer: PopBufferService,
     private readonly orderInfo: ConsumerOrderInfoManager,
     private readonly metrics: BrokerMetrics,
     private readonly stats: BrokerStatsSampler,
@@ -235,14 +239,14 @@ export class PopMessageProcessor {
     const want = h.maxMsgNums - batch.records.length;
     const isRetry = topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX);
     if (this.busy.has(lockKey)) {
-      const off = this.offsets.queryOffset(group, topic, queueId);
+      const off = this.buffer.popOffset(group, topic, queueId, this.offsets.queryOffset(group, topic, queueId));
       batch.restNum += Math.max(0, this.store.getMaxOffsetInQueue(topic, queueId) - Math.max(0, off));
       return;
     }
     const order = h.order === true;
     const now = Date.now();
     if (order && this.orderInfo.isBlocked(topic, group, queueId, h.attemptId, now)) {
-      const off = this.offsets.queryOffset(group, topic, queueId);
+      const off = this.buffer.popOffset(group, topic, queueId, this.offsets.queryOffset(group, topic, queueId));
       batch.restNum += Math.max(0, this.store.getMaxOffsetInQueue(topic, queueId) - Math.max(0, off));
       return;
     }
@@ -260,7 +264,7 @@ export class PopMessageProcessor {
         r.status === GetMessageStatus.OFFSET_FOUND_NULL
       ) {
         offset = r.nextBeginOffset;
-        this.offsets.commitOffset(group, topic, queueId, offset);
+        this.buffer.advanceTo(group, topic, queueId, offset);
         r = await this.store.getMessage(group, topic, queueId, offset, want, undefined, filter);
       }
       const flag = topicFlag(topic);
@@ -296,10 +300,13 @@ export class PopMessageProcessor {
           queueOffsetDiff: qOffsets.map((o) => o - offset),
           reviveOffset: 0,
         };
-        const put = this.records.writeCheckPoint(ck, ctx.reviveQid);
-        const stored = put instanceof Promise ? await put : put;
-        if (!putOk(stored)) return; // not hidden, so not handed out; the offset stays
-        this.offsets.commitOffset(group, topic, queueId, r.nextBeginOffset);
+        // Kept in memory (the merge buffer: acks in time mean no record at all), or written now.
+        if (!this.buffer.add(ck, ctx.reviveQid, r.nextBeginOffset)) {
+          const put = this.records.writeCheckPoint(ck, ctx.reviveQid, this.buffer.commitOffsetIfWritten(group, topic, queueId, r.nextBeginOffset));
+          const stored = put instanceof Promise ? await put : put;
+          if (!putOk(stored)) return; // not hidden, so not handed out; the offset stays
+          this.buffer.advanceTo(group, topic, queueId, r.nextBeginOffset);
+        }
         batch.startOffsetInfo.push(`${flag} ${queueId} ${offset}`);
         batch.msgOffsetInfo.push(`${flag} ${queueId} ${qOffsets.join(',')}`);
         for (let i = 0; i < r.messageBuffers.length; i++) {
@@ -312,8 +319,8 @@ export class PopMessageProcessor {
           batch.bytes += out.length;
         }
       } else if (r.nextBeginOffset > offset) {
-        // Filtered out or skipped: nothing to hide, move on.
-        this.offsets.commitOffset(group, topic, queueId, r.nextBeginOffset);
+        // Filtered out or skipped: nothing to hide, move on (behind the pops still in flight).
+        this.buffer.advanceTo(group, topic, queueId, r.nextBeginOffset);
       }
       batch.restNum += Math.max(0, r.maxOffset - Math.max(r.nextBeginOffset, offset));
     } finally {
@@ -325,7 +332,8 @@ export class PopMessageProcessor {
   private async popOffset(group: string, topic: string, queueId: number, initMode: number): Promise<number> {
     const committed = this.offsets.queryOffset(group, topic, queueId);
     const min = this.store.getMinOffsetInQueue(topic, queueId);
-    if (committed >= 0) return Math.max(committed, min);
+    // Past the pops still in flight (their checkpoints buffered, or the offset held back by one).
+    if (committed >= 0) return Math.max(this.buffer.popOffset(group, topic, queueId, committed), min);
     let offset: number;
     if (initMode === 0) {
       offset = min;

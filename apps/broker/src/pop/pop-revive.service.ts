@@ -27,7 +27,7 @@ import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
 import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
-import { PopRecordsService, putOk } from './pop-records.service.js';
+import { PROPERTY_POP_COMMIT_OFFSET, PopRecordsService, putOk } from './pop-records.service.js';
 
 /** The timer's topic (RocketMQ 5): records with a delivery time wait there. */
 const TIMER_TOPIC = 'rmq_sys_wheel_timer';
@@ -80,8 +80,11 @@ export class PopReviveService {
   /**
    * After a restart the pop offsets in consumerOffset.json may be older than the checkpoints
    * written before the stop: every checkpoint still ahead of the revive offset (all written after
-   * that file's snapshot) moves its group's offset past the messages it handed out, so nothing
-   * popped before a crash is popped again as new.
+   * that file's snapshot) moves its group's offset to what was safe once it was stored
+   * (PROPERTY_POP_COMMIT_OFFSET: past its messages, unless a pop before it was only in the merge
+   * buffer, whose messages must be popped again), so nothing popped before a crash and covered by
+   * a stored checkpoint is popped again as new. Checkpoints without the property (older brokers)
+   * claim their end, as those brokers committed it at once.
    */
   async load(): Promise<number> {
     const topic = this.records.reviveTopic;
@@ -89,9 +92,10 @@ export class PopReviveService {
     const raise = (m: DecodedMessage): void => {
       if (m.properties.get(MessageConst.PROPERTY_TAGS) !== POP_CK_TAG) return;
       const ck = decodeCheckPoint(m.body.toString('utf8'));
-      // A checkpoint of CHANGE_MESSAGE_INVISIBLETIME re-hides one message already popped: no offset to move.
       if (ck === undefined || ck.brokerName !== this.records.brokerName) return;
-      const next = ck.startOffset + (ck.queueOffsetDiff[ck.num - 1] ?? ck.num - 1) + 1;
+      const claimed = m.properties.get(PROPERTY_POP_COMMIT_OFFSET);
+      const next = claimed !== undefined ? Number(claimed) : ck.startOffset + (ck.queueOffsetDiff[ck.num - 1] ?? ck.num - 1) + 1;
+      if (!Number.isSafeInteger(next)) return;
       if (next > this.offsets.queryOffset(ck.cid, ck.topic, ck.queueId)) {
         this.offsets.commitOffset(ck.cid, ck.topic, ck.queueId, next);
         raised++;

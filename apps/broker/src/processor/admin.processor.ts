@@ -46,6 +46,7 @@ import { BrokerStatsSampler } from '../metrics/broker-stats.js';
 import { BrokerState } from '../broker-state.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 import { ConsumerOrderInfoManager } from '../pop/consumer-order-info.js';
+import { PopBufferService } from '../pop/pop-buffer.service.js';
 
 const ok = (req: RemotingCommand, body?: string | Buffer, ext?: Record<string, string>): RemotingCommand =>
   RemotingCommand.responseTo(
@@ -72,6 +73,10 @@ const RUNTIME_UPDATABLE = new Set([
   'pullBatchMaxMessageCount',
   'filterSupportRetry',
   'rejectTransactionMessage',
+  'enablePopBufferMerge',
+  'popCkStayBufferTime',
+  'popCkStayBufferTimeOut',
+  'popCkMaxBufferSize',
 ]);
 
 /** Admin and dashboard requests (mqadmin): topics, groups, offsets, stats, config, locks. */
@@ -94,6 +99,7 @@ export class AdminBrokerProcessor {
     private readonly stats: BrokerStatsSampler,
     private readonly state: BrokerState,
     private readonly orderInfo: ConsumerOrderInfoManager,
+    private readonly popBuffer: PopBufferService,
   ) {}
 
   /** Metadata lives on the master (a slave copies it from there): writes to a slave are refused. */
@@ -333,6 +339,8 @@ export class AdminBrokerProcessor {
       else target = await store.getOffsetInQueueByTime(h.topic, q, h.timestamp);
       const current = this.offsets.queryOffset(h.group, h.topic, q);
       if (!h.isForce && current >= 0 && target > current) target = current;
+      // POP: pops in flight no longer hold the offset back or move it later.
+      this.popBuffer.forget(h.group, h.topic, q);
       this.offsets.commitOffset(h.group, h.topic, q, target);
       table.set(mqKey(h.topic, this.config.brokerName, q), target);
     }

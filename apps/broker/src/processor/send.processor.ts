@@ -464,7 +464,7 @@ export function messageTypeOf(props: string): MessageType {
     return 'transaction';
   }
   if (props.includes(MessageConst.PROPERTY_SHARDING_KEY) && findProperty(props, MessageConst.PROPERTY_SHARDING_KEY) !== undefined) return 'fifo';
-  // __STARTDELIVERTIME (4.x) only classifies: it schedules nothing.
+  // __STARTDELIVERTIME (4.x) is a delivery time too (the store schedules it as TIMER_DELIVER_MS).
   if (props.includes('TIMER_') || props.includes(MessageConst.PROPERTY_DELAY_TIME_LEVEL) || props.includes(MessageConst.PROPERTY_START_DELIVER_TIME)) {
     for (const k of DELAY_KEYS) if (findProperty(props, k) !== undefined) return 'delay';
   }

@@ -1,7 +1,8 @@
 // The put-time transform of timer messages (RocketMQ's HookUtils.handleScheduleMessage, a put hook
 // run on every single-message store put, internal ones included): a message with TIMER_DELAY_SEC,
-// TIMER_DELAY_MS or TIMER_DELIVER_MS is parked in rmq_sys_wheel_timer queue 0 with its slot time
-// (TIMER_OUT_MS) and real topic/queue (REAL_TOPIC, REAL_QID) until the timer delivers it.
+// TIMER_DELAY_MS or TIMER_DELIVER_MS (or, without those, the 4.x property __STARTDELIVERTIME, an
+// absolute ms time like TIMER_DELIVER_MS) is parked in rmq_sys_wheel_timer queue 0 with its slot
+// time (TIMER_OUT_MS) and real topic/queue (REAL_TOPIC, REAL_QID) until the timer delivers it.
 // Batches are not transformed (RocketMQ's hook skips MessageExtBatch).
 import { MessageConst, MessageSysFlag, TopicValidator } from '@rocketmq-ts/common';
 import { encodeProperties } from '@rocketmq-ts/protocol';
@@ -14,7 +15,9 @@ const SEP2 = MessageConst.PROPERTY_SEPARATOR;
 const DELAY_SEC = MessageConst.PROPERTY_TIMER_DELAY_SEC;
 const DELAY_MS = MessageConst.PROPERTY_TIMER_DELAY_MS;
 const DELIVER_MS = MessageConst.PROPERTY_TIMER_DELIVER_MS;
-const TIMER_PROPS = [DELAY_SEC, DELAY_MS, DELIVER_MS];
+/** 4.x's delivery time (ms since the epoch): scheduled as TIMER_DELIVER_MS when none of the TIMER_ properties is set. */
+const START_DELIVER = MessageConst.PROPERTY_START_DELIVER_TIME;
+const TIMER_PROPS = [DELAY_SEC, DELAY_MS, DELIVER_MS, START_DELIVER];
 /** A Java long: what Long.parseLong accepts (sign, up to 19 digits). */
 const JAVA_LONG = /^[+-]?\d{1,19}$/;
 const LONG_LIMIT = 9.223372036854776e18;
@@ -85,6 +88,7 @@ export interface TimerProps {
   delaySec: string | undefined;
   delayMs: string | undefined;
   deliverMs: string | undefined;
+  startDeliverTime: string | undefined;
   delayLevel: string | undefined;
   outMs: string | undefined;
   delUniqKey: string | undefined;
@@ -97,6 +101,7 @@ export function newTimerProps(): TimerProps {
     delaySec: undefined,
     delayMs: undefined,
     deliverMs: undefined,
+    startDeliverTime: undefined,
     delayLevel: undefined,
     outMs: undefined,
     delUniqKey: undefined,
@@ -107,7 +112,7 @@ export function newTimerProps(): TimerProps {
 
 /** Fills `out` from `props` in one pass (the hot path calls this instead of one search per name). */
 export function scanTimerProps(props: string, out: TimerProps): TimerProps {
-  out.delaySec = out.delayMs = out.deliverMs = out.delayLevel = out.outMs = out.delUniqKey = out.realTopic = out.realQid = undefined;
+  out.delaySec = out.delayMs = out.deliverMs = out.startDeliverTime = out.delayLevel = out.outMs = out.delUniqKey = out.realTopic = out.realQid = undefined;
   let from = 0;
   const n = props.length;
   while (from < n) {
@@ -125,6 +130,9 @@ export function scanTimerProps(props: string, out: TimerProps): TimerProps {
           break;
         case DELIVER_MS:
           out.deliverMs = v;
+          break;
+        case START_DELIVER:
+          out.startDeliverTime = v;
           break;
         case MessageConst.PROPERTY_DELAY_TIME_LEVEL:
           out.delayLevel = v;
@@ -166,7 +174,7 @@ export class TimerPutHook {
    */
   apply(m: PutMessageRequest): PutMessageRequest | PutMessageStatus {
     const props = m.propertiesString ?? encodeProperties(m.properties);
-    if (!props.includes('TIMER_')) return m;
+    if (!props.includes('TIMER_') && !props.includes(START_DELIVER)) return m;
     const tx = (m.sysFlag ?? 0) & MessageSysFlag.TRANSACTION_TYPE_MASK;
     if (tx !== MessageSysFlag.TRANSACTION_NOT_TYPE && tx !== MessageSysFlag.TRANSACTION_COMMIT_TYPE) return m;
     // A rolled timer going back into the wheel, and transaction halves: the timer starts at the commit.
@@ -174,7 +182,7 @@ export class TimerPutHook {
     const t = scanTimerProps(props, this.scan);
     const sec = t.delaySec;
     const ms = sec === undefined ? t.delayMs : undefined;
-    const at = sec === undefined && ms === undefined ? t.deliverMs : undefined;
+    const at = sec === undefined && ms === undefined ? (t.deliverMs ?? t.startDeliverTime) : undefined;
     if (sec === undefined && ms === undefined && at === undefined) return m;
     // A delay level wins: the timer properties go, the level path stays.
     if (t.delayLevel !== undefined && Number.parseInt(t.delayLevel, 10) > 0) {
