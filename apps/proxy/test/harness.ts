@@ -81,6 +81,13 @@ export class RawGrpc {
       call.on('end', () => resolve(out));
     });
   }
+  /** A server stream the caller can cancel. */
+  open(method: string, req: unknown, timeoutMs = 10_000): grpc.ClientReadableStream<unknown> {
+    const fn = this.client[method]!.bind(this.client);
+    const call = fn(req, this.md(), { deadline: Date.now() + timeoutMs }) as grpc.ClientReadableStream<unknown>;
+    call.on('data', () => undefined);
+    return call;
+  }
   close(): void {
     this.client.close();
   }
