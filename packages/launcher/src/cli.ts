@@ -135,8 +135,13 @@ async function main(): Promise<void> {
     throw e;
   }
   if (exiting) return;
-  const ns = launcher.plan.processes.filter((p) => p.app === 'nameserver').map((p) => `127.0.0.1:${p.readyPort.port}`);
-  launcher.say(`cluster "${args.topology}" is ready: ${launcher.addresses().join('; ')}` + (ns.length ? ` — clients use NAMESRV_ADDR=${ns.join(';')}` : ''));
+  const of = (app: string): string[] => launcher.plan.processes.filter((p) => p.app === app).map((p) => `127.0.0.1:${p.readyPort.port}`);
+  const [ns, proxies] = [of('nameserver'), of('proxy')];
+  const hints = [
+    ...(ns.length ? [`remoting clients use NAMESRV_ADDR=${ns.join(';')}`] : []),
+    ...(proxies.length ? [`5.x clients use endpoints ${proxies.join(';')}`] : []),
+  ];
+  launcher.say(`cluster "${args.topology}" is ready: ${launcher.addresses().join('; ')}` + (hints.length ? ` — ${hints.join(', ')}` : ''));
 }
 
 main().catch((e: unknown) => fail(e instanceof Error ? (e.stack ?? e.message) : String(e)));

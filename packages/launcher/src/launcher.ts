@@ -42,23 +42,23 @@ export class Launcher {
   private readonly env: Record<string, string | undefined>;
   private unexpectedExit: ((name: string, code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
 
-  /** Processes of apps this repository does not have yet (e.g. the proxy before it exists); not started. */
-  readonly skipped: ProcessPlan[];
-
   constructor(private readonly opts: LauncherOptions) {
     this.env = opts.env ?? process.env;
-    const full = loadTopology(opts.root, opts.topology, this.env);
-    const has = (p: ProcessPlan): boolean => existsSync(join(opts.root, 'apps', p.app));
-    this.skipped = full.processes.filter((p) => !has(p));
-    this.plan = { ...full, processes: full.processes.filter(has) };
+    this.plan = loadTopology(opts.root, opts.topology, this.env);
     this.out = opts.stdout ?? process.stdout;
     this.err = opts.stderr ?? process.stderr;
     this.colour = Boolean((opts.stdout ?? process.stdout).isTTY) && !this.env['NO_COLOR'];
     this.width = Math.max(SELF.length, ...this.plan.processes.map((p) => p.name.length));
   }
 
-  /** Throws a TopologyError naming the first problem: an app not built, or a port already taken. */
+  /** Throws a TopologyError naming the first problem: an unknown app, an app not built, or a port already taken. */
   async preflight(): Promise<void> {
+    const unknown = [...new Set(this.plan.processes.filter((p) => !existsSync(join(this.opts.root, 'apps', p.app))).map((p) => p.app))];
+    if (unknown.length > 0) {
+      throw new TopologyError(
+        unknown.map((a) => `no app "${a}": apps/${a} does not exist`).join('; ') + ` — check the "app" entries of ${this.topologyFile()}`,
+      );
+    }
     const missing = this.plan.processes.filter((p) => !existsSync(p.main));
     if (missing.length > 0) {
       const apps = [...new Set(missing.map((p) => p.app))];
@@ -86,7 +86,6 @@ export class Launcher {
     const logDir = join(this.opts.root, 'logs');
     mkdirSync(logDir, { recursive: true });
     const timeoutMs = this.opts.readyTimeoutMs ?? 60_000;
-    for (const p of this.skipped) this.say(`skipping ${p.name}: apps/${p.app} is not part of this repository yet`);
 
     for (const plan of this.plan.processes) {
       if (this.stopping) return;
@@ -127,6 +126,10 @@ export class Launcher {
   /** Second Ctrl-C: no more patience. */
   killAll(): void {
     for (const r of this.running) if (!r.done && r.child.pid) signal(r.child.pid, 'SIGKILL');
+  }
+
+  private topologyFile(): string {
+    return relative(this.opts.root, join(this.plan.dir, 'topology.json'));
   }
 
   say(line: string): void {

@@ -49,17 +49,19 @@ export class TopologyError extends Error {
   override readonly name = 'TopologyError';
 }
 
-/** Which property holds each app's main port, and its default when the conf omits it. */
-const MAIN_PORT: Record<string, { property: string; default?: number }> = {
-  nameserver: { property: 'listenPort', default: 9876 },
-  broker: { property: 'listenPort', default: 10911 },
-  proxy: { property: 'grpcServerPort', default: 8081 },
+/**
+ * Per app: which property holds its main port and that port's default when the conf omits it, and
+ * the default of its metricsPromExporterPort (the apps' own defaults; 0 = off).
+ */
+const APP_PORTS: Record<string, { main: { property: string; default?: number }; metricsDefault?: number }> = {
+  nameserver: { main: { property: 'listenPort', default: 9876 }, metricsDefault: 9880 },
+  broker: { main: { property: 'listenPort', default: 10911 }, metricsDefault: 5557 },
+  proxy: { main: { property: 'grpcServerPort', default: 8081 }, metricsDefault: 5557 },
 };
 
 const PORT_SCHEMA = {
   listenPort: { type: 'int', default: 0, min: 0, max: 65535 },
   grpcServerPort: { type: 'int', default: 0, min: 0, max: 65535 },
-  remotingListenPort: { type: 'int', default: 0, min: 0, max: 65535 },
   haListenPort: { type: 'int', default: 0, min: 0, max: 65535 },
   metricsPromExporterPort: { type: 'int', default: 0, min: 0, max: 65535 },
 } satisfies ConfigSchema;
@@ -110,7 +112,8 @@ export function loadTopology(root: string, name: string, baseEnv: Record<string,
       return from ? { property, port: config[property], from } : undefined;
     };
 
-    const mainSpec = MAIN_PORT[p.app] ?? { property: 'listenPort' };
+    const spec = APP_PORTS[p.app];
+    const mainSpec = spec?.main ?? { property: 'listenPort' };
     const main =
       use(mainSpec.property as keyof typeof PORT_SCHEMA) ??
       (mainSpec.default !== undefined ? { property: mainSpec.property, port: mainSpec.default, from: 'default' as const } : undefined);
@@ -119,11 +122,9 @@ export function loadTopology(root: string, name: string, baseEnv: Record<string,
     }
     const ports: PortUse[] = [main];
     if (p.app === 'broker') ports.push(use('haListenPort') ?? { property: 'haListenPort', port: main.port + 1, from: 'default' });
-    if (p.app === 'proxy') {
-      const remoting = use('remotingListenPort');
-      if (remoting) ports.push(remoting);
-    }
-    const metrics = use('metricsPromExporterPort');
+    const metrics =
+      use('metricsPromExporterPort') ??
+      (spec?.metricsDefault !== undefined ? { property: 'metricsPromExporterPort', port: spec.metricsDefault, from: 'default' as const } : undefined);
     if (metrics && metrics.port > 0) ports.push(metrics);
 
     return {

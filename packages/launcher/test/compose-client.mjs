@@ -5,6 +5,8 @@
 //
 //   produce-consume <topic> <count>     create the topic on both masters, send <count> messages,
 //                                       read them all back with a lite pull consumer
+//   create-topic <topic>                create the topic on both masters (for clients outside the
+//                                       network, which reach the cluster through the proxies)
 //   caught-up <brokerName>              wait until the broker's slave reports no replication lag
 //                                       (ASYNC_MASTER acknowledges before the slave has the bytes)
 //   pull <topic> <brokerName> <queueId>...
@@ -39,32 +41,48 @@ function addrsOf(route) {
   return out;
 }
 
+/** Creates `topic` (4 queues) on both masters once both groups are registered; returns the TBW102 route's addresses. */
+async function createTopic(api, topic) {
+  // Both groups with master and slave registered (TBW102 is on every broker).
+  const brokers = await until('both broker groups, master and slave, in the TBW102 route', 30_000, async () => {
+    const a = addrsOf(await api.getTopicRouteInfo('TBW102'));
+    return ['broker-a', 'broker-b'].every((n) => a[n]?.['0'] && a[n]?.['1']) ? a : undefined;
+  });
+  for (const name of ['broker-a', 'broker-b']) {
+    const header = CreateTopicRequestHeader.encode({
+      topic,
+      defaultTopic: 'TBW102',
+      readQueueNums: 4,
+      writeQueueNums: 4,
+      perm: 6,
+      topicFilterType: 'SINGLE_TAG',
+      order: false,
+    });
+    await api.call(brokers[name]['0'], api.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header));
+  }
+  await until(`both masters in the route of ${topic}`, 15_000, async () => {
+    const a = addrsOf(await api.getTopicRouteInfo(topic));
+    return a['broker-a']?.['0'] && a['broker-b']?.['0'] ? true : undefined;
+  });
+  return brokers;
+}
+
+async function createTopicOnly(topic) {
+  const producer = new Producer({ group: 'PG_COMPOSE_TOPIC', namesrvAddr: NAMESRV, logger });
+  await producer.start();
+  try {
+    return { brokers: await createTopic(producer.clientInstance.api, topic) };
+  } finally {
+    await producer.shutdown();
+  }
+}
+
 async function produceConsume(topic, count) {
   const producer = new Producer({ group: 'PG_COMPOSE', namesrvAddr: NAMESRV, logger });
   await producer.start();
   const api = producer.clientInstance.api;
   try {
-    // Both groups with master and slave registered (TBW102 is on every broker).
-    const brokers = await until('both broker groups, master and slave, in the TBW102 route', 30_000, async () => {
-      const a = addrsOf(await api.getTopicRouteInfo('TBW102'));
-      return ['broker-a', 'broker-b'].every((n) => a[n]?.['0'] && a[n]?.['1']) ? a : undefined;
-    });
-    for (const name of ['broker-a', 'broker-b']) {
-      const header = CreateTopicRequestHeader.encode({
-        topic,
-        defaultTopic: 'TBW102',
-        readQueueNums: 4,
-        writeQueueNums: 4,
-        perm: 6,
-        topicFilterType: 'SINGLE_TAG',
-        order: false,
-      });
-      await api.call(brokers[name]['0'], api.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header));
-    }
-    await until(`both masters in the route of ${topic}`, 15_000, async () => {
-      const a = addrsOf(await api.getTopicRouteInfo(topic));
-      return a['broker-a']?.['0'] && a['broker-b']?.['0'] ? true : undefined;
-    });
+    const brokers = await createTopic(api, topic);
 
     const sent = [];
     for (let i = 0; i < count; i++) {
@@ -168,6 +186,7 @@ async function caughtUp(brokerName) {
 const [phase, ...args] = process.argv.slice(2);
 let result;
 if (phase === 'produce-consume') result = await produceConsume(args[0], Number(args[1]));
+else if (phase === 'create-topic') result = await createTopicOnly(args[0]);
 else if (phase === 'caught-up') result = await caughtUp(args[0]);
 else if (phase === 'pull') result = await pullFromSlave(args[0], args[1], args.slice(2).map(Number));
 else throw new Error(`unknown phase ${phase}`);

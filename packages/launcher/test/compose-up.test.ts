@@ -1,6 +1,7 @@
 // docker-compose.yml for real: the image is built, the cluster comes up healthy, a client inside the
-// compose network produces and consumes through both broker groups, and with broker-a's master
-// stopped its slave serves reads of what group a held.
+// compose network produces and consumes through both broker groups, the official 5.x client on the
+// host sends and receives through both proxies' published ports, and with broker-a's master stopped
+// its slave serves reads of what group a held.
 //
 // Needs a Docker engine: a running one is reused; otherwise dockerd is started (docker.io and
 // docker-compose installed with apt when missing) and stopped at the end. Where no image registry is
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort, repoRoot } from '@rocketmq-ts/testing';
+import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { parse } from 'yaml';
 import { ensureEngine, lastLines, run, runOk, stopEngine, type Engine } from './docker-engine.js';
 
@@ -22,6 +24,12 @@ const STALE_PREFIX = 'rmqts-it-';
 const APP_IMAGE = 'rocketmq-ts:local';
 const NAMESRVS = ['namesrv-1', 'namesrv-2'];
 const BROKERS = ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s'];
+/** The two proxies and the variables that publish their gRPC ports on the host. */
+const PROXIES = [
+  { service: 'proxy-1', portVariable: 'PROXY_1_PORT' },
+  { service: 'proxy-2', portVariable: 'PROXY_2_PORT' },
+];
+const PROXY_TOPIC = 'COMPOSE_PROXY_T';
 const TOPIC = 'COMPOSE_UP_T';
 const MESSAGES = 16;
 // The classic builder, for compose 1.x and the stand-ins alike (no buildx needed).
@@ -101,7 +109,7 @@ async function client<T>(...args: string[]): Promise<T> {
 
 /** A free host port for each `${VAR:-port}:port` the compose file publishes, as VAR=port. */
 async function hostPortVariables(): Promise<Record<string, string>> {
-  const file = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { ports?: string[] }> };
+  const file = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { ports?: string[] }> };
   const out: Record<string, string> = {};
   for (const [name, s] of Object.entries(file.services)) {
     for (const p of s.ports ?? []) {
@@ -146,7 +154,7 @@ beforeAll(async () => {
   note('docker-compose up -d --build done');
 
   // Every started service healthy: 3 s apart, at most 40 rounds (2 minutes).
-  const services = [...NAMESRVS, ...BROKERS, 'redis', 'prometheus'];
+  const services = [...NAMESRVS, ...BROKERS, ...PROXIES.map((p) => p.service), 'redis', 'prometheus'];
   const ids = new Map<string, string>();
   for (const s of services) ids.set(s, await containerOf(s));
   let states = new Map<string, string>();
@@ -213,8 +221,78 @@ describe('docker-compose up', () => {
     expect(pc.received.map((m) => m.msgId).sort()).toEqual(pc.sent.map((s) => s.msgId).sort());
   }, 150_000);
 
+  it('runs both proxies healthy (their /health) with the Redis service as shared state', async () => {
+    for (const { service } of PROXIES) {
+      const id = await containerOf(service);
+      expect(await stateOf(id)).toBe('running healthy');
+      const logs = await run('docker', ['logs', id], { timeoutMs: 20_000 });
+      expect(logs.stdout + logs.stderr).toContain('sharedState=redis redis:6379');
+      expect(logs.stdout + logs.stderr).toContain('proxy started');
+    }
+  }, 60_000);
+
+  it('serves the official 5.x client on the host through each proxy: route, send, receive and ack', async () => {
+    // The topic is made inside the network (remoting to both masters); the host reaches the
+    // cluster only through the proxies' published ports.
+    await client<{ brokers: Record<string, Record<string, string>> }>('create-topic', PROXY_TOPIC);
+    const quiet = { info: () => undefined, warn: () => undefined, debug: () => undefined, error: () => undefined };
+    const endpoints = PROXIES.map((p) => `127.0.0.1:${ENV[p.portVariable]}`);
+    const sent = new Map<string, string>();
+    for (const [i, ep] of endpoints.entries()) {
+      // startup() queries the topic's route through this proxy; it fails if the proxy cannot answer.
+      const producer = new Producer({ endpoints: ep, namespace: '', topics: [PROXY_TOPIC], logger: quiet, requestTimeout: 10_000 });
+      await producer.startup();
+      try {
+        for (let n = 0; n < 4; n++) {
+          const body = `via ${PROXIES[i]!.service} #${n}`;
+          const r = await producer.send({ topic: PROXY_TOPIC, tag: 'P', keys: [`p${i}-${n}`], body: Buffer.from(body) });
+          sent.set(r.messageId, body);
+        }
+      } finally {
+        await producer.shutdown();
+      }
+    }
+    expect(sent.size).toBe(8);
+    // One consumer group, one consumer per proxy: together they receive every message once acked.
+    const consumers = endpoints.map(
+      (ep) =>
+        new SimpleConsumer({
+          endpoints: ep,
+          namespace: '',
+          consumerGroup: 'G_COMPOSE_PROXY',
+          subscriptions: new Map([[PROXY_TOPIC, '*']]),
+          awaitDuration: 3_000,
+          logger: quiet,
+          requestTimeout: 10_000,
+        }),
+    );
+    const got = new Map<string, string>();
+    try {
+      for (const c of consumers) await c.startup();
+      const deadline = Date.now() + 60_000;
+      while (got.size < sent.size && Date.now() < deadline) {
+        for (const c of consumers) {
+          for (const m of await c.receive(16, 30_000)) {
+            got.set(m.messageId, m.body.toString());
+            await c.ack(m);
+          }
+        }
+      }
+    } finally {
+      for (const c of consumers) await c.shutdown().catch(() => undefined);
+    }
+    expect(new Map([...got].sort())).toEqual(new Map([...sent].sort()));
+  }, 180_000);
+
   it('has Prometheus (published on the host) scraping every running app', async () => {
-    const want = [...NAMESRVS.map((n, i) => `${n}:${[9880, 9890][i]}`), 'broker-a:5557', 'broker-a-s:5558', 'broker-b:5559', 'broker-b-s:5560'];
+    const want = [
+      ...NAMESRVS.map((n, i) => `${n}:${[9880, 9890][i]}`),
+      'broker-a:5557',
+      'broker-a-s:5558',
+      'broker-b:5559',
+      'broker-b-s:5560',
+      ...PROXIES.map((p) => `${p.service}:5561`),
+    ];
     let targets: { labels: { instance: string; job: string }; health: string }[] = [];
     let up: string[] = [];
     // The first scrape comes within scrape_interval (15 s): 2 s apart, at most 20 rounds.
@@ -227,8 +305,12 @@ describe('docker-compose up', () => {
       await sleep(2_000);
     }
     expect(up).toEqual(expect.arrayContaining(want));
-    // The proxy is not started (profile): found through DNS, it is no target at all rather than one down.
-    expect(targets.filter((t) => t.labels.job === 'proxy')).toEqual([]);
+    expect(
+      targets
+        .filter((t) => t.labels.job === 'proxy')
+        .map((t) => t.labels.instance)
+        .sort(),
+    ).toEqual(PROXIES.map((p) => `${p.service}:5561`));
   }, 90_000);
 
   it('serves reads of group a from the slave broker-a-s while the master broker-a is stopped', async () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { parseProperties } from '@rocketmq-ts/common';
+import { envNameOf, parseProperties } from '@rocketmq-ts/common';
 import { repoRoot } from '@rocketmq-ts/testing';
 import { parse } from 'yaml';
 import type { TopologyFile } from '../src/topology.js';
@@ -16,6 +16,9 @@ const root = repoRoot();
 const TOPOLOGY = '2m-2s-async';
 const KNOWN_APPS = ['nameserver', 'broker', 'proxy'];
 const CONF_MOUNT = `./infra/conf/${TOPOLOGY}:/app/conf:ro`;
+/** Processes of the topology that compose runs several times: same app, same conf, state shared in Redis. */
+const REPLICAS: Record<string, string[]> = { proxy: ['proxy-1', 'proxy-2'] };
+const PROXIES = REPLICAS['proxy']!;
 
 interface Service {
   profiles?: string[];
@@ -33,7 +36,8 @@ interface ComposeFile {
   volumes?: Record<string, unknown>;
 }
 
-const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as ComposeFile;
+// Merge keys (`<<: *proxy`) as Compose reads them.
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile;
 const topology = JSON.parse(readFileSync(join(root, 'infra', 'conf', TOPOLOGY, 'topology.json'), 'utf8')) as TopologyFile;
 const appServices = Object.entries(compose.services).filter(([, s]) => s.environment?.['APP'] !== undefined);
 
@@ -52,19 +56,21 @@ function confOf(name: string): { file: string; props: Map<string, string> } {
 
 /** The host side of a `ports` entry, `${VAR:-9876}` read as its default. */
 const hostPort = (entry: string): number => Number(/^(?:\$\{\w+:-)?(\d+)\}?:\d+$/.exec(entry)?.[1]);
+/** The container side of a `ports` entry. */
+const innerPort = (entry: string): number => Number(entry.split(':').at(-1));
 const portOf = (name: string, prop: string): number => Number(confOf(name).props.get(prop));
 const mainPortOf = (name: string): number => portOf(name, compose.services[name]!.environment!['APP'] === 'proxy' ? 'grpcServerPort' : 'listenPort');
 
 describe('docker-compose.yml', () => {
   it('has the cluster services, Redis and Prometheus', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'namesrv-1', 'namesrv-2', 'prometheus', 'proxy', 'redis'].sort(),
+      ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'namesrv-1', 'namesrv-2', 'prometheus', ...PROXIES, 'redis'].sort(),
     );
   });
 
-  it('starts everything but the proxy by default: the proxy (not built yet) is behind the `proxy` profile', () => {
+  it('starts every service by default (no profiles)', () => {
     const withProfiles = Object.entries(compose.services).filter(([, s]) => s.profiles !== undefined);
-    expect(withProfiles.map(([n, s]) => [n, s.profiles])).toEqual([['proxy', ['proxy']]]);
+    expect(withProfiles.map(([n]) => n)).toEqual([]);
   });
 
   it.each(appServices.map(([n]) => n))('%s: one image build, a known app, its conf mounted read-only and present', (name) => {
@@ -86,34 +92,33 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(compose.services)) {
       for (const p of s.ports ?? []) {
         const v = `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
-        expect(p).toMatch(new RegExp(`^\\$\\{${v}:-(\\d+)\\}:\\1$`));
+        // A replica publishes the port its conf listens on under another host port (proxy-2: 8082 → 8081).
+        expect(p).toMatch(new RegExp(PROXIES.includes(name) ? `^\\$\\{${v}:-\\d+\\}:\\d+$` : `^\\$\\{${v}:-(\\d+)\\}:\\1$`));
       }
     }
+    expect(PROXIES.map((n) => compose.services[n]!.ports)).toEqual([['${PROXY_1_PORT:-8081}:8081'], ['${PROXY_2_PORT:-8082}:8081']]);
   });
 
   it('uses each port once, published or not', () => {
     const published = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map(hostPort));
     expect(new Set(published).size).toBe(published.length);
-    const bound = appServices.flatMap(([n]) => {
-      const ports = [mainPortOf(n), portOf(n, 'metricsPromExporterPort')];
-      if (compose.services[n]!.environment!['APP'] === 'broker') ports.push(portOf(n, 'haListenPort') || portOf(n, 'listenPort') + 1);
-      return ports;
-    });
+    // Replicas listen on the same ports, each in its own container: count one of them.
+    const bound = appServices
+      .filter(([n]) => !PROXIES.slice(1).includes(n))
+      .flatMap(([n]) => {
+        const ports = [mainPortOf(n), portOf(n, 'metricsPromExporterPort')];
+        if (compose.services[n]!.environment!['APP'] === 'broker') ports.push(portOf(n, 'haListenPort') || portOf(n, 'listenPort') + 1);
+        return ports;
+      });
     expect(bound.every((p) => Number.isInteger(p) && p > 0)).toBe(true);
     expect(new Set(bound).size).toBe(bound.length);
-    // A published port maps to the same port inside, and is one the service really listens on.
-    for (const [n, s] of appServices) {
-      for (const p of s.ports ?? []) {
-        const inside = Number(p.split(':').at(-1));
-        expect(hostPort(p)).toBe(inside);
-        expect(inside).toBe(mainPortOf(n));
-      }
-    }
+    // A published port is one the service really listens on.
+    for (const [n, s] of appServices) for (const p of s.ports ?? []) expect(innerPort(p)).toBe(mainPortOf(n));
   });
 
   it('points NAMESRV_ADDR at name server services and the ports their confs listen on', () => {
     const users = appServices.filter(([, s]) => s.environment!['APP'] !== 'nameserver');
-    expect(users.length).toBe(5);
+    expect(users.length).toBe(6);
     for (const [name, s] of users) {
       const addr = s.environment!['NAMESRV_ADDR'];
       expect(addr).toBeDefined();
@@ -179,44 +184,64 @@ describe('docker-compose.yml', () => {
         expect(['service_healthy', 'service_started', 'service_completed_successfully']).toContain(cond.condition);
       }
     }
-    expect(Object.keys(compose.services['proxy']!.depends_on ?? {})).toEqual(
-      expect.arrayContaining(['namesrv-1', 'namesrv-2', 'broker-a', 'broker-b', 'redis']),
-    );
-    expect(compose.services['proxy']!.environment!['ROCKETMQ_REDIS_URL']).toBe('redis://redis:6379');
+    for (const name of PROXIES) {
+      expect(Object.keys(compose.services[name]!.depends_on ?? {})).toEqual(
+        expect.arrayContaining(['namesrv-1', 'namesrv-2', 'broker-a', 'broker-b', 'redis']),
+      );
+    }
   });
 
-  it(`runs the same processes with the same confs as infra/conf/${TOPOLOGY}/topology.json`, () => {
-    const fromCompose = appServices
-      .map(([n, s]) => ({ name: n, app: s.environment!['APP'], config: confOf(n).file }))
-      .sort((a, b) => a.name.localeCompare(b.name));
-    const fromTopology = topology.processes.map((p) => ({ name: p.name, app: p.app, config: p.config })).sort((a, b) => a.name.localeCompare(b.name));
+  it('runs two proxies of one conf that share their state in the Redis service, each with its own name', () => {
+    const [a, b] = PROXIES.map((n) => compose.services[n]!);
+    expect(confOf(PROXIES[0]!).file).toBe('proxy.conf');
+    expect(confOf(PROXIES[1]!).file).toBe('proxy.conf');
+    // redisAddr (host:port) through the environment: the conf stays the local topology's, in memory.
+    expect(envNameOf('redisAddr')).toBe('ROCKETMQ_REDIS_ADDR');
+    for (const s of [a!, b!]) {
+      expect(s.environment!['ROCKETMQ_REDIS_ADDR']).toBe('redis:6379');
+      expect(s.volumes).toEqual([CONF_MOUNT]); // nothing on disk
+    }
+    expect(confOf(PROXIES[0]!).props.get('redisAddr')).toBe('');
+    expect(compose.services['redis']!.healthcheck).toBeDefined();
+    expect(PROXIES.map((n) => compose.services[n]!.environment!['ROCKETMQ_PROXY_NAME'])).toEqual(PROXIES);
+    expect(a!.healthcheck).toEqual(b!.healthcheck);
+    // Nothing refers to a Redis URL any more.
+    expect(readFileSync(join(root, 'docker-compose.yml'), 'utf8')).not.toMatch(/REDIS_URL|redis:\/\//);
+  });
+
+  it(`runs the same processes with the same confs as infra/conf/${TOPOLOGY}/topology.json (the proxy twice)`, () => {
+    const byName = (a: { name: string }, b: { name: string }): number => a.name.localeCompare(b.name);
+    const fromCompose = appServices.map(([n, s]) => ({ name: n, app: s.environment!['APP'], config: confOf(n).file })).sort(byName);
+    const fromTopology = topology.processes.flatMap((p) => (REPLICAS[p.name] ?? [p.name]).map((name) => ({ name, app: p.app, config: p.config }))).sort(byName);
     expect(fromCompose).toEqual(fromTopology);
-    // Local processes get the same variables, with 127.0.0.1 instead of service names.
+    // Local processes get the same variables, with 127.0.0.1 instead of service names; compose adds
+    // the proxies' shared Redis and their names.
+    const composeOnly = new Set(['APP', 'ROCKETMQ_REDIS_ADDR', 'ROCKETMQ_PROXY_NAME']);
     for (const p of topology.processes) {
-      const env = compose.services[p.name]!.environment!;
-      expect(Object.keys(p.env ?? {}).sort()).toEqual(
-        Object.keys(env)
-          .filter((k) => k !== 'APP' && k !== 'ROCKETMQ_REDIS_URL')
-          .sort(),
-      );
-      if (p.env?.['NAMESRV_ADDR']) expect(p.env['NAMESRV_ADDR']).toBe(env['NAMESRV_ADDR']!.replace(/namesrv-\d/g, '127.0.0.1'));
+      for (const service of REPLICAS[p.name] ?? [p.name]) {
+        const env = compose.services[service]!.environment!;
+        expect(Object.keys(p.env ?? {}).sort()).toEqual(
+          Object.keys(env)
+            .filter((k) => !composeOnly.has(k))
+            .sort(),
+        );
+        if (p.env?.['NAMESRV_ADDR']) expect(p.env['NAMESRV_ADDR']).toBe(env['NAMESRV_ADDR']!.replace(/namesrv-\d/g, '127.0.0.1'));
+      }
     }
   });
 
   it('has Prometheus scrape every app on its metrics port, with the alert rules loaded', () => {
     const prom = parse(readFileSync(join(root, 'infra', 'prometheus', 'prometheus.yml'), 'utf8')) as {
       rule_files: string[];
-      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[];
+      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
     };
-    const targets = prom.scrape_configs.flatMap((c) => [
-      ...(c.static_configs ?? []).flatMap((s) => s.targets),
-      ...(c.dns_sd_configs ?? []).flatMap((d) => d.names.map((n) => `${n}:${d.port}`)),
-    ]);
+    const targets = prom.scrape_configs.flatMap((c) => (c.static_configs ?? []).flatMap((s) => s.targets));
     // Every target is a service of the compose file (or Prometheus itself).
     for (const t of targets) expect(t === '127.0.0.1:9090' || t.split(':')[0]! in compose.services).toBe(true);
-    // The proxy, started only with its profile, is found through DNS: no target while it is off.
-    expect(prom.scrape_configs.find((c) => c.job_name === 'proxy')!.static_configs).toBeUndefined();
     for (const [name] of appServices) expect(targets).toContain(`${name}:${portOf(name, 'metricsPromExporterPort')}`);
+    // Both proxies under the job the RocketMQProxyDown alert watches.
+    const proxyJob = prom.scrape_configs.find((c) => c.job_name === 'proxy')!;
+    expect(proxyJob.static_configs!.flatMap((s) => s.targets)).toEqual(PROXIES.map((n) => `${n}:${portOf(n, 'metricsPromExporterPort')}`));
     expect(prom.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
     expect(compose.services['prometheus']!.volumes).toContain('./infra/prometheus:/etc/prometheus:ro');
     const alerts = parse(readFileSync(join(root, 'infra', 'prometheus', 'alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };

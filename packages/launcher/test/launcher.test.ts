@@ -113,15 +113,17 @@ describe('rocketmq-ts launcher', () => {
     expect(launcher.output()).toContain('app "broker" is not built: apps/broker/dist/main.js is missing');
   });
 
-  it('skips a process whose app is not part of the repository yet (the proxy before it exists)', async () => {
+  it('refuses a topology naming an app the repository does not have, before starting anything', async () => {
     const root = makeFakeTree('partial', [
       { name: 'ns', conf: { listenPort: await freePort() } },
       { name: 'later', app: 'notyet', conf: { listenPort: await freePort() } },
     ]);
-    const launcher = await startNode(CLI, ['partial', '--root', root], { readyPattern: /is ready/ });
-    expect(launcher.output()).toContain('skipping later: apps/notyet is not part of this repository yet');
-    expect(launcher.output()).not.toContain('started later');
-    expect(await launcher.stop('SIGTERM', 10_000)).toBe(0);
+    const launcher = await startNode(CLI, ['partial', '--root', root]);
+    expect((await launcher.exited).code).toBe(1);
+    expect(launcher.output()).toContain(
+      'rocketmq-ts: no app "notyet": apps/notyet does not exist — check the "app" entries of infra/conf/partial/topology.json',
+    );
+    expect(launcher.output()).not.toContain('started ns');
   });
 
   it('gives up with a clear error when a process never listens, and stops it', async () => {

@@ -1,6 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { parseProperties } from '@rocketmq-ts/common';
 import { removeTempDirs, repoRoot } from '@rocketmq-ts/testing';
 import { listTopologies, loadTopology, type ProcessPlan } from '../src/topology.js';
 import { makeFakeTree } from './fake-tree.js';
@@ -18,7 +20,7 @@ describe('topology loading', () => {
 
   it('reads the standalone topology', () => {
     const plan = loadTopology(root, 'standalone', {});
-    expect(plan.processes.map((p) => p.name)).toEqual(['namesrv', 'broker']);
+    expect(plan.processes.map((p) => p.name)).toEqual(['namesrv', 'broker', 'proxy']);
     const ns = plan.processes[0]!;
     expect(ns).toMatchObject({ name: 'namesrv', app: 'nameserver', configRel: 'infra/conf/standalone/namesrv.conf' });
     expect(ns.main).toBe(join(root, 'apps', 'nameserver', 'dist', 'main.js'));
@@ -33,6 +35,15 @@ describe('topology loading', () => {
       ['haListenPort', 10912],
       ['metricsPromExporterPort', 5557],
     ]);
+    // Started last: 5.x clients reach the cluster through it, with sessions in memory (no Redis).
+    const proxy = plan.processes[2]!;
+    expect(proxy).toMatchObject({ app: 'proxy', configRel: 'infra/conf/standalone/proxy.conf', env: { NAMESRV_ADDR: '127.0.0.1:9876' } });
+    expect(proxy.readyPort).toMatchObject({ property: 'grpcServerPort', port: 8081 });
+    expect(ports(proxy)).toEqual([
+      ['grpcServerPort', 8081],
+      ['metricsPromExporterPort', 5561],
+    ]);
+    expect(parseProperties(readFileSync(proxy.configPath, 'utf8')).get('redisAddr')).toBe('');
   });
 
   it.each(['2m-2s-async', '2m-2s-sync'])('reads %s with distinct ports for every process', (name) => {
@@ -44,7 +55,11 @@ describe('topology loading', () => {
       ['haListenPort', 10912],
       ['metricsPromExporterPort', 5557],
     ]);
-    expect(byName.get('proxy')?.readyPort).toMatchObject({ property: 'grpcServerPort', port: 8081 });
+    expect(ports(byName.get('proxy'))).toEqual([
+      ['grpcServerPort', 8081],
+      ['metricsPromExporterPort', 5561],
+    ]);
+    expect(byName.get('proxy')?.env['NAMESRV_ADDR']).toBe('127.0.0.1:9876;127.0.0.1:9886');
     expect(byName.get('broker-b-s')?.env['NAMESRV_ADDR']).toBe('127.0.0.1:9876;127.0.0.1:9886');
     const all = plan.processes.flatMap((p) => p.ports.map((u) => u.port));
     expect(new Set(all).size).toBe(all.length);
@@ -60,7 +75,52 @@ describe('topology loading', () => {
     expect(ports(plan.processes[1])).toEqual([
       ['listenPort', 7200],
       ['haListenPort', 7201],
+      ['metricsPromExporterPort', 5557],
     ]);
+  });
+
+  it("counts the apps' default ports a conf leaves out, and none for metricsPromExporterPort=0", () => {
+    const tree = makeFakeTree('defaults', [
+      { name: 'ns', app: 'nameserver', conf: {} },
+      { name: 'px', app: 'proxy', conf: { grpcServerPort: 7300 } },
+      { name: 'quiet', app: 'proxy', conf: { grpcServerPort: 7301, metricsPromExporterPort: 0 } },
+    ]);
+    const plan = loadTopology(tree, 'defaults', {});
+    expect(plan.processes.map(ports)).toEqual([
+      [
+        ['listenPort', 9876],
+        ['metricsPromExporterPort', 9880],
+      ],
+      [
+        ['grpcServerPort', 7300],
+        ['metricsPromExporterPort', 5557],
+      ],
+      [['grpcServerPort', 7301]],
+    ]);
+    expect(plan.processes[1]!.ports[1]).toMatchObject({ from: 'default' });
+  });
+
+  it('refuses a broker and a proxy that would both take the default metrics port 5557', () => {
+    const tree = makeFakeTree('clash5557', [
+      { name: 'b', app: 'broker', conf: { listenPort: 7400 } },
+      { name: 'px', app: 'proxy', conf: {} },
+    ]);
+    expect(() => loadTopology(tree, 'clash5557', {})).toThrow('port 5557 is used twice: by b metricsPromExporterPort and by px metricsPromExporterPort');
+  });
+
+  // Each shipped conf, read by its own app (`-p` prints the effective configuration): a property the
+  // app does not know (a typo, or a name from another app) is only a warning at start-up, so catch it here.
+  const shipped = listTopologies(root).flatMap((t) => loadTopology(root, t, {}).processes.map((p) => [p.configRel, p] as const));
+  it.each(shipped)('%s uses only property names its app knows', (_rel, p) => {
+    const r = spawnSync(process.execPath, [p.main, '-c', p.configPath, '-p'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] },
+      timeout: 30_000,
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    const printed = parseProperties(r.stdout);
+    for (const [k, v] of parseProperties(readFileSync(p.configPath, 'utf8'))) expect([k, printed.get(k)]).toEqual([k, v]);
   });
 
   it('rejects two processes on one port, a missing conf, and a bad topology file', () => {
