@@ -11,7 +11,7 @@ export const ProxyConfigSchema = {
   proxyMode: { type: 'enum', default: 'cluster', values: ['cluster'], description: 'cluster: brokers are reached over remoting' },
   bindAddress: { type: 'string', default: '0.0.0.0', description: 'address the gRPC and HTTP listeners bind to' },
   grpcServerPort: { type: 'int', default: 8081, min: 0, max: 65535, description: 'gRPC port (apache.rocketmq.v2.MessagingService)' },
-  metricsPromExporterPort: { type: 'int', default: 5557, min: 0, max: 65535, description: 'HTTP port of /metrics, /health, /ready (0 = off)' },
+  metricsPromExporterPort: { type: 'int', default: 5561, min: 0, max: 65535, description: 'HTTP port of /metrics, /health, /ready (0 = off)' },
   proxyName: { type: 'string', default: '', description: 'name in logs and metrics (default host:grpcServerPort)' },
   redisAddr: { type: 'string', default: '', description: 'host:port of Redis for state shared by several proxies; empty = in memory (one proxy)' },
   redisKeyPrefix: { type: 'string', default: 'rmqts:proxy:', description: 'prefix of every Redis key this proxy writes' },

@@ -56,7 +56,7 @@ export class TopologyError extends Error {
 const APP_PORTS: Record<string, { main: { property: string; default?: number }; metricsDefault?: number }> = {
   nameserver: { main: { property: 'listenPort', default: 9876 }, metricsDefault: 9880 },
   broker: { main: { property: 'listenPort', default: 10911 }, metricsDefault: 5557 },
-  proxy: { main: { property: 'grpcServerPort', default: 8081 }, metricsDefault: 5557 },
+  proxy: { main: { property: 'grpcServerPort', default: 8081 }, metricsDefault: 5561 },
 };
 
 const PORT_SCHEMA = {

@@ -93,19 +93,19 @@ describe('topology loading', () => {
       ],
       [
         ['grpcServerPort', 7300],
-        ['metricsPromExporterPort', 5557],
+        ['metricsPromExporterPort', 5561],
       ],
       [['grpcServerPort', 7301]],
     ]);
     expect(plan.processes[1]!.ports[1]).toMatchObject({ from: 'default' });
   });
 
-  it('refuses a broker and a proxy that would both take the default metrics port 5557', () => {
-    const tree = makeFakeTree('clash5557', [
-      { name: 'b', app: 'broker', conf: { listenPort: 7400 } },
+  it('refuses a broker whose metrics port is the proxy default 5561', () => {
+    const tree = makeFakeTree('clash5561', [
+      { name: 'b', app: 'broker', conf: { listenPort: 7400, metricsPromExporterPort: 5561 } },
       { name: 'px', app: 'proxy', conf: {} },
     ]);
-    expect(() => loadTopology(tree, 'clash5557', {})).toThrow('port 5557 is used twice: by b metricsPromExporterPort and by px metricsPromExporterPort');
+    expect(() => loadTopology(tree, 'clash5561', {})).toThrow('port 5561 is used twice: by b metricsPromExporterPort and by px metricsPromExporterPort');
   });
 
   // Each shipped conf, read by its own app (`-p` prints the effective configuration): a property the
