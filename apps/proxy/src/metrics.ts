@@ -29,6 +29,7 @@ export class ProxyMetrics {
   private readonly outMsgs;
   private readonly outBytes;
   private readonly clients;
+  private readonly routed;
   private readonly rpcChildren = new Map<string, Observer>();
   private readonly inChildren = new Map<string, { m: Incrementer; b: Incrementer }>();
   private readonly outChildren = new Map<string, { m: Incrementer; b: Incrementer }>();
@@ -40,6 +41,11 @@ export class ProxyMetrics {
     this.inBytes = counter(this.registry, METRIC.throughputInTotal);
     this.outMsgs = counter(this.registry, METRIC.messagesOutTotal);
     this.outBytes = counter(this.registry, METRIC.throughputOutTotal);
+    this.routed = counter(this.registry, {
+      name: 'rocketmq_proxy_routed_commands_total',
+      help: 'Telemetry commands passed between proxies through the shared state (sent: to the proxy holding the stream; received: written here for another proxy)',
+      labelNames: ['direction'],
+    });
     this.clients = gauge(this.registry, {
       name: 'rocketmq_proxy_clients',
       help: 'Clients with an open telemetry stream to this proxy',
@@ -77,6 +83,10 @@ export class ProxyMetrics {
     }
     c.m.inc(n);
     c.b.inc(bytes);
+  }
+
+  commandRouted(direction: 'sent' | 'received'): void {
+    this.routed.labels({ direction }).inc();
   }
 
   setClients(byKind: ReadonlyMap<string, number>): void {

@@ -240,6 +240,7 @@ export class TelemetryHub {
     if (owner === undefined) return false;
     const payload: CommandPayload = { kind: 'command', command };
     await this.state.sendCommand(owner, { clientId, payload: JSON.stringify(payload, bufferReplacer) });
+    this.metrics.commandRouted('sent');
     return true;
   }
 
@@ -251,7 +252,7 @@ export class TelemetryHub {
     }
     try {
       const p = JSON.parse(cmd.payload, bufferReviver) as CommandPayload;
-      if (p.kind === 'command') this.write(c, p.command);
+      if (p.kind === 'command' && this.write(c, p.command)) this.metrics.commandRouted('received');
     } catch (e) {
       this.log.warn('telemetry.bad', 'undecodable routed command', { clientId: cmd.clientId }, e);
     }
