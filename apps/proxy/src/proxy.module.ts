@@ -1,6 +1,7 @@
 import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { Log } from '@rocketmq-ts/client';
 import { MetricsModule } from '@rocketmq-ts/metrics';
+import { ClientsController } from './clients.controller.js';
 import { Cluster } from './cluster/cluster.js';
 import { PROXY_CONFIG, type ProxyConfig } from './config.js';
 import { GrpcServer } from './grpc/grpc-server.js';
@@ -70,6 +71,7 @@ export class ProxyModule {
           health: () => ({ role: 'proxy', grpcServerPort: ctx.config.grpcServerPort, sharedState: ctx.config.redisAddr ? 'redis' : 'memory' }),
         }),
       ],
+      controllers: [ClientsController],
       providers: [
         { provide: PROXY_CONFIG, useValue: ctx.config },
         { provide: SHARED_STATE, useValue: ctx.state },

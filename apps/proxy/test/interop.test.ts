@@ -2,6 +2,7 @@
 // in front of a real name server and broker, plus raw v2 requests for what that client never sends.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Message, Producer as RemotingProducer, PushConsumer as RemotingPushConsumer } from '@rocketmq-ts/client';
+import { iterateMessageRecords } from '@rocketmq-ts/protocol';
 import { waitFor, type TestCluster } from '@rocketmq-ts/testing';
 import { ConsumeResult, Producer, PushConsumer, SimpleConsumer, type MessageView } from 'rocketmq-client-nodejs';
 import { MQAdmin, RawGrpc, createTopic, quietLogger, startCluster, startProxy, uniqueName, type ProxyHandle } from './harness.js';
@@ -17,7 +18,13 @@ const ROLLBACK = 2 as never;
 
 beforeAll(async () => {
   c = await startCluster('proxy', { broker: { reviveInterval: 200, transactionTimeOut: 1000, transactionCheckInterval: 500 } });
-  proxy = await startProxy(c, 'proxy-a', { minInvisibleTimeMillsForRecv: 1000 });
+  // Auto-renewed receives get 4 s of invisibility, renewed 2 s before it ends: a slow listener shows renewal quickly.
+  proxy = await startProxy(c, 'proxy-a', {
+    minInvisibleTimeMillsForRecv: 1000,
+    defaultInvisibleTimeMills: 4000,
+    renewAheadTimeMillis: 2000,
+    renewSchedulePeriodMillis: 500,
+  });
   admin = new MQAdmin({ namesrvAddr: c.namesrvAddr });
   raw = new RawGrpc(proxy.endpoints);
 });
@@ -211,6 +218,74 @@ describe('official 5.x client through the proxy', () => {
     expect(inDlq.reduce((n, q) => n + q.maxOffset, 0)).toBe(1);
     expect(seen.get('poison')).toBe(2);
     for (let i = 0; i < 5; i++) expect(seen.get(`ok${i}`)).toBe(1);
+  });
+
+  it('PushConsumer: a message that takes longer than its invisible time is renewed by the proxy, consumed once, and the ack settles it', async () => {
+    const topic = uniqueName('T_RENEW');
+    await createTopic(admin, c, topic, 1);
+    const p = await producer([topic]);
+    const calls: Array<{ body: string; attempt: number | undefined }> = [];
+    const pc = new PushConsumer({
+      endpoints: proxy.endpoints,
+      namespace: '',
+      consumerGroup: uniqueName('G_RENEW'),
+      subscriptions: new Map([[topic, '*']]),
+      logger,
+      requestTimeout: 3000,
+      messageListener: {
+        async consume(m: MessageView) {
+          calls.push({ body: m.body.toString(), attempt: m.deliveryAttempt });
+          if (m.body.toString() === 'slow') await new Promise((r) => setTimeout(r, 9000));
+          return ConsumeResult.SUCCESS;
+        },
+      },
+    });
+    await pc.startup();
+    closers.push(() => pc.shutdown());
+    await p.send({ topic, body: Buffer.from('slow') });
+    await waitFor(() => calls.length > 0, { timeoutMs: 20_000, message: 'the slow message arrived' });
+    // 9 s of work against 4 s of invisibility: without renewal it would have come back twice meanwhile.
+    await new Promise((r) => setTimeout(r, 14_000));
+    expect(calls).toEqual([{ body: 'slow', attempt: 1 }]);
+  });
+
+  it('operator endpoints reach a client through its telemetry stream: list, thread stack, verify', async () => {
+    const topic = uniqueName('T_OPS');
+    await createTopic(admin, c, topic, 1);
+    const group = uniqueName('G_OPS');
+    await simpleConsumer(topic, group);
+    const http = `http://127.0.0.1:${proxy.httpPort}`;
+    const clients = (await (await fetch(`${http}/clients`)).json()) as Array<{ clientId: string; kind: string; group: string; topics: string[] }>;
+    const mine = clients.find((x) => x.group === group);
+    expect(mine).toMatchObject({ kind: 'SIMPLE_CONSUMER', topics: [topic] });
+    const stack = (await (await fetch(`${http}/clients/${encodeURIComponent(mine!.clientId)}/stack`)).json()) as { threadStackTrace: string };
+    expect(typeof stack.threadStackTrace).toBe('string');
+    expect(stack.threadStackTrace.length).toBeGreaterThan(0);
+    const p = await producer([topic]);
+    await p.send({ topic, body: Buffer.from('verify me') });
+    const stats = await admin.topicStats(topic);
+    expect(stats.reduce((n, q) => n + q.maxOffset, 0)).toBe(1);
+    const found = await admin.api.pullMessage(
+      c.brokerAddr,
+      {
+        consumerGroup: 'G_OPS_READ',
+        mq: { topic, brokerName: c.brokerName, queueId: 0 },
+        queueOffset: 0,
+        maxMsgNums: 1,
+        sysFlag: 4,
+        commitOffset: 0,
+        suspendTimeoutMillis: 0,
+        subscription: '*',
+        subVersion: 0,
+      },
+      3000,
+    );
+    const offsetMsgId = iterateMessageRecords(found.body!).next().value!.msgId;
+    const verify = await fetch(`${http}/clients/${encodeURIComponent(mine!.clientId)}/verify?offsetMsgId=${offsetMsgId}&topic=${topic}`, { method: 'POST' });
+    expect(verify.status).toBe(201);
+    // The official Node.js client does not verify messages: it answers NOT_IMPLEMENTED, which the proxy passes on.
+    expect(((await verify.json()) as { status: { name: string } }).status.name).toBe('NOT_IMPLEMENTED');
+    expect((await fetch(`${http}/clients/nobody/stack`)).status).toBe(404);
   });
 
   it('a 4.x remoting producer and a 5.x consumer share a topic, and the other way round', async () => {

@@ -58,6 +58,11 @@ export class TelemetryHub {
     return this.local.size;
   }
 
+  /** The clients whose streams this proxy holds. */
+  localClients(): Array<{ clientId: string; kind: string | undefined; group: string | undefined; topics: string[] }> {
+    return [...this.local.values()].map((c) => ({ clientId: c.clientId, kind: c.kind, group: c.group, topics: c.topics }));
+  }
+
   localSettings(clientId: string): Settings | undefined {
     return this.local.get(clientId)?.settings;
   }
@@ -97,7 +102,8 @@ export class TelemetryHub {
       await this.onSettings(c, cmd.settings);
       return;
     }
-    const nonce = cmd.threadStackTrace?.nonce ?? cmd.verifyMessageResult?.nonce;
+    // Replies to our commands carry their nonce (some clients answer a verify with the command itself and a status).
+    const nonce = cmd.threadStackTrace?.nonce ?? cmd.verifyMessageResult?.nonce ?? cmd.verifyMessageCommand?.nonce;
     if (nonce !== undefined) {
       const w = this.waiting.get(nonce);
       if (w) w(cmd);
