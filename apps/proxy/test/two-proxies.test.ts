@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { waitFor, type TestCluster } from '@rocketmq-ts/testing';
 import { Producer, SimpleConsumer, type MessageView } from 'rocketmq-client-nodejs';
-import { MQAdmin, createTopic, quietLogger, startCluster, startProxy, uniqueName, type ProxyHandle } from './harness.js';
+import { MQAdmin, RawGrpc, createTopic, quietLogger, startCluster, startProxy, uniqueName, type ProxyHandle } from './harness.js';
 
 const prefix = `rmqts:test:${randomUUID().slice(0, 8)}:`;
 let c: TestCluster;
@@ -18,7 +18,10 @@ const logger = quietLogger();
 const closers: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  c = await startCluster('proxy2', { broker: { reviveInterval: 200, transactionTimeOut: 1000, transactionCheckInterval: 500 } });
+  // Groups must exist here (autoCreateSubscriptionGroup=false), so an unknown one can be refused.
+  c = await startCluster('proxy2', {
+    broker: { reviveInterval: 200, transactionTimeOut: 1000, transactionCheckInterval: 500, autoCreateSubscriptionGroup: false },
+  });
   const shared = { redisAddr: '127.0.0.1:6379', redisKeyPrefix: prefix, minInvisibleTimeMillsForRecv: 1000 };
   a = await startProxy(c, 'proxy-a', shared);
   b = await startProxy(c, 'proxy-b', shared);
@@ -89,10 +92,12 @@ describe('two proxies sharing Redis', () => {
     });
     expect(await metric(b, /rocketmq_proxy_routed_commands_total\{direction="received"[^}]*\} (\d+)/)).toBeGreaterThan(0);
 
+    const txGroup = uniqueName('G_TX2');
+    await admin.createOrUpdateSubGroup(c.brokerAddr, { groupName: txGroup });
     const sc = new SimpleConsumer({
       endpoints: a.endpoints,
       namespace: '',
-      consumerGroup: uniqueName('G_TX2'),
+      consumerGroup: txGroup,
       subscriptions: new Map([[topic, '*']]),
       awaitDuration: 5000,
       logger,
@@ -118,6 +123,7 @@ describe('two proxies sharing Redis', () => {
     closers.push(() => p.shutdown());
     await p.send({ topic, body: Buffer.from('once') });
     const group = uniqueName('G_ACK2');
+    await admin.createOrUpdateSubGroup(c.brokerAddr, { groupName: group });
     const ca = new SimpleConsumer({
       endpoints: a.endpoints,
       namespace: '',
@@ -148,5 +154,24 @@ describe('two proxies sharing Redis', () => {
     await cb.ack(m!);
     await new Promise((r) => setTimeout(r, 2500));
     expect([...(await ca.receive(1, 1000)), ...(await cb.receive(1, 1000))]).toEqual([]);
+  });
+
+  it('an unknown consumer group is refused with CONSUMER_GROUP_NOT_FOUND', async () => {
+    const topic = uniqueName('T_NOGROUP');
+    await createTopic(admin, c, topic, 1);
+    const raw = new RawGrpc(a.endpoints);
+    try {
+      const r = await raw.stream<{ status?: { code: number } }>('ReceiveMessage', {
+        group: { name: uniqueName('G_UNKNOWN') },
+        messageQueue: { topic: { name: topic }, id: 0, broker: { name: c.brokerName } },
+        filterExpression: { type: 1, expression: '*' },
+        batchSize: 4,
+        invisibleDuration: { seconds: 20 },
+        longPollingTimeout: { seconds: 5 },
+      });
+      expect(r.find((x) => x.status)?.status?.code).toBe(40403);
+    } finally {
+      raw.close();
+    }
   });
 });
