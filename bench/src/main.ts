@@ -12,9 +12,10 @@ import { processCpuMicros } from './stats.js';
 import { PAYLOAD, SCENARIOS, measure, medianRow, plan, quick, rowFrom, scenarioFilter, wanted } from './scenarios.js';
 import { brokerTargetAvailable, runBrokerScenarios, runReplicatedScenarios } from './targets/broker.js';
 import { runTimerScenario } from './targets/timer.js';
+import { proxyTargetAvailable, runProxyScenarios } from './targets/proxy.js';
 
 /**
- * `pnpm bench [--quick] [--only <system>] [--scenarios async,batch,latency,consume,sync] [--profile <dir>]`:
+ * `pnpm bench [--quick] [--only <system: disk|rocketmq-ts|proxy|redis|nats>] [--scenarios async,batch,latency,consume,sync] [--profile <dir>]`:
  * rocketmq-ts against Redis Streams and NATS JetStream, same payload and in-flight window, plus the raw
  * disk floor, all in one run. Partial or profiled runs are saved apart and leave BENCHMARKS.md alone.
  */
@@ -172,6 +173,12 @@ function ratios(rows: Row[]): Ratio[] {
   if (popAck && pull) out.push({ label: 'pop + ack each / pull consume', value: popAck.msgsPerSec / pull.msgsPerSec });
   const tx = find(SCENARIOS.transaction.scenario, 'rocketmq-ts');
   if (tx && lone) out.push({ label: 'transactional send (half + commit) / normal send (async)', value: tx.msgsPerSec / lone.msgsPerSec });
+  const pxSend = find(SCENARIOS.proxySend.scenario, 'rocketmq-ts proxy');
+  if (pxSend && lone) out.push({ label: 'send via the proxy (5.x client) / direct remoting send (async)', value: pxSend.msgsPerSec / lone.msgsPerSec });
+  const pxRecv = find(SCENARIOS.proxyReceiveAck.scenario, 'rocketmq-ts proxy');
+  if (pxRecv && popAck) out.push({ label: 'receive + ack via the proxy / pop + ack direct', value: pxRecv.msgsPerSec / popAck.msgsPerSec });
+  const floor0 = rows.find((r) => r.scenario === SCENARIOS.grpcFloor.scenario && Number.isFinite(r.msgsPerSec));
+  if (pxSend && floor0) out.push({ label: 'send via the proxy / bare grpc-js unary calls', value: pxSend.msgsPerSec / floor0.msgsPerSec });
   const sync = find(SCENARIOS.sync.scenario, 'rocketmq-ts');
   const floor = rows.find((r) => r.system === 'raw disk' && r.scenario.includes('256 KiB'));
   if (sync && floor) out.push({ label: 'sync-flush send / disk floor (256 KiB batches)', value: sync.msgsPerSec / floor.msgsPerSec });
@@ -193,6 +200,11 @@ async function main(): Promise<void> {
     brokerTargetAvailable()
       ? (async () => [...(await runBrokerScenarios()), ...(await runReplicatedScenarios()), ...(wanted('timer') ? await runTimerScenario() : [])])()
       : [{ scenario: '-', system: 'rocketmq-ts', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'broker not built yet (apps/broker)' }],
+  );
+  await step('proxy', async () =>
+    proxyTargetAvailable()
+      ? runProxyScenarios()
+      : [{ scenario: '-', system: 'rocketmq-ts proxy', durability: '-', msgsPerSec: NaN, mbPerSec: NaN, note: 'proxy not built yet (apps/proxy)' }],
   );
   await step('redis', redisRows);
   await step('nats', natsRows);
