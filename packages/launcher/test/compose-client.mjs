@@ -1,6 +1,6 @@
 // A client inside the compose network, for compose-up.test.ts: it is piped into a container of the
-// cluster (`node --input-type=module - <phase> ...`) and uses @rocketmq-ts/client as built in the
-// image, reaching the brokers at the addresses they register. Client logs go to stderr; the last
+// cluster (`node --input-type=module - <phase> ...`) and uses @rocketmq-ts/client as deployed in the
+// image (with mqadmin, under /app/tools/admin), reaching the brokers at the addresses they register. Client logs go to stderr; the last
 // stdout line is `RESULT <json>`.
 //
 //   produce-consume <topic> <count>     create the topic on both masters, send <count> messages,
@@ -12,8 +12,8 @@
 //   pull <topic> <brokerName> <queueId>...
 //                                       pull each queue of <brokerName> from offset 0 at the
 //                                       broker's slave (brokerId 1), as the name servers route it
-import { LitePullConsumer, Message, Producer, decodeReceivedMessages } from '/app/packages/client/dist/index.js';
-import { CreateTopicRequestHeader, PullSysFlag, RequestCode, decodeOffsetMsgId } from '/app/packages/protocol/dist/index.js';
+import { LitePullConsumer, Message, Producer, decodeReceivedMessages } from '/app/tools/admin/node_modules/@rocketmq-ts/client/dist/index.js';
+import { CreateTopicRequestHeader, PullSysFlag, RequestCode, decodeOffsetMsgId } from '/app/tools/admin/node_modules/@rocketmq-ts/protocol/dist/index.js';
 
 const NAMESRV = 'namesrv-1:9876;namesrv-2:9886';
 const logger = {

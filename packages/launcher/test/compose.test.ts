@@ -256,6 +256,9 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\}$/m);
     expect(dockerfile).toContain('npm i -g pnpm@12.4.2');
     expect(dockerfile).toMatch(/pnpm install --frozen-lockfile.* && pnpm build/);
+    // The runtime stage is the per-service deploy output (`pnpm deploy --prod`), as on a bare host.
+    expect(dockerfile).toMatch(/pnpm --filter "@rocketmq-ts\/\$app" deploy --prod/);
+    expect(dockerfile).toContain('COPY --from=build /out /app');
     // The ignore file is at the context root, where every builder (also docker-compose 1.x's) reads it.
     const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
     expect(ignore).toEqual(expect.arrayContaining(['.git', '**/node_modules', '**/dist']));
