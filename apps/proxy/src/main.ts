@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { NestFactory } from '@nestjs/core';
 import { Log, defaultClientLogger } from '@rocketmq-ts/client';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { createLogger, exitWith, portInUse } from '@rocketmq-ts/remoting';
+import { createLogger, exitWith, portInUse, tlsClientOptionsFrom, type TlsClientOptions } from '@rocketmq-ts/remoting';
 import { NestLogger } from '@rocketmq-ts/remoting/nest';
 import { Cluster } from './cluster/cluster.js';
 import { loadProxyConfig, type ProxyConfig } from './config.js';
@@ -25,6 +25,7 @@ const die = (message: string): never => exitWith(log, message);
 export async function main(argv: readonly string[]): Promise<void> {
   let config: ProxyConfig;
   let file: string | undefined;
+  let outgoingTls: TlsClientOptions | undefined;
   try {
     const args = parseServerArgs(argv);
     if (args.help) {
@@ -38,6 +39,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.stdout.write(printConfig(config));
       process.exit(0);
     }
+    outgoingTls = tlsClientOptionsFrom(config);
   } catch (e) {
     if (e instanceof ConfigError) die(`invalid configuration: ${e.message}`);
     throw e;
@@ -64,6 +66,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     routeCacheExpireMs: config.routeCacheExpireMillis,
     transactionHeartbeatMs: config.transactionHeartbeatPeriodSecond * 1000,
     logger: clientLog,
+    tls: outgoingTls,
   });
   const metrics = new ProxyMetrics({ node_type: 'proxy', node_id: name, cluster: config.rocketMQClusterName });
   let ready = false;

@@ -5,3 +5,4 @@ export * from './connection.js';
 export * from './client.js';
 export * from './process.js';
 export * from './tls.js';
+export * from './tls-config.js';
