@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Message, Producer, PushConsumer, type ClientLogger } from '@rocketmq-ts/client';
-import { makeTempDir, makeTestCertificates, removeTempDirs, repoRoot, startCluster, waitFor, type TestCertificates, type TestCluster } from '@rocketmq-ts/testing';
+import {
+  makeTempDir,
+  makeTestCertificates,
+  removeTempDirs,
+  repoRoot,
+  startCluster,
+  waitFor,
+  type TestCertificates,
+  type TestCluster,
+} from '@rocketmq-ts/testing';
 import { MQAdmin, runCli } from '../src/index.js';
 
 const quiet: ClientLogger = { log: () => undefined };

@@ -44,7 +44,13 @@ export interface LoadedConfig<S extends ConfigSchema> {
 
 /** `listenPort` → `ROCKETMQ_LISTEN_PORT`; dotted names too: `tls.server.certPath` → `ROCKETMQ_TLS_SERVER_CERT_PATH`. */
 export function envNameOf(property: string): string {
-  return 'ROCKETMQ_' + property.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+  return (
+    'ROCKETMQ_' +
+    property
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .replace(/\./g, '_')
+      .toUpperCase()
+  );
 }
 
 export function coerceConfigValue(name: string, field: ConfigField, raw: string): string | number | boolean {
