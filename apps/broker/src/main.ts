@@ -8,6 +8,7 @@ import {
   createTlsClientContext,
   describeTls,
   exitWith,
+  hideTlsSecrets,
   portInUse,
   readServerCredentials,
   tlsClientOptionsFrom,
@@ -56,7 +57,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     config = loadBrokerConfig({ file, env: process.env, overrides, warn }).config;
     if (ignored.length > 0) log.info(`RocketMQ properties accepted but without effect here: ${ignored.join(', ')}`);
     if (args.printConfig) {
-      process.stdout.write(printConfig(config.flat));
+      process.stdout.write(printConfig(hideTlsSecrets(config.flat)));
       process.exit(0);
     }
   } catch (e) {

@@ -2,7 +2,16 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { TlsConfigError, createLogger, describeTls, exitWith, readServerCredentials, tlsServerOptionsFrom, type TlsServerOptions } from '@rocketmq-ts/remoting';
+import {
+  TlsConfigError,
+  createLogger,
+  describeTls,
+  exitWith,
+  hideTlsSecrets,
+  readServerCredentials,
+  tlsServerOptionsFrom,
+  type TlsServerOptions,
+} from '@rocketmq-ts/remoting';
 import { NestLogger, RemotingServer, startRemotingServer } from '@rocketmq-ts/remoting/nest';
 import { AppModule } from './app.module.js';
 import { expandHome, loadNamesrvConfig, type NamesrvConfig } from './config.js';
@@ -30,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     file = args.configFile;
     config = loadNamesrvConfig({ file, overrides: args.overrides, warn: (m) => log.warn(m) }).config;
     if (args.printConfig) {
-      process.stdout.write(printConfig(config));
+      process.stdout.write(printConfig(hideTlsSecrets(config)));
       process.exit(0);
     }
     tls = tlsServerOptionsFrom(config);

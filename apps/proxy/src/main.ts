@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { NestFactory } from '@nestjs/core';
 import { Log, defaultClientLogger } from '@rocketmq-ts/client';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { createLogger, exitWith, portInUse, tlsClientOptionsFrom, type TlsClientOptions } from '@rocketmq-ts/remoting';
+import { createLogger, exitWith, hideTlsSecrets, portInUse, tlsClientOptionsFrom, type TlsClientOptions } from '@rocketmq-ts/remoting';
 import { NestLogger } from '@rocketmq-ts/remoting/nest';
 import { Cluster } from './cluster/cluster.js';
 import { loadProxyConfig, type ProxyConfig } from './config.js';
@@ -36,7 +36,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const overrides = { ...args.overrides, ...(args.namesrvAddr !== undefined ? { namesrvAddr: args.namesrvAddr } : {}) };
     config = loadProxyConfig({ file, overrides, warn: (m) => log.warn(m) }).config;
     if (args.printConfig) {
-      process.stdout.write(printConfig(config));
+      process.stdout.write(printConfig(hideTlsSecrets(config)));
       process.exit(0);
     }
     outgoingTls = tlsClientOptionsFrom(config);

@@ -112,6 +112,14 @@ describe('TLS enforcing name server and broker', () => {
     expect([...got].sort()).toEqual([...sent].sort());
   });
 
+  it('a broker without tls.enable cannot register with the TLS-only name server', async () => {
+    const plain = await c.addBroker('broker-plain', { 'tls.enable': false });
+    await plain.process.waitForOutput(/registered with 0 of 1 name servers/, 15_000);
+    const admin = new MQAdmin({ namesrvAddr: c.namesrvAddr, logger: quiet, ...tls() });
+    closers.push(admin);
+    expect((await admin.clusterInfo()).brokerAddrTable.has('broker-plain')).toBe(false);
+  });
+
   it('a plaintext producer cannot reach the cluster', async () => {
     const producer = new Producer({ group: `PG_PLAIN_${process.pid}`, namesrvAddr: c.namesrvAddr, logger: quiet, mqClientApiTimeoutMs: 1000 });
     await producer.start();
