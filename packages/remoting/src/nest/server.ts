@@ -3,7 +3,7 @@ import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@rocketmq-ts/protocol';
 import { RemotingConnection, type ConnectionOwner, type RemotingProbe, type RequestHandler } from '../connection.js';
 import { createLogger, type Logger } from '../logger.js';
-import { TlsAcceptor, type TlsServerOptions } from '../tls.js';
+import { TlsAcceptor, type TlsServerMode, type TlsServerOptions } from '../tls.js';
 
 export const REMOTING_TRANSPORT = Symbol('ROCKETMQ_REMOTING');
 
@@ -70,7 +70,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
   }
 
   /** TLS mode in effect on the port. */
-  get tlsMode(): 'disabled' | 'permissive' | 'enforcing' {
+  get tlsMode(): TlsServerMode {
     return this.tlsAcceptor?.mode ?? 'disabled';
   }
 
