@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { MetricsModule } from '@rocketmq-ts/metrics';
-import { createLogger } from '@rocketmq-ts/remoting';
+import { createLogger, tlsClientOptionsFrom } from '@rocketmq-ts/remoting';
 import { RemotingModule } from '@rocketmq-ts/remoting/nest';
 import { DefaultMessageStore, type MessageStore } from '@rocketmq-ts/store';
 import { BrokerController } from './broker-controller.js';
@@ -128,6 +128,7 @@ function providers(ctx: BrokerContext): Provider[] {
           (_master, ha) => {
             if (c.brokerRole === 'SLAVE' && c.store.haMasterAddress === '') store.updateHaMasterAddress(ha);
           },
+          tlsClientOptionsFrom(c),
         ),
       inject: [BrokerState, TopicConfigManager, MESSAGE_STORE],
     },

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type ConfigField, type ConfigSchema, type LoadConfigOptions } from '@rocketmq-ts/common';
+import { TLS_CONFIG_SCHEMA } from '@rocketmq-ts/remoting';
 import { DEFAULT_STORE_CONFIG, StoreConfigError, resolveStoreConfig, type MessageStoreConfig } from '@rocketmq-ts/store';
 
 /**
@@ -96,6 +97,11 @@ export const BROKER_SCHEMA = {
   /** Region written into send replies (MSG_REGION). */
   regionId: { type: 'string', default: 'DefaultRegion' },
   traceOn: { type: 'bool', default: true },
+  /**
+   * TLS under RocketMQ's names: tls.server.* for the remoting port, tls.enable and tls.client.*
+   * for the broker's own connections to name servers and, on a slave, to its master.
+   */
+  ...TLS_CONFIG_SCHEMA,
 } as const satisfies ConfigSchema;
 
 const STORE_ENUMS: Record<string, readonly string[]> = {

@@ -2,7 +2,19 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { createLogger, exitWith, portInUse } from '@rocketmq-ts/remoting';
+import {
+  TlsConfigError,
+  createLogger,
+  createTlsClientContext,
+  describeTls,
+  exitWith,
+  hideTlsSecrets,
+  portInUse,
+  readServerCredentials,
+  tlsClientOptionsFrom,
+  tlsServerOptionsFrom,
+  type TlsServerOptions,
+} from '@rocketmq-ts/remoting';
 import { NestLogger, RemotingServer, startRemotingServer } from '@rocketmq-ts/remoting/nest';
 import { BrokerModule } from './broker.module.js';
 import { BrokerController } from './broker-controller.js';
@@ -45,7 +57,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     config = loadBrokerConfig({ file, env: process.env, overrides, warn }).config;
     if (ignored.length > 0) log.info(`RocketMQ properties accepted but without effect here: ${ignored.join(', ')}`);
     if (args.printConfig) {
-      process.stdout.write(printConfig(config.flat));
+      process.stdout.write(printConfig(hideTlsSecrets(config.flat)));
       process.exit(0);
     }
   } catch (e) {
@@ -92,6 +104,19 @@ export async function main(argv: readonly string[]): Promise<void> {
   const metrics = new BrokerMetrics(config);
   // Bound once the app has built the store (replies to sends must not leave before its records are written).
   const bound: { store?: MessageStore } = {};
+  let tls: TlsServerOptions;
+  try {
+    tls = tlsServerOptionsFrom(config);
+    const outgoing = tlsClientOptionsFrom(config);
+    // Check the certificate files now, for a clear message instead of a stack trace later.
+    if (tls.mode !== 'disabled') readServerCredentials(tls);
+    if (outgoing !== undefined) createTlsClientContext(outgoing);
+    log.info(describeTls(tls, outgoing));
+  } catch (e) {
+    if (e instanceof ConfigError) die(`invalid configuration: ${e.message}`);
+    if (e instanceof TlsConfigError) die(e.message);
+    throw e;
+  }
   const remoting = new RemotingServer({
     port: config.listenPort,
     host: config.bindAddress,
@@ -101,6 +126,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     name: 'remoting',
     // Replies to sends say "stored": the records reach the files (the OS) before any reply leaves.
     beforeOutput: () => bound.store === undefined || bound.store.writeAppended(),
+    tls,
   });
   let ready = false;
   const app = await NestFactory.create(BrokerModule.register({ config, metrics, state, ready: () => ready }), {

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type ConfigOf, type LoadedConfig } from '@rocketmq-ts/common';
+import { TLS_CONFIG_SCHEMA } from '@rocketmq-ts/remoting';
 
 /**
  * NamesrvConfig: RocketMQ's property names, defaults named once, with units. Sources, later
@@ -30,6 +31,8 @@ export const NamesrvConfigSchema = {
   enableAllTopicList: { type: 'bool', default: true, description: 'serve GET_ALL_TOPIC_LIST_FROM_NAMESERVER' },
   enableTopicList: { type: 'bool', default: true, description: 'serve GET_TOPICS_BY_CLUSTER' },
   configBlackList: { type: 'string', default: 'configBlackList;configStorePath;kvConfigPath', description: 'properties UPDATE_NAMESRV_CONFIG may not change' },
+  /** TLS of the remoting port: tls.server.mode, tls.server.certPath, ... (see TLS_CONFIG_SCHEMA). */
+  ...TLS_CONFIG_SCHEMA,
 } as const;
 
 export type NamesrvConfig = ConfigOf<typeof NamesrvConfigSchema>;

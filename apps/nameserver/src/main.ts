@@ -2,7 +2,16 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { createLogger, exitWith } from '@rocketmq-ts/remoting';
+import {
+  TlsConfigError,
+  createLogger,
+  describeTls,
+  exitWith,
+  hideTlsSecrets,
+  readServerCredentials,
+  tlsServerOptionsFrom,
+  type TlsServerOptions,
+} from '@rocketmq-ts/remoting';
 import { NestLogger, RemotingServer, startRemotingServer } from '@rocketmq-ts/remoting/nest';
 import { AppModule } from './app.module.js';
 import { expandHome, loadNamesrvConfig, type NamesrvConfig } from './config.js';
@@ -20,6 +29,7 @@ const die = (message: string): never => exitWith(log, message);
 export async function main(argv: readonly string[]): Promise<void> {
   let config: NamesrvConfig;
   let file: string | undefined;
+  let tls: TlsServerOptions;
   try {
     const args = parseServerArgs(argv);
     if (args.help) {
@@ -29,10 +39,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     file = args.configFile;
     config = loadNamesrvConfig({ file, overrides: args.overrides, warn: (m) => log.warn(m) }).config;
     if (args.printConfig) {
-      process.stdout.write(printConfig(config));
+      process.stdout.write(printConfig(hideTlsSecrets(config)));
       process.exit(0);
     }
+    tls = tlsServerOptionsFrom(config);
+    if (tls.mode !== 'disabled') readServerCredentials(tls);
   } catch (e) {
+    if (e instanceof TlsConfigError) die(e.message);
     if (e instanceof ConfigError) die(`invalid configuration: ${e.message}`);
     throw e;
   }
@@ -40,6 +53,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     `config loaded${file ? ` from ${file}` : ' (defaults)'}: listenPort=${config.listenPort} metricsPromExporterPort=${config.metricsPromExporterPort} ` +
       `kvConfigPath=${expandHome(config.kvConfigPath)}`,
   );
+  log.info(describeTls(tls));
 
   const metrics = new NamesrvMetrics({ node_type: 'nameserver' });
   const remoting = new RemotingServer({
@@ -48,6 +62,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     serverChannelMaxIdleTimeSeconds: config.serverChannelMaxIdleTimeSeconds,
     probe: metrics,
     name: 'remoting',
+    tls,
   });
   let ready = false;
   const app = await NestFactory.create(AppModule.register({ config, remoting, metrics, ready: () => ready }), {

@@ -33,7 +33,7 @@ import {
   topicRouteDataToJson,
   type RegisterBrokerBody,
 } from '@rocketmq-ts/protocol';
-import { createLogger, type RemotingConnection } from '@rocketmq-ts/remoting';
+import { createLogger, hideTlsSecrets, type RemotingConnection } from '@rocketmq-ts/remoting';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { NAMESRV_CONFIG, NamesrvConfigSchema, type NamesrvConfig } from './config.js';
 import { KvConfigManager } from './kv-config.manager.js';
@@ -261,7 +261,7 @@ export class NamesrvProcessor {
 
   @RemotingHandler(RequestCode.GET_NAMESRV_CONFIG)
   getNamesrvConfig(cmd: RemotingCommand): RemotingCommand {
-    return ok(cmd, null, Buffer.from(printConfig(this.config), 'utf8'));
+    return ok(cmd, null, Buffer.from(printConfig(hideTlsSecrets(this.config)), 'utf8'));
   }
 
   @RemotingHandler(RequestCode.UPDATE_NAMESRV_CONFIG)

@@ -1,4 +1,5 @@
 import { loadConfig, type ConfigOf, type LoadedConfig } from '@rocketmq-ts/common';
+import { TLS_CONFIG_SCHEMA } from '@rocketmq-ts/remoting';
 
 /**
  * ProxyConfig: RocketMQ's proxy property names where it has them, defaults named once, with
@@ -40,6 +41,10 @@ export const ProxyConfigSchema = {
   remotingTimeoutMillis: { type: 'long', default: 3_000, min: 100, description: 'timeout of a remoting call to a broker or name server (ms)' },
   maxMessageNumPerReceive: { type: 'int', default: 32, min: 1, max: 1024, description: 'at most this many messages per ReceiveMessage (maxMsgNums of POP)' },
   sendRateLimitPerSecond: { type: 'int', default: 0, min: 0, description: 'messages per second per topic for all proxies together (0 = unlimited)' },
+  tlsCertPath: { type: 'string', default: '', description: 'PEM certificate of the gRPC port (else tls.server.certPath); see tls.server.mode' },
+  tlsKeyPath: { type: 'string', default: '', description: 'PEM private key of the gRPC port (else tls.server.keyPath)' },
+  /** tls.server.mode for the gRPC port; tls.enable and tls.client.* for the connections to brokers and name servers. */
+  ...TLS_CONFIG_SCHEMA,
 } as const;
 
 export type ProxyConfig = ConfigOf<typeof ProxyConfigSchema>;

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { NestFactory } from '@nestjs/core';
 import { Log, defaultClientLogger } from '@rocketmq-ts/client';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
-import { createLogger, exitWith, portInUse } from '@rocketmq-ts/remoting';
+import { createLogger, exitWith, hideTlsSecrets, portInUse, tlsClientOptionsFrom, type TlsClientOptions } from '@rocketmq-ts/remoting';
 import { NestLogger } from '@rocketmq-ts/remoting/nest';
 import { Cluster } from './cluster/cluster.js';
 import { loadProxyConfig, type ProxyConfig } from './config.js';
@@ -25,6 +25,7 @@ const die = (message: string): never => exitWith(log, message);
 export async function main(argv: readonly string[]): Promise<void> {
   let config: ProxyConfig;
   let file: string | undefined;
+  let outgoingTls: TlsClientOptions | undefined;
   try {
     const args = parseServerArgs(argv);
     if (args.help) {
@@ -35,9 +36,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     const overrides = { ...args.overrides, ...(args.namesrvAddr !== undefined ? { namesrvAddr: args.namesrvAddr } : {}) };
     config = loadProxyConfig({ file, overrides, warn: (m) => log.warn(m) }).config;
     if (args.printConfig) {
-      process.stdout.write(printConfig(config));
+      process.stdout.write(printConfig(hideTlsSecrets(config)));
       process.exit(0);
     }
+    outgoingTls = tlsClientOptionsFrom(config);
   } catch (e) {
     if (e instanceof ConfigError) die(`invalid configuration: ${e.message}`);
     throw e;
@@ -64,6 +66,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     routeCacheExpireMs: config.routeCacheExpireMillis,
     transactionHeartbeatMs: config.transactionHeartbeatPeriodSecond * 1000,
     logger: clientLog,
+    tls: outgoingTls,
   });
   const metrics = new ProxyMetrics({ node_type: 'proxy', node_id: name, cluster: config.rocketMQClusterName });
   let ready = false;

@@ -4,6 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseNamesrvAddr, type ClientLogger } from '@rocketmq-ts/client';
 import { MQError } from '@rocketmq-ts/protocol';
+import type { TlsClientOptions } from '@rocketmq-ts/remoting';
 import { MQAdmin } from './admin.js';
 import { UsageError, opt, type CliIO, type Command, type CommandContext, type OptSpec } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -13,6 +14,32 @@ export { parseTimestamp, type CliIO } from './command.js';
 /** Options every command takes besides its own. */
 const N: OptSpec = { short: 'n', long: 'namesrvAddr', desc: 'name server address list, eg: 192.168.0.1:9876;192.168.0.2:9876' };
 const H: OptSpec = opt('h', 'help', 'Print help', false, true);
+/**
+ * TLS options, also taken by every command (long form only; ROCKETMQ_TLS_* variables fill in
+ * what they leave out, e.g. ROCKETMQ_TLS_ENABLE=true instead of --useTLS).
+ */
+const TLS_OPTS: OptSpec[] = [
+  { short: 'useTLS', long: 'useTLS', desc: 'connect with TLS', flag: true },
+  { short: 'tlsTrustCertPath', long: 'tlsTrustCertPath', desc: 'PEM CA file the servers are verified against (implies --useTLS)' },
+  { short: 'tlsCertPath', long: 'tlsCertPath', desc: 'PEM client certificate, for servers that require one' },
+  { short: 'tlsKeyPath', long: 'tlsKeyPath', desc: 'PEM private key of --tlsCertPath' },
+  { short: 'tlsTestMode', long: 'tlsTestMode', desc: 'TLS without verifying the servers (tests only; implies --useTLS)', flag: true },
+];
+
+/** The TLS part of the client options, from the parsed command line. */
+function tlsOptions(parsed: ReadonlyMap<string, string | true>): { useTLS?: boolean; tls?: TlsClientOptions } {
+  const str = (k: string): string | undefined => {
+    const v = parsed.get(k);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const tls: TlsClientOptions = {};
+  if (str('tlsTrustCertPath') !== undefined) tls.trustCertPath = str('tlsTrustCertPath');
+  if (str('tlsCertPath') !== undefined) tls.certPath = str('tlsCertPath');
+  if (str('tlsKeyPath') !== undefined) tls.keyPath = str('tlsKeyPath');
+  if (parsed.has('tlsTestMode')) tls.testMode = true;
+  const on = parsed.has('useTLS') || Object.keys(tls).length > 0;
+  return on ? { useTLS: true, tls } : {};
+}
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -27,6 +54,7 @@ function commandUsage(c: Command): string {
   const all = [N, ...c.opts, H];
   const lines = all.map((o) => ` -${o.short},--${o.long}${o.flag ? '' : ` <${o.long}>`}`.padEnd(44) + `${o.desc}${o.required ? ' (required)' : ''}`);
   lines.push(' --json'.padEnd(44) + 'print JSON for scripts');
+  for (const o of TLS_OPTS) lines.push(` --${o.long}${o.flag ? '' : ` <${o.long}>`}`.padEnd(44) + o.desc);
   const required = c.opts
     .filter((o) => o.required)
     .map((o) => `-${o.short} <${o.long}>`)
@@ -36,7 +64,7 @@ function commandUsage(c: Command): string {
 
 /** Options by their short name (`json` for --json); flags map to true. */
 function parseArgs(c: Command, args: readonly string[]): Map<string, string | true> {
-  const specs = [N, ...c.opts, H];
+  const specs = [N, ...c.opts, H, ...TLS_OPTS];
   const out = new Map<string, string | true>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -103,7 +131,14 @@ export async function runCli(
     io.err('no name server address: use -n <host:port> or set NAMESRV_ADDR\n');
     return 1;
   }
-  const admin = new MQAdmin({ namesrvAddr: namesrv, logger: silentLogger, mqClientApiTimeoutMs: 5_000 });
+  const tls = tlsOptions(parsed);
+  let admin: MQAdmin;
+  try {
+    admin = new MQAdmin({ namesrvAddr: namesrv, logger: silentLogger, mqClientApiTimeoutMs: 5_000, ...tls });
+  } catch (e) {
+    io.err(`${(e as Error).message}\n`);
+    return 1;
+  }
   const ctx: CommandContext = {
     admin,
     opt: (s) => {
@@ -114,7 +149,7 @@ export async function runCli(
     json: parsed.has('json'),
     io,
     namesrv,
-    clientOpts: { namesrvAddr: namesrv, logger: silentLogger },
+    clientOpts: { namesrvAddr: namesrv, logger: silentLogger, ...tls },
   };
   try {
     await cmd.run(ctx);

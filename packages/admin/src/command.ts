@@ -1,5 +1,6 @@
 // What an mqadmin command is, and the helpers commands share to read their options.
 import type { ClientLogger } from '@rocketmq-ts/client';
+import type { TlsClientOptions } from '@rocketmq-ts/remoting';
 import type { MQAdmin } from './admin.js';
 
 /** Where a run writes, and the environment it reads (tests pass their own). */
@@ -27,7 +28,7 @@ export interface CommandContext {
   io: CliIO;
   namesrv: string[];
   /** Client options for SDK objects (producers, consumers) the command creates. */
-  clientOpts: { namesrvAddr: string[]; logger: ClientLogger };
+  clientOpts: { namesrvAddr: string[]; logger: ClientLogger; useTLS?: boolean; tls?: TlsClientOptions };
 }
 
 export interface Command {

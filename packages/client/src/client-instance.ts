@@ -60,6 +60,7 @@ export class MQClientInstance {
     this.log = new Log(options.logger ?? defaultClientLogger('client'));
     this.remoting = new RemotingClient({
       name: 'client-remoting',
+      tls: options.tls,
       ...(options.serializeType === 'ROCKETMQ' ? { serializeType: SerializeType.ROCKETMQ } : {}),
     });
     this.api = new MQClientAPI(this.remoting, options.namesrvAddrs, {

@@ -1,4 +1,5 @@
 import { hostname, networkInterfaces } from 'node:os';
+import { tlsClientSettingsFromEnv, type TlsClientOptions } from '@rocketmq-ts/remoting';
 import type { ClientLogger } from './logger.js';
 
 /**
@@ -30,6 +31,16 @@ export interface ClientOptions {
   language?: 'OTHER' | 'JAVA';
   /** Structured log sink; default: one line per event on stdout/stderr, level from ROCKETMQ_LOG_LEVEL. */
   logger?: ClientLogger;
+  /**
+   * Connect to name servers and brokers with TLS (RocketMQ's ClientConfig.useTLS). Unset: TLS when
+   * `tls` is given, else as the environment says (ROCKETMQ_TLS_ENABLE=true, like Java's -Dtls.enable).
+   */
+  useTLS?: boolean;
+  /**
+   * CA, client certificate and verification settings. Default: verify the server against Node's
+   * roots, or ROCKETMQ_TLS_CLIENT_TRUST_CERT_PATH / the other ROCKETMQ_TLS_CLIENT_* variables.
+   */
+  tls?: TlsClientOptions;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -54,6 +65,8 @@ export interface ResolvedClientOptions {
   serializeType: 'JSON' | 'ROCKETMQ';
   language: 'OTHER' | 'JAVA';
   logger: ClientLogger | undefined;
+  /** TLS settings of every connection; undefined = plaintext. */
+  tls: TlsClientOptions | undefined;
 }
 
 let instanceCounter = 0;
@@ -72,7 +85,20 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
     unitName: o.unitName,
     ...withDefaults(CLIENT_DEFAULTS, o),
     logger: o.logger,
+    tls: resolveTls(o),
   };
+}
+
+/** Explicit options win; the environment fills in what they leave open. */
+function resolveTls(o: ClientOptions): TlsClientOptions | undefined {
+  if (o.useTLS === false) return undefined;
+  const env = tlsClientSettingsFromEnv(process.env);
+  if (o.useTLS === undefined && o.tls === undefined && !env.enabled) return undefined;
+  return { ...env.options, ...definedOnly(o.tls ?? {}) };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** `<ip>@<instanceName>[@<unitName>]`, as RocketMQ builds it. */

@@ -42,6 +42,8 @@ describe('loadConfig', () => {
   it('names env variables as RocketMQ does', () => {
     expect(envNameOf('listenPort')).toBe('ROCKETMQ_LISTEN_PORT');
     expect(envNameOf('mappedFileSizeCommitLog')).toBe('ROCKETMQ_MAPPED_FILE_SIZE_COMMIT_LOG');
+    expect(envNameOf('tls.server.certPath')).toBe('ROCKETMQ_TLS_SERVER_CERT_PATH');
+    expect(envNameOf('tls.server.need.client.auth')).toBe('ROCKETMQ_TLS_SERVER_NEED_CLIENT_AUTH');
   });
   it('prints sorted properties', () => {
     expect(printConfig({ b: 1, a: true })).toBe('a=true\nb=1\n');

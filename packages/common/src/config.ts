@@ -42,9 +42,15 @@ export interface LoadedConfig<S extends ConfigSchema> {
   origin: Map<string, 'file' | 'env' | 'override'>;
 }
 
-/** `listenPort` → `ROCKETMQ_LISTEN_PORT`. */
+/** `listenPort` → `ROCKETMQ_LISTEN_PORT`; dotted names too: `tls.server.certPath` → `ROCKETMQ_TLS_SERVER_CERT_PATH`. */
 export function envNameOf(property: string): string {
-  return 'ROCKETMQ_' + property.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  return (
+    'ROCKETMQ_' +
+    property
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .replace(/\./g, '_')
+      .toUpperCase()
+  );
 }
 
 export function coerceConfigValue(name: string, field: ConfigField, raw: string): string | number | boolean {

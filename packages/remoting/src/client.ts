@@ -2,6 +2,7 @@ import { connect as netConnect } from 'node:net';
 import { DEFAULT_MAX_FRAME_LENGTH, MQError, RemotingCommand, ResponseCode, type SerializeType } from '@rocketmq-ts/protocol';
 import { RemotingConnection, type ConnectionOwner, type RemotingProbe, type RequestHandler } from './connection.js';
 import { createLogger, errorText, type Logger } from './logger.js';
+import { connectTls, createTlsClientContext, type TlsClientContext, type TlsClientOptions } from './tls.js';
 
 export interface RemotingClientOptions {
   /** Header serialisation of our requests; unset = whatever each command says (JSON by default). */
@@ -14,6 +15,8 @@ export interface RemotingClientOptions {
   probe?: RemotingProbe;
   /** Log component (default "remoting-client"). */
   name?: string;
+  /** Connect with TLS (RocketMQ's useTLS / `tls.enable`); unset = plaintext. Files are read at construction. */
+  tls?: TlsClientOptions | undefined;
 }
 
 /**
@@ -29,10 +32,17 @@ export class RemotingClient implements ConnectionOwner {
   private readonly conns = new Map<string, RemotingConnection>();
   private readonly connecting = new Map<string, Promise<RemotingConnection>>();
   private closed = false;
+  private readonly tls: TlsClientContext | undefined;
 
   constructor(private readonly options: RemotingClientOptions = {}) {
     this.log = createLogger(options.name ?? 'remoting-client');
     this.probe = options.probe;
+    this.tls = options.tls === undefined ? undefined : createTlsClientContext(options.tls);
+  }
+
+  /** True when this client connects with TLS. */
+  get useTLS(): boolean {
+    return this.tls !== undefined;
   }
 
   get handlers(): ReadonlyMap<number, RequestHandler> {
@@ -93,7 +103,7 @@ export class RemotingClient implements ConnectionOwner {
       return Promise.reject(new MQError(ResponseCode.RPC_ADDR_IS_NULL, `bad address "${addr}"`));
     }
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port, noDelay: true });
+      const socket = this.tls === undefined ? netConnect({ host, port, noDelay: true }) : connectTls(host, port, this.tls);
       const fail = (why: string): void => {
         clearTimeout(timer);
         socket.removeAllListeners();
@@ -103,7 +113,7 @@ export class RemotingClient implements ConnectionOwner {
       };
       const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutMs);
       socket.once('error', (e) => fail(errorText(e)));
-      socket.once('connect', () => {
+      socket.once(this.tls === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         if (this.closed) {

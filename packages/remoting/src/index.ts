@@ -4,3 +4,5 @@ export * from './logger.js';
 export * from './connection.js';
 export * from './client.js';
 export * from './process.js';
+export * from './tls.js';
+export * from './tls-config.js';

@@ -27,6 +27,7 @@ import {
   validateTopicName,
   type JsonValue,
 } from '@rocketmq-ts/protocol';
+import { hideTlsSecrets } from '@rocketmq-ts/remoting';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { RebalanceLockManager, type MessageQueueKey } from '../client/rebalance-lock-manager.js';
 import { readSubscriptionGroupConfig } from '../subscription/subscription-group-manager.js';
@@ -411,7 +412,7 @@ export class AdminBrokerProcessor {
 
   @RemotingHandler(RequestCode.GET_BROKER_CONFIG)
   brokerConfig(req: RemotingCommand): RemotingCommand {
-    const flat = Object.entries(this.config.flat).map(([k, v]) => [k, String(v)] as [string, string]);
+    const flat = Object.entries(hideTlsSecrets(this.config.flat)).map(([k, v]) => [k, String(v)] as [string, string]);
     return ok(req, stringifyProperties(flat), { version: dataVersionToJson(this.topics.dataVersion) });
   }
 

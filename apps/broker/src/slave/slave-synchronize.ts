@@ -22,7 +22,7 @@ const CALL_TIMEOUT_MS = 3_000;
 @Injectable()
 export class SlaveSynchronize {
   private readonly log = createLogger('broker.slave-sync');
-  private readonly client = new RemotingClient({ name: 'slave-sync' });
+  private readonly client: RemotingClient;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private lastError = '';
@@ -37,7 +37,9 @@ export class SlaveSynchronize {
     private readonly groups: SubscriptionGroupManager,
     private readonly schedule: ScheduleMessageService,
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
-  ) {}
+  ) {
+    this.client = new RemotingClient({ name: 'slave-sync', tls: outer.tls });
+  }
 
   start(): void {
     if (this.state.isMaster) return;

@@ -1,3 +1,4 @@
+import type { TlsClientOptions } from '@rocketmq-ts/remoting';
 import { MQClientInstance, resolveClientOptions, type ClientLogger, type ProducerInner, type TransactionCheckRequest } from '@rocketmq-ts/client';
 import { MixAll, RequestCode, ResponseCode, jsonEntries, parseLenientJson, type JsonValue, type TopicRouteData } from '@rocketmq-ts/protocol';
 import { Code, ProxyError } from '../grpc/status.js';
@@ -18,6 +19,8 @@ export interface ClusterOptions {
   routeCacheExpireMs: number;
   transactionHeartbeatMs: number;
   logger: ClientLogger;
+  /** TLS of the connections to brokers and name servers (tls.enable); undefined = plaintext. */
+  tls?: TlsClientOptions | undefined;
 }
 
 /**
@@ -42,6 +45,8 @@ export class Cluster {
         mqClientApiTimeoutMs: opts.remotingTimeoutMs,
         heartbeatBrokerIntervalMs: opts.transactionHeartbeatMs,
         logger: opts.logger,
+        useTLS: opts.tls !== undefined,
+        ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
       }),
     );
   }

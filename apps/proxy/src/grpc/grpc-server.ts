@@ -5,6 +5,7 @@ import type { ProxyConfig } from '../config.js';
 import type { ProxyMetrics } from '../metrics.js';
 import type { CallContext, MessagingService } from '../messaging/messaging.service.js';
 import type { TelemetryHub } from '../messaging/telemetry.js';
+import { grpcServerCredentials } from './grpc-tls.js';
 import { loadMessagingService } from './proto.js';
 import { Code, statusOf, type Status } from './status.js';
 import type { TelemetryCommand } from './types.js';
@@ -133,11 +134,11 @@ export class GrpcServer {
       SyncLiteSubscription: this.unary('SyncLiteSubscription', () => Promise.resolve().then(() => s.syncLiteSubscription())),
     };
     server.addService(service, handlers);
+    const { credentials, description } = grpcServerCredentials(this.cfg);
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${this.cfg.bindAddress}:${this.cfg.grpcServerPort}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      );
+      server.bindAsync(`${this.cfg.bindAddress}:${this.cfg.grpcServerPort}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
     });
+    this.log.info('grpc.listening', `gRPC ${description} on ${this.cfg.bindAddress}:${port}`);
     this.server = server;
     this.boundPort = port;
     return port;

@@ -3,6 +3,7 @@ import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@rocketmq-ts/protocol';
 import { RemotingConnection, type ConnectionOwner, type RemotingProbe, type RequestHandler } from '../connection.js';
 import { createLogger, type Logger } from '../logger.js';
+import { TlsAcceptor, type TlsServerMode, type TlsServerOptions } from '../tls.js';
 
 export const REMOTING_TRANSPORT = Symbol('ROCKETMQ_REMOTING');
 
@@ -23,6 +24,8 @@ export interface RemotingServerOptions {
   beforeOutput?: () => boolean;
   /** On close, how long connections may take to answer the requests they already read (default 5000 ms). */
   drainTimeoutMs?: number;
+  /** TLS on this port (see TlsServerMode); unset or mode `disabled` = plaintext, sockets untouched. */
+  tls?: TlsServerOptions | undefined;
 }
 
 export type RemotingServerEvents = {
@@ -51,6 +54,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
   private handlerSource: RemotingServerOptions['handlerSource'];
   private readonly idleTimeoutMs: number;
   private readonly maxFrameLength: number;
+  private readonly tlsAcceptor: TlsAcceptor | null;
 
   constructor(private readonly options: RemotingServerOptions) {
     super();
@@ -60,6 +64,14 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
     this.handlerSource = options.handlerSource;
     this.idleTimeoutMs = (options.serverChannelMaxIdleTimeSeconds ?? 120) * 1000;
     this.maxFrameLength = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
+    // Reads the certificate files now: a server with bad TLS files fails at construction.
+    this.tlsAcceptor =
+      options.tls === undefined || options.tls.mode === 'disabled' ? null : new TlsAcceptor(options.tls, this.log, (s) => this.connectionReady(s));
+  }
+
+  /** TLS mode in effect on the port. */
+  get tlsMode(): TlsServerMode {
+    return this.tlsAcceptor?.mode ?? 'disabled';
   }
 
   /** The table read by connections; built at listen time. */
@@ -102,7 +114,8 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
       return;
     }
     const host = this.options.host ?? '0.0.0.0';
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const acceptor = this.tlsAcceptor;
+    const server = createServer({ noDelay: true }, acceptor === null ? (socket) => this.connectionReady(socket) : (socket) => acceptor.accept(socket));
     const onError = (e: Error): void => {
       server.removeListener('listening', onListening);
       this.server = null;
@@ -111,7 +124,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
     const onListening = (): void => {
       server.removeListener('error', onError);
       server.on('error', (e) => this.log.error('listener error', e));
-      this.log.info(`remoting listening on ${host}:${this.port} with ${this.table.size} request codes`);
+      this.log.info(`remoting listening on ${host}:${this.port} (TLS ${this.tlsMode}) with ${this.table.size} request codes`);
       callback();
     };
     server.once('error', onError);
@@ -140,7 +153,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
     return [...this.connections];
   }
 
-  private accept(socket: Socket): void {
+  private connectionReady(socket: Socket): void {
     const conn = new RemotingConnection(socket, this, { maxFrameLength: this.maxFrameLength, idleTimeoutMs: this.idleTimeoutMs });
     this.connections.add(conn);
     for (const l of this.connectListeners) l(conn);
@@ -177,6 +190,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
+    this.tlsAcceptor?.closeWaiting();
     const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     const conns = [...this.connections];
     if (conns.length > 0) this.log.info(`closing: answering what ${conns.length} connections already sent`);
