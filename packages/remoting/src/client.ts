@@ -14,6 +14,11 @@ export interface RemotingClientOptions {
   probe?: RemotingProbe;
   /** Log component (default "remoting-client"). */
   name?: string;
+  /**
+   * Runs on every request just before it is written (e.g. ACL signing, which must see the final
+   * extFields and body). Unset = nothing runs.
+   */
+  beforeRequest?: (cmd: RemotingCommand) => void;
 }
 
 /**
@@ -25,6 +30,7 @@ export interface RemotingClientOptions {
 export class RemotingClient implements ConnectionOwner {
   readonly log: Logger;
   readonly probe: RemotingProbe | undefined;
+  private readonly beforeRequest: ((cmd: RemotingCommand) => void) | undefined;
   private readonly table = new Map<number, RequestHandler>();
   private readonly conns = new Map<string, RemotingConnection>();
   private readonly connecting = new Map<string, Promise<RemotingConnection>>();
@@ -33,6 +39,7 @@ export class RemotingClient implements ConnectionOwner {
   constructor(private readonly options: RemotingClientOptions = {}) {
     this.log = createLogger(options.name ?? 'remoting-client');
     this.probe = options.probe;
+    this.beforeRequest = options.beforeRequest;
   }
 
   get handlers(): ReadonlyMap<number, RequestHandler> {
@@ -48,6 +55,7 @@ export class RemotingClient implements ConnectionOwner {
   /** Sends `cmd` to `addr` ("host:port") and resolves with the response. */
   invoke(addr: string, cmd: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
     if (this.options.serializeType !== undefined) cmd.serializeType = this.options.serializeType;
+    if (this.beforeRequest !== undefined) this.beforeRequest(cmd);
     const conn = this.conns.get(addr);
     if (conn !== undefined && !conn.isClosed) return conn.invoke(cmd, timeoutMs);
     return this.invokeAfterConnect(addr, cmd, timeoutMs);
@@ -64,6 +72,7 @@ export class RemotingClient implements ConnectionOwner {
   /** Sends `cmd` without waiting for (or getting) a response. Resolves once it is queued on the socket. */
   async invokeOneway(addr: string, cmd: RemotingCommand, timeoutMs = 3000): Promise<void> {
     if (this.options.serializeType !== undefined) cmd.serializeType = this.options.serializeType;
+    if (this.beforeRequest !== undefined) this.beforeRequest(cmd);
     const conn = await this.connection(addr, timeoutMs);
     if (!conn.invokeOneway(cmd)) throw new MQError(ResponseCode.RPC_SEND_TO_CHANNEL_FAILED, `connection to ${addr} is closed`);
   }

@@ -9,7 +9,7 @@ import {
   bodyCrc32,
   MQError,
 } from '@rocketmq-ts/protocol';
-import { RemotingClient, createLogger, errorText } from '@rocketmq-ts/remoting';
+import { RemotingClient, createLogger, errorText, type RemotingClientOptions } from '@rocketmq-ts/remoting';
 import type { TopicConfigManager } from '../topic/topic-config-manager.js';
 
 export interface BrokerIdentity {
@@ -27,7 +27,7 @@ export interface BrokerIdentity {
  */
 export class BrokerOuterAPI {
   private readonly log = createLogger('broker.register');
-  private readonly client = new RemotingClient();
+  private readonly client: RemotingClient;
   private timer: NodeJS.Timeout | null = null;
   private pending: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -45,7 +45,11 @@ export class BrokerOuterAPI {
     private readonly onRegistered: (ok: boolean) => void = () => undefined,
     /** A slave: told when the name servers name another master (remoting and HA addresses). */
     private readonly onMaster: (masterAddr: string, haAddr: string) => void = () => undefined,
-  ) {}
+    /** E.g. signing with the broker's own account (ACL). */
+    clientOptions: RemotingClientOptions = {},
+  ) {
+    this.client = new RemotingClient(clientOptions);
+  }
 
   setNamesrvAddr(addr: string): void {
     this.namesrvAddrs = splitAddrs(addr);

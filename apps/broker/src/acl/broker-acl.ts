@@ -1,0 +1,44 @@
+import { ConfigError } from '@rocketmq-ts/common';
+import { signRequest, type RemotingCommand, type SessionCredentials } from '@rocketmq-ts/protocol';
+import type { Logger, RemotingClientOptions, RequestGuard } from '@rocketmq-ts/remoting';
+import { AclFile, BROKER_ADMIN_CODES, PlainAclValidator, aclRequestGuard, resolveAclFilePath } from '@rocketmq-ts/remoting/acl';
+import type { BrokerConfig } from '../config.js';
+
+/**
+ * The broker's own account for calls to name servers and (as a slave) its master:
+ * `innerClientAuthenticationCredentials={"accessKey":"…","secretKey":"…"}` as in RocketMQ 5.
+ * Null when not set. Throws ConfigError for text that is not such an object.
+ */
+export function innerCredentials(c: Pick<BrokerConfig, 'innerClientAuthenticationCredentials'>): SessionCredentials | null {
+  const text = c.innerClientAuthenticationCredentials.trim();
+  if (text === '') return null;
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    throw new ConfigError('innerClientAuthenticationCredentials must be JSON: {"accessKey":"…","secretKey":"…"}');
+  }
+  const r = o as Record<string, unknown> | null;
+  if (r === null || typeof r !== 'object' || typeof r['accessKey'] !== 'string' || typeof r['secretKey'] !== 'string') {
+    throw new ConfigError('innerClientAuthenticationCredentials needs string accessKey and secretKey');
+  }
+  const token = r['securityToken'];
+  return { accessKey: r['accessKey'], secretKey: r['secretKey'], securityToken: typeof token === 'string' ? token : undefined };
+}
+
+/** Options for the broker's remoting clients: they sign every request when the broker has an account. */
+export function brokerClientOptions(c: BrokerConfig, name: string): RemotingClientOptions {
+  const creds = innerCredentials(c);
+  if (creds === null) return { name };
+  return { name, beforeRequest: (cmd: RemotingCommand) => signRequest(cmd, creds) };
+}
+
+/** With aclEnable: the file (watched) and the guard for the remoting server; null without. */
+export function startBrokerAcl(c: BrokerConfig, log: Logger): { file: AclFile; guard: RequestGuard } | null {
+  if (!c.aclEnable) return null;
+  const path = resolveAclFilePath(c.rocketmqHome, c.aclFilePath);
+  const file = new AclFile(path, log).watch();
+  log.info(`ACL enabled: ${path} (${file.rules.accounts.size} accounts), reloaded when it changes`);
+  const validator = new PlainAclValidator(() => file.rules, BROKER_ADMIN_CODES);
+  return { file, guard: aclRequestGuard(validator, log) };
+}
