@@ -2,7 +2,7 @@
 // mqadmin: parses the command line, finds the command in the registry, runs it, prints help.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseNamesrvAddr, type ClientLogger } from '@rocketmq-ts/client';
+import { ACL_ENV, parseNamesrvAddr, type ClientLogger } from '@rocketmq-ts/client';
 import { MQError } from '@rocketmq-ts/protocol';
 import { MQAdmin } from './admin.js';
 import { UsageError, opt, type CliIO, type Command, type CommandContext, type OptSpec } from './command.js';
@@ -13,6 +13,10 @@ export { parseTimestamp, type CliIO } from './command.js';
 /** Options every command takes besides its own. */
 const N: OptSpec = { short: 'n', long: 'namesrvAddr', desc: 'name server address list, eg: 192.168.0.1:9876;192.168.0.2:9876' };
 const H: OptSpec = opt('h', 'help', 'Print help', false, true);
+/** ACL 1.0 keys (fall back to ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY): every request is signed. */
+const AK: OptSpec = { short: 'ak', long: 'accessKey', desc: 'ACL access key (env ROCKETMQ_ACCESS_KEY)' };
+const SK: OptSpec = { short: 'sk', long: 'secretKey', desc: 'ACL secret key (env ROCKETMQ_SECRET_KEY)' };
+const COMMON: OptSpec[] = [N, AK, SK];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -24,7 +28,7 @@ function usage(): string {
 }
 
 function commandUsage(c: Command): string {
-  const all = [N, ...c.opts, H];
+  const all = [...COMMON, ...c.opts, H];
   const lines = all.map((o) => ` -${o.short},--${o.long}${o.flag ? '' : ` <${o.long}>`}`.padEnd(44) + `${o.desc}${o.required ? ' (required)' : ''}`);
   lines.push(' --json'.padEnd(44) + 'print JSON for scripts');
   const required = c.opts
@@ -36,7 +40,7 @@ function commandUsage(c: Command): string {
 
 /** Options by their short name (`json` for --json); flags map to true. */
 function parseArgs(c: Command, args: readonly string[]): Map<string, string | true> {
-  const specs = [N, ...c.opts, H];
+  const specs = [...COMMON, ...c.opts, H];
   const out = new Map<string, string | true>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -103,7 +107,14 @@ export async function runCli(
     io.err('no name server address: use -n <host:port> or set NAMESRV_ADDR\n');
     return 1;
   }
-  const admin = new MQAdmin({ namesrvAddr: namesrv, logger: silentLogger, mqClientApiTimeoutMs: 5_000 });
+  const accessKey = (parsed.get('ak') as string | undefined) ?? io.env[ACL_ENV.accessKey];
+  const secretKey = (parsed.get('sk') as string | undefined) ?? io.env[ACL_ENV.secretKey];
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    io.err('ACL needs both --accessKey and --secretKey\n');
+    return 1;
+  }
+  const keys = accessKey !== undefined && secretKey !== undefined ? { accessKey, secretKey } : {};
+  const admin = new MQAdmin({ namesrvAddr: namesrv, logger: silentLogger, mqClientApiTimeoutMs: 5_000, ...keys });
   const ctx: CommandContext = {
     admin,
     opt: (s) => {
@@ -114,7 +125,7 @@ export async function runCli(
     json: parsed.has('json'),
     io,
     namesrv,
-    clientOpts: { namesrvAddr: namesrv, logger: silentLogger },
+    clientOpts: { namesrvAddr: namesrv, logger: silentLogger, ...keys },
   };
   try {
     await cmd.run(ctx);

@@ -27,7 +27,7 @@ export interface CommandContext {
   io: CliIO;
   namesrv: string[];
   /** Client options for SDK objects (producers, consumers) the command creates. */
-  clientOpts: { namesrvAddr: string[]; logger: ClientLogger };
+  clientOpts: { namesrvAddr: string[]; logger: ClientLogger; accessKey?: string; secretKey?: string };
 }
 
 export interface Command {

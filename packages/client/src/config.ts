@@ -1,4 +1,5 @@
 import { hostname, networkInterfaces } from 'node:os';
+import type { SessionCredentials } from '@rocketmq-ts/protocol';
 import type { ClientLogger } from './logger.js';
 
 /**
@@ -30,7 +31,22 @@ export interface ClientOptions {
   language?: 'OTHER' | 'JAVA';
   /** Structured log sink; default: one line per event on stdout/stderr, level from ROCKETMQ_LOG_LEVEL. */
   logger?: ClientLogger;
+  /**
+   * ACL 1.0 account: with accessKey and secretKey every request is signed (extFields AccessKey,
+   * Signature). Fall back to ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY; without both nothing is signed.
+   */
+  accessKey?: string;
+  secretKey?: string;
+  /** Sent as extField SecurityToken when set (falls back to ROCKETMQ_SECURITY_TOKEN). */
+  securityToken?: string;
 }
+
+/** Environment variables read when the options carry no keys. */
+export const ACL_ENV = {
+  accessKey: 'ROCKETMQ_ACCESS_KEY',
+  secretKey: 'ROCKETMQ_SECRET_KEY',
+  securityToken: 'ROCKETMQ_SECURITY_TOKEN',
+} as const;
 
 export const CLIENT_DEFAULTS = {
   pollNameServerIntervalMs: 30_000,
@@ -54,6 +70,8 @@ export interface ResolvedClientOptions {
   serializeType: 'JSON' | 'ROCKETMQ';
   language: 'OTHER' | 'JAVA';
   logger: ClientLogger | undefined;
+  /** Set when requests are signed (ACL). */
+  credentials: SessionCredentials | undefined;
 }
 
 let instanceCounter = 0;
@@ -72,7 +90,20 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
     unitName: o.unitName,
     ...withDefaults(CLIENT_DEFAULTS, o),
     logger: o.logger,
+    credentials: resolveCredentials(o),
   };
+}
+
+/** The options' keys, else the environment's; undefined unless both accessKey and secretKey are there. */
+export function resolveCredentials(
+  o: Pick<ClientOptions, 'accessKey' | 'secretKey' | 'securityToken'>,
+  env: Record<string, string | undefined> = process.env,
+): SessionCredentials | undefined {
+  const accessKey = o.accessKey ?? env[ACL_ENV.accessKey];
+  const secretKey = o.secretKey ?? env[ACL_ENV.secretKey];
+  if (accessKey === undefined || accessKey === '' || secretKey === undefined || secretKey === '') return undefined;
+  const securityToken = o.securityToken ?? env[ACL_ENV.securityToken];
+  return { accessKey, secretKey, securityToken: securityToken === '' ? undefined : securityToken };
 }
 
 /** `<ip>@<instanceName>[@<unitName>]`, as RocketMQ builds it. */

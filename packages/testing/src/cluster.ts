@@ -20,6 +20,8 @@ export interface TestCluster {
 export interface ClusterOptions {
   /** Extra broker properties (e.g. a short messageDelayLevel). */
   broker?: Record<string, string | number | boolean>;
+  /** Extra name server properties (e.g. aclEnable). */
+  namesrv?: Record<string, string | number | boolean>;
   brokerName?: string;
   /** Prefix of the temp dir name (default "cluster-"). */
   dirPrefix?: string;
@@ -37,6 +39,7 @@ export async function startCluster(name: string, o: ClusterOptions = {}): Promis
     metricsPromExporterPort: nsHttp,
     kvConfigPath: join(dir, 'namesrv', 'kvConfig.json'),
     configStorePath: join(dir, 'namesrv', 'namesrv.properties'),
+    ...o.namesrv,
   });
   const namesrv = await startNode(appMain('nameserver'), ['-c', nsConf], { name: `${name}-namesrv`, readyPattern: /name server started/, timeoutMs: 20_000 });
   const namesrvAddr = `127.0.0.1:${nsPort}`;

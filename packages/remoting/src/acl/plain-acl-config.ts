@@ -66,7 +66,8 @@ function perms(v: unknown, what: string, group: boolean, into: Map<string, numbe
 export function parsePlainAcl(yamlText: string): AclRules {
   let doc: unknown;
   try {
-    doc = parseYaml(yamlText);
+    // Every scalar as text: keys such as 00123456 keep their leading zeros.
+    doc = parseYaml(yamlText, { schema: 'failsafe' });
   } catch (e) {
     throw new AclConfigError(`not valid YAML: ${(e as Error).message}`);
   }
