@@ -1,29 +1,28 @@
 import { ConfigError } from '@rocketmq-ts/common';
 import { signRequest, type RemotingCommand, type SessionCredentials } from '@rocketmq-ts/protocol';
 import type { Logger, RemotingClientOptions, RequestGuard } from '@rocketmq-ts/remoting';
-import { AclFile, BROKER_ADMIN_CODES, PlainAclValidator, aclRequestGuard, resolveAclFilePath } from '@rocketmq-ts/remoting/acl';
+import {
+  AclConfigError,
+  AclFile,
+  BROKER_ADMIN_CODES,
+  PlainAclValidator,
+  aclRequestGuard,
+  parseInnerCredentials,
+  resolveAclFilePath,
+} from '@rocketmq-ts/remoting/acl';
 import type { BrokerConfig } from '../config.js';
 
 /**
- * The broker's own account for calls to name servers and (as a slave) its master:
- * `innerClientAuthenticationCredentials={"accessKey":"…","secretKey":"…"}` as in RocketMQ 5.
- * Null when not set. Throws ConfigError for text that is not such an object.
+ * The broker's own account for calls to name servers and (as a slave) its master, from
+ * `innerClientAuthenticationCredentials`; null when not set. Throws ConfigError when unreadable.
  */
 export function innerCredentials(c: Pick<BrokerConfig, 'innerClientAuthenticationCredentials'>): SessionCredentials | null {
-  const text = c.innerClientAuthenticationCredentials.trim();
-  if (text === '') return null;
-  let o: unknown;
   try {
-    o = JSON.parse(text);
-  } catch {
-    throw new ConfigError('innerClientAuthenticationCredentials must be JSON: {"accessKey":"…","secretKey":"…"}');
+    return parseInnerCredentials(c.innerClientAuthenticationCredentials) ?? null;
+  } catch (e) {
+    if (e instanceof AclConfigError) throw new ConfigError(e.message);
+    throw e;
   }
-  const r = o as Record<string, unknown> | null;
-  if (r === null || typeof r !== 'object' || typeof r['accessKey'] !== 'string' || typeof r['secretKey'] !== 'string') {
-    throw new ConfigError('innerClientAuthenticationCredentials needs string accessKey and secretKey');
-  }
-  const token = r['securityToken'];
-  return { accessKey: r['accessKey'], secretKey: r['secretKey'], securityToken: typeof token === 'string' ? token : undefined };
 }
 
 /** Options for the broker's remoting clients: they sign every request when the broker has an account. */

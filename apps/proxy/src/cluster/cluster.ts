@@ -18,6 +18,8 @@ export interface ClusterOptions {
   routeCacheExpireMs: number;
   transactionHeartbeatMs: number;
   logger: ClientLogger;
+  /** The proxy's own account towards ACL-enabled brokers and name servers. */
+  credentials?: { accessKey: string; secretKey: string } | undefined;
 }
 
 /**
@@ -42,6 +44,7 @@ export class Cluster {
         mqClientApiTimeoutMs: opts.remotingTimeoutMs,
         heartbeatBrokerIntervalMs: opts.transactionHeartbeatMs,
         logger: opts.logger,
+        ...(opts.credentials !== undefined ? { accessKey: opts.credentials.accessKey, secretKey: opts.credentials.secretKey } : {}),
       }),
     );
   }

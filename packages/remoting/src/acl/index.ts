@@ -6,3 +6,4 @@ export * from './plain-acl-config.js';
 export * from './validator.js';
 export * from './acl-file.js';
 export * from './guard.js';
+export * from './credentials.js';
