@@ -160,6 +160,35 @@ describe('broker with aclEnable', () => {
   });
 });
 
+describe('slave of an ACL master', () => {
+  it('copies the master metadata, signing with its own account', async () => {
+    const slave = await startBroker(
+      {
+        brokerRole: 'SLAVE',
+        brokerId: 1,
+        aclEnable: true,
+        aclFilePath: aclPath,
+        namesrvAddr: namesrv.addr,
+        innerClientAuthenticationCredentials: JSON.stringify(ADMIN),
+      },
+      { name: 'acl-slave' },
+    );
+    const sc = new JavaClient(slave.addr, { credentials: ADMIN });
+    try {
+      await waitFor(
+        async () => {
+          const r = await sc.call(RequestCode.GET_ALL_TOPIC_CONFIG, null);
+          return r.code === ResponseCode.SUCCESS && r.body!.toString().includes('ACL_NEW');
+        },
+        { timeoutMs: 20_000, intervalMs: 300, message: 'topics copied to the slave' },
+      );
+    } finally {
+      sc.close();
+      await slave.stop();
+    }
+  });
+});
+
 describe('name server with aclEnable', () => {
   it('has the broker registered (it signs with innerClientAuthenticationCredentials, an admin account)', async () => {
     const ns = new JavaClient(namesrv.addr, { credentials: PRODUCER });
