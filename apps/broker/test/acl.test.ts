@@ -155,7 +155,10 @@ describe('broker with aclEnable', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await unsigned.send('ACL_BOTH', 'still white', { queueId: 0 })).code).toBe(ResponseCode.SUCCESS);
     writeAcl(aclYaml());
-    await waitFor(async () => (await unsigned.send('ACL_BOTH', 'x', { queueId: 0 })).code === ResponseCode.SYSTEM_ERROR, { timeoutMs: 10_000, intervalMs: 200 });
+    await waitFor(async () => (await unsigned.send('ACL_BOTH', 'x', { queueId: 0 })).code === ResponseCode.SYSTEM_ERROR, {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+    });
     expectRefused(await producer.send('ACL_DENY', 'x', { queueId: 0 }), /ACL_DENY/);
   });
 });

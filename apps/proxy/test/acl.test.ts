@@ -56,7 +56,14 @@ afterAll(async () => {
 });
 
 async function producer(topics: string[], sessionCredentials?: { accessKey: string; accessSecret: string }): Promise<Producer> {
-  const p = new Producer({ endpoints: proxy.endpoints, namespace: '', topics, logger, requestTimeout: 3000, ...(sessionCredentials ? { sessionCredentials } : {}) });
+  const p = new Producer({
+    endpoints: proxy.endpoints,
+    namespace: '',
+    topics,
+    logger,
+    requestTimeout: 3000,
+    ...(sessionCredentials ? { sessionCredentials } : {}),
+  });
   closers.push(() => p.shutdown());
   await p.startup();
   return p;

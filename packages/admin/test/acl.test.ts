@@ -61,7 +61,22 @@ describe('mqadmin with ACL', () => {
     const user = await mq({}, 'updateTopic', '-c', 'TestCluster', '-t', TOPIC, '--accessKey', USER.accessKey, '--secretKey', USER.secretKey);
     expect(user.code).toBe(1);
     expect(user.err).toMatch(/Need admin permission/);
-    const ok = await mq({}, 'updateTopic', '-c', 'TestCluster', '-t', TOPIC, '-r', '2', '-w', '2', '--accessKey', ADMIN.accessKey, '--secretKey', ADMIN.secretKey);
+    const ok = await mq(
+      {},
+      'updateTopic',
+      '-c',
+      'TestCluster',
+      '-t',
+      TOPIC,
+      '-r',
+      '2',
+      '-w',
+      '2',
+      '--accessKey',
+      ADMIN.accessKey,
+      '--secretKey',
+      ADMIN.secretKey,
+    );
     expect(ok.code).toBe(0);
     expect(ok.out).toContain(`create topic to ${c.brokerAddr} success.`);
   });

@@ -69,7 +69,9 @@ export class AclFile {
     try {
       this.current = AclFile.read(this.path);
       this.version++;
-      this.log.info(`ACL file ${this.path} reloaded: ${this.current.accounts.size} accounts, ${this.current.globalWhiteRemoteAddresses.length} global white addresses`);
+      this.log.info(
+        `ACL file ${this.path} reloaded: ${this.current.accounts.size} accounts, ${this.current.globalWhiteRemoteAddresses.length} global white addresses`,
+      );
     } catch (e) {
       this.log.error(`ACL file ${this.path} changed but cannot be used (${(e as Error).message}); keeping the rules in force`);
     }

@@ -134,7 +134,13 @@ describe('PlainAclValidator', () => {
     const hb = RemotingCommand.request(
       RequestCode.HEART_BEAT,
       null,
-      Buffer.from(JSON.stringify({ clientID: 'c', producerDataSet: [], consumerDataSet: [{ groupName: 'g1', subscriptionDataSet: [{ topic: 't1' }, { topic: '%RETRY%g1' }] }] })),
+      Buffer.from(
+        JSON.stringify({
+          clientID: 'c',
+          producerDataSet: [],
+          consumerDataSet: [{ groupName: 'g1', subscriptionDataSet: [{ topic: 't1' }, { topic: '%RETRY%g1' }] }],
+        }),
+      ),
     );
     expect(neededPerms(hb)).toEqual([
       ['%RETRY%g1', Perm.SUB],
