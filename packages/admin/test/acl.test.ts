@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { makeTempDir, startCluster, waitFor, type TestCluster } from '@rocketmq-ts/testing';
-import { Message, MQError, Producer, PushConsumer, resolveCredentials, type ClientLogger } from '@rocketmq-ts/client';
+import { Message, MQError, Producer, PushConsumer, TransactionProducer, TransactionState, resolveCredentials, type ClientLogger } from '@rocketmq-ts/client';
 import { runCli } from '../src/index.js';
 
 const quiet: ClientLogger = { log: () => undefined };
@@ -37,7 +37,13 @@ beforeAll(async () => {
   );
   c = await startCluster('acl-sdk', {
     namesrv: { aclEnable: true, aclFilePath },
-    broker: { aclEnable: true, aclFilePath, innerClientAuthenticationCredentials: JSON.stringify(ADMIN) },
+    broker: {
+      aclEnable: true,
+      aclFilePath,
+      innerClientAuthenticationCredentials: JSON.stringify(ADMIN),
+      transactionTimeOut: 1000,
+      transactionCheckInterval: 500,
+    },
   });
 });
 
@@ -134,5 +140,41 @@ describe('SDK with ACL', () => {
     closers.push(wrong);
     await wrong.start();
     await expect(wrong.send(new Message(TOPIC, Buffer.from('x')))).rejects.toBeInstanceOf(MQError);
+  });
+
+  it('a transaction settled by a check-back: the END_TRANSACTION written on the broker connection is signed too', async () => {
+    let checks = 0;
+    const p = new TransactionProducer({
+      group: uniq('PG_TX_ACL'),
+      namesrvAddr: c.namesrvAddr,
+      logger: quiet,
+      ...USER,
+      checker: () => {
+        checks++;
+        return TransactionState.COMMIT;
+      },
+    });
+    closers.push(p);
+    await p.start();
+    const r = await p.sendInTransaction(new Message(TOPIC, Buffer.from('tx-acl')), () => TransactionState.UNKNOWN);
+    expect(r.localTransactionState).toBe('UNKNOWN');
+    const got: string[] = [];
+    const k = new PushConsumer({
+      group: uniq('CG_TX_ACL'),
+      namesrvAddr: c.namesrvAddr,
+      logger: quiet,
+      consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+      brokerSuspendMaxTimeMillis: 1000,
+      ...USER,
+    });
+    closers.push(k);
+    k.subscribe(TOPIC, '*');
+    k.registerMessageListener((msgs) => {
+      for (const m of msgs) got.push(m.body.toString());
+      return 'CONSUME_SUCCESS';
+    });
+    await k.start();
+    await waitFor(() => got.includes('tx-acl'), { timeoutMs: 20_000, message: 'committed by check-back' });
+    expect(checks).toBeGreaterThanOrEqual(1);
   });
 });

@@ -52,10 +52,18 @@ export class RemotingClient implements ConnectionOwner {
     return this;
   }
 
-  /** Sends `cmd` to `addr` ("host:port") and resolves with the response. */
-  invoke(addr: string, cmd: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
+  /**
+   * Readies a request as this client sends it (serialisation, then `beforeRequest`, e.g. signing).
+   * invoke and invokeOneway do it; call it before writing a request on a connection directly.
+   */
+  prepare(cmd: RemotingCommand): void {
     if (this.options.serializeType !== undefined) cmd.serializeType = this.options.serializeType;
     if (this.beforeRequest !== undefined) this.beforeRequest(cmd);
+  }
+
+  /** Sends `cmd` to `addr` ("host:port") and resolves with the response. */
+  invoke(addr: string, cmd: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
+    this.prepare(cmd);
     const conn = this.conns.get(addr);
     if (conn !== undefined && !conn.isClosed) return conn.invoke(cmd, timeoutMs);
     return this.invokeAfterConnect(addr, cmd, timeoutMs);
@@ -71,8 +79,7 @@ export class RemotingClient implements ConnectionOwner {
 
   /** Sends `cmd` without waiting for (or getting) a response. Resolves once it is queued on the socket. */
   async invokeOneway(addr: string, cmd: RemotingCommand, timeoutMs = 3000): Promise<void> {
-    if (this.options.serializeType !== undefined) cmd.serializeType = this.options.serializeType;
-    if (this.beforeRequest !== undefined) this.beforeRequest(cmd);
+    this.prepare(cmd);
     const conn = await this.connection(addr, timeoutMs);
     if (!conn.invokeOneway(cmd)) throw new MQError(ResponseCode.RPC_SEND_TO_CHANNEL_FAILED, `connection to ${addr} is closed`);
   }
