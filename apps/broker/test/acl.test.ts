@@ -129,6 +129,15 @@ describe('broker with aclEnable', () => {
     expectRefused(offsets, /CG_DENIED/);
   });
 
+  it("GET_BROKER_CONFIG does not show the broker's own secret", async () => {
+    const r = await producer.call(RequestCode.GET_BROKER_CONFIG, null);
+    expect(r.code).toBe(ResponseCode.SUCCESS);
+    const text = r.body!.toString();
+    expect(text).toContain('aclEnable=true');
+    expect(text).toContain('innerClientAuthenticationCredentials=***');
+    expect(text).not.toContain(ADMIN.secretKey);
+  });
+
   it('admin request codes need an admin account', async () => {
     expectRefused(await producer.createTopic('ACL_NEW', 1), /Need admin permission/);
     expectRefused(await producer.call(RequestCode.UPDATE_BROKER_CONFIG, null, Buffer.from('autoCreateTopicEnable=false\n')), /admin/);
