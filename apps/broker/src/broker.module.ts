@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { MetricsModule } from '@rocketmq-ts/metrics';
-import { createLogger, tlsClientOptionsFrom } from '@rocketmq-ts/remoting';
+import { createLogger } from '@rocketmq-ts/remoting';
 import { RemotingModule } from '@rocketmq-ts/remoting/nest';
 import { DefaultMessageStore, type MessageStore } from '@rocketmq-ts/store';
+import { brokerClientOptions } from './acl/broker-acl.js';
 import { BrokerController } from './broker-controller.js';
 import { BrokerState } from './broker-state.js';
 import { ClientHousekeeping } from './client/client-housekeeping.service.js';
@@ -128,7 +129,7 @@ function providers(ctx: BrokerContext): Provider[] {
           (_master, ha) => {
             if (c.brokerRole === 'SLAVE' && c.store.haMasterAddress === '') store.updateHaMasterAddress(ha);
           },
-          tlsClientOptionsFrom(c),
+          brokerClientOptions(c, 'broker.register'),
         ),
       inject: [BrokerState, TopicConfigManager, MESSAGE_STORE],
     },

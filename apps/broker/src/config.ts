@@ -102,6 +102,15 @@ export const BROKER_SCHEMA = {
    * for the broker's own connections to name servers and, on a slave, to its master.
    */
   ...TLS_CONFIG_SCHEMA,
+  /** ACL 1.0: check every request against plain_acl.yml (README, ACL). */
+  aclEnable: { type: 'bool', default: false },
+  /** The ACL file; relative paths are under rocketmqHome. Default: <rocketmqHome>/conf/plain_acl.yml. */
+  aclFilePath: { type: 'string', default: '' },
+  /**
+   * The broker's own account, for its calls to ACL-enabled name servers and (as a slave) to its
+   * master: {"accessKey":"…","secretKey":"…"} (RocketMQ 5's property name).
+   */
+  innerClientAuthenticationCredentials: { type: 'string', default: '' },
 } as const satisfies ConfigSchema;
 
 const STORE_ENUMS: Record<string, readonly string[]> = {
@@ -212,7 +221,6 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'warmMapedFileEnable',
   'osPageCacheBusyTimeOutMills',
   'brokerFastFailureEnable',
-  'aclEnable',
   'enableDLegerCommitLog',
   'dLegerGroup',
   'dLegerPeers',

@@ -25,6 +25,7 @@ import type { MessageStore } from '@rocketmq-ts/store';
 import { isIgnoredJavaProperty, loadBrokerConfig, type BrokerConfig } from './config.js';
 import { StoreLockError, acquireStoreLock, checkPortFree } from './startup-guard.js';
 import { BrokerAddressError, resolveBrokerAddresses } from './broker-address.js';
+import { innerCredentials, startBrokerAcl } from './acl/broker-acl.js';
 
 const log = createLogger('broker');
 
@@ -99,6 +100,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     die(`cannot lock the store ${config.store.storePathRootDir}: ${(e as Error).message}`);
   }
 
+  let acl: ReturnType<typeof startBrokerAcl>;
+  try {
+    innerCredentials(config);
+    acl = startBrokerAcl(config, createLogger('broker.acl'));
+  } catch (e) {
+    die(`ACL: ${(e as Error).message}`);
+    return;
+  }
   const state = new BrokerState(config);
   state.configFile = file;
   const metrics = new BrokerMetrics(config);
@@ -127,6 +136,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     // Replies to sends say "stored": the records reach the files (the OS) before any reply leaves.
     beforeOutput: () => bound.store === undefined || bound.store.writeAppended(),
     tls,
+    ...(acl !== null ? { requestGuard: acl.guard } : {}),
   });
   let ready = false;
   const app = await NestFactory.create(BrokerModule.register({ config, metrics, state, ready: () => ready }), {

@@ -8,9 +8,11 @@ import {
   RequestCode,
   decodeMessageRecords,
   javaStringHashCode,
+  signRequest,
   type DecodedMessage,
   type ExtFields,
   type SerializeType,
+  type SessionCredentials,
 } from '@rocketmq-ts/protocol';
 import { RemotingClient, type RemotingConnection } from '@rocketmq-ts/remoting';
 import { appMain, freePort, makeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
@@ -94,7 +96,7 @@ export async function startBroker(props: Props = {}, opts: { name?: string; dir?
   return h;
 }
 
-export async function startNamesrv(fixedPort?: number): Promise<{ proc: NodeProcess; port: number; addr: string }> {
+export async function startNamesrv(fixedPort?: number, extra: Props = {}): Promise<{ proc: NodeProcess; port: number; addr: string }> {
   const dir = makeTempDir('namesrv-for-broker');
   const port = fixedPort ?? (await freePort());
   const confPath = writeConf(dir, 'namesrv.conf', {
@@ -103,6 +105,7 @@ export async function startNamesrv(fixedPort?: number): Promise<{ proc: NodeProc
     bindAddress: '127.0.0.1',
     kvConfigPath: join(dir, 'kvConfig.json'),
     scanNotActiveBrokerInterval: 200,
+    ...extra,
   });
   const proc = await startNode(NAMESRV_MAIN, ['-c', confPath], { name: 'namesrv', readyPattern: /name server started/, timeoutMs: 20_000 });
   return { proc, port, addr: `127.0.0.1:${port}` };
@@ -163,9 +166,14 @@ export class JavaClient {
 
   constructor(
     readonly addr: string,
-    opts: { serializeType?: SerializeType; clientId?: string } = {},
+    opts: { serializeType?: SerializeType; clientId?: string; credentials?: SessionCredentials } = {},
   ) {
-    this.client = new RemotingClient({ ...(opts.serializeType !== undefined ? { serializeType: opts.serializeType } : {}), name: 'test-client' });
+    const creds = opts.credentials;
+    this.client = new RemotingClient({
+      ...(opts.serializeType !== undefined ? { serializeType: opts.serializeType } : {}),
+      name: 'test-client',
+      ...(creds !== undefined ? { beforeRequest: (cmd: RemotingCommand) => signRequest(cmd, creds) } : {}),
+    });
     this.clientId = opts.clientId ?? `127.0.0.1@${process.pid}#${Math.floor(Math.random() * 1e12)}`;
     this.client.registerHandler(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (cmd) => {
       this.notifications.push(cmd);

@@ -30,6 +30,8 @@ export const NamesrvConfigSchema = {
   waitSecondsForService: { type: 'int', default: 45, min: 0, description: 's of start-up grace when needWaitForService' },
   enableAllTopicList: { type: 'bool', default: true, description: 'serve GET_ALL_TOPIC_LIST_FROM_NAMESERVER' },
   enableTopicList: { type: 'bool', default: true, description: 'serve GET_TOPICS_BY_CLUSTER' },
+  aclEnable: { type: 'bool', default: false, description: 'ACL 1.0: authenticate every request; admin codes need an admin account (README, ACL)' },
+  aclFilePath: { type: 'string', default: '', description: 'ACL file; relative = under rocketmqHome; default <rocketmqHome>/conf/plain_acl.yml' },
   configBlackList: { type: 'string', default: 'configBlackList;configStorePath;kvConfigPath', description: 'properties UPDATE_NAMESRV_CONFIG may not change' },
   /** TLS of the remoting port: tls.server.mode, tls.server.certPath, ... (see TLS_CONFIG_SCHEMA). */
   ...TLS_CONFIG_SCHEMA,

@@ -13,6 +13,7 @@ import {
   type TlsServerOptions,
 } from '@rocketmq-ts/remoting';
 import { NestLogger, RemotingServer, startRemotingServer } from '@rocketmq-ts/remoting/nest';
+import { AclFile, NAMESRV_ADMIN_CODES, PlainAclValidator, aclRequestGuard, resolveAclFilePath } from '@rocketmq-ts/remoting/acl';
 import { AppModule } from './app.module.js';
 import { expandHome, loadNamesrvConfig, type NamesrvConfig } from './config.js';
 import { NamesrvMetrics } from './metrics.js';
@@ -55,6 +56,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   );
   log.info(describeTls(tls));
 
+  // With ACL on, every request needs a known account (or a white address); the codes that change
+  // routes and config need an admin account.
+  let guard: ReturnType<typeof aclRequestGuard> | undefined;
+  if (config.aclEnable) {
+    const path = resolveAclFilePath(config.rocketmqHome, config.aclFilePath);
+    const aclLog = createLogger('namesrv.acl');
+    try {
+      const acl = new AclFile(path, aclLog).watch();
+      guard = aclRequestGuard(new PlainAclValidator(() => acl.rules, NAMESRV_ADMIN_CODES), aclLog);
+      log.info(`ACL enabled: ${path} (${acl.rules.accounts.size} accounts), reloaded when it changes`);
+    } catch (e) {
+      die(`ACL: ${(e as Error).message}`);
+    }
+  }
+
   const metrics = new NamesrvMetrics({ node_type: 'nameserver' });
   const remoting = new RemotingServer({
     port: config.listenPort,
@@ -63,6 +79,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     probe: metrics,
     name: 'remoting',
     tls,
+    ...(guard !== undefined ? { requestGuard: guard } : {}),
   });
   let ready = false;
   const app = await NestFactory.create(AppModule.register({ config, remoting, metrics, ready: () => ready }), {

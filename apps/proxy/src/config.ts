@@ -40,6 +40,13 @@ export const ProxyConfigSchema = {
   routeCacheExpireMillis: { type: 'long', default: 20_000, min: 0, description: 'ms a topic route is served from cache before it is refreshed' },
   remotingTimeoutMillis: { type: 'long', default: 3_000, min: 100, description: 'timeout of a remoting call to a broker or name server (ms)' },
   maxMessageNumPerReceive: { type: 'int', default: 32, min: 1, max: 1024, description: 'at most this many messages per ReceiveMessage (maxMsgNums of POP)' },
+  aclEnable: { type: 'bool', default: false, description: 'ACL 1.0: check the authorization header and topic/group permissions of every call (README, ACL)' },
+  aclFilePath: { type: 'string', default: '', description: 'plain_acl.yml; relative = under ROCKETMQ_HOME; default $ROCKETMQ_HOME/conf/plain_acl.yml' },
+  innerClientAuthenticationCredentials: {
+    type: 'string',
+    default: '',
+    description: 'the proxy\'s own account towards ACL-enabled brokers and name servers: {"accessKey":"…","secretKey":"…"}',
+  },
   sendRateLimitPerSecond: { type: 'int', default: 0, min: 0, description: 'messages per second per topic for all proxies together (0 = unlimited)' },
   tlsCertPath: { type: 'string', default: '', description: 'PEM certificate of the gRPC port (else tls.server.certPath); see tls.server.mode' },
   tlsKeyPath: { type: 'string', default: '', description: 'PEM private key of the gRPC port (else tls.server.keyPath)' },

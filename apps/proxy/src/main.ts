@@ -6,8 +6,10 @@ import { Log, defaultClientLogger } from '@rocketmq-ts/client';
 import { ConfigError, parseServerArgs, printConfig } from '@rocketmq-ts/common';
 import { createLogger, exitWith, hideTlsSecrets, portInUse, tlsClientOptionsFrom, type TlsClientOptions } from '@rocketmq-ts/remoting';
 import { NestLogger } from '@rocketmq-ts/remoting/nest';
+import { AclFile, parseInnerCredentials, resolveAclFilePath } from '@rocketmq-ts/remoting/acl';
 import { Cluster } from './cluster/cluster.js';
 import { loadProxyConfig, type ProxyConfig } from './config.js';
+import { ProxyAcl } from './grpc/acl.js';
 import { ProxyMetrics } from './metrics.js';
 import { ProxyModule } from './proxy.module.js';
 import { createSharedState } from './state/index.js';
@@ -58,6 +60,18 @@ export async function main(argv: readonly string[]): Promise<void> {
     die(`shared state failed to start: ${(e as Error).message}`);
   }
   log.info(`shared state ready (${config.redisAddr ? `redis ${config.redisAddr} prefix ${config.redisKeyPrefix}` : 'in memory'}), proxy id ${state!.proxyId}`);
+  let acl: ProxyAcl | undefined;
+  let credentials: { accessKey: string; secretKey: string } | undefined;
+  try {
+    credentials = parseInnerCredentials(config.innerClientAuthenticationCredentials);
+    if (config.aclEnable) {
+      const path = resolveAclFilePath('', config.aclFilePath);
+      acl = new ProxyAcl(new AclFile(path, createLogger('proxy.acl')).watch());
+      log.info(`ACL enabled: ${path} (${acl.file.rules.accounts.size} accounts), reloaded when it changes`);
+    }
+  } catch (e) {
+    die(`ACL: ${(e as Error).message}`);
+  }
   const cluster = new Cluster({
     namesrvAddr: config.namesrvAddr,
     clusterName: config.rocketMQClusterName,
@@ -67,10 +81,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     transactionHeartbeatMs: config.transactionHeartbeatPeriodSecond * 1000,
     logger: clientLog,
     tls: outgoingTls,
+    credentials,
   });
   const metrics = new ProxyMetrics({ node_type: 'proxy', node_id: name, cluster: config.rocketMQClusterName });
   let ready = false;
-  const app = await NestFactory.create(ProxyModule.register({ config, state: state!, cluster, metrics, log: plog, ready: () => ready }), {
+  const app = await NestFactory.create(ProxyModule.register({ config, state: state!, cluster, metrics, log: plog, acl, ready: () => ready }), {
     logger: new NestLogger(),
     abortOnError: false,
   });

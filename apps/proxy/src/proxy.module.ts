@@ -4,6 +4,7 @@ import { MetricsModule } from '@rocketmq-ts/metrics';
 import { ClientsController } from './clients.controller.js';
 import { Cluster } from './cluster/cluster.js';
 import { PROXY_CONFIG, type ProxyConfig } from './config.js';
+import type { ProxyAcl } from './grpc/acl.js';
 import { GrpcServer } from './grpc/grpc-server.js';
 import { MessagingService } from './messaging/messaging.service.js';
 import { TelemetryHub } from './messaging/telemetry.js';
@@ -19,6 +20,8 @@ export interface ProxyContext {
   cluster: Cluster;
   metrics: ProxyMetrics;
   log: Log;
+  /** Set with aclEnable: every gRPC call is checked. */
+  acl?: ProxyAcl | undefined;
   /** `/ready` answers 200 once this returns true. */
   ready: () => boolean;
 }
@@ -90,7 +93,7 @@ export class ProxyModule {
         {
           provide: GrpcServer,
           inject: [MessagingService, TelemetryHub],
-          useFactory: (s: MessagingService, t: TelemetryHub) => new GrpcServer(ctx.config, s, t, ctx.metrics, ctx.log),
+          useFactory: (s: MessagingService, t: TelemetryHub) => new GrpcServer(ctx.config, s, t, ctx.metrics, ctx.log, ctx.acl),
         },
         ProxyLifecycle,
       ],

@@ -2,7 +2,7 @@
 // mqadmin: parses the command line, finds the command in the registry, runs it, prints help.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseNamesrvAddr, type ClientLogger } from '@rocketmq-ts/client';
+import { ACL_ENV, parseNamesrvAddr, type ClientLogger } from '@rocketmq-ts/client';
 import { MQError } from '@rocketmq-ts/protocol';
 import type { TlsClientOptions } from '@rocketmq-ts/remoting';
 import { MQAdmin } from './admin.js';
@@ -40,6 +40,10 @@ function tlsOptions(parsed: ReadonlyMap<string, string | true>): { useTLS?: bool
   const on = parsed.has('useTLS') || Object.keys(tls).length > 0;
   return on ? { useTLS: true, tls } : {};
 }
+/** ACL 1.0 keys (fall back to ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY): every request is signed. */
+const AK: OptSpec = { short: 'ak', long: 'accessKey', desc: 'ACL access key (env ROCKETMQ_ACCESS_KEY)' };
+const SK: OptSpec = { short: 'sk', long: 'secretKey', desc: 'ACL secret key (env ROCKETMQ_SECRET_KEY)' };
+const COMMON: OptSpec[] = [N, AK, SK];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -51,7 +55,7 @@ function usage(): string {
 }
 
 function commandUsage(c: Command): string {
-  const all = [N, ...c.opts, H];
+  const all = [...COMMON, ...c.opts, H];
   const lines = all.map((o) => ` -${o.short},--${o.long}${o.flag ? '' : ` <${o.long}>`}`.padEnd(44) + `${o.desc}${o.required ? ' (required)' : ''}`);
   lines.push(' --json'.padEnd(44) + 'print JSON for scripts');
   for (const o of TLS_OPTS) lines.push(` --${o.long}${o.flag ? '' : ` <${o.long}>`}`.padEnd(44) + o.desc);
@@ -64,7 +68,7 @@ function commandUsage(c: Command): string {
 
 /** Options by their short name (`json` for --json); flags map to true. */
 function parseArgs(c: Command, args: readonly string[]): Map<string, string | true> {
-  const specs = [N, ...c.opts, H, ...TLS_OPTS];
+  const specs = [...COMMON, ...c.opts, H, ...TLS_OPTS];
   const out = new Map<string, string | true>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -131,10 +135,17 @@ export async function runCli(
     io.err('no name server address: use -n <host:port> or set NAMESRV_ADDR\n');
     return 1;
   }
+  const accessKey = (parsed.get('ak') as string | undefined) ?? io.env[ACL_ENV.accessKey];
+  const secretKey = (parsed.get('sk') as string | undefined) ?? io.env[ACL_ENV.secretKey];
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    io.err('ACL needs both --accessKey and --secretKey\n');
+    return 1;
+  }
+  const keys = accessKey !== undefined && secretKey !== undefined ? { accessKey, secretKey } : {};
   const tls = tlsOptions(parsed);
   let admin: MQAdmin;
   try {
-    admin = new MQAdmin({ namesrvAddr: namesrv, logger: silentLogger, mqClientApiTimeoutMs: 5_000, ...tls });
+    admin = new MQAdmin({ namesrvAddr: namesrv, logger: silentLogger, mqClientApiTimeoutMs: 5_000, ...tls, ...keys });
   } catch (e) {
     io.err(`${(e as Error).message}\n`);
     return 1;
@@ -149,7 +160,7 @@ export async function runCli(
     json: parsed.has('json'),
     io,
     namesrv,
-    clientOpts: { namesrvAddr: namesrv, logger: silentLogger, ...tls },
+    clientOpts: { namesrvAddr: namesrv, logger: silentLogger, ...tls, ...keys },
   };
   try {
     await cmd.run(ctx);

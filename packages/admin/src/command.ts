@@ -28,7 +28,7 @@ export interface CommandContext {
   io: CliIO;
   namesrv: string[];
   /** Client options for SDK objects (producers, consumers) the command creates. */
-  clientOpts: { namesrvAddr: string[]; logger: ClientLogger; useTLS?: boolean; tls?: TlsClientOptions };
+  clientOpts: { namesrvAddr: string[]; logger: ClientLogger; useTLS?: boolean; tls?: TlsClientOptions; accessKey?: string; secretKey?: string };
 }
 
 export interface Command {

@@ -281,6 +281,7 @@ export class MQClientAPI {
     const cmd = this.request(RequestCode.END_TRANSACTION, EndTransactionRequestHeader.encode(header));
     if (remark !== undefined) cmd.remark = remark;
     if (typeof target === 'string') return this.remoting.invokeOneway(target, cmd, timeoutMs);
+    this.remoting.prepare(cmd);
     if (target.invokeOneway(cmd)) return;
     const addr = target.attachment;
     if (typeof addr !== 'string') {

@@ -7,6 +7,7 @@ import {
   ResponseCode,
   SerializeType,
   decodeMessageRecord,
+  signRequest,
   jsonEntries,
   parseLenientJson,
   stringifyFastjson,
@@ -58,10 +59,13 @@ export class MQClientInstance {
   constructor(readonly options: ResolvedClientOptions) {
     this.clientId = buildClientId(options);
     this.log = new Log(options.logger ?? defaultClientLogger('client'));
+    const creds = options.credentials;
     this.remoting = new RemotingClient({
       name: 'client-remoting',
       tls: options.tls,
       ...(options.serializeType === 'ROCKETMQ' ? { serializeType: SerializeType.ROCKETMQ } : {}),
+      // Signing runs last, over the final header and body; without keys there is no hook at all.
+      ...(creds !== undefined ? { beforeRequest: (cmd: RemotingCommand) => signRequest(cmd, creds) } : {}),
     });
     this.api = new MQClientAPI(this.remoting, options.namesrvAddrs, {
       timeoutMs: options.mqClientApiTimeoutMs,
@@ -150,7 +154,7 @@ export class MQClientInstance {
     if (this.rebalanceScheduled) clearTimeout(this.rebalanceScheduled);
     await this.rebalanceRunning?.catch(() => undefined);
     this.remoting.close();
-    clientInstances.delete(this.clientId);
+    clientInstances.delete(instanceKey(this.options, this.clientId));
     this.log.info('client.shutdown', `client ${this.clientId} shut down`);
   }
 
@@ -536,10 +540,15 @@ export class MQClientInstance {
 
 const clientInstances = new Map<string, MQClientInstance>();
 
+function instanceKey(o: ResolvedClientOptions, clientId: string): string {
+  return o.credentials === undefined ? clientId : `${clientId}\u0000${o.credentials.accessKey}`;
+}
+
 /** The shared core for these options' clientId, created on first use (RocketMQ's MQClientManager). */
 export function getOrCreateClientInstance(options: ClientOptions): MQClientInstance {
   const resolved = resolveClientOptions(options);
-  const id = buildClientId(resolved);
+  // Clients with other keys never share a core (its connections sign with one account).
+  const id = instanceKey(resolved, buildClientId(resolved));
   let inst = clientInstances.get(id);
   if (!inst) {
     inst = new MQClientInstance(resolved);

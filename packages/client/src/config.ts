@@ -1,5 +1,6 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { tlsClientSettingsFromEnv, type TlsClientOptions } from '@rocketmq-ts/remoting';
+import type { SessionCredentials } from '@rocketmq-ts/protocol';
 import type { ClientLogger } from './logger.js';
 
 /**
@@ -41,7 +42,22 @@ export interface ClientOptions {
    * roots, or ROCKETMQ_TLS_CLIENT_TRUST_CERT_PATH / the other ROCKETMQ_TLS_CLIENT_* variables.
    */
   tls?: TlsClientOptions;
+  /**
+   * ACL 1.0 account: with accessKey and secretKey every request is signed (extFields AccessKey,
+   * Signature). Fall back to ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY; without both nothing is signed.
+   */
+  accessKey?: string;
+  secretKey?: string;
+  /** Sent as extField SecurityToken when set (falls back to ROCKETMQ_SECURITY_TOKEN). */
+  securityToken?: string;
 }
+
+/** Environment variables read when the options carry no keys. */
+export const ACL_ENV = {
+  accessKey: 'ROCKETMQ_ACCESS_KEY',
+  secretKey: 'ROCKETMQ_SECRET_KEY',
+  securityToken: 'ROCKETMQ_SECURITY_TOKEN',
+} as const;
 
 export const CLIENT_DEFAULTS = {
   pollNameServerIntervalMs: 30_000,
@@ -67,6 +83,8 @@ export interface ResolvedClientOptions {
   logger: ClientLogger | undefined;
   /** TLS settings of every connection; undefined = plaintext. */
   tls: TlsClientOptions | undefined;
+  /** Set when requests are signed (ACL). */
+  credentials: SessionCredentials | undefined;
 }
 
 let instanceCounter = 0;
@@ -86,6 +104,7 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
     ...withDefaults(CLIENT_DEFAULTS, o),
     logger: o.logger,
     tls: resolveTls(o),
+    credentials: resolveCredentials(o),
   };
 }
 
@@ -99,6 +118,18 @@ function resolveTls(o: ClientOptions): TlsClientOptions | undefined {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The options' keys, else the environment's; undefined unless both accessKey and secretKey are there. */
+export function resolveCredentials(
+  o: Pick<ClientOptions, 'accessKey' | 'secretKey' | 'securityToken'>,
+  env: Record<string, string | undefined> = process.env,
+): SessionCredentials | undefined {
+  const accessKey = o.accessKey ?? env[ACL_ENV.accessKey];
+  const secretKey = o.secretKey ?? env[ACL_ENV.secretKey];
+  if (accessKey === undefined || accessKey === '' || secretKey === undefined || secretKey === '') return undefined;
+  const securityToken = o.securityToken ?? env[ACL_ENV.securityToken];
+  return { accessKey, secretKey, securityToken: securityToken === '' ? undefined : securityToken };
 }
 
 /** `<ip>@<instanceName>[@<unitName>]`, as RocketMQ builds it. */

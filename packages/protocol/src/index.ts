@@ -8,3 +8,4 @@ export * from './message/index.js';
 export * from './body/index.js';
 export * from './filter/index.js';
 export * from './pop/pop-records.js';
+export * from './acl.js';

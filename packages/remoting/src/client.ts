@@ -17,6 +17,11 @@ export interface RemotingClientOptions {
   name?: string;
   /** Connect with TLS (RocketMQ's useTLS / `tls.enable`); unset = plaintext. Files are read at construction. */
   tls?: TlsClientOptions | undefined;
+  /**
+   * Runs on every request just before it is written (e.g. ACL signing, which must see the final
+   * extFields and body). Unset = nothing runs.
+   */
+  beforeRequest?: (cmd: RemotingCommand) => void;
 }
 
 /**
@@ -28,6 +33,7 @@ export interface RemotingClientOptions {
 export class RemotingClient implements ConnectionOwner {
   readonly log: Logger;
   readonly probe: RemotingProbe | undefined;
+  private readonly beforeRequest: ((cmd: RemotingCommand) => void) | undefined;
   private readonly table = new Map<number, RequestHandler>();
   private readonly conns = new Map<string, RemotingConnection>();
   private readonly connecting = new Map<string, Promise<RemotingConnection>>();
@@ -38,6 +44,7 @@ export class RemotingClient implements ConnectionOwner {
     this.log = createLogger(options.name ?? 'remoting-client');
     this.probe = options.probe;
     this.tls = options.tls === undefined ? undefined : createTlsClientContext(options.tls);
+    this.beforeRequest = options.beforeRequest;
   }
 
   /** True when this client connects with TLS. */
@@ -55,9 +62,18 @@ export class RemotingClient implements ConnectionOwner {
     return this;
   }
 
+  /**
+   * Readies a request as this client sends it (serialisation, then `beforeRequest`, e.g. signing).
+   * invoke and invokeOneway do it; call it before writing a request on a connection directly.
+   */
+  prepare(cmd: RemotingCommand): void {
+    if (this.options.serializeType !== undefined) cmd.serializeType = this.options.serializeType;
+    if (this.beforeRequest !== undefined) this.beforeRequest(cmd);
+  }
+
   /** Sends `cmd` to `addr` ("host:port") and resolves with the response. */
   invoke(addr: string, cmd: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
-    if (this.options.serializeType !== undefined) cmd.serializeType = this.options.serializeType;
+    this.prepare(cmd);
     const conn = this.conns.get(addr);
     if (conn !== undefined && !conn.isClosed) return conn.invoke(cmd, timeoutMs);
     return this.invokeAfterConnect(addr, cmd, timeoutMs);
@@ -73,7 +89,7 @@ export class RemotingClient implements ConnectionOwner {
 
   /** Sends `cmd` without waiting for (or getting) a response. Resolves once it is queued on the socket. */
   async invokeOneway(addr: string, cmd: RemotingCommand, timeoutMs = 3000): Promise<void> {
-    if (this.options.serializeType !== undefined) cmd.serializeType = this.options.serializeType;
+    this.prepare(cmd);
     const conn = await this.connection(addr, timeoutMs);
     if (!conn.invokeOneway(cmd)) throw new MQError(ResponseCode.RPC_SEND_TO_CHANNEL_FAILED, `connection to ${addr} is closed`);
   }

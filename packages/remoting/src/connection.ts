@@ -27,6 +27,9 @@ export interface ObservableLike {
 
 export type RequestHandler = (cmd: RemotingCommand, conn: RemotingConnection) => HandlerResult;
 
+/** Checks a request before dispatch: a reply to send instead of handling it, or null to go on. */
+export type RequestGuard = (cmd: RemotingCommand, conn: RemotingConnection) => RemotingCommand | null;
+
 /** Per-request hook for metrics; only called when set, so an unmetered server pays nothing. */
 export interface RemotingProbe {
   /** `responseCode` is -1 when no reply was sent (oneway or a handler that returned null). */
@@ -44,6 +47,11 @@ export interface ConnectionOwner {
    * connection is closed instead of writing (the peer sees no reply and retries).
    */
   readonly beforeOutput?: (() => boolean) | undefined;
+  /**
+   * Runs before a request is dispatched (e.g. ACL): a command returned is the reply and the
+   * handler is not called; null lets the request through. Unset = no check at all.
+   */
+  readonly requestGuard?: RequestGuard | undefined;
   connectionClosed(conn: RemotingConnection, reason: string): void;
 }
 
@@ -236,6 +244,20 @@ export class RemotingConnection {
     if (handler === undefined) {
       this.reply(cmd, RemotingCommand.responseTo(cmd, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, ` request type ${cmd.code} not supported`), t0);
       return;
+    }
+    const guard = this.owner.requestGuard;
+    if (guard !== undefined) {
+      let denied: RemotingCommand | null;
+      try {
+        denied = guard(cmd, this);
+      } catch (e) {
+        this.replyError(cmd, e, t0);
+        return;
+      }
+      if (denied !== null) {
+        this.reply(cmd, denied, t0);
+        return;
+      }
     }
     let r: HandlerResult;
     try {

@@ -20,7 +20,7 @@ export interface TestCluster {
 export interface ClusterOptions {
   /** Extra broker properties (e.g. a short messageDelayLevel). */
   broker?: Record<string, string | number | boolean>;
-  /** Extra name server properties (e.g. TLS settings). */
+  /** Extra name server properties (e.g. TLS settings, aclEnable). */
   namesrv?: Record<string, string | number | boolean>;
   brokerName?: string;
   /** Prefix of the temp dir name (default "cluster-"). */

@@ -9,7 +9,7 @@ import {
   bodyCrc32,
   MQError,
 } from '@rocketmq-ts/protocol';
-import { RemotingClient, createLogger, errorText, type TlsClientOptions } from '@rocketmq-ts/remoting';
+import { RemotingClient, createLogger, errorText, type RemotingClientOptions } from '@rocketmq-ts/remoting';
 import type { TopicConfigManager } from '../topic/topic-config-manager.js';
 
 export interface BrokerIdentity {
@@ -45,10 +45,10 @@ export class BrokerOuterAPI {
     private readonly onRegistered: (ok: boolean) => void = () => undefined,
     /** A slave: told when the name servers name another master (remoting and HA addresses). */
     private readonly onMaster: (masterAddr: string, haAddr: string) => void = () => undefined,
-    /** TLS of the broker's outgoing remoting connections (tls.enable); also used by the slave's sync with its master. */
-    readonly tls: TlsClientOptions | undefined = undefined,
+    /** E.g. signing with the broker's own account (ACL). */
+    clientOptions: RemotingClientOptions = {},
   ) {
-    this.client = new RemotingClient({ tls });
+    this.client = new RemotingClient(clientOptions);
   }
 
   setNamesrvAddr(addr: string): void {

@@ -412,7 +412,10 @@ export class AdminBrokerProcessor {
 
   @RemotingHandler(RequestCode.GET_BROKER_CONFIG)
   brokerConfig(req: RemotingCommand): RemotingCommand {
-    const flat = Object.entries(hideTlsSecrets(this.config.flat)).map(([k, v]) => [k, String(v)] as [string, string]);
+    // TLS key passwords and the broker's own ACL secret never leave it (any account may read the config).
+    const flat = Object.entries(hideTlsSecrets(this.config.flat)).map(
+      ([k, v]) => [k, k === 'innerClientAuthenticationCredentials' && v !== '' ? '***' : String(v)] as [string, string],
+    );
     return ok(req, stringifyProperties(flat), { version: dataVersionToJson(this.topics.dataVersion) });
   }
 

@@ -8,7 +8,9 @@ import { ConsumerOffsetManager } from '../offset/consumer-offset-manager.js';
 import { ScheduleMessageService } from '../schedule/schedule-message.service.js';
 import { SubscriptionGroupManager } from '../subscription/subscription-group-manager.js';
 import { TopicConfigManager } from '../topic/topic-config-manager.js';
-import { MESSAGE_STORE } from '../tokens.js';
+import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
+import { brokerClientOptions } from '../acl/broker-acl.js';
+import type { BrokerConfig } from '../config.js';
 
 /** How often a slave copies the master's metadata (RocketMQ 5 checks every 3 s). */
 const SYNC_INTERVAL_MS = 3_000;
@@ -37,8 +39,9 @@ export class SlaveSynchronize {
     private readonly groups: SubscriptionGroupManager,
     private readonly schedule: ScheduleMessageService,
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    @Inject(BROKER_CONFIG) config: BrokerConfig,
   ) {
-    this.client = new RemotingClient({ name: 'slave-sync', tls: outer.tls });
+    this.client = new RemotingClient(brokerClientOptions(config, 'slave-sync'));
   }
 
   start(): void {

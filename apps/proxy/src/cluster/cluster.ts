@@ -21,6 +21,8 @@ export interface ClusterOptions {
   logger: ClientLogger;
   /** TLS of the connections to brokers and name servers (tls.enable); undefined = plaintext. */
   tls?: TlsClientOptions | undefined;
+  /** The proxy's own account towards ACL-enabled brokers and name servers. */
+  credentials?: { accessKey: string; secretKey: string } | undefined;
 }
 
 /**
@@ -47,6 +49,7 @@ export class Cluster {
         logger: opts.logger,
         useTLS: opts.tls !== undefined,
         ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
+        ...(opts.credentials !== undefined ? { accessKey: opts.credentials.accessKey, secretKey: opts.credentials.secretKey } : {}),
       }),
     );
   }

@@ -6,6 +6,7 @@ import type { ProxyMetrics } from '../metrics.js';
 import type { CallContext, MessagingService } from '../messaging/messaging.service.js';
 import type { TelemetryHub } from '../messaging/telemetry.js';
 import { grpcServerCredentials } from './grpc-tls.js';
+import type { ProxyAcl } from './acl.js';
 import { loadMessagingService } from './proto.js';
 import { Code, statusOf, type Status } from './status.js';
 import type { TelemetryCommand } from './types.js';
@@ -35,6 +36,8 @@ export class GrpcServer {
     private readonly telemetry: TelemetryHub,
     private readonly metrics: ProxyMetrics,
     private readonly log: Log,
+    /** ACL 1.0: checked before each call; unset = no checks. */
+    private readonly acl?: ProxyAcl,
   ) {}
 
   get port(): number {
@@ -50,6 +53,14 @@ export class GrpcServer {
       } catch (e) {
         callback(null, { status: statusOf(e) });
         return;
+      }
+      if (this.acl !== undefined) {
+        const denied = this.acl.check(name, call.metadata, call.getPeer(), call.request);
+        if (denied !== null) {
+          this.metrics.rpcDone(name, denied.code, performance.now() - t0);
+          callback(null, { status: denied });
+          return;
+        }
       }
       fn(ctx, call.request as never).then(
         (res) => {
@@ -87,6 +98,14 @@ export class GrpcServer {
         done();
         return;
       }
+      if (this.acl !== undefined) {
+        const denied = this.acl.check(name, call.metadata, call.getPeer(), call.request);
+        if (denied !== null) {
+          write({ status: denied });
+          done();
+          return;
+        }
+      }
       fn(ctx, call.request as never, write, () => call.cancelled).then(done, (e: unknown) => {
         const status = statusOf(e);
         if (status.code === Code.INTERNAL_SERVER_ERROR) this.log.warn('rpc.failed', `${name} failed`, { clientId: ctx.clientId }, e);
@@ -122,6 +141,14 @@ export class GrpcServer {
       EndTransaction: this.unary('EndTransaction', (_c, r: Parameters<MessagingService['endTransaction']>[0]) => s.endTransaction(r)),
       Telemetry: (call: grpc.ServerDuplexStream<TelemetryCommand, TelemetryCommand>) => {
         const id = call.metadata.get('x-mq-client-id')[0];
+        if (this.acl !== undefined) {
+          const denied = this.acl.check('Telemetry', call.metadata, call.getPeer(), null);
+          if (denied !== null) {
+            call.write({ status: denied });
+            call.end();
+            return;
+          }
+        }
         this.telemetry.attach(call, typeof id === 'string' ? id : id?.toString('utf8'));
       },
       NotifyClientTermination: this.unary('NotifyClientTermination', (c, r: Parameters<MessagingService['notifyClientTermination']>[1]) =>

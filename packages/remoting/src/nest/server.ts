@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@rocketmq-ts/protocol';
-import { RemotingConnection, type ConnectionOwner, type RemotingProbe, type RequestHandler } from '../connection.js';
+import { RemotingConnection, type ConnectionOwner, type RemotingProbe, type RequestGuard, type RequestHandler } from '../connection.js';
 import { createLogger, type Logger } from '../logger.js';
 import { TlsAcceptor, type TlsServerMode, type TlsServerOptions } from '../tls.js';
 
@@ -22,6 +22,8 @@ export interface RemotingServerOptions {
   handlerSource?: () => Iterable<readonly [number, RequestHandler]>;
   /** Runs before each socket write of replies; false closes that connection instead (see ConnectionOwner). */
   beforeOutput?: () => boolean;
+  /** Checks each request before dispatch (ACL); unset = none. Can be replaced later with setRequestGuard. */
+  requestGuard?: RequestGuard;
   /** On close, how long connections may take to answer the requests they already read (default 5000 ms). */
   drainTimeoutMs?: number;
   /** TLS on this port (see TlsServerMode); unset or mode `disabled` = plaintext, sockets untouched. */
@@ -45,6 +47,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
   readonly log: Logger;
   readonly probe: RemotingProbe | undefined;
   readonly beforeOutput: (() => boolean) | undefined;
+  requestGuard: RequestGuard | undefined;
   private table = new Map<number, RequestHandler>();
   private readonly explicit = new Map<number, RequestHandler>();
   private readonly connections = new Set<RemotingConnection>();
@@ -61,6 +64,7 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
     this.log = createLogger(options.name ?? 'remoting');
     this.probe = options.probe;
     this.beforeOutput = options.beforeOutput;
+    this.requestGuard = options.requestGuard;
     this.handlerSource = options.handlerSource;
     this.idleTimeoutMs = (options.serverChannelMaxIdleTimeSeconds ?? 120) * 1000;
     this.maxFrameLength = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
