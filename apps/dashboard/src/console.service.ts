@@ -230,6 +230,14 @@ export class ConsoleService {
         order: input.order,
       });
     }
+    // Answer once the name servers route the topic to every master: the page opened next finds it.
+    const deadline = Date.now() + this.config.adminTimeoutMillis;
+    for (;;) {
+      const route = await this.admin.topicRoute(input.topic).catch(() => undefined);
+      const routed = new Set(route?.queueDatas.map((q) => q.brokerName) ?? []);
+      if (masters.every((m) => routed.has(m.brokerName)) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     return masters.map((m) => m.addr);
   }
 

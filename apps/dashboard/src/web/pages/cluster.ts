@@ -25,7 +25,16 @@ export async function clusterPage(main: HTMLElement): Promise<void> {
     h(
       'div',
       { class: 'stats' },
-      h('div', { class: 'stat' }, h('b', { id: 'stat-groups' }, c.clusters.reduce((n, x) => n + x.brokerGroups.length, 0)), h('span', null, 'broker groups')),
+      h(
+        'div',
+        { class: 'stat' },
+        h(
+          'b',
+          { id: 'stat-groups' },
+          c.clusters.reduce((n, x) => n + x.brokerGroups.length, 0),
+        ),
+        h('span', null, 'broker groups'),
+      ),
       h('div', { class: 'stat' }, h('b', null, brokers.length), h('span', null, 'brokers')),
       h('div', { class: 'stat' }, h('b', null, put.toFixed(1)), h('span', null, 'in TPS')),
       h('div', { class: 'stat' }, h('b', null, get.toFixed(1)), h('span', null, 'out TPS')),
@@ -38,7 +47,20 @@ export async function clusterPage(main: HTMLElement): Promise<void> {
         { class: 'card' },
         h('h2', null, `Cluster ${cl.name}`),
         table(
-          ['Broker group', 'ID', 'Role', 'Address', 'Version', ['In TPS', 'num'], ['Out TPS', 'num'], ['In today', 'num'], ['Out today', 'num'], ['Disk', 'num'], ['Replication lag', 'num'], 'Up since'],
+          [
+            'Broker group',
+            'ID',
+            'Role',
+            'Address',
+            'Version',
+            ['In TPS', 'num'],
+            ['Out TPS', 'num'],
+            ['In today', 'num'],
+            ['Out today', 'num'],
+            ['Disk', 'num'],
+            ['Replication lag', 'num'],
+            'Up since',
+          ],
           cl.brokerGroups.flatMap((g) =>
             g.brokers.map((b) =>
               h(

@@ -61,14 +61,18 @@ export async function groupPage(main: HTMLElement, group: string): Promise<void>
       g.online ? h('p', { class: 'muted' }, `${g.messageModel} · ${g.consumeType} · ${g.consumeFromWhere}`) : null,
       table(
         ['Client ID', 'Address', 'Language', 'Version'],
-        g.connections.map((c) => h('tr', null, h('td', null, c.clientId), h('td', null, c.clientAddr), h('td', null, c.language), h('td', null, c.versionDesc || String(c.version)))),
+        g.connections.map((c) =>
+          h('tr', null, h('td', null, c.clientId), h('td', null, c.clientAddr), h('td', null, c.language), h('td', null, c.versionDesc || String(c.version))),
+        ),
         'no client connected',
       ),
       h('h2', null, 'Subscriptions'),
       table(
         ['Broker', 'Topic', 'Expression', 'Type'],
         g.subscriptionsByBroker.flatMap((b) =>
-          b.subscriptions.map((s) => h('tr', null, h('td', null, b.brokerName), h('td', null, s.topic), h('td', null, s.subString), h('td', null, s.expressionType))),
+          b.subscriptions.map((s) =>
+            h('tr', null, h('td', null, b.brokerName), h('td', null, s.topic), h('td', null, s.subString), h('td', null, s.expressionType)),
+          ),
         ),
         'no subscription known (no client online)',
       ),
@@ -78,7 +82,16 @@ export async function groupPage(main: HTMLElement, group: string): Promise<void>
       { class: 'card' },
       h('h2', null, 'Consume progress'),
       table(
-        ['Topic', 'Broker group', ['Queue', 'num'], ['Broker offset', 'num'], ['Consumer offset', 'num'], ['Lag', 'num'], ['Lag (time)', 'num'], 'Last consumed message stored'],
+        [
+          'Topic',
+          'Broker group',
+          ['Queue', 'num'],
+          ['Broker offset', 'num'],
+          ['Consumer offset', 'num'],
+          ['Lag', 'num'],
+          ['Lag (time)', 'num'],
+          'Last consumed message stored',
+        ],
         g.queues.map((q) =>
           h(
             'tr',

@@ -44,6 +44,7 @@ function bodyView(m: MessageView): HTMLElement {
   const pre = h('pre', { class: 'body', id: 'message-body' });
   const tabs = h('div', { class: 'tabs', role: 'tablist' });
   const show = (mode: 'text' | 'json' | 'hex'): void => {
+    pre.classList.toggle('hex', mode === 'hex');
     pre.textContent = mode === 'hex' ? hexDump(bytes) : mode === 'json' ? (json ?? '') : text;
     for (const b of tabs.querySelectorAll('button')) b.classList.toggle('active', b.dataset['mode'] === mode);
   };

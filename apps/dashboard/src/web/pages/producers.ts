@@ -24,12 +24,7 @@ export async function producersPage(main: HTMLElement, query: URLSearchParams): 
   mount(
     main,
     h('h1', null, 'Producers'),
-    h(
-      'section',
-      { class: 'card' },
-      h('p', { class: 'muted' }, 'Brokers track producers by group; give the topic they send to and their group.'),
-      form,
-    ),
+    h('section', { class: 'card' }, h('p', { class: 'muted' }, 'Brokers track producers by group; give the topic they send to and their group.'), form),
     h('section', { class: 'card' }, result),
   );
   if (!topic || !group) {
@@ -43,7 +38,9 @@ export async function producersPage(main: HTMLElement, query: URLSearchParams): 
       h('h2', null, `${group} on ${topic}`),
       table(
         ['Client ID', 'Address', 'Language', 'Version'],
-        list.map((c) => h('tr', null, h('td', null, c.clientId), h('td', null, c.clientAddr), h('td', null, c.language), h('td', null, c.versionDesc || String(c.version)))),
+        list.map((c) =>
+          h('tr', null, h('td', null, c.clientId), h('td', null, c.clientAddr), h('td', null, c.language), h('td', null, c.versionDesc || String(c.version))),
+        ),
         'no producer of this group is connected',
       ),
     );

@@ -74,7 +74,12 @@ export async function topicsPage(main: HTMLElement): Promise<void> {
   mount(
     main,
     h('h1', null, 'Topics'),
-    h('section', { class: 'card' }, h('h2', null, 'Create a topic'), topicForm((t) => go(`topics/${encodeURIComponent(t)}`))),
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', null, 'Create a topic'),
+      topicForm((t) => go(`topics/${encodeURIComponent(t)}`)),
+    ),
     h('section', { class: 'card' }, h('div', { class: 'toolbar' }, filter, toggles), list),
   );
   render();
@@ -165,7 +170,7 @@ export async function topicPage(main: HTMLElement, topic: string): Promise<void>
             ),
             q ? num(q.readQueueNums) : h('td'),
             q ? num(q.writeQueueNums) : h('td'),
-            h('td', null, q ? (q.perm & 6) === 6 ? 'RW' : q.perm & 4 ? 'R' : 'W' : ''),
+            h('td', null, q ? ((q.perm & 6) === 6 ? 'RW' : q.perm & 4 ? 'R' : 'W') : ''),
           );
         }),
       ),
@@ -190,7 +195,19 @@ export async function topicPage(main: HTMLElement, topic: string): Promise<void>
         ),
       ),
     ),
-    h('section', { class: 'card' }, h('h2', null, 'Update'), topicForm(() => go(`topics/${encodeURIComponent(topic)}`, { saved: String(Date.now()) }), t)),
-    h('section', { class: 'card' }, h('h2', null, 'Delete'), h('p', { class: 'muted' }, 'Removes the topic from every master broker and the name servers.'), del, delStatus),
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', null, 'Update'),
+      topicForm(() => go(`topics/${encodeURIComponent(topic)}`, { saved: String(Date.now()) }), t),
+    ),
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', null, 'Delete'),
+      h('p', { class: 'muted' }, 'Removes the topic from every master broker and the name servers.'),
+      del,
+      delStatus,
+    ),
   );
 }
