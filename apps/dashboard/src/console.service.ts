@@ -465,7 +465,18 @@ export class ConsoleService {
   }
 }
 
-/** RocketMQ's version ordinal as its release name (V5_3_0 style), for the client-version column. */
+/**
+ * RocketMQ's version ordinal as its release name, for the client-version column. From
+ * V4_0_0_SNAPSHOT (212) on, MQVersion lists every x.y.z as a SNAPSHOT and a release, ten patches
+ * a minor, ten minors a major, up to V5_9_9; older (3.x) ordinals are irregular and named by the
+ * protocol's own table.
+ */
 export function versionDesc(version: number): string {
-  return version > 0 ? mqVersionName(version) : '';
+  if (version <= 0) return '';
+  if (version < 212) return mqVersionName(version);
+  const k = version - 212;
+  const pair = Math.floor(k / 2);
+  if (pair >= 200) return 'HIGHER_VERSION';
+  const name = `V${4 + Math.floor(pair / 100)}_${Math.floor(pair / 10) % 10}_${pair % 10}`;
+  return k % 2 === 0 ? `${name}_SNAPSHOT` : name;
 }
