@@ -35,6 +35,9 @@ beforeAll(async () => {
   cluster = await startCluster('dash');
   const a = new MQAdmin({ namesrvAddr: cluster.namesrvAddr });
   admin.a = a;
+  // A slave in the broker group, for the cluster page's master/slave rows and replication lag.
+  await cluster.addBroker(cluster.brokerName, { brokerId: 1, brokerRole: 'SLAVE' });
+  await waitFor(async () => (await a.clusterInfo()).brokerAddrTable.get(cluster.brokerName)?.brokerAddrs.has(1) === true, { timeoutMs: 15_000 });
   await a.createOrUpdateTopic(cluster.brokerAddr, { topic: TOPIC, readQueueNums: 4, writeQueueNums: 4 });
   await waitFor(async () => (await a.topicRoute(TOPIC).catch(() => undefined)) !== undefined, { timeoutMs: 10_000 });
 
@@ -123,12 +126,15 @@ describe.each(VIEWPORTS)('pages at $name width ($width x $height)', (vp) => {
   });
   afterAll(async () => page?.close());
 
-  it('cluster: the broker group with its version and disk use', async () => {
+  it('cluster: the broker group, master and slave, with version, disk use and replication lag', async () => {
     await open(page, '#/cluster');
     const row = page.locator(`tr[data-broker="${cluster.brokerName}/0"]`);
     await expect(row.textContent()).resolves.toContain(cluster.brokerAddr);
     await expect(row.textContent()).resolves.toMatch(/V\d+_\d+_\d+/);
     await expect(row.textContent()).resolves.toContain('%');
+    const slave = await page.locator(`tr[data-broker="${cluster.brokerName}/1"]`).textContent();
+    expect(slave).toContain('SLAVE');
+    expect(slave).toMatch(/\d+(\.\d)? (B|KiB|MiB)/); // replication lag
     await fitsWidth(page);
     await shot(page, vp.name, 'cluster');
   });
@@ -139,9 +145,10 @@ describe.each(VIEWPORTS)('pages at $name width ($width x $height)', (vp) => {
     await fitsWidth(page);
     await shot(page, vp.name, 'topics');
     await open(page, `#/topics/${TOPIC}`);
-    const q0 = await page.locator(`tr[data-queue="${cluster.brokerName}/0"]`).textContent();
-    expect(q0).toMatch(/0\s*5\s*5/); // min 0, max 5, 5 messages
-    expect(q0).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/); // last store time
+    const q0 = await page.locator(`tr[data-queue="${cluster.brokerName}/0"] td`).allTextContents();
+    // queue, messages, min offset, max offset, last store time
+    expect(q0.slice(0, 4)).toEqual([`${cluster.brokerName} / 0`, '5', '0', '5']);
+    expect(q0[4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     await expect(page.locator('main').textContent()).resolves.toContain('20');
     await fitsWidth(page);
     await shot(page, vp.name, 'topic-detail');
@@ -154,9 +161,10 @@ describe.each(VIEWPORTS)('pages at $name width ($width x $height)', (vp) => {
     await shot(page, vp.name, 'groups');
     await open(page, `#/groups/${GROUP}`);
     await expect(page.locator('#group-lag').textContent()).resolves.toBe('16');
-    const q = await page.locator(`tr[data-queue="${TOPIC}/${cluster.brokerName}/2"]`).textContent();
-    expect(q).toMatch(/5\s*1\s*4/); // broker offset 5, consumer offset 1, lag 4
-    expect(q).toMatch(/\d+ (ms|s|min)/); // lag in time
+    const q = await page.locator(`tr[data-queue="${TOPIC}/${cluster.brokerName}/2"] td`).allTextContents();
+    // topic, queue, lag, lag in time, broker offset, consumer offset
+    expect([q[0], q[1], q[2], q[4], q[5]]).toEqual([TOPIC, `${cluster.brokerName} / 2`, '4', '5', '1']);
+    expect(q[3]).toMatch(/^\d+ (ms|s|min)/);
     await expect(page.locator('#subscription-flag').textContent()).resolves.toBe('subscriptions consistent');
     await expect(page.locator('main').textContent()).resolves.toMatch(/V\d+_\d+_\d+/);
     await fitsWidth(page);

@@ -82,27 +82,18 @@ export async function groupPage(main: HTMLElement, group: string): Promise<void>
       { class: 'card' },
       h('h2', null, 'Consume progress'),
       table(
-        [
-          'Topic',
-          'Broker group',
-          ['Queue', 'num'],
-          ['Broker offset', 'num'],
-          ['Consumer offset', 'num'],
-          ['Lag', 'num'],
-          ['Lag (time)', 'num'],
-          'Last consumed message stored',
-        ],
+        // Lag first: on a phone the columns past the first few need a sideways scroll.
+        ['Topic', 'Queue', ['Lag', 'num'], ['Lag (time)', 'num'], ['Broker offset', 'num'], ['Consumer offset', 'num'], 'Last consumed message stored'],
         g.queues.map((q) =>
           h(
             'tr',
             { 'data-queue': `${q.topic}/${q.brokerName}/${q.queueId}` },
             h('td', null, q.topic),
-            h('td', null, q.brokerName),
-            num(q.queueId),
-            num(q.brokerOffset),
-            num(q.consumerOffset),
+            h('td', null, `${q.brokerName} / ${q.queueId}`),
             h('td', { class: 'num lag' }, q.lag > 0 ? h('span', { class: 'flag warn' }, q.lag.toLocaleString('en-US')) : '0'),
             h('td', { class: 'num' }, fmtDuration(q.lagMillis)),
+            num(q.brokerOffset),
+            num(q.consumerOffset),
             h('td', null, fmtTime(q.lastConsumedStoreTime)),
           ),
         ),

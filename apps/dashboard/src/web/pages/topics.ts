@@ -12,8 +12,8 @@ function topicForm(onSaved: (topic: string) => void, current?: TopicDetailView):
     current
       ? h('input', { type: 'hidden', name: 'topic', value: current.topic })
       : field('Topic', h('input', { name: 'topic', required: true, placeholder: 'TopicName', pattern: '[%|a-zA-Z0-9_\\-]+', maxlength: 127 })),
-    field('Write queues', h('input', { name: 'writeQueueNums', type: 'number', min: 1, max: 1024, value: q?.writeQueueNums ?? 8, style: 'width:7em' })),
-    field('Read queues', h('input', { name: 'readQueueNums', type: 'number', min: 1, max: 1024, value: q?.readQueueNums ?? 8, style: 'width:7em' })),
+    field('Write queues', h('input', { name: 'writeQueueNums', type: 'number', min: 1, max: 1024, value: q?.writeQueueNums ?? 8, class: 'short' })),
+    field('Read queues', h('input', { name: 'readQueueNums', type: 'number', min: 1, max: 1024, value: q?.readQueueNums ?? 8, class: 'short' })),
     field(
       'Permission',
       h(
@@ -92,7 +92,7 @@ function sendForm(topic: string): HTMLElement {
     { class: 'inline', id: 'send-message' },
     field('Keys', h('input', { name: 'keys', placeholder: 'order-1 (space separated)' })),
     field('Tags', h('input', { name: 'tags', placeholder: 'TagA' })),
-    h('label', { style: 'flex:1 1 260px' }, 'Body', h('textarea', { name: 'body', rows: 3, placeholder: '{"hello":"world"}' })),
+    h('label', { class: 'grow' }, 'Body', h('textarea', { name: 'body', rows: 3, placeholder: '{"hello":"world"}' })),
     h('button', { type: 'submit' }, 'Send'),
   );
   form.addEventListener('submit', (ev) => {
@@ -180,16 +180,15 @@ export async function topicPage(main: HTMLElement, topic: string): Promise<void>
       { class: 'card' },
       h('h2', null, 'Queues'),
       table(
-        ['Broker group', ['Queue', 'num'], ['Min offset', 'num'], ['Max offset', 'num'], ['Messages', 'num'], 'Last store time'],
+        ['Queue', ['Messages', 'num'], ['Min offset', 'num'], ['Max offset', 'num'], 'Last store time'],
         t.queues.map((q) =>
           h(
             'tr',
             { 'data-queue': `${q.brokerName}/${q.queueId}` },
-            h('td', null, q.brokerName),
-            num(q.queueId),
+            h('td', null, `${q.brokerName} / ${q.queueId}`),
+            num(q.maxOffset - q.minOffset),
             num(q.minOffset),
             num(q.maxOffset),
-            num(q.maxOffset - q.minOffset),
             h('td', null, fmtTime(q.lastStoreTime)),
           ),
         ),
