@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { MQError, ResponseCode } from '@rocketmq-ts/protocol';
 import { createLogger } from '@rocketmq-ts/remoting';
 import { BadRequest, ConsoleService } from './console.service.js';
 import { DashboardMetrics } from './metrics.js';
@@ -27,9 +28,18 @@ const time = (v: unknown, fallback: number): number => {
   return n;
 };
 
+/** Answers of the cluster that mean "no such thing" rather than a failure. */
+const NOT_FOUND = new Set<number>([
+  ResponseCode.TOPIC_NOT_EXIST,
+  ResponseCode.QUERY_NOT_FOUND,
+  ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+  ResponseCode.CONSUMER_NOT_ONLINE,
+]);
+
 /**
  * The JSON API the pages call. Errors come back as `{ error }`: 400 for a request we refuse as
- * given, 502 when a name server or broker failed or refused.
+ * given, 404 when the cluster has no such topic, message or group, 502 when a name server or broker
+ * failed or refused.
  */
 @Controller('api')
 export class ApiController {
@@ -47,9 +57,10 @@ export class ApiController {
       return out;
     } catch (e) {
       const bad = e instanceof BadRequest;
-      this.metrics.done(route, bad ? 'bad_request' : 'error', performance.now() - start);
-      if (!bad) log.warn(`${route}: ${(e as Error).message}`);
-      res.status(bad ? 400 : 502);
+      const missing = e instanceof MQError && NOT_FOUND.has(e.code);
+      this.metrics.done(route, bad ? 'bad_request' : missing ? 'not_found' : 'error', performance.now() - start);
+      if (!bad && !missing) log.warn(`${route}: ${(e as Error).message}`);
+      res.status(bad ? 400 : missing ? 404 : 502);
       return { error: (e as Error).message };
     }
   }

@@ -25,7 +25,7 @@ export class DashboardMetrics {
     });
   }
 
-  done(route: string, outcome: 'ok' | 'bad_request' | 'error', elapsedMs: number): void {
+  done(route: string, outcome: 'ok' | 'bad_request' | 'not_found' | 'error', elapsedMs: number): void {
     this.requests.labels({ route, outcome }).inc();
     this.latency.labels({ route }).observe(elapsedMs);
   }

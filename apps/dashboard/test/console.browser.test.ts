@@ -116,6 +116,15 @@ describe('HTTP endpoints', () => {
     const bad = await fetch(`${base}/api/topics`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"topic":"bad name"}' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/characters other than/);
+    // Refused requests are 400 with the reason, what the cluster does not have 404.
+    const get = async (path: string): Promise<[number, string]> => {
+      const r = await fetch(`${base}/api/${path}`);
+      return [r.status, ((await r.json()) as { error?: string }).error ?? ''];
+    };
+    expect(await get(`messages/by-time?topic=${TOPIC}&begin=2000&end=1000`)).toEqual([400, 'the begin time must not be after the end time']);
+    expect(await get(`producers?topic=${TOPIC}`)).toEqual([400, 'give both the topic and the producer group']);
+    expect((await get('topics/NoSuchTopic'))[0]).toBe(404);
+    expect((await get(`messages/by-id?id=${'0'.repeat(32)}`))[0]).toBe(502); // an offset id of a host that is not there
   });
 });
 
@@ -230,6 +239,21 @@ describe('actions', () => {
     await expect(page.locator('#message-body').textContent()).resolves.toBe('hello from the console');
     await expect(page.locator('#message-detail').textContent()).resolves.toContain('TagT');
     await shot(page, 'desktop', 'message-found');
+  });
+
+  it('updates the queue numbers of a topic, then deletes it', async () => {
+    await open(page, '#/topics/DashCreated');
+    await page.fill('#topic-update input[name="writeQueueNums"]', '3');
+    await page.fill('#topic-update input[name="readQueueNums"]', '3');
+    await page.click('#topic-update button[type="submit"]');
+    await page.locator('tr[data-queue$="/2"]').waitFor();
+    await expect(page.locator('tr[data-queue]').count()).resolves.toBe(3);
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#delete-topic');
+    await page.waitForFunction(() => location.hash === '#/topics' && document.getElementById('main')?.dataset['page'] === 'topics');
+    await page.locator(`tr[data-topic="${TOPIC}"]`).waitFor();
+    await expect(page.locator('tr[data-topic="DashCreated"]').count()).resolves.toBe(0);
+    await shot(page, 'desktop', 'topic-deleted');
   });
 
   it('finds a message by its id through the search form', async () => {
