@@ -10,7 +10,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 export function ensureChromium(): string {
   if (existsSync(CHROMIUM)) return CHROMIUM;
   const run = (args: string[]): { ok: boolean; out: string } => {
-    const r = spawnSync('apt-get', args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000 });
+    const r = spawnSync('apt-get', args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 420_000 });
     return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
   };
   let r = run(['install', '-y', '--no-install-recommends', 'chromium']);

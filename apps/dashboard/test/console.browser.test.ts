@@ -29,8 +29,14 @@ let release: () => void = () => undefined;
 const held = new Promise<void>((resolve) => (release = resolve));
 const admin: { a?: MQAdmin } = {};
 
+let executablePath: string;
+
+// Its own hook and time limit: a machine without chromium installs it first (apt, a few minutes).
+beforeAll(() => {
+  executablePath = ensureChromium();
+}, 900_000);
+
 beforeAll(async () => {
-  const executablePath = ensureChromium();
   mkdirSync(SHOTS, { recursive: true });
   cluster = await startCluster('dash');
   const a = new MQAdmin({ namesrvAddr: cluster.namesrvAddr });
