@@ -130,6 +130,9 @@ describe('HTTP endpoints', () => {
     expect(await get(`messages/by-time?topic=${TOPIC}&begin=2000&end=1000`)).toEqual([400, 'the begin time must not be after the end time']);
     expect(await get(`producers?topic=${TOPIC}`)).toEqual([400, 'give both the topic and the producer group']);
     expect((await get('topics/NoSuchTopic'))[0]).toBe(404);
+    // Names with % (retry and dead-letter topics) survive the URL.
+    const retry = (await (await fetch(`${base}/api/topics/${encodeURIComponent(`%RETRY%${GROUP}`)}`)).json()) as { topic: string; kind: string };
+    expect(retry).toMatchObject({ topic: `%RETRY%${GROUP}`, kind: 'retry' });
     expect((await get(`messages/by-id?id=${'0'.repeat(32)}`))[0]).toBe(502); // an offset id of a host that is not there
   });
 });
