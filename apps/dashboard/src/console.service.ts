@@ -434,7 +434,10 @@ export class ConsoleService {
         }
       }
     }
-    out.sort((a, b) => b.storeTimestamp - a.storeTimestamp);
+    // Newest first; within one millisecond, by queue and offset (a stable order between searches).
+    out.sort(
+      (a, b) => b.storeTimestamp - a.storeTimestamp || a.brokerName.localeCompare(b.brokerName) || a.queueId - b.queueId || b.queueOffset - a.queueOffset,
+    );
     if (out.length > max) truncated = true;
     return { messages: out.slice(0, max).map((m) => messageView(m, this.config.bodyPreviewMaxBytes)), truncated };
   }
