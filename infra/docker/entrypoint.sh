@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs apps/$APP/dist/main.js with the container's arguments (e.g. -c conf/broker-a.conf).
 set -eu
-: "${APP:?set APP to nameserver, broker or proxy}"
+: "${APP:?set APP to nameserver, broker, proxy or dashboard}"
 main="/app/apps/$APP/dist/main.js"
 if [ ! -f "$main" ]; then
   echo "entrypoint: $main does not exist (APP=$APP is not an app of this image)" >&2

@@ -136,10 +136,11 @@ async function main(): Promise<void> {
   }
   if (exiting) return;
   const of = (app: string): string[] => launcher.plan.processes.filter((p) => p.app === app).map((p) => `127.0.0.1:${p.readyPort.port}`);
-  const [ns, proxies] = [of('nameserver'), of('proxy')];
+  const [ns, proxies, consoles] = [of('nameserver'), of('proxy'), of('dashboard')];
   const hints = [
     ...(ns.length ? [`remoting clients use NAMESRV_ADDR=${ns.join(';')}`] : []),
     ...(proxies.length ? [`5.x clients use endpoints ${proxies.join(';')}`] : []),
+    ...(consoles.length ? [`the console is at ${consoles.map((a) => `http://${a}/`).join(' ')}`] : []),
   ];
   launcher.say(`cluster "${args.topology}" is ready: ${launcher.addresses().join('; ')}` + (hints.length ? ` — ${hints.join(', ')}` : ''));
 }

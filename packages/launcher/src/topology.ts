@@ -57,6 +57,8 @@ const APP_PORTS: Record<string, { main: { property: string; default?: number }; 
   nameserver: { main: { property: 'listenPort', default: 9876 }, metricsDefault: 9880 },
   broker: { main: { property: 'listenPort', default: 10911 }, metricsDefault: 5557 },
   proxy: { main: { property: 'grpcServerPort', default: 8081 }, metricsDefault: 5561 },
+  // The console serves its pages, /api and /metrics on its one HTTP port.
+  dashboard: { main: { property: 'listenPort', default: 8082 } },
 };
 
 const PORT_SCHEMA = {

@@ -154,7 +154,7 @@ beforeAll(async () => {
   note('docker-compose up -d --build done');
 
   // Every started service healthy: 3 s apart, at most 40 rounds (2 minutes).
-  const services = [...NAMESRVS, ...BROKERS, ...PROXIES.map((p) => p.service), 'redis', 'prometheus'];
+  const services = [...NAMESRVS, ...BROKERS, ...PROXIES.map((p) => p.service), 'dashboard', 'redis', 'prometheus'];
   const ids = new Map<string, string>();
   for (const s of services) ids.set(s, await containerOf(s));
   let states = new Map<string, string>();
@@ -292,6 +292,7 @@ describe('docker-compose up', () => {
       'broker-b:5559',
       'broker-b-s:5560',
       ...PROXIES.map((p) => `${p.service}:5561`),
+      'dashboard:8082',
     ];
     let targets: { labels: { instance: string; job: string }; health: string }[] = [];
     let up: string[] = [];

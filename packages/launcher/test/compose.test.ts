@@ -14,7 +14,7 @@ import type { TopologyFile } from '../src/topology.js';
  */
 const root = repoRoot();
 const TOPOLOGY = '2m-2s-async';
-const KNOWN_APPS = ['nameserver', 'broker', 'proxy'];
+const KNOWN_APPS = ['nameserver', 'broker', 'proxy', 'dashboard'];
 const CONF_MOUNT = `./infra/conf/${TOPOLOGY}:/app/conf:ro`;
 /** Processes of the topology that compose runs several times: same app, same conf, state shared in Redis. */
 const REPLICAS: Record<string, string[]> = { proxy: ['proxy-1', 'proxy-2'] };
@@ -59,12 +59,15 @@ const hostPort = (entry: string): number => Number(/^(?:\$\{\w+:-)?(\d+)\}?:\d+$
 /** The container side of a `ports` entry. */
 const innerPort = (entry: string): number => Number(entry.split(':').at(-1));
 const portOf = (name: string, prop: string): number => Number(confOf(name).props.get(prop));
+/** The port of /metrics and /health: the console has one HTTP port for everything. */
+const httpPortOf = (name: string): number =>
+  compose.services[name]!.environment!['APP'] === 'dashboard' ? portOf(name, 'listenPort') : portOf(name, 'metricsPromExporterPort');
 const mainPortOf = (name: string): number => portOf(name, compose.services[name]!.environment!['APP'] === 'proxy' ? 'grpcServerPort' : 'listenPort');
 
 describe('docker-compose.yml', () => {
-  it('has the cluster services, Redis and Prometheus', () => {
+  it('has the cluster services, the console, Redis and Prometheus', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'namesrv-1', 'namesrv-2', 'prometheus', ...PROXIES, 'redis'].sort(),
+      ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'dashboard', 'namesrv-1', 'namesrv-2', 'prometheus', ...PROXIES, 'redis'].sort(),
     );
   });
 
@@ -92,11 +95,13 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(compose.services)) {
       for (const p of s.ports ?? []) {
         const v = `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
-        // A replica publishes the port its conf listens on under another host port (proxy-2: 8082 → 8081).
+        // A replica publishes the port its conf listens on under another host port (proxy-2: 8083 → 8081).
         expect(p).toMatch(new RegExp(PROXIES.includes(name) ? `^\\$\\{${v}:-\\d+\\}:\\d+$` : `^\\$\\{${v}:-(\\d+)\\}:\\1$`));
       }
     }
-    expect(PROXIES.map((n) => compose.services[n]!.ports)).toEqual([['${PROXY_1_PORT:-8081}:8081'], ['${PROXY_2_PORT:-8082}:8081']]);
+    expect(PROXIES.map((n) => compose.services[n]!.ports)).toEqual([['${PROXY_1_PORT:-8081}:8081'], ['${PROXY_2_PORT:-8083}:8081']]);
+    // The console on RocketMQ dashboard's usual port.
+    expect(compose.services['dashboard']!.ports).toEqual(['${DASHBOARD_PORT:-8082}:8082']);
   });
 
   it('uses each port once, published or not', () => {
@@ -106,7 +111,7 @@ describe('docker-compose.yml', () => {
     const bound = appServices
       .filter(([n]) => !PROXIES.slice(1).includes(n))
       .flatMap(([n]) => {
-        const ports = [mainPortOf(n), portOf(n, 'metricsPromExporterPort')];
+        const ports = [...new Set([mainPortOf(n), httpPortOf(n)])];
         if (compose.services[n]!.environment!['APP'] === 'broker') ports.push(portOf(n, 'haListenPort') || portOf(n, 'listenPort') + 1);
         return ports;
       });
@@ -118,7 +123,7 @@ describe('docker-compose.yml', () => {
 
   it('points NAMESRV_ADDR at name server services and the ports their confs listen on', () => {
     const users = appServices.filter(([, s]) => s.environment!['APP'] !== 'nameserver');
-    expect(users.length).toBe(6);
+    expect(users.length).toBe(7);
     for (const [name, s] of users) {
       const addr = s.environment!['NAMESRV_ADDR'];
       expect(addr).toBeDefined();
@@ -172,7 +177,7 @@ describe('docker-compose.yml', () => {
       expect({ name, test: s.healthcheck?.test?.[0] }).toEqual({ name, test: 'CMD' });
     }
     for (const [name, s] of appServices) {
-      expect(s.healthcheck!.test).toEqual(['CMD', 'node', '/app/infra/docker/healthcheck.mjs', String(portOf(name, 'metricsPromExporterPort')), '/health']);
+      expect(s.healthcheck!.test).toEqual(['CMD', 'node', '/app/infra/docker/healthcheck.mjs', String(httpPortOf(name)), '/health']);
     }
     expect(existsSync(join(root, 'infra', 'docker', 'healthcheck.mjs'))).toBe(true);
   });
@@ -238,7 +243,7 @@ describe('docker-compose.yml', () => {
     const targets = prom.scrape_configs.flatMap((c) => (c.static_configs ?? []).flatMap((s) => s.targets));
     // Every target is a service of the compose file (or Prometheus itself).
     for (const t of targets) expect(t === '127.0.0.1:9090' || t.split(':')[0]! in compose.services).toBe(true);
-    for (const [name] of appServices) expect(targets).toContain(`${name}:${portOf(name, 'metricsPromExporterPort')}`);
+    for (const [name] of appServices) expect(targets).toContain(`${name}:${httpPortOf(name)}`);
     // Both proxies under the job the RocketMQProxyDown alert watches.
     const proxyJob = prom.scrape_configs.find((c) => c.job_name === 'proxy')!;
     expect(proxyJob.static_configs!.flatMap((s) => s.targets)).toEqual(PROXIES.map((n) => `${n}:${portOf(n, 'metricsPromExporterPort')}`));
@@ -258,6 +263,9 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/pnpm install --frozen-lockfile.* && pnpm build/);
     // The runtime stage is the per-service deploy output (`pnpm deploy --prod`), as on a bare host.
     expect(dockerfile).toMatch(/pnpm --filter "@rocketmq-ts\/\$app" deploy --prod/);
+    // Every app of the compose file is deployed into the image.
+    const loop = /for app in ([\w ]+); do/.exec(dockerfile)?.[1]?.split(' ') ?? [];
+    expect(loop.sort()).toEqual([...new Set(appServices.map(([, x]) => x.environment!['APP']!))].sort());
     expect(dockerfile).toContain('COPY --from=build /out /app');
     // The ignore file is at the context root, where every builder (also docker-compose 1.x's) reads it.
     const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');

@@ -1,4 +1,4 @@
-// `pnpm start` for real: the shipped standalone topology (name server, broker, proxy) run by the
+// `pnpm start` for real: the shipped standalone topology (name server, broker, proxy, console) run by the
 // launcher with the built apps. The test runs it in a temp copy of infra/conf/standalone whose ports
 // are moved to free ones (apps/ is a link to this repo's), so a cluster already running on 9876 is
 // no obstacle; everything else, start order included, is the shipped topology's.
@@ -56,19 +56,21 @@ function exitTime(root: string, name: string): number {
 }
 
 describe('the standalone topology (pnpm start)', () => {
-  it('starts the name server, the broker, then the proxy, which answers 5.x clients; stops them in reverse order', async () => {
+  it('starts the name server, the broker, the proxy, which answers 5.x clients, and the console; stops them in reverse order', async () => {
     const { root, ports } = await standaloneCopy();
     const grpc = ports.get('proxy')!.get('grpcServerPort')!;
     const http = ports.get('proxy')!.get('metricsPromExporterPort')!;
+    const consolePort = ports.get('dashboard')!.get('listenPort')!;
     const launcher = await startNode(CLI, [TOPOLOGY, '--root', root, '--grace', '10000'], { name: 'launcher', readyPattern: /is ready/, timeoutMs: 120_000 });
     const out = launcher.output();
-    const started = ['namesrv', 'broker', 'proxy'].map((n) => out.indexOf(`started ${n} (pid`));
+    const started = ['namesrv', 'broker', 'proxy', 'dashboard'].map((n) => out.indexOf(`started ${n} (pid`));
     expect(started.every((i) => i >= 0)).toBe(true);
     expect([...started].sort((a, b) => a - b)).toEqual(started);
     // The proxy starts once the broker accepts connections, and comes up with its state in memory.
     expect(out).toMatch(/^proxy +\| .*sharedState=memory/m);
     expect(out).toContain(`proxy 127.0.0.1:${grpc} (metrics http://127.0.0.1:${http}/metrics)`);
     expect(out).toContain(`5.x clients use endpoints 127.0.0.1:${grpc}`);
+    expect(out).toContain(`the console is at http://127.0.0.1:${consolePort}/`);
     await launcher.waitForOutput(/^proxy +\| .*proxy started$/m, 30_000);
 
     expect(await canConnect(grpc)).toBe(true);
@@ -84,17 +86,26 @@ describe('the standalone topology (pnpm start)', () => {
       await producer.shutdown();
     }
 
+    // The console sees the launched broker through the launched name server.
+    await launcher.waitForOutput(/^dashboard +\| .*dashboard started$/m, 30_000);
+    const cluster = (await (await fetch(`http://127.0.0.1:${consolePort}/api/cluster`, { signal: AbortSignal.timeout(10_000) })).json()) as {
+      clusters: { brokerGroups: { brokerName: string }[] }[];
+    };
+    expect(cluster.clusters.flatMap((c) => c.brokerGroups.map((g) => g.brokerName))).toEqual(['broker-a']);
+    expect((await fetch(`http://127.0.0.1:${consolePort}/`, { signal: AbortSignal.timeout(5_000) })).headers.get('content-type')).toMatch(/text\/html/);
+
     // Data under ./data of the root, as the confs say.
     expect(existsSync(join(root, 'data', 'broker-a'))).toBe(true);
-    expect(readdirSync(join(root, 'logs')).sort()).toEqual(['broker.log', 'namesrv.log', 'proxy.log']);
+    expect(readdirSync(join(root, 'logs')).sort()).toEqual(['broker.log', 'dashboard.log', 'namesrv.log', 'proxy.log']);
 
-    const pids = ['namesrv', 'broker', 'proxy'].map((n) => pidOf(out, n));
+    const pids = ['namesrv', 'broker', 'proxy', 'dashboard'].map((n) => pidOf(out, n));
     expect(await launcher.stop('SIGTERM', 40_000)).toBe(0);
-    expect(launcher.output()).toContain('stopping proxy, broker, namesrv');
+    expect(launcher.output()).toContain('stopping dashboard, proxy, broker, namesrv');
     expect(launcher.output()).toContain('all processes stopped');
     for (const pid of pids) await waitFor(() => !isPidAlive(pid), { timeoutMs: 5_000, message: `pid ${pid} to be gone` });
     expect(await canConnect(grpc)).toBe(false);
-    // Stopped one app at a time: the proxy was gone before the broker stopped, the broker before the name server.
+    // Stopped one app at a time: the console and the proxy were gone before the broker stopped, the broker before the name server.
+    expect(exitTime(root, 'dashboard')).toBeLessThanOrEqual(exitTime(root, 'proxy'));
     expect(exitTime(root, 'proxy')).toBeLessThanOrEqual(exitTime(root, 'broker'));
     expect(exitTime(root, 'broker')).toBeLessThanOrEqual(exitTime(root, 'namesrv'));
     expect(readFileSync(join(root, 'logs', 'proxy.log'), 'utf8')).toMatch(/proxy exited \((exit code 0|killed by SIGTERM)\)/);

@@ -20,7 +20,7 @@ describe('topology loading', () => {
 
   it('reads the standalone topology', () => {
     const plan = loadTopology(root, 'standalone', {});
-    expect(plan.processes.map((p) => p.name)).toEqual(['namesrv', 'broker', 'proxy']);
+    expect(plan.processes.map((p) => p.name)).toEqual(['namesrv', 'broker', 'proxy', 'dashboard']);
     const ns = plan.processes[0]!;
     expect(ns).toMatchObject({ name: 'namesrv', app: 'nameserver', configRel: 'infra/conf/standalone/namesrv.conf' });
     expect(ns.main).toBe(join(root, 'apps', 'nameserver', 'dist', 'main.js'));
@@ -44,11 +44,16 @@ describe('topology loading', () => {
       ['metricsPromExporterPort', 5561],
     ]);
     expect(parseProperties(readFileSync(proxy.configPath, 'utf8')).get('redisAddr')).toBe('');
+    // The console last, on its one HTTP port (pages, /api, /metrics).
+    const dashboard = plan.processes[3]!;
+    expect(dashboard).toMatchObject({ app: 'dashboard', configRel: 'infra/conf/standalone/dashboard.conf', env: { NAMESRV_ADDR: '127.0.0.1:9876' } });
+    expect(dashboard.main).toBe(join(root, 'apps', 'dashboard', 'dist', 'main.js'));
+    expect(ports(dashboard)).toEqual([['listenPort', 8082]]);
   });
 
   it.each(['2m-2s-async', '2m-2s-sync'])('reads %s with distinct ports for every process', (name) => {
     const plan = loadTopology(root, name, {});
-    expect(plan.processes.map((p) => p.name)).toEqual(['namesrv-1', 'namesrv-2', 'broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'proxy']);
+    expect(plan.processes.map((p) => p.name)).toEqual(['namesrv-1', 'namesrv-2', 'broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'proxy', 'dashboard']);
     const byName = new Map(plan.processes.map((p) => [p.name, p]));
     expect(ports(byName.get('broker-a'))).toEqual([
       ['listenPort', 10911],
@@ -61,6 +66,8 @@ describe('topology loading', () => {
     ]);
     expect(byName.get('proxy')?.env['NAMESRV_ADDR']).toBe('127.0.0.1:9876;127.0.0.1:9886');
     expect(byName.get('broker-b-s')?.env['NAMESRV_ADDR']).toBe('127.0.0.1:9876;127.0.0.1:9886');
+    expect(ports(byName.get('dashboard'))).toEqual([['listenPort', 8082]]);
+    expect(byName.get('dashboard')?.env['NAMESRV_ADDR']).toBe('127.0.0.1:9876;127.0.0.1:9886');
     const all = plan.processes.flatMap((p) => p.ports.map((u) => u.port));
     expect(new Set(all).size).toBe(all.length);
   });

@@ -1,0 +1,65 @@
+import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import { MetricsModule } from '@rocketmq-ts/metrics';
+import { createLogger } from '@rocketmq-ts/remoting';
+import { ApiController } from './api.controller.js';
+import { DASHBOARD_CONFIG, type DashboardConfig } from './config.js';
+import { ConsoleService } from './console.service.js';
+import { DashboardMetrics } from './metrics.js';
+
+const log = createLogger('dashboard');
+
+export interface DashboardContext {
+  config: DashboardConfig;
+  console: ConsoleService;
+  metrics: DashboardMetrics;
+  /** `/ready` answers 200 once this returns true. */
+  ready: () => boolean;
+}
+
+/** Start and stop of the admin client, one log line per step. */
+@Injectable()
+export class DashboardLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(
+    @Inject(DASHBOARD_CONFIG) private readonly config: DashboardConfig,
+    @Inject(ConsoleService) private readonly console: ConsoleService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    // Not fatal: the console starts with the cluster down and shows the error on each page.
+    try {
+      const c = await this.console.admin.clusterInfo();
+      log.info(`admin client connected to name servers ${this.config.namesrvAddr} (${c.brokerAddrTable.size} broker groups)`);
+    } catch (e) {
+      log.warn(`name servers ${this.config.namesrvAddr} not reachable yet: ${(e as Error).message}`);
+    }
+  }
+
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    log.info(`shutting down${signal ? ` on ${signal}` : ''}`);
+    await this.console.shutdown();
+    log.info('admin client closed');
+  }
+}
+
+@Module({})
+export class AppModule {
+  static register(ctx: DashboardContext): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        MetricsModule.forRoot({
+          registry: ctx.metrics.registry,
+          ready: ctx.ready,
+          health: () => ({ role: 'dashboard', listenPort: ctx.config.listenPort, namesrvAddr: ctx.config.namesrvAddr }),
+        }),
+      ],
+      controllers: [ApiController],
+      providers: [
+        { provide: DASHBOARD_CONFIG, useValue: ctx.config },
+        { provide: ConsoleService, useValue: ctx.console },
+        { provide: DashboardMetrics, useValue: ctx.metrics },
+        DashboardLifecycle,
+      ],
+    };
+  }
+}

@@ -1,0 +1,36 @@
+import { loadConfig, type ConfigOf, type LoadedConfig } from '@rocketmq-ts/common';
+
+/**
+ * DashboardConfig, defaults named once, with units. The names follow our other apps (listenPort,
+ * bindAddress, namesrvAddr) so the launcher and the conf files read alike. Sources, later wins:
+ * defaults, the `-c` properties file, `ROCKETMQ_<NAME>` environment variables (and NAMESRV_ADDR),
+ * then `-n` / `--name=value` on the command line.
+ */
+export const DashboardConfigSchema = {
+  namesrvAddr: { type: 'string', default: '127.0.0.1:9876', description: 'name servers, host:port;host:port' },
+  listenPort: { type: 'int', default: 8082, min: 0, max: 65535, description: 'HTTP port of the console, /api, /metrics, /health, /ready' },
+  bindAddress: { type: 'string', default: '0.0.0.0', description: 'address the HTTP listener binds to' },
+  adminTimeoutMillis: { type: 'long', default: 5000, min: 100, description: 'ms one admin call to a name server or broker may take' },
+  messageQueryMaxNum: { type: 'int', default: 64, min: 1, max: 1000, description: 'most messages one search returns' },
+  bodyPreviewMaxBytes: { type: 'int', default: 64 * 1024, min: 16, description: 'bytes of a message body sent to the browser for preview' },
+  sendMessageEnable: { type: 'bool', default: true, description: 'allow "send a test message" from the topic page' },
+  topicWriteEnable: { type: 'bool', default: true, description: 'allow creating, updating and deleting topics' },
+} as const;
+
+export type DashboardConfig = ConfigOf<typeof DashboardConfigSchema>;
+
+export function loadDashboardConfig(opts: {
+  file?: string | undefined;
+  env?: Record<string, string | undefined>;
+  overrides?: Record<string, string>;
+  warn?: (m: string) => void;
+}): LoadedConfig<typeof DashboardConfigSchema> {
+  return loadConfig(DashboardConfigSchema, {
+    file: opts.file,
+    env: opts.env ?? process.env,
+    overrides: opts.overrides ?? {},
+    ...(opts.warn ? { warn: opts.warn } : {}),
+  });
+}
+
+export const DASHBOARD_CONFIG = Symbol('DashboardConfig');
