@@ -13,7 +13,7 @@ export const REUSABLE_PACKAGES = ['common', 'protocol', 'remoting', 'store', 'cl
 export type ReusablePackage = (typeof REUSABLE_PACKAGES)[number];
 
 /** The apps a user deploys one per host. */
-export const DEPLOYABLE_APPS = ['nameserver', 'broker', 'proxy'] as const;
+export const DEPLOYABLE_APPS = ['nameserver', 'broker', 'proxy', 'dashboard'] as const;
 export type DeployableApp = (typeof DEPLOYABLE_APPS)[number];
 
 export interface PackResult {

@@ -1,7 +1,8 @@
 // Per-service deploys: each app turned into a self-contained folder with `pnpm deploy --prod`, moved
 // away from where it was made (nothing may point back into the repository), then started there with
-// only Node.js and a conf file: a name server, a broker registering with it, and a proxy in front;
-// a message goes through the broker with our SDK and through the proxy with the official 5.x client.
+// only Node.js and a conf file: a name server, a broker registering with it, a proxy in front and
+// the console; a message goes through the broker with our SDK and through the proxy with the official
+// 5.x client, and the console shows the broker.
 import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -58,7 +59,7 @@ describe('apps deployed as self-contained folders (pnpm deploy --prod)', () => {
     }
   });
 
-  it('name server, broker and proxy start from their folders and carry messages', async () => {
+  it('name server, broker, proxy and console start from their folders and work', async () => {
     const [nsPort, brokerPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
     const namesrvAddr = `127.0.0.1:${nsPort}`;
     await startDeployed('nameserver', { listenPort: nsPort, bindAddress: '127.0.0.1', metricsPromExporterPort: 0 }, { port: nsPort });
@@ -135,5 +136,12 @@ describe('apps deployed as self-contained folders (pnpm deploy --prod)', () => {
       await v5.shutdown();
       await consumer.shutdown();
     }
+
+    const consolePort = await freePort();
+    await startDeployed('dashboard', { listenPort: consolePort, bindAddress: '127.0.0.1', namesrvAddr }, { port: consolePort });
+    const cluster = (await (await fetch(`http://127.0.0.1:${consolePort}/api/cluster`)).json()) as unknown;
+    expect(JSON.stringify(cluster)).toContain('deployed-broker');
+    const page = await (await fetch(`http://127.0.0.1:${consolePort}/`)).text();
+    expect(page).toContain('<html');
   });
 });
