@@ -63,7 +63,10 @@ export async function brokerProps(dir: string, props: Props = {}): Promise<Props
   };
 }
 
-export async function startBroker(props: Props = {}, opts: { name?: string; dir?: string; args?: string[] } = {}): Promise<BrokerHandle> {
+export async function startBroker(
+  props: Props = {},
+  opts: { name?: string; dir?: string; args?: string[]; env?: Record<string, string> } = {},
+): Promise<BrokerHandle> {
   const dir = opts.dir ?? makeTempDir('broker-test');
   const all = await brokerProps(dir, props);
   const confPath = writeConf(dir, 'broker.conf', all);
@@ -71,7 +74,12 @@ export async function startBroker(props: Props = {}, opts: { name?: string; dir?
   const httpPort = Number(all['metricsPromExporterPort']);
   const name = opts.name ?? String(all['brokerName']);
   const launch = (): Promise<NodeProcess> =>
-    startNode(BROKER_MAIN, ['-c', confPath, ...(opts.args ?? [])], { name, readyPattern: /broker \S+ started at/, timeoutMs: 20_000 });
+    startNode(BROKER_MAIN, ['-c', confPath, ...(opts.args ?? [])], {
+      name,
+      readyPattern: /broker \S+ started at/,
+      timeoutMs: 20_000,
+      ...(opts.env !== undefined ? { env: opts.env } : {}),
+    });
   const h: BrokerHandle = {
     proc: await launch(),
     port,

@@ -77,6 +77,10 @@ const RUNTIME_UPDATABLE = new Set([
   'popCkStayBufferTime',
   'popCkStayBufferTimeOut',
   'popCkMaxBufferSize',
+  // Flow control (read per send).
+  'brokerFastFailureEnable',
+  'waitTimeMillsInSendQueue',
+  'sendThreadPoolQueueCapacity',
 ]);
 
 /** Admin and dashboard requests (mqadmin): topics, groups, offsets, stats, config, locks. */

@@ -14,6 +14,8 @@ export interface RemotingServerOptions {
   serverChannelMaxIdleTimeSeconds?: number;
   /** Largest frame accepted, length field excluded (default 16 MiB). */
   maxFrameLength?: number;
+  /** Stop reading a connection while more than this many bytes of replies to it are queued (default 16 MiB). */
+  writeBufferHighWaterMark?: number;
   probe?: RemotingProbe;
   /** Log component name (default "remoting"). */
   name?: string;
@@ -141,7 +143,11 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
   }
 
   private accept(socket: Socket): void {
-    const conn = new RemotingConnection(socket, this, { maxFrameLength: this.maxFrameLength, idleTimeoutMs: this.idleTimeoutMs });
+    const conn = new RemotingConnection(socket, this, {
+      maxFrameLength: this.maxFrameLength,
+      idleTimeoutMs: this.idleTimeoutMs,
+      ...(this.options.writeBufferHighWaterMark !== undefined ? { writeBufferHighWaterMark: this.options.writeBufferHighWaterMark } : {}),
+    });
     this.connections.add(conn);
     for (const l of this.connectListeners) l(conn);
   }
