@@ -1,5 +1,7 @@
 // Bad input gets the right response code, and the broker keeps serving.
+import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RequestCode, ResponseCode, SerializeType, encodeBatchBody } from '@rocketmq-ts/protocol';
 import { removeTempDirs, stopAllProcesses } from '@rocketmq-ts/testing';
@@ -140,6 +142,25 @@ describe('pull and other rejections', () => {
     const p = await c.pull({ group: 'CG_BAD', topic: 'BAD_T', offset: 0, sysFlag: PULL.SUBSCRIPTION, expressionType: 'SQL92', subscription: 'a > 1' });
     expect(p.code).toBe(ResponseCode.SYSTEM_ERROR);
     expect(p.remark).toContain('SQL92');
+  });
+
+  it('fuzz regression: DELETE_TOPIC_IN_BROKER with a path for a name → INVALID_PARAMETER; the store is untouched', async () => {
+    for (const topic of ['../commitlog', '..', 'x'.repeat(300), 'a/b']) {
+      const r = await c.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic });
+      expect(r.code).toBe(ResponseCode.INVALID_PARAMETER);
+    }
+    expect(readdirSync(join(broker.storeDir, 'commitlog')).length).toBeGreaterThan(0);
+    await stillServing();
+  });
+
+  it('fuzz regression: a request body that is not JSON → SYSTEM_ERROR naming the parse error, no warning logged', async () => {
+    for (const code of [RequestCode.HEART_BEAT, RequestCode.LOCK_BATCH_MQ, RequestCode.UNLOCK_BATCH_MQ, RequestCode.CHECK_CLIENT_CONFIG]) {
+      const r = await c.call(code, null, Buffer.from([0xff, 0x00, 0x7b]));
+      expect(r.code).toBe(ResponseCode.SYSTEM_ERROR);
+      expect(r.remark).toMatch(/^bad JSON at \d+/);
+    }
+    expect(broker.proc.output()).not.toMatch(/request code \d+ from \S+ failed: bad JSON/);
+    await stillServing();
   });
 
   it('an unknown request code → REQUEST_CODE_NOT_SUPPORTED', async () => {

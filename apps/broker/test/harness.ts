@@ -116,6 +116,12 @@ export async function startNamesrv(fixedPort?: number): Promise<{ proc: NodeProc
   return { proc, port, addr: `127.0.0.1:${port}` };
 }
 
+/** Resident set size of a process, bytes (Linux). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
 export function readJson(path: string): string {
   return readFileSync(path, 'utf8');
 }

@@ -1,13 +1,13 @@
 // Overload is answered, not absorbed: flow control answers SYSTEM_BUSY (RocketMQ's remarks) and
 // stores nothing for the refused sends; a consumer that never reads its replies, pulls held beyond
 // a bound, oversized or trickled frames and thousands of connections leave the broker's memory bounded.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { RequestCode, ResponseCode, type RemotingCommand } from '@rocketmq-ts/protocol';
+import { RequestCode, ResponseCode } from '@rocketmq-ts/protocol';
 import { jsonFrame, makeTempDir, RawClient, removeTempDirs, stopAllProcesses, waitFor } from '@rocketmq-ts/testing';
-import { JavaClient, PULL, props, sleep, startBroker, uniqKey, type BrokerHandle } from './harness.js';
+import { JavaClient, PULL, props, rssOf, sleep, startBroker, uniqKey, type BrokerHandle } from './harness.js';
 
 const BUSY_REMARK = /^\[PCBUSY_CLEAN_QUEUE\]broker busy, start flow control for a while, period in queue: \d+ms, size of queue: \d+$/;
 
@@ -15,12 +15,6 @@ afterAll(async () => {
   await stopAllProcesses();
   removeTempDirs();
 });
-
-/** Resident set size of a process, bytes (Linux). */
-export function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
 async function maxOffset(c: JavaClient, topic: string, queueId = 0): Promise<number> {
   const r = await c.call(RequestCode.GET_MAX_OFFSET, { topic, queueId: String(queueId) });

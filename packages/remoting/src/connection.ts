@@ -338,7 +338,9 @@ export class RemotingConnection {
     let res: RemotingCommand;
     if (e instanceof MQError) {
       res = RemotingCommand.responseTo(cmd, e.code, e.remark ?? e.message);
-    } else if (e instanceof HeaderError) {
+    } else if (e instanceof HeaderError || e instanceof ProtocolError) {
+      // A header or body that does not decode: RocketMQ answers SYSTEM_ERROR with the decoder's
+      // text. The peer's mistake, not ours: no warning per request.
       res = RemotingCommand.responseTo(cmd, ResponseCode.SYSTEM_ERROR, e.message);
     } else {
       const text = errorText(e);

@@ -4,3 +4,4 @@ export { makeTempDir, removeTempDir, removeTempDirs, repoRoot, appMain, writeCon
 export { startNode, stopAllProcesses, runningProcesses, isPidAlive, type StartNodeOptions, type NodeProcess, type ExitStatus } from './process.js';
 export * from './wire.js';
 export { startCluster, FAST_DELAY_LEVELS, type TestCluster, type ClusterOptions } from './cluster.js';
+export { BrokerFuzzer, type BrokerFuzzOptions, type BrokerFuzzReport, type BrokerFuzzProgress } from './broker-fuzz.js';

@@ -150,6 +150,9 @@ export class AdminBrokerProcessor {
     const refused = this.refuseOnSlave(req);
     if (refused) return refused;
     const h = DeleteTopicRequestHeader.decode(req.extFields);
+    // A name no topic can have names no topic here (and must never become a path).
+    const problem = this.topics.get(h.topic) === undefined ? validateTopicName(h.topic) : null;
+    if (problem) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, problem);
     if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) {
       return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
     }
