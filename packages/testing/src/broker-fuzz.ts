@@ -201,6 +201,8 @@ export class BrokerFuzzer {
   private opaque = 1;
   /** Request code of the frame being built. */
   private current = 0;
+  /** Codes the broker does not handle (learned from its replies). */
+  private readonly unsupported = new Set<number>();
   readonly report: BrokerFuzzReport;
   private stopped = false;
 
@@ -334,7 +336,12 @@ export class BrokerFuzzer {
   private code(): number {
     const r = this.rng();
     if (r < 0.25) return this.pick([RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE]);
-    if (r < 0.9) return this.pick(CODES)[1];
+    if (r < 0.9) {
+      // Codes the broker answered REQUEST_CODE_NOT_SUPPORTED are tried less (its handler table is where the depth is).
+      let c = this.pick(CODES)[1];
+      for (let i = 0; i < 3 && this.unsupported.has(c); i++) c = this.pick(CODES)[1];
+      return c;
+    }
     return this.pick([-1, 0, 9999, 32767, 65535, 2 ** 31 - 1, -(2 ** 31), this.int(400_000)]);
   }
 
@@ -360,7 +367,10 @@ export class BrokerFuzzer {
     if (this.rng() < 0.05) ext['unknownField' + this.int(10)] = 'z';
     const opaque = this.opaque++ & 0x7fffffff;
     const fr = this.rng();
-    const flag = fr < 0.9 ? 0 : fr < 0.97 ? 2 : this.pick([1, 3, 0xff, -1]);
+    let flag = fr < 0.9 ? 0 : fr < 0.97 ? 2 : this.pick([1, 3, 0xff, -1]);
+    // A oneway send is stored without a reply: only to topics the check does not count.
+    const named = String(ext['b'] ?? ext['topic'] ?? '');
+    if (flag !== 0 && SEND_CODES.has(code) && (named === this.o.writableTopic || this.o.guardedTopics.includes(named))) flag = 0;
     const body = this.body(code);
     const noExt = this.rng() < 0.03;
     // ROCKETMQ headers carry codes in 16 bits.
@@ -467,6 +477,7 @@ export class BrokerFuzzer {
             if (req === undefined) return;
             outstanding.delete(cmd.opaque);
             this.countReply(cmd.code);
+            if (cmd.code === ResponseCode.REQUEST_CODE_NOT_SUPPORTED) this.unsupported.add(req.code);
             if (cmd.code === ResponseCode.SYSTEM_ERROR) {
               const key = `${req.code}: ${(cmd.remark ?? '').replace(/\d+/g, '#').slice(0, 100)}`;
               this.report.systemErrors[key] = (this.report.systemErrors[key] ?? 0) + 1;
