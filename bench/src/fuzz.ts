@@ -52,6 +52,7 @@ async function call(raw: RawClient, code: number, ext: Record<string, string>, o
 async function main(): Promise<number> {
   const dir = makeTempDir('fuzz-broker');
   const port = await freePort();
+  const httpPort = await freePort();
   const conf = writeConf(dir, 'broker.conf', {
     brokerClusterName: 'FuzzCluster',
     brokerName: 'broker-fuzz',
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
     bindAddress: '127.0.0.1',
     listenPort: port,
     haListenPort: await freePort(),
-    metricsPromExporterPort: await freePort(),
+    metricsPromExporterPort: httpPort,
     storePathRootDir: join(dir, 'store'),
     storePathCommitLog: join(dir, 'store', 'commitlog'),
     mappedFileSizeCommitLog: 64 * 1024 * 1024,
@@ -132,7 +133,25 @@ async function main(): Promise<number> {
     if (ro !== 0 || r.successOnGuarded !== 0) problems.push(`read-only topic FZ_RO holds ${ro} messages (${r.successOnGuarded} acknowledged)`);
     if (w !== r.storedOnWritable) problems.push(`FZ_W holds ${w} messages but ${r.storedOnWritable} were acknowledged`);
   }
+  // Why the broker closed connections (the killer frames' reasons are expected; anything else is news).
+  const reasons = new Map<string, number>();
+  for (const m of broker.output().matchAll(/closing connection from \S+ ?(.*)/g)) {
+    const k = (m[1] ?? '').replace(/\d+/g, '#').slice(0, 160);
+    reasons.set(k, (reasons.get(k) ?? 0) + 1);
+  }
+  if (broker.output().includes('after an unexpected error')) problems.push('a connection was closed after an unexpected error (see the reasons)');
   const rss1 = alive ? rssMiB(broker.pid) : NaN;
+  // Where the memory is (the broker's own gauges) and how many metric series the run left.
+  let memory = '';
+  if (alive) {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const gauge = (name: string): string => {
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text);
+      return m ? `${(Number(m[1]) / 2 ** 20).toFixed(0)} MiB` : '?';
+    };
+    const series = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+    memory = `heap used ${gauge('nodejs_heap_size_used_bytes')}, external ${gauge('nodejs_external_memory_bytes')}, ${series} metric samples`;
+  }
   const codes = Object.entries(r.repliesByCode).sort((a, b) => b[1] - a[1]);
   process.stdout.write(
     [
@@ -142,8 +161,10 @@ async function main(): Promise<number> {
       `replies            ${r.replies}`,
       ...codes.map(([k, n]) => `  ${k.padEnd(32)} ${n}`),
       `health probes      ${r.healthChecks}, slowest ${r.healthMaxMs.toFixed(0)} ms`,
-      `broker RSS         ${rss0.toFixed(0)} MiB before, ${rssMax.toFixed(0)} MiB max, ${rss1.toFixed(0)} MiB after`,
+      `broker RSS         ${rss0.toFixed(0)} MiB before, ${rssMax.toFixed(0)} MiB max, ${rss1.toFixed(0)} MiB after; ${memory}`,
       `store              FZ_W ${w} messages = ${r.storedOnWritable} acknowledged; FZ_RO ${ro}`,
+      'connections closed by the broker, by reason:',
+      ...[...reasons].sort((x, y) => y[1] - x[1]).map(([k, n]) => `  ${String(n).padStart(7)} × ${k}`),
       problems.length === 0 ? 'OK: no crash, no hang, RocketMQ codes only, no handler exception, nothing stored from a rejected request' : 'FAILED:',
       ...problems.map((p) => `  - ${p}`),
       '',
@@ -152,6 +173,14 @@ async function main(): Promise<number> {
   raw.destroy();
   return problems.length === 0 ? 0 : 1;
 }
+
+// Ctrl-C: stop the broker this script started, then leave.
+process.once('SIGINT', () => {
+  void stopAllProcesses().finally(() => {
+    removeTempDirs();
+    process.exit(130);
+  });
+});
 
 main()
   .then(

@@ -163,6 +163,13 @@ describe('pull and other rejections', () => {
     await stillServing();
   });
 
+  it('fuzz regression: made-up request codes share one rpc-latency series (they grew the metrics without bound)', async () => {
+    for (let i = 0; i < 50; i++) expect((await c.call(100_000 + i, null)).code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED);
+    const text = await broker.metrics();
+    expect(text).not.toMatch(/request_code="unknown_\d+"/);
+    expect(text).toMatch(/rocketmq_rpc_latency_count\{[^}]*request_code="unknown",response_code="3"\} \d+/);
+  });
+
   it('an unknown request code → REQUEST_CODE_NOT_SUPPORTED', async () => {
     const r = await c.call(9999, null);
     expect(r.code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED);

@@ -468,7 +468,8 @@ export class BrokerFuzzer {
     let wake: (() => void) | null = null;
     const connectWorker = async (): Promise<Socket> => {
       const s = await this.open();
-      const decoder = new FrameDecoder();
+      // Replies may be larger than any request (all topics or groups the fuzzing created).
+      const decoder = new FrameDecoder(1024 * 1024 * 1024);
       s.on('data', (chunk: Buffer) => {
         try {
           decoder.push(chunk, (f) => {
