@@ -157,8 +157,9 @@ async function main(): Promise<void> {
   const stuckTimer = setInterval(() => {
     if (stuck.destroyed || stuck.writableLength > 4 * 1024 * 1024) return;
     const frames: Buffer[] = [];
-    for (let i = 0; i < 500; i++)
+    for (let i = 0; i < 500; i++) {
       frames.push(jsonFrame({ code: RequestCode.PULL_MESSAGE, language: 'JAVA', version: 479, opaque: ++stuckSent, flag: 0, extFields: pullExt(topic, 0) }));
+    }
     stuck.write(Buffer.concat(frames));
   }, 20);
 
