@@ -68,7 +68,14 @@ async function main(): Promise<number> {
     autoCreateTopicEnable: false,
     maxMessageSize: 1024 * 1024,
   });
-  const broker = await startNode(appMain('broker'), ['-c', conf], { name: 'broker', readyPattern: /broker \S+ started at/, timeoutMs: 30_000 });
+  // FUZZ_BROKER_NODE_OPTIONS, e.g. "--max-old-space-size=384": a leak then ends the broker instead of growing it.
+  const nodeOptions = process.env['FUZZ_BROKER_NODE_OPTIONS'];
+  const broker = await startNode(appMain('broker'), ['-c', conf], {
+    name: 'broker',
+    readyPattern: /broker \S+ started at/,
+    timeoutMs: 30_000,
+    ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}),
+  });
   const raw = await RawClient.open(port);
   let opaque = 1_000_000_000;
   const topic = async (name: string, perm: string): Promise<void> => {
@@ -115,6 +122,7 @@ async function main(): Promise<number> {
     r = await fz.run();
   } catch (e) {
     process.stdout.write(`fuzzer failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.stdout.write(`broker ${broker.hasExited ? 'exited' : 'running'}; its last output:\n${broker.output().split('\n').slice(-30).join('\n')}\n`);
     return 1;
   }
   const alive = isPidAlive(broker.pid) && !broker.hasExited;

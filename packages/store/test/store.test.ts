@@ -42,6 +42,27 @@ describe('DefaultMessageStore engine', () => {
     expect(fs.existsSync(path.join(dir, 'consumequeue', 'Gone'))).toBe(false);
   });
 
+  it('ConfigFileManager coalesces a burst of changes into at most two writes of the newest content (fuzz regression)', async () => {
+    const dir = newDir();
+    const f = new ConfigFileManager(path.join(dir, 'config', 'groups.json'));
+    let serialised = 0;
+    const done: Promise<void>[] = [];
+    for (let i = 0; i < 2000; i++) {
+      done.push(
+        f.persist(() => {
+          serialised++;
+          return JSON.stringify({ n: i, pad: 'x'.repeat(10_000) });
+        }),
+      );
+    }
+    await Promise.all(done);
+    expect(serialised).toBeLessThanOrEqual(2);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'config', 'groups.json'), 'utf8')).n).toBe(1999);
+    // A change after the burst is written too.
+    await f.persist('{"n":2000}');
+    expect(fs.readFileSync(path.join(dir, 'config', 'groups.json'), 'utf8')).toBe('{"n":2000}');
+  });
+
   it('deleteTopics never leaves the consume-queue directory (regression: "../commitlog" removed the log)', async () => {
     const dir = newDir();
     const s = await open(dir);
