@@ -90,8 +90,11 @@ async function main(): Promise<number> {
   await topic('FZ_W', '6');
   await topic('FZ_RO', '4');
   const entries = async (name: string): Promise<number> => {
+    // A connection of its own: the set-up one was idle through the run and the broker closed it.
+    const c = await RawClient.open(port);
     let n = 0;
-    for (let q = 0; q < 4; q++) n += Number((await call(raw, RequestCode.GET_MAX_OFFSET, { topic: name, queueId: String(q) }, opaque++)).ext('offset'));
+    for (let q = 0; q < 4; q++) n += Number((await call(c, RequestCode.GET_MAX_OFFSET, { topic: name, queueId: String(q) }, opaque++)).ext('offset'));
+    c.destroy();
     return n;
   };
 
