@@ -474,6 +474,8 @@ export class BrokerFuzzer {
         try {
           decoder.push(chunk, (f) => {
             const cmd = decodeCommand(f);
+            // The broker's own requests to this "client" (NOTIFY_CONSUMER_IDS_CHANGED after a heartbeat) are not replies.
+            if ((cmd.flag & 1) === 0) return;
             const req = outstanding.get(cmd.opaque);
             if (req === undefined) return;
             outstanding.delete(cmd.opaque);
