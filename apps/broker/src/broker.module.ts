@@ -108,7 +108,7 @@ function providers(ctx: BrokerContext): Provider[] {
     { provide: ConsumerManager, useFactory: () => new ConsumerManager(c.channelExpiredTimeout) },
     { provide: ProducerManager, useFactory: () => new ProducerManager(c.channelExpiredTimeout) },
     { provide: RebalanceLockManager, useFactory: () => new RebalanceLockManager() },
-    { provide: LongPollingService, useFactory: () => new LongPollingService() },
+    { provide: LongPollingService, useFactory: () => new LongPollingService(200, c.maxSuspendedPullsPerConnection, c.maxSuspendedPulls) },
     {
       provide: BrokerOuterAPI,
       useFactory: (state: BrokerState, topics: TopicConfigManager, store: MessageStore) =>

@@ -53,7 +53,30 @@ export const BROKER_SCHEMA = {
   /** Percent of RAM a consumer may lag (commit-log bytes) before it is sent to a slave. */
   /** ms of client silence before its connection is dropped from groups. */
   channelExpiredTimeout: { type: 'long', default: 120_000 },
-  serverChannelMaxIdleTimeSeconds: { type: 'int', default: 120 },
+  /** Seconds without traffic (or without finishing a frame that has started) before a connection is closed. */
+  serverChannelMaxIdleTimeSeconds: { type: 'int', default: 120, min: 1 },
+  /**
+   * Bytes of replies queued for one connection above which the broker stops reading that
+   * connection's requests until the peer catches up (a consumer that does not read its replies
+   * cannot grow the broker's memory). RocketMQ's NettyServerConfig name; our default 4 MiB.
+   */
+  writeBufferHighWaterMark: { type: 'long', default: 4 * 1024 * 1024, min: 64 * 1024 },
+  /** Flow control: answer SYSTEM_BUSY to sends that waited too long or while the store is stalled. */
+  brokerFastFailureEnable: { type: 'bool', default: true },
+  /**
+   * ms a send may wait between being read off its socket and being processed before it is
+   * answered SYSTEM_BUSY [TIMEOUT_CLEAN_QUEUE] instead (brokerFastFailureEnable).
+   */
+  waitTimeMillsInSendQueue: { type: 'long', default: 200, min: 0 },
+  /**
+   * Most sends waiting on the store at once (a segment roll, SYNC_FLUSH's fdatasync, SYNC_MASTER's
+   * slaves); beyond it sends are answered SYSTEM_BUSY [OVERLOAD] instead of queued.
+   */
+  sendThreadPoolQueueCapacity: { type: 'int', default: 10_000, min: 1 },
+  /** Long polling: most pulls one connection may have suspended; beyond it SYSTEM_BUSY. */
+  maxSuspendedPullsPerConnection: { type: 'int', default: 1_024, min: 1 },
+  /** Long polling: most pulls suspended in all; beyond it SYSTEM_BUSY. */
+  maxSuspendedPulls: { type: 'int', default: 100_000, min: 1 },
   /** ms between consumerOffset.json writes. */
   flushConsumerOffsetInterval: { type: 'long', default: 5_000 },
   /** ms between delayOffset.json writes. */
@@ -204,14 +227,12 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'transactionOpBatchInterval',
   'transactionMetricFlushInterval',
   'loadBalanceProcessorThreadPoolNums',
-  'sendThreadPoolQueueCapacity',
   'pullThreadPoolQueueCapacity',
   'queryThreadPoolQueueCapacity',
   'clientManagerThreadPoolQueueCapacity',
   'consumerManagerThreadPoolQueueCapacity',
   'heartbeatThreadPoolQueueCapacity',
   'endTransactionPoolQueueCapacity',
-  'waitTimeMillsInSendQueue',
   'waitTimeMillsInPullQueue',
   'waitTimeMillsInHeartbeatQueue',
   'waitTimeMillsInTransactionQueue',
@@ -219,8 +240,6 @@ const IGNORED_JAVA_PROPERTIES = new Set([
   'transientStorePoolEnable',
   'transientStorePoolSize',
   'warmMapedFileEnable',
-  'osPageCacheBusyTimeOutMills',
-  'brokerFastFailureEnable',
   'enableDLegerCommitLog',
   'dLegerGroup',
   'dLegerPeers',

@@ -21,7 +21,8 @@ import { BrokerController } from './broker-controller.js';
 import { BrokerState } from './broker-state.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { MESSAGE_STORE } from './tokens.js';
-import type { MessageStore } from '@rocketmq-ts/store';
+import { DefaultMessageStore, type MessageStore } from '@rocketmq-ts/store';
+import { FAULT_FILE_ENV, watchFaultFile } from './fault-toggle.js';
 import { isIgnoredJavaProperty, loadBrokerConfig, type BrokerConfig } from './config.js';
 import { StoreLockError, acquireStoreLock, checkPortFree } from './startup-guard.js';
 import { BrokerAddressError, resolveBrokerAddresses } from './broker-address.js';
@@ -131,6 +132,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     host: config.bindAddress,
     serverChannelMaxIdleTimeSeconds: config.serverChannelMaxIdleTimeSeconds,
     maxFrameLength: Math.max(16 * 1024 * 1024, config.store.maxMessageSize + 1024 * 1024),
+    writeBufferHighWaterMark: config.writeBufferHighWaterMark,
     probe: metrics.remotingProbe,
     name: 'remoting',
     // Replies to sends say "stored": the records reach the files (the OS) before any reply leaves.
@@ -144,6 +146,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     abortOnError: false,
   });
   bound.store = app.get<MessageStore>(MESSAGE_STORE);
+  const faultFile = process.env[FAULT_FILE_ENV];
+  if (faultFile !== undefined && faultFile !== '' && bound.store instanceof DefaultMessageStore) watchFaultFile(faultFile, bound.store.failures, log);
   await startRemotingServer({ app, remoting, bindAddress: config.bindAddress, listenPort: config.listenPort, httpPort: config.metricsPromExporterPort, log });
   await app.get(BrokerController).registerWithNameServers();
   ready = true;

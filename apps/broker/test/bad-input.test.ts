@@ -1,5 +1,7 @@
 // Bad input gets the right response code, and the broker keeps serving.
+import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RequestCode, ResponseCode, SerializeType, encodeBatchBody } from '@rocketmq-ts/protocol';
 import { removeTempDirs, stopAllProcesses } from '@rocketmq-ts/testing';
@@ -140,6 +142,32 @@ describe('pull and other rejections', () => {
     const p = await c.pull({ group: 'CG_BAD', topic: 'BAD_T', offset: 0, sysFlag: PULL.SUBSCRIPTION, expressionType: 'SQL92', subscription: 'a > 1' });
     expect(p.code).toBe(ResponseCode.SYSTEM_ERROR);
     expect(p.remark).toContain('SQL92');
+  });
+
+  it('fuzz regression: DELETE_TOPIC_IN_BROKER with a path for a name → INVALID_PARAMETER; the store is untouched', async () => {
+    for (const topic of ['../commitlog', '..', 'x'.repeat(300), 'a/b']) {
+      const r = await c.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic });
+      expect(r.code).toBe(ResponseCode.INVALID_PARAMETER);
+    }
+    expect(readdirSync(join(broker.storeDir, 'commitlog')).length).toBeGreaterThan(0);
+    await stillServing();
+  });
+
+  it('fuzz regression: a request body that is not JSON → SYSTEM_ERROR naming the parse error, no warning logged', async () => {
+    for (const code of [RequestCode.HEART_BEAT, RequestCode.LOCK_BATCH_MQ, RequestCode.UNLOCK_BATCH_MQ, RequestCode.CHECK_CLIENT_CONFIG]) {
+      const r = await c.call(code, null, Buffer.from([0xff, 0x00, 0x7b]));
+      expect(r.code).toBe(ResponseCode.SYSTEM_ERROR);
+      expect(r.remark).toMatch(/^bad JSON at \d+/);
+    }
+    expect(broker.proc.output()).not.toMatch(/request code \d+ from \S+ failed: bad JSON/);
+    await stillServing();
+  });
+
+  it('fuzz regression: made-up request codes share one rpc-latency series (they grew the metrics without bound)', async () => {
+    for (let i = 0; i < 50; i++) expect((await c.call(100_000 + i, null)).code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED);
+    const text = await broker.metrics();
+    expect(text).not.toMatch(/request_code="unknown_\d+"/);
+    expect(text).toMatch(/rocketmq_rpc_latency_count\{[^}]*request_code="unknown",response_code="3"\} \d+/);
   });
 
   it('an unknown request code → REQUEST_CODE_NOT_SUPPORTED', async () => {

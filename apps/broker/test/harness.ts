@@ -65,7 +65,10 @@ export async function brokerProps(dir: string, props: Props = {}): Promise<Props
   };
 }
 
-export async function startBroker(props: Props = {}, opts: { name?: string; dir?: string; args?: string[] } = {}): Promise<BrokerHandle> {
+export async function startBroker(
+  props: Props = {},
+  opts: { name?: string; dir?: string; args?: string[]; env?: Record<string, string> } = {},
+): Promise<BrokerHandle> {
   const dir = opts.dir ?? makeTempDir('broker-test');
   const all = await brokerProps(dir, props);
   const confPath = writeConf(dir, 'broker.conf', all);
@@ -73,7 +76,12 @@ export async function startBroker(props: Props = {}, opts: { name?: string; dir?
   const httpPort = Number(all['metricsPromExporterPort']);
   const name = opts.name ?? String(all['brokerName']);
   const launch = (): Promise<NodeProcess> =>
-    startNode(BROKER_MAIN, ['-c', confPath, ...(opts.args ?? [])], { name, readyPattern: /broker \S+ started at/, timeoutMs: 20_000 });
+    startNode(BROKER_MAIN, ['-c', confPath, ...(opts.args ?? [])], {
+      name,
+      readyPattern: /broker \S+ started at/,
+      timeoutMs: 20_000,
+      ...(opts.env !== undefined ? { env: opts.env } : {}),
+    });
   const h: BrokerHandle = {
     proc: await launch(),
     port,
@@ -109,6 +117,12 @@ export async function startNamesrv(fixedPort?: number, extra: Props = {}): Promi
   });
   const proc = await startNode(NAMESRV_MAIN, ['-c', confPath], { name: 'namesrv', readyPattern: /name server started/, timeoutMs: 20_000 });
   return { proc, port, addr: `127.0.0.1:${port}` };
+}
+
+/** Resident set size of a process, bytes (Linux). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
 }
 
 export function readJson(path: string): string {

@@ -74,4 +74,23 @@ describe('FrameDecoder', () => {
     const out = collect([frame(Buffer.alloc(64, 1))], dec);
     expect(out[0]!.length).toBe(64);
   });
+
+  it('a frame announced large but trickled in holds memory for what arrived, not for its length', () => {
+    const dec = new FrameDecoder();
+    const len = Buffer.alloc(4);
+    len.writeInt32BE(8 * 1024 * 1024);
+    dec.push(len, () => undefined);
+    for (let i = 0; i < 100; i++) dec.push(Buffer.from([i]), () => undefined);
+    expect(dec.pendingBytes).toBe(104);
+    expect(dec.pendingCapacity).toBeLessThanOrEqual(64 * 1024);
+    // The rest in large chunks: the buffer grows by doubling and the frame comes out whole and exact.
+    const body = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = i & 0xff;
+    const out: Buffer[] = [];
+    for (let off = 100; off < body.length; off += 1_000_000) dec.push(body.subarray(off, Math.min(body.length, off + 1_000_000)), (f) => out.push(f));
+    expect(out).toHaveLength(1);
+    expect(out[0]!.length).toBe(body.length);
+    expect(out[0]!.equals(body)).toBe(true);
+    expect(dec.pendingBytes).toBe(0);
+  });
 });

@@ -2,6 +2,8 @@ import { ProtocolError } from './errors.js';
 
 /** Netty's default for RocketMQ (`com.rocketmq.remoting.frameMaxLength`). */
 export const DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024;
+/** First allocation for a frame that spans chunks. */
+const INITIAL_PARTIAL = 64 * 1024;
 
 /**
  * Splits a TCP byte stream into RocketMQ frames: `int32 length` then `length` bytes. Frames are
@@ -14,8 +16,13 @@ export class FrameDecoder {
   /** Bytes of a length field split across chunks. */
   private readonly lenBuf = Buffer.alloc(4);
   private lenHave = 0;
-  /** The frame being assembled across chunks, and how much of it we have. */
+  /**
+   * The frame being assembled across chunks, how long it is and how much of it we have. The
+   * buffer grows with what arrives (doubling, up to the frame's length), so a peer that announces
+   * a large frame and then sends slowly holds no more memory than it has sent.
+   */
   private partial: Buffer | null = null;
+  private partialLen = 0;
   private partialHave = 0;
   private failed = false;
 
@@ -26,20 +33,27 @@ export class FrameDecoder {
     return this.partial !== null ? 4 + this.partialHave : this.lenHave;
   }
 
+  /** Bytes allocated for the frame in progress (tests: memory follows what arrived). */
+  get pendingCapacity(): number {
+    return this.partial !== null ? this.partial.length : 0;
+  }
+
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
     if (this.failed) throw new ProtocolError('decoder already failed');
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
       if (this.partial !== null) {
-        const need = this.partial.length - this.partialHave;
+        const need = this.partialLen - this.partialHave;
         const take = Math.min(need, end - pos);
+        if (this.partialHave + take > this.partial.length) this.grow(this.partialHave + take);
         chunk.copy(this.partial, this.partialHave, pos, pos + take);
         this.partialHave += take;
         pos += take;
-        if (this.partialHave === this.partial.length) {
-          const frame = this.partial;
+        if (this.partialHave === this.partialLen) {
+          const frame = this.partial.length === this.partialLen ? this.partial : this.partial.subarray(0, this.partialLen);
           this.partial = null;
+          this.partialLen = 0;
           this.partialHave = 0;
           onFrame(frame);
         }
@@ -61,10 +75,19 @@ export class FrameDecoder {
         pos += length;
         onFrame(frame);
       } else {
-        this.partial = Buffer.allocUnsafe(length);
+        // Room for what this chunk holds (at least 64 KiB, at most the frame); grown as more arrives.
+        this.partial = Buffer.allocUnsafe(Math.min(length, Math.max(INITIAL_PARTIAL, end - pos)));
+        this.partialLen = length;
         this.partialHave = 0;
       }
     }
+  }
+
+  private grow(need: number): void {
+    const old = this.partial as Buffer;
+    const next = Buffer.allocUnsafe(Math.min(this.partialLen, Math.max(need, old.length * 2)));
+    old.copy(next, 0, 0, this.partialHave);
+    this.partial = next;
   }
 
   private checkLength(length: number): void {

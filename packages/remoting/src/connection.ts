@@ -57,12 +57,17 @@ export interface ConnectionOwner {
 
 export interface ConnectionOptions {
   maxFrameLength?: number;
-  /** Close after this long without traffic in either direction; 0 = never. */
+  /**
+   * Close after this long without traffic in either direction, or when a frame that has begun
+   * to arrive is still incomplete after this long (a peer trickling bytes); 0 = never.
+   */
   idleTimeoutMs?: number;
+  /** Stop reading from the peer while more than this many bytes of our output to it are queued (default 16 MiB). */
+  writeBufferHighWaterMark?: number;
 }
 
 /** Stop reading from a peer while this much of our output to it is still queued. */
-const OUTPUT_HIGH_WATER = 16 * 1024 * 1024;
+export const DEFAULT_WRITE_BUFFER_HIGH_WATER_MARK = 16 * 1024 * 1024;
 /**
  * Output of one tick is staged in slabs of this size and leaves in one socket write: frame
  * prefixes are encoded straight into the slab and bodies below COPY_LIMIT are copied after them
@@ -162,6 +167,14 @@ export class RemotingConnection {
   /** Requests whose handler has not settled yet (asynchronous handlers). */
   private inFlight = 0;
   private onIdle: (() => void) | null = null;
+  /** performance.now() when the chunk being processed was read off the socket (flow control: time in queue). */
+  lastReadAt = 0;
+  /** performance.now() when the incomplete frame in the decoder began to arrive; 0 = none. */
+  private partialSince = 0;
+  private readonly idleTimeoutMs: number;
+  private readonly highWater: number;
+  /** Times reading was paused because the peer did not read its replies (tests, metrics). */
+  pausedCount = 0;
 
   constructor(
     readonly socket: Socket,
@@ -171,6 +184,8 @@ export class RemotingConnection {
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     this.decoder = new FrameDecoder(opts.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH);
     this.onFrame = this.onFrame.bind(this);
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 0;
+    this.highWater = opts.writeBufferHighWaterMark ?? DEFAULT_WRITE_BUFFER_HIGH_WATER_MARK;
     socket.setNoDelay(true);
     if (opts.idleTimeoutMs && opts.idleTimeoutMs > 0) {
       socket.setTimeout(opts.idleTimeoutMs);
@@ -205,9 +220,26 @@ export class RemotingConnection {
   // -------------------------------------------------------------------------------------------
   // inbound
 
+  /** Whether reading is paused because the peer does not read its replies. */
+  get isPausedForOutput(): boolean {
+    return this.pausedForOutput;
+  }
+
   private onData(chunk: Buffer): void {
+    const now = performance.now();
+    this.lastReadAt = now;
     try {
       this.decoder.push(chunk, this.onFrame);
+      if (this.decoder.pendingBytes === 0) {
+        this.partialSince = 0;
+      } else if (this.partialSince === 0) {
+        this.partialSince = now;
+      } else if (this.idleTimeoutMs > 0 && now - this.partialSince > this.idleTimeoutMs && this.closeRequested === null) {
+        // Bytes keep coming but the frame never completes: a trickling peer must not hold a connection forever.
+        const reason = `frame incomplete after ${Math.round((now - this.partialSince) / 1000)} s (${this.decoder.pendingBytes} bytes so far)`;
+        this.owner.log.warn(`closing connection from ${this.remoteAddress}: ${reason}`);
+        this.close(reason);
+      }
     } catch (e) {
       if (e instanceof ProtocolError) {
         this.owner.log.warn(`closing connection from ${this.remoteAddress}: ${e.message}`);
@@ -328,7 +360,9 @@ export class RemotingConnection {
     let res: RemotingCommand;
     if (e instanceof MQError) {
       res = RemotingCommand.responseTo(cmd, e.code, e.remark ?? e.message);
-    } else if (e instanceof HeaderError) {
+    } else if (e instanceof HeaderError || e instanceof ProtocolError) {
+      // A header or body that does not decode: RocketMQ answers SYSTEM_ERROR with the decoder's
+      // text. The peer's mistake, not ours: no warning per request.
       res = RemotingCommand.responseTo(cmd, ResponseCode.SYSTEM_ERROR, e.message);
     } else {
       const text = errorText(e);
@@ -489,9 +523,10 @@ export class RemotingConnection {
     }
     // Nearly full: start the next tick in another slab rather than with a sliver.
     if (this.out.length - this.outPos < 512) this.retireSlab();
-    if (!this.pausedForOutput && socket.writableLength > OUTPUT_HIGH_WATER) {
+    if (!this.pausedForOutput && socket.writableLength > this.highWater) {
       // The peer does not read its replies: stop reading its requests until it catches up.
       this.pausedForOutput = true;
+      this.pausedCount++;
       socket.pause();
     }
   }

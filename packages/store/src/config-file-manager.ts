@@ -5,6 +5,8 @@ import path from 'node:path';
 
 export class ConfigFileManager {
   private chain: Promise<unknown> = Promise.resolve();
+  /** The write waiting for the running one to finish (its content may still be replaced). */
+  private queued: { content: string | (() => string); done: Promise<void> } | null = null;
 
   constructor(readonly filePath: string) {}
 
@@ -12,11 +14,28 @@ export class ConfigFileManager {
     return `${this.filePath}.bak`;
   }
 
-  /** Persists `content` atomically; concurrent calls are applied in order. */
-  persist(content: string): Promise<void> {
-    const run = this.chain.then(() => this.write(content));
-    this.chain = run.catch(() => undefined);
-    return run;
+  /**
+   * Persists `content` atomically. Calls made while a write runs are coalesced into the one write
+   * that follows it, with the newest content (a supplier is called when that write starts): a
+   * burst of changes costs at most two writes and holds one pending content, not one per change
+   * (a client creating groups faster than the disk syncs once queued a full copy per group).
+   * The promise resolves once content at least as new as this call's is on disk.
+   */
+  persist(content: string | (() => string)): Promise<void> {
+    const q = this.queued;
+    if (q !== null) {
+      q.content = content;
+      return q.done;
+    }
+    const slot: { content: string | (() => string); done: Promise<void> } = { content, done: Promise.resolve() };
+    slot.done = this.chain.then(() => {
+      if (this.queued === slot) this.queued = null;
+      const c = slot.content;
+      return this.write(typeof c === 'function' ? c() : c);
+    });
+    this.queued = slot;
+    this.chain = slot.done.catch(() => undefined);
+    return slot.done;
   }
 
   private async write(content: string): Promise<void> {

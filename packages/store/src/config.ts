@@ -28,6 +28,12 @@ export const DEFAULT_STORE_CONFIG = {
   flushCommitLogThoroughInterval: 10_000,
   /** SYNC_FLUSH: ms an append waits for its fdatasync before FLUSH_DISK_TIMEOUT. */
   syncFlushTimeout: 5_000,
+  /**
+   * ms the commit log's write path may stay stalled (a segment roll, a write handed to the thread
+   * pool, or a group-commit fdatasync that appends wait for) before the store counts as busy and
+   * refuses puts with OS_PAGE_CACHE_BUSY (RocketMQ's isOSPageCacheBusy: the put lock held that long).
+   */
+  osPageCacheBusyTimeOutMills: 1_000,
   /** ms between consume-queue and index flushes (and checkpoint writes). */
   flushIntervalConsumeQueue: 1_000,
   /** Hours a commit-log segment is kept after its last write. */

@@ -260,6 +260,14 @@ export class DefaultMessageStore implements MessageStore {
     return this.commitLog.writeAppendedSync();
   }
 
+  writeStallMillis(): number {
+    return this.appender.busyMillis();
+  }
+
+  waitingAppends(): number {
+    return this.commitLog.waitingAppends;
+  }
+
   /** Slave side of replication (ha/raw-append.ts): verified, appended at `offset`, dispatched. */
   appendRawCommitLog(offset: number, data: Buffer): Promise<boolean> {
     return this.rawAppender.append(offset, data);

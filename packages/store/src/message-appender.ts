@@ -183,7 +183,16 @@ export class MessageAppender {
     if (this.commitLog.ioError !== undefined) {
       return errnoCode(this.commitLog.ioError) === 'ENOSPC' ? PutMessageStatus.DISK_FULL : PutMessageStatus.SERVICE_NOT_AVAILABLE;
     }
+    // The write path has been stalled too long (RocketMQ: the put lock held past the timeout):
+    // refuse rather than queue more appends behind it.
+    if (this.commitLog.stalledSince !== 0 && this.busyMillis() > this.config.osPageCacheBusyTimeOutMills) return PutMessageStatus.OS_PAGE_CACHE_BUSY;
     return undefined;
+  }
+
+  /** How long appends have been waiting on stalled I/O (ms; 0 when they are not). */
+  busyMillis(): number {
+    const since = this.commitLog.stalledSince;
+    return since === 0 ? 0 : Date.now() - since;
   }
 
   private fail(status: PutMessageStatus, n: number): PutMessageResult {

@@ -75,6 +75,14 @@ export interface MessageStore {
    * be written: their replies must not go out.
    */
   writeAppended(): boolean;
+  /**
+   * Flow control (RocketMQ's isOSPageCacheBusy): ms appends have been waiting on stalled I/O (a
+   * segment roll, a group-commit fdatasync, a thread-pool write); 0 when none are. Puts are
+   * refused with OS_PAGE_CACHE_BUSY once it passes osPageCacheBusyTimeOutMills.
+   */
+  writeStallMillis(): number;
+  /** Appends waiting on the commit log now (a roll, their fdatasync or write): the put queue's size. */
+  waitingAppends(): number;
 
   /** Up to maxMsgNums records of a queue from `offset` (and at most maxBytes, but at least one), filtered. */
   getMessage(

@@ -59,9 +59,26 @@ export class InjectedFailure extends Error {
   }
 }
 
-/** Fault injection: tests arm a point to fail the next `times` calls with a given errno code. */
+/**
+ * Fault injection: tests arm a point to fail the next `times` calls with a given errno code, or
+ * stall a point's asynchronous I/O (a slow disk: 'fsync' delays each group/async fdatasync, 'roll'
+ * each segment creation) by `ms` milliseconds.
+ */
 export class FailureProbes {
   private readonly armed = new Map<FailurePoint, { times: number; code: string }>();
+  private readonly stalls = new Map<FailurePoint, number>();
+
+  /** Delays the asynchronous I/O at `point` by `ms` (0 = no delay). */
+  stall(point: FailurePoint, ms: number): void {
+    if (ms > 0) this.stalls.set(point, ms);
+    else this.stalls.delete(point);
+  }
+
+  /** Resolves after the stall armed for `point`, or undefined (no promise) when none is. */
+  delay(point: FailurePoint): Promise<void> | undefined {
+    const ms = this.stalls.size === 0 ? undefined : this.stalls.get(point);
+    return ms === undefined ? undefined : new Promise((r) => setTimeout(r, ms));
+  }
 
   arm(point: FailurePoint, code = 'EIO', times = Number.POSITIVE_INFINITY): void {
     this.armed.set(point, { times, code });

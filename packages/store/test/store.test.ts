@@ -42,6 +42,54 @@ describe('DefaultMessageStore engine', () => {
     expect(fs.existsSync(path.join(dir, 'consumequeue', 'Gone'))).toBe(false);
   });
 
+  it('ConfigFileManager coalesces a burst of changes into at most two writes of the newest content (fuzz regression)', async () => {
+    const dir = newDir();
+    const f = new ConfigFileManager(path.join(dir, 'config', 'groups.json'));
+    let serialised = 0;
+    const done: Promise<void>[] = [];
+    for (let i = 0; i < 2000; i++) {
+      done.push(
+        f.persist(() => {
+          serialised++;
+          return JSON.stringify({ n: i, pad: 'x'.repeat(10_000) });
+        }),
+      );
+    }
+    await Promise.all(done);
+    expect(serialised).toBeLessThanOrEqual(2);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'config', 'groups.json'), 'utf8')).n).toBe(1999);
+    // A change after the burst is written too.
+    await f.persist('{"n":2000}');
+    expect(fs.readFileSync(path.join(dir, 'config', 'groups.json'), 'utf8')).toBe('{"n":2000}');
+  });
+
+  it('deleteTopics never leaves the consume-queue directory (regression: "../commitlog" removed the log)', async () => {
+    const dir = newDir();
+    const s = await open(dir);
+    await s.putMessage({ topic: 'Kept', queueId: 0, body: Buffer.from('k') });
+    await s.flushLogics();
+    for (const t of ['../commitlog', '..', '.', '', '../../' + path.basename(dir), 'Kept/../../commitlog', '/tmp']) await s.deleteTopics([t]);
+    expect(fs.readdirSync(path.join(dir, 'commitlog')).length).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(dir, 'consumequeue', 'Kept', '0'))).toBe(true);
+    expect(s.getMaxOffsetInQueue('Kept', 0)).toBe(1);
+  });
+
+  it('stalls: a group commit stalled past osPageCacheBusyTimeOutMills makes puts answer OS_PAGE_CACHE_BUSY, nothing appended', async () => {
+    const dir = newDir();
+    const s = await open(dir, { flushDiskType: 'SYNC_FLUSH', osPageCacheBusyTimeOutMills: 200 });
+    expect((await s.putMessage({ topic: 'B', queueId: 0, body: Buffer.from('a') })).status).toBe(PutMessageStatus.PUT_OK);
+    s.failures.stall('fsync', 600);
+    const held = s.putMessage({ topic: 'B', queueId: 0, body: Buffer.from('b') });
+    await new Promise((r) => setTimeout(r, 350));
+    expect(s.writeStallMillis()).toBeGreaterThan(200);
+    expect(s.waitingAppends()).toBe(1);
+    expect((await s.putMessage({ topic: 'B', queueId: 0, body: Buffer.from('c') })).status).toBe(PutMessageStatus.OS_PAGE_CACHE_BUSY);
+    s.failures.stall('fsync', 0);
+    expect((await held).status).toBe(PutMessageStatus.PUT_OK);
+    expect(s.writeStallMillis()).toBe(0);
+    expect(s.getMaxOffsetInQueue('B', 0)).toBe(2);
+  });
+
   it('rolls segments with blank records and reads across segments, from memory and disk', async () => {
     const dir = newDir();
     const s = await open(dir, { mappedFileSizeCommitLog: 32 * 1024, commitLogReadCacheSize: 16 * 1024, commitLogWriteChunkSize: 8 * 1024 });

@@ -5,3 +5,4 @@ export { startNode, stopAllProcesses, runningProcesses, isPidAlive, type StartNo
 export * from './wire.js';
 export { startCluster, FAST_DELAY_LEVELS, type TestCluster, type ClusterOptions } from './cluster.js';
 export { makeTestCertificates, type TestCertificates } from './certs.js';
+export { BrokerFuzzer, type BrokerFuzzOptions, type BrokerFuzzReport, type BrokerFuzzProgress } from './broker-fuzz.js';

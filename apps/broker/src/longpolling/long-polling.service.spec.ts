@@ -37,4 +37,25 @@ describe('LongPollingService', () => {
     expect(woke).toEqual([1, 2]);
     expect(s.size).toBe(0);
   });
+
+  it('bounds holds per connection and in all; holds of a closed connection are dropped at the next expiry pass', () => {
+    const s = new LongPollingService(200, 2, 3);
+    const a = { isClosed: false };
+    const b = { isClosed: false };
+    const hold = (owner: { isClosed: boolean }): string | undefined =>
+      s.hold({ owner, topic: 'T', queueId: 0, offset: 0, deadline: Date.now() + 60_000, wake: () => undefined });
+    expect(hold(a)).toBeUndefined();
+    expect(hold(a)).toBeUndefined();
+    expect(hold(a)).toBe('connection');
+    expect(hold(b)).toBeUndefined();
+    expect(hold(b)).toBe('total');
+    expect(s.heldBy(a)).toBe(2);
+    a.isClosed = true;
+    s.expire(Date.now());
+    expect(s.size).toBe(1);
+    expect(s.heldBy(a)).toBe(0);
+    expect(hold(b)).toBeUndefined();
+    // Holds without an owner (POP) are not bounded here.
+    expect(s.hold({ topic: 'T', queueId: 0, offset: 0, deadline: Date.now() + 60_000, wake: () => undefined })).toBeUndefined();
+  });
 });

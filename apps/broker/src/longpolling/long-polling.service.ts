@@ -16,18 +16,48 @@ export interface HeldPull {
   matches?: (tagsCode: number, properties: string | undefined) => boolean;
   /** Answers the request (called at most once). */
   wake: () => void;
+  /** The connection the request came on: bounds holds per connection; a closed one's holds are dropped. */
+  owner?: { readonly isClosed: boolean };
 }
+
+/** Why a pull could not be held. */
+export type HoldRefusal = 'connection' | 'total';
 
 export class LongPollingService {
   private readonly held = new Map<string, HeldPull[]>();
   private timer: NodeJS.Timeout | null = null;
   private count = 0;
+  private readonly perOwner = new WeakMap<object, number>();
 
   /**
    * @param checkIntervalMs how often expired holds are answered (RocketMQ re-checks every 5 s with
    *   long polling; we use a finer tick so the hold time is honoured to within this interval).
+   * @param maxPerConnection most holds one connection may have (memory stays bounded whatever a peer sends)
+   * @param maxTotal most holds in all
    */
-  constructor(private readonly checkIntervalMs = 200) {}
+  constructor(
+    private readonly checkIntervalMs = 200,
+    private readonly maxPerConnection = Number.POSITIVE_INFINITY,
+    private readonly maxTotal = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Holds of one connection now. */
+  heldBy(owner: object): number {
+    return this.perOwner.get(owner) ?? 0;
+  }
+
+  private released(h: HeldPull): void {
+    const o = h.owner;
+    if (o === undefined) return;
+    const n = (this.perOwner.get(o) ?? 1) - 1;
+    if (n <= 0) this.perOwner.delete(o);
+    else this.perOwner.set(o, n);
+  }
+
+  private wakeOne(h: HeldPull): void {
+    this.released(h);
+    h.wake();
+  }
 
   get size(): number {
     return this.count;
@@ -45,15 +75,24 @@ export class LongPollingService {
     const all = [...this.held.values()].flat();
     this.held.clear();
     this.count = 0;
-    for (const h of all) h.wake();
+    for (const h of all) this.wakeOne(h);
   }
 
-  hold(h: HeldPull): void {
+  /** Parks `h`; a refusal (nothing parked) when its connection or the service is at its bound. */
+  hold(h: HeldPull): HoldRefusal | undefined {
+    // Pulls are bounded; POP parks its own requests under popPollingSize / maxPopPollingSize.
+    if (h.owner !== undefined) {
+      if (this.count >= this.maxTotal) return 'total';
+      const n = this.perOwner.get(h.owner) ?? 0;
+      if (n >= this.maxPerConnection) return 'connection';
+      this.perOwner.set(h.owner, n + 1);
+    }
     const key = h.topic + '@' + h.queueId;
     let list = this.held.get(key);
     if (!list) this.held.set(key, (list = []));
     list.push(h);
     this.count++;
+    return undefined;
   }
 
   /** A message was stored at `queueOffset`; the queue's max offset is now `queueOffset + 1`. */
@@ -72,7 +111,7 @@ export class LongPollingService {
     if (keep) this.held.set(key, keep);
     else this.held.delete(key);
     this.count -= woken.length;
-    for (const h of woken) h.wake();
+    for (const h of woken) this.wakeOne(h);
   }
 
   /** Answers every request parked on a queue (a FIFO queue unblocked by an ack has new work without a new message). */
@@ -82,7 +121,7 @@ export class LongPollingService {
     if (!list) return;
     this.held.delete(key);
     this.count -= list.length;
-    for (const h of list) h.wake();
+    for (const h of list) this.wakeOne(h);
   }
 
   expire(now: number): void {
@@ -90,7 +129,8 @@ export class LongPollingService {
     const due: HeldPull[] = [];
     for (const [key, list] of this.held) {
       const keep = list.filter((h) => {
-        if (h.deadline <= now) {
+        // A closed connection's holds go at once (their answers could not be sent anyway).
+        if (h.deadline <= now || h.owner?.isClosed === true) {
           due.push(h);
           return false;
         }
@@ -100,6 +140,6 @@ export class LongPollingService {
       else if (keep.length !== list.length) this.held.set(key, keep);
     }
     this.count -= due.length;
-    for (const h of due) h.wake();
+    for (const h of due) this.wakeOne(h);
   }
 }

@@ -54,6 +54,9 @@ interface Pending {
  * "no reply" report for them is not counted.
  */
 const SELF_REPORTED = new Set<number>([RequestCode.PULL_MESSAGE, RequestCode.LITE_PULL_MESSAGE, RequestCode.QUERY_MESSAGE]);
+const KNOWN_REQUEST_CODES = new Set<number>(Object.values(RequestCode as Record<string, number>));
+/** Stands for every request code the protocol does not name (not a code of its own). */
+const UNKNOWN_CODE = -7;
 
 /**
  * The broker's metrics under RocketMQ 5's names. On the hot paths a send or pull adds to plain
@@ -170,10 +173,17 @@ export class BrokerMetrics {
 
   /** One request answered (`res` -1: no reply, oneway). */
   rpcDone(req: number, res: number, ms: number): void {
+    // Codes come from the peer: any it makes up share one label value, or a client sending random
+    // codes would grow the series (and the memory) without bound.
+    if (!KNOWN_REQUEST_CODES.has(req)) req = UNKNOWN_CODE;
     const key = req * 100_000 + (res + 1);
     let series = this.rpcSeries.get(key);
     if (!series) {
-      series = this.rpc.series({ protocol_type: 'remoting', request_code: requestCodeName(req).toLowerCase(), response_code: res < 0 ? 'none' : String(res) });
+      series = this.rpc.series({
+        protocol_type: 'remoting',
+        request_code: req === UNKNOWN_CODE ? 'unknown' : requestCodeName(req).toLowerCase(),
+        response_code: res < 0 ? 'none' : String(res),
+      });
       this.rpcSeries.set(key, series);
     }
     series.observe(ms);

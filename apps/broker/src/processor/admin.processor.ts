@@ -78,6 +78,10 @@ const RUNTIME_UPDATABLE = new Set([
   'popCkStayBufferTime',
   'popCkStayBufferTimeOut',
   'popCkMaxBufferSize',
+  // Flow control (read per send).
+  'brokerFastFailureEnable',
+  'waitTimeMillsInSendQueue',
+  'sendThreadPoolQueueCapacity',
 ]);
 
 /** Admin and dashboard requests (mqadmin): topics, groups, offsets, stats, config, locks. */
@@ -147,6 +151,9 @@ export class AdminBrokerProcessor {
     const refused = this.refuseOnSlave(req);
     if (refused) return refused;
     const h = DeleteTopicRequestHeader.decode(req.extFields);
+    // A name no topic can have names no topic here (and must never become a path).
+    const problem = this.topics.get(h.topic) === undefined ? validateTopicName(h.topic) : null;
+    if (problem) return RemotingCommand.responseTo(req, ResponseCode.INVALID_PARAMETER, problem);
     if (TopicValidator.RMQ_SYS_SCHEDULE_TOPIC === h.topic) {
       return RemotingCommand.responseTo(req, ResponseCode.NO_PERMISSION, `the topic[${h.topic}] is a system topic`);
     }

@@ -163,7 +163,8 @@ export class PullMessageProcessor {
       if (hold > 0) {
         let answered = false;
         const matches = arrivalMatcher(sub);
-        this.longPolling.hold({
+        const refused = this.longPolling.hold({
+          owner: conn,
           topic: h.topic,
           queueId: h.queueId,
           offset: h.queueOffset,
@@ -180,7 +181,14 @@ export class PullMessageProcessor {
             );
           },
         });
-        return null;
+        if (refused === undefined) return null;
+        // Memory stays bounded whatever a peer sends: beyond the bound the pull is answered at once.
+        return reply(
+          ResponseCode.SYSTEM_BUSY,
+          refused === 'connection'
+            ? `[OVERLOAD]system busy, start flow control for a while: ${this.config.maxSuspendedPullsPerConnection} pulls of this connection are suspended already`
+            : `[OVERLOAD]system busy, start flow control for a while: ${this.config.maxSuspendedPulls} pulls are suspended already`,
+        );
       }
     }
 

@@ -137,12 +137,54 @@ export class SendMessageProcessor {
    */
   @RemotingHandler(RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
   send(req: RemotingCommand, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {
-    const res = this.sendMessage(req, conn);
+    const busy = this.flowControl(conn);
+    if (busy !== null) return this.fail(req, ResponseCode.SYSTEM_BUSY, busy);
+    let res = this.sendMessage(req, conn);
     // A topic created by this send or a concurrent one (auto-create, retry, DLQ) is in topics.json
     // before the reply: a message acknowledged on a topic the broker forgets in a crash is lost.
     const topics = this.topics;
-    if (!topics.persistPending) return res;
-    return Promise.all([res, topics.whenPersisted()]).then(([r]) => r);
+    if (topics.persistPending) res = Promise.all([res, topics.whenPersisted()]).then(([r]) => r);
+    if (res instanceof Promise) {
+      this.waitingSends++;
+      res = res.finally(this.sendSettled);
+    }
+    return res;
+  }
+
+  /** Sends waiting on the store (roll, fdatasync, slaves) or on topics.json: the send queue. */
+  private waitingSends = 0;
+  private readonly sendSettled = (): void => {
+    this.waitingSends--;
+  };
+
+  /** Sends waiting now (tests, metrics). */
+  get sendQueueSize(): number {
+    return this.waitingSends;
+  }
+
+  /**
+   * RocketMQ's flow control, without its thread pool: the SYSTEM_BUSY remark when this send is
+   * refused, else null. The "queue" is what a send waits in here: the time since its bytes were
+   * read off the socket (frames of one read are processed in turn), and the sends still waiting
+   * on the store. Nothing is stored for a refused send.
+   */
+  private flowControl(conn: RemotingConnection): string | null {
+    const c = this.config;
+    if (this.waitingSends >= c.sendThreadPoolQueueCapacity) {
+      return `[OVERLOAD]system busy, start flow control for a while, size of queue: ${this.waitingSends}`;
+    }
+    if (!c.brokerFastFailureEnable) return null;
+    const store = this.store;
+    const stall = store.writeStallMillis();
+    const readAt = conn.lastReadAt;
+    const waited = readAt > 0 ? performance.now() - readAt : 0;
+    if (stall > c.store.osPageCacheBusyTimeOutMills) {
+      return `[PCBUSY_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: ${Math.round(waited)}ms, size of queue: ${store.waitingAppends()}`;
+    }
+    if (waited > c.waitTimeMillsInSendQueue) {
+      return `[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: ${Math.round(waited)}ms, size of queue: ${this.waitingSends}`;
+    }
+    return null;
   }
 
   private sendMessage(req: RemotingCommand, conn: RemotingConnection): RemotingCommand | Promise<RemotingCommand> {

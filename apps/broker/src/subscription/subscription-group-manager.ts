@@ -155,7 +155,8 @@ export class SubscriptionGroupManager {
   }
 
   persist(): Promise<void> {
-    return this.file.persist(this.toJson());
+    // Serialised when the write starts: changes in a burst share one write.
+    return this.file.persist(() => this.toJson());
   }
 
   /** Resolves once the latest change is on disk. */

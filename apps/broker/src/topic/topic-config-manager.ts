@@ -187,7 +187,8 @@ export class TopicConfigManager {
   }
 
   persist(): Promise<void> {
-    return this.file.persist(this.toJson());
+    // Serialised when the write starts: changes in a burst share one write.
+    return this.file.persist(() => this.toJson());
   }
 
   /** True while a change (a topic created, updated, deleted) is not in topics.json yet. */

@@ -15,6 +15,8 @@ export interface RemotingServerOptions {
   serverChannelMaxIdleTimeSeconds?: number;
   /** Largest frame accepted, length field excluded (default 16 MiB). */
   maxFrameLength?: number;
+  /** Stop reading a connection while more than this many bytes of replies to it are queued (default 16 MiB). */
+  writeBufferHighWaterMark?: number;
   probe?: RemotingProbe;
   /** Log component name (default "remoting"). */
   name?: string;
@@ -158,7 +160,11 @@ export class RemotingServer extends Server<RemotingServerEvents> implements Cust
   }
 
   private connectionReady(socket: Socket): void {
-    const conn = new RemotingConnection(socket, this, { maxFrameLength: this.maxFrameLength, idleTimeoutMs: this.idleTimeoutMs });
+    const conn = new RemotingConnection(socket, this, {
+      maxFrameLength: this.maxFrameLength,
+      idleTimeoutMs: this.idleTimeoutMs,
+      ...(this.options.writeBufferHighWaterMark !== undefined ? { writeBufferHighWaterMark: this.options.writeBufferHighWaterMark } : {}),
+    });
     this.connections.add(conn);
     for (const l of this.connectListeners) l(conn);
   }

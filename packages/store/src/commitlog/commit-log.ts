@@ -92,6 +92,14 @@ export class CommitLog {
   private groupScheduled = false;
   private groupRunning = false;
   private lastThoroughFlush = Date.now();
+  /**
+   * When the write path began to stall on asynchronous I/O that appends wait for (Date.now(); 0 =
+   * not waiting): a segment roll, a group commit's fdatasync with waiters, a thread-pool write.
+   */
+  private rollWaitSince = 0;
+  private rollWaiters = 0;
+  private flushWaitSince = 0;
+  private poolWriteSince = 0;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
 
@@ -357,6 +365,31 @@ export class CommitLog {
 
   /** Creates or rolls segments until `size` bytes can be reserved. Throws on I/O failure. */
   async ensureWritable(size: number): Promise<void> {
+    if (this.rollWaiters++ === 0) this.rollWaitSince = Date.now();
+    try {
+      await this.ensureWritableInner(size);
+    } finally {
+      if (--this.rollWaiters === 0) this.rollWaitSince = 0;
+    }
+  }
+
+  /**
+   * Since when (Date.now()) appends have been waiting on stalled I/O, 0 when they are not: the
+   * oldest of a segment roll, a group commit's fdatasync that appends wait for, a thread-pool write.
+   */
+  get stalledSince(): number {
+    let t = this.rollWaitSince;
+    if (this.flushWaitSince !== 0 && (t === 0 || this.flushWaitSince < t)) t = this.flushWaitSince;
+    if (this.poolWriteSince !== 0 && (t === 0 || this.poolWriteSince < t)) t = this.poolWriteSince;
+    return t;
+  }
+
+  /** Appends waiting on the log: for a roll, for their fdatasync (SYNC_FLUSH), for their write. */
+  get waitingAppends(): number {
+    return this.rollWaiters + this.waiters.length + this.writeWaiters.length;
+  }
+
+  private async ensureWritableInner(size: number): Promise<void> {
     for (let guard = 0; guard < 4; guard++) {
       if (this.ioError !== undefined) throw this.ioError;
       if (this.reserve(size)) return;
@@ -434,6 +467,8 @@ export class CommitLog {
 
   private async createSegment(start: number): Promise<Segment> {
     this.failures.check('roll');
+    const stall = this.failures.delay('roll');
+    if (stall !== undefined) await stall;
     const p = path.join(this.dir, offsetToFileName(start));
     const fh = await fs.promises.open(p, 'w+');
     const fd = fh.fd;
@@ -525,10 +560,12 @@ export class CommitLog {
       while (off < to) off += fs.writeSync(c.seg.fd, c.buf, off, to - off, pos + off - from);
     } else {
       c.poolWrite = true;
+      this.poolWriteSince = Date.now();
       try {
         await pwriteAll(c.seg.fd, c.buf, from, to - from, pos);
       } finally {
         c.poolWrite = false;
+        this.poolWriteSince = 0;
       }
     }
     // writeAppendedSync may have written further meanwhile (the same bytes, written twice).
@@ -620,6 +657,8 @@ export class CommitLog {
     const segs = [...this.dirty];
     this.dirty.clear();
     try {
+      const stall = this.failures.delay('fsync');
+      if (stall !== undefined) await stall;
       for (const s of segs) {
         this.failures.check('fsync');
         if (!s.deleted) await fdatasync(s.fd);
@@ -675,11 +714,14 @@ export class CommitLog {
     this.groupRunning = true;
     try {
       while (this.waiters.length > 0 && this.ioError === undefined) {
+        this.flushWaitSince = Date.now();
         try {
           await this.flush();
         } catch (e) {
           this.onIoError(e);
           break;
+        } finally {
+          this.flushWaitSince = 0;
         }
         let i = 0;
         while (i < this.waiters.length && (this.waiters[i] as SyncWaiter).end <= this.flushedPos) (this.waiters[i++] as SyncWaiter).resolve(true);

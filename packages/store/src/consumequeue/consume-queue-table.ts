@@ -93,7 +93,10 @@ export class ConsumeQueueTable {
         n++;
         for (const q of qs.values()) await q.close();
       }
-      await fs.promises.rm(path.join(this.rootDir, topic), { recursive: true, force: true });
+      // Only a directory of its own: a name such as "../commitlog" must never reach rm.
+      const dir = path.resolve(this.rootDir, topic);
+      if (topic === '' || path.dirname(dir) !== path.resolve(this.rootDir) || path.basename(dir) !== topic) continue;
+      await fs.promises.rm(dir, { recursive: true, force: true });
     }
     return n;
   }
