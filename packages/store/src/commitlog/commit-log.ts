@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BLANK_MAGIC_CODE, checkMessageRecord, encodeBlankRecord, END_FILE_MIN_BLANK_LENGTH, type RecordInfo } from '@rocketmq-ts/protocol';
 import { offsetToFileName, StoreConfigError, type MessageStoreConfig } from '../config.js';
 import type { FailureProbes, StoreLogger, StoreProbe } from '../probe.js';
-import { closeFd, fdatasync, ftruncate, pread, preadFullSync, pwriteAll, writeZeros } from '../fsutil.js';
+import { closeFd, fdatasync, fdatasyncSync, ftruncate, pread, preadFullSync, pwriteAll, writeSync, writeZeros } from '../fsutil.js';
 
 /** Tail writes up to this size are made synchronously (see writeOne). */
 const SYNC_WRITE_MAX = 64 * 1024;
@@ -250,9 +250,9 @@ export class CommitLog {
       }
       if (lastNonZero < 0) break;
       cleared = p + lastNonZero + 1 - pos;
-      if (!countOnly) fs.writeSync(seg.fd, Buffer.alloc(lastNonZero + 1), 0, lastNonZero + 1, p);
+      if (!countOnly) writeSync(seg.fd, Buffer.alloc(lastNonZero + 1), 0, lastNonZero + 1, p);
     }
-    if (!countOnly && cleared > 0) fs.fdatasyncSync(seg.fd);
+    if (!countOnly && cleared > 0) fdatasyncSync(seg.fd);
     return cleared;
   }
 
@@ -261,7 +261,7 @@ export class CommitLog {
     this.wrotePos = logEnd;
     this.flushedPos = logEnd;
     this.activeSeg = this.segments.find((s) => logEnd >= s.startOffset && logEnd < s.startOffset + s.size);
-    if (this.activeSeg !== undefined) fs.fdatasyncSync(this.activeSeg.fd);
+    if (this.activeSeg !== undefined) fdatasyncSync(this.activeSeg.fd);
   }
 
   /**
@@ -522,7 +522,7 @@ export class CommitLog {
       // A small write is a memcpy into the page cache: cheaper done here than handed to the thread
       // pool. Large ones go to the pool so the copy runs beside the event loop.
       let off = from;
-      while (off < to) off += fs.writeSync(c.seg.fd, c.buf, off, to - off, pos + off - from);
+      while (off < to) off += writeSync(c.seg.fd, c.buf, off, to - off, pos + off - from);
     } else {
       c.poolWrite = true;
       try {
@@ -556,7 +556,7 @@ export class CommitLog {
         const to = c.used;
         const pos = c.start - c.seg.startOffset;
         let off = from;
-        while (off < to) off += fs.writeSync(c.seg.fd, c.buf, off, to - off, pos + off);
+        while (off < to) off += writeSync(c.seg.fd, c.buf, off, to - off, pos + off);
         c.written = to;
         this.dirty.add(c.seg);
       } catch (e) {
