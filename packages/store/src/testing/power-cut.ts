@@ -48,13 +48,11 @@ export function seededRandom(seed: number): () => number {
 
 function readPage(fd: number, page: number): Buffer {
   const buf = Buffer.alloc(PAGE);
-  let n = 0;
   try {
-    n = fs.readSync(fd, buf, 0, PAGE, page * PAGE);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, PAGE, page * PAGE));
   } catch {
-    n = 0;
+    return buf.subarray(0, 0);
   }
-  return buf.subarray(0, n);
 }
 
 export class PowerCutRecorder implements FileWriteObserver {
