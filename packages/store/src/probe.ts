@@ -44,6 +44,8 @@ export interface StoreStats {
   syncFlushTimeouts: number;
   segmentRolls: number;
   segmentsDeleted: number;
+  /** Records a read found damaged (checkCRCOnRead, or a consume-queue unit not matching its record): skipped, never served. */
+  corruptRecordsSkipped: number;
 }
 
 export type FailurePoint = 'append' | 'roll' | 'write' | 'fsync' | 'truncate';

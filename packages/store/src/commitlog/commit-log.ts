@@ -496,7 +496,8 @@ export class CommitLog {
     return this.wrotePos;
   }
 
-  private async writeUpTo(target: number): Promise<void> {
+  private async writeUpTo(end: number): Promise<void> {
+    const target = Math.min(end, this.wrotePos);
     while (this.writtenPos < target) {
       if (this.ioError !== undefined) throw this.ioError;
       if (this.writing !== undefined) {
@@ -742,6 +743,8 @@ export class CommitLog {
 
   /** Reads [offset, offset+size) (memory first, else a positional read). undefined if removed or not written. */
   async read(offset: number, size: number): Promise<Buffer | undefined> {
+    // A damaged consume-queue unit can ask for bytes never appended: waiting for them would spin.
+    if (offset < 0 || size <= 0 || offset + size > this.wrotePos) return undefined;
     const mem = this.readFromMemory(offset, size);
     if (mem !== undefined) return mem;
     if (offset + size > this.writtenPos) {
