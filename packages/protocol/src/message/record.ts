@@ -381,8 +381,9 @@ export function readStoreTimestamp(buf: Buffer, pos: number): number {
 
 /**
  * The read path's check of a record served from a consume-queue unit: magic, the size the unit
- * gave, the stored physical offset, queue id and queue offset the unit stands for, and (when
- * `checkCRC`) the body CRC. No strings decoded: cheap enough for every pulled message. Never throws.
+ * gave, the stored physical offset, queue id and queue offset the unit stands for, the lengths of
+ * body, topic and properties adding up to the size, and (when `checkCRC`) the body CRC. No strings
+ * decoded: cheap enough for every pulled message. Never throws.
  */
 export function isStoredRecordIntact(
   buf: Buffer,
@@ -395,12 +396,21 @@ export function isStoredRecordIntact(
   if (buf.readInt32BE(pos) !== size || !isMessageMagic(buf.readInt32BE(pos + 4))) return false;
   if (buf.readInt32BE(pos + 12) !== expected.queueId || readInt64BE(buf, pos + 20) !== expected.queueOffset) return false;
   if (readInt64BE(buf, pos + 28) !== expected.physicalOffset) return false;
-  if (!checkCRC) return true;
+  // The variable-length fields must add up to the record size.
+  const end = pos + size;
   const sysFlag = buf.readInt32BE(pos + 36);
   let p = pos + 48 + (sysFlag & MessageSysFlag.BORNHOST_V6_FLAG ? 20 : 8) + 8 + (sysFlag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG ? 20 : 8) + 12;
-  if (p + 4 > pos + size) return false;
+  if (p + 4 > end) return false;
   const bodyLen = buf.readInt32BE(p);
-  p += 4;
-  if (bodyLen < 0 || p + bodyLen > pos + size) return false;
-  return bodyCrc32(buf, p, p + bodyLen) === buf.readInt32BE(pos + 8);
+  const bodyAt = p + 4;
+  if (bodyLen < 0 || bodyAt + bodyLen > end) return false;
+  p = bodyAt + bodyLen;
+  const v2 = buf.readInt32BE(pos + 4) === MESSAGE_MAGIC_CODE_V2;
+  if (p + (v2 ? 2 : 1) > end) return false;
+  const topicLen = v2 ? buf.readInt16BE(p) : (buf[p] as number);
+  p += (v2 ? 2 : 1) + topicLen;
+  if (topicLen <= 0 || p + 2 > end) return false;
+  const propsLen = buf.readInt16BE(p);
+  if (propsLen < 0 || p + 2 + propsLen !== end) return false;
+  return !checkCRC || bodyCrc32(buf, bodyAt, bodyAt + bodyLen) === buf.readInt32BE(pos + 8);
 }
