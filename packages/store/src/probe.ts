@@ -16,6 +16,10 @@ export interface RecoveryReport {
   scanFromOffset: number;
   /** Commit-log max offset after recovery. */
   maxPhyOffset: number;
+  /** Damaged records passed over (not dispatched) because an intact record follows them. */
+  recordsSkipped?: number;
+  /** Where and why, for the first few of them. */
+  skippedRecords?: string[];
   /** Consume-queue units dropped because they pointed past the recovered log. */
   consumeQueueUnitsTruncated: number;
   durationMs: number;

@@ -52,6 +52,10 @@ export interface ScanResult {
   bytesTruncated: number;
   stopReason: string;
   lastStoreTimestamp: number;
+  /** Damaged records passed over because an intact record follows them. */
+  recordsSkipped: number;
+  /** Where and why (the first few). */
+  skippedReasons: string[];
 }
 
 export class CommitLog {
@@ -153,7 +157,7 @@ export class CommitLog {
    * segments past it. Sync I/O: load time only.
    */
   recover(fromOffset: number, checkCRC: boolean, onRecord: (info: RecordInfo) => void): ScanResult {
-    const res: ScanResult = { logEnd: 0, recordsChecked: 0, bytesTruncated: 0, stopReason: '', lastStoreTimestamp: 0 };
+    const res: ScanResult = { logEnd: 0, recordsChecked: 0, bytesTruncated: 0, stopReason: '', lastStoreTimestamp: 0, recordsSkipped: 0, skippedReasons: [] };
     if (this.segments.length === 0) {
       res.logEnd = 0;
       return res;
@@ -210,6 +214,12 @@ export class CommitLog {
           }
         } else if (r.kind === 'end') {
           stop = '';
+        } else if (this.intactRecordFollows(win, winStart, winLen, seg, pos, checkCRC)) {
+          // A damaged record whose size field still leads to an intact record: skip it (not
+          // dispatched, never served) instead of cutting the log there and losing everything after.
+          res.recordsSkipped++;
+          res.skippedReasons.push(`${seg.startOffset + pos}: ${r.reason}`);
+          pos += win.readInt32BE(pos - winStart);
         } else {
           stop = r.reason;
         }
@@ -231,6 +241,27 @@ export class CommitLog {
       }
       return res;
     }
+  }
+
+  /**
+   * Whether the damaged record at seg[pos] has a plausible size leading to an intact record at the
+   * expected offset (or to the blank record closing the segment). A torn tail is followed by zeros,
+   * never by a record, so it still ends the log.
+   */
+  private intactRecordFollows(win: Buffer, winStart: number, winLen: number, seg: Segment, pos: number, checkCRC: boolean): boolean {
+    if (pos + 8 > winStart + winLen) return false;
+    const size = win.readInt32BE(pos - winStart);
+    const next = pos + size;
+    if (size < 64 || next + 8 > seg.size) return false;
+    // Read the next record's head and body through a separate buffer: `win` belongs to the scan.
+    const head = Buffer.alloc(8);
+    if (preadFullSync(seg.fd, head, 0, 8, next) < 8) return false;
+    const nextSize = head.readInt32BE(0);
+    if (head.readInt32BE(4) === BLANK_MAGIC_CODE) return next + nextSize === seg.size;
+    if (nextSize < 64 || next + nextSize > seg.size) return false;
+    const rec = Buffer.alloc(nextSize);
+    if (preadFullSync(seg.fd, rec, 0, nextSize, next) < nextSize) return false;
+    return checkMessageRecord(rec, 0, nextSize, { checkCRC, expectedPhysicalOffset: seg.startOffset + next }).kind === 'record';
   }
 
   /** Zeroes non-zero bytes of seg from pos up to the first all-zero 64 KiB block; returns bytes cleared. */
