@@ -51,10 +51,25 @@ export interface ModeResult {
   delayedAcknowledged: number;
   retriesAcknowledged: number;
   retriesLost: number;
+  /** Copies of ids whose send was retried after an error or timeout (the producer's at-least-once). */
+  duplicatedAfterResend: number;
   segments: number;
+  /** Process start to ready (node start, Nest wiring, metadata, store recovery). */
   recoveryMsP50: number;
   recoveryMsMax: number;
+  /** The store's own recovery (its report's durationMs), from the broker's log. */
+  storeRecoveryMsP50: number;
+  storeRecoveryMsMax: number;
+  recordsCheckedMax: number;
+  damagedRecordsSkipped: number;
   lostIds: string[];
+}
+
+export interface LaunchTimes {
+  readyMs: number;
+  storeMs: number;
+  recordsChecked: number;
+  skipped: number;
 }
 
 const TOPIC = 'SoakTopic';
@@ -161,14 +176,19 @@ class SoakBroker {
   }
 
   /** Starts the broker process; returns ms from spawn to ready. */
-  async launch(): Promise<number> {
+  async launch(): Promise<LaunchTimes> {
     const t0 = performance.now();
     this.proc = await startNode(appMain('broker'), ['-c', this.conf], {
       name: `soak-broker-${this.mode}`,
       readyPattern: /broker \S+ started at/,
       timeoutMs: 60_000,
     });
-    return performance.now() - t0;
+    const readyMs = performance.now() - t0;
+    // The store's own figures, from the broker's log line.
+    const line = /store recovered \((?:normal|abnormal)\): (\d+) records checked[^\n]*?, (\d+) ms(?:[^\n]*?, (\d+) damaged records skipped)?/.exec(
+      this.proc.output(),
+    );
+    return { readyMs, storeMs: Number(line?.[2] ?? NaN), recordsChecked: Number(line?.[1] ?? 0), skipped: Number(line?.[3] ?? 0) };
   }
 
   async kill9(): Promise<void> {
@@ -204,6 +224,8 @@ class Ledger {
   readonly delayed = new Set<string>();
   /** Ids whose CONSUMER_SEND_MSG_BACK was acknowledged. */
   readonly retried = new Set<string>();
+  /** Ids sent more than once (the first send failed or timed out). */
+  readonly resent = new Set<string>();
   sent = 0;
   failedCalls = 0;
 }
@@ -252,6 +274,7 @@ async function producerLoop(p: number, broker: SoakBroker, ledger: Ledger, rando
         if (next.delay > 0) ledger.delayed.add(next.id);
       } else {
         ledger.failedCalls++;
+        ledger.resent.add(next.id);
         retry.push(next);
         await sleep(30);
       }
@@ -410,7 +433,7 @@ async function runMode(mode: Mode, o: Options, deadline: number): Promise<ModeRe
   const random = seededRandom(o.seed + (mode === 'SYNC_FLUSH' ? 1 : 0));
   const broker = new SoakBroker(mode);
   const ledger = new Ledger();
-  const recoveries: number[] = [];
+  const recoveries: LaunchTimes[] = [];
   let rounds = 0;
   try {
     await broker.start();
@@ -436,13 +459,13 @@ async function runMode(mode: Mode, o: Options, deadline: number): Promise<ModeRe
       const runMs = Math.floor((0.2 + random() * (o.secondsPerRound - 0.2)) * 1000);
       await sleep(runMs);
       await broker.kill9();
-      const recoveryMs = await broker.launch();
-      recoveries.push(recoveryMs);
+      const t = await broker.launch();
+      recoveries.push(t);
       rounds = round;
       process.stdout.write(
         `${mode} round ${round}/${o.rounds}: killed after ${(runMs / 1000).toFixed(2)} s, ` +
           `+${ledger.acked.size - ackedBefore} acked (${ledger.acked.size} total, ${ledger.retried.size} sent back), ` +
-          `recovery ${Math.round(recoveryMs)} ms, ${broker.segments()} segments\n`,
+          `ready after ${Math.round(t.readyMs)} ms (store recovery ${t.storeMs} ms, ${t.recordsChecked} records checked), ${broker.segments()} segments\n`,
       );
     }
     stop.now = true;
@@ -462,7 +485,14 @@ async function runMode(mode: Mode, o: Options, deadline: number): Promise<ModeRe
     admin.close();
     const lostIds = [...ledger.acked].filter((id) => !main.count.has(id));
     let duplicated = 0;
-    for (const n of main.count.values()) if (n > 1) duplicated += n - 1;
+    let duplicatedAfterResend = 0;
+    for (const [id, n] of main.count) {
+      if (n <= 1) continue;
+      duplicated += n - 1;
+      if (ledger.resent.has(id)) duplicatedAfterResend += n - 1;
+    }
+    const ready = recoveries.map((r) => r.readyMs);
+    const store = recoveries.map((r) => r.storeMs).filter((x) => Number.isFinite(x));
     const retriesLost = [...ledger.retried].filter((id) => !retry.count.has(id)).length;
     return {
       mode,
@@ -470,13 +500,18 @@ async function runMode(mode: Mode, o: Options, deadline: number): Promise<ModeRe
       acknowledged: ledger.acked.size,
       lost: lostIds.length,
       duplicated,
+      duplicatedAfterResend,
       corrupt: main.corrupt + retry.corrupt,
       delayedAcknowledged: ledger.delayed.size,
       retriesAcknowledged: ledger.retried.size,
       retriesLost,
       segments: broker.segments(),
-      recoveryMsP50: Math.round(percentile(recoveries, 50)),
-      recoveryMsMax: Math.round(Math.max(0, ...recoveries)),
+      recoveryMsP50: Math.round(percentile(ready, 50)),
+      recoveryMsMax: Math.round(Math.max(0, ...ready)),
+      storeRecoveryMsP50: Math.round(percentile(store, 50)),
+      storeRecoveryMsMax: Math.round(Math.max(0, ...store)),
+      recordsCheckedMax: Math.max(0, ...recoveries.map((r) => r.recordsChecked)),
+      damagedRecordsSkipped: recoveries.reduce((a, r) => a + r.skipped, 0),
       lostIds: lostIds.slice(0, 20),
     };
   } finally {
@@ -501,8 +536,9 @@ async function main(): Promise<void> {
   for (const r of results) {
     process.stdout.write(
       `${r.mode}: ${r.rounds} rounds, acknowledged ${r.acknowledged} (${r.delayedAcknowledged} delayed, ${r.retriesAcknowledged} sent back), ` +
-        `lost ${r.lost}, duplicated ${r.duplicated}, corrupt ${r.corrupt}, retries lost ${r.retriesLost}, ` +
-        `recovery p50 ${r.recoveryMsP50} ms max ${r.recoveryMsMax} ms, ${r.segments} segments\n`,
+        `lost ${r.lost}, duplicated ${r.duplicated} (${r.duplicatedAfterResend} after a resend), corrupt ${r.corrupt}, retries lost ${r.retriesLost}, ` +
+        `ready after restart p50 ${r.recoveryMsP50} ms max ${r.recoveryMsMax} ms, store recovery p50 ${r.storeRecoveryMsP50} ms max ${r.storeRecoveryMsMax} ms ` +
+        `(up to ${r.recordsCheckedMax} records checked), ${r.damagedRecordsSkipped} damaged records skipped, ${r.segments} segments\n`,
     );
     if (r.lost > 0) process.stdout.write(`${r.mode}: lost ids (first 20): ${r.lostIds.join(' ')}\n`);
   }

@@ -135,10 +135,15 @@ export class MessageReader {
         const phy = readInt64BE(units, at);
         const size = units.readInt32BE(at + 8);
         const tagsCode = readInt64BE(units, at + 12);
+        if (size === CQ_BLANK_SIZE) {
+          // a padding unit (a gap left by recovery) holds no message: it never ends a batch
+          next++;
+          scanned++;
+          continue;
+        }
         if (res.messageBuffers.length > 0 && res.bufferTotalSize + size > maxBytes) break outer;
         next++;
         scanned++;
-        if (size === CQ_BLANK_SIZE) continue;
         if (phy < minPhy) {
           sawRemoved = true;
           continue;

@@ -354,6 +354,9 @@ export function checkMessageRecord(buf: Buffer, pos: number, limit: number, opts
   const propsLen = buf.readInt16BE(p);
   p += 2;
   if (propsLen < 0 || p + propsLen !== end) return { kind: 'corrupt', reason: `bad properties length ${propsLen}` };
+  // Properties end with a separator, topic names hold no zero byte: zeros there are a torn write
+  // whose last page never reached the disk (the body CRC does not cover them).
+  if (buf[propsLen > 0 ? end - 1 : p - 3] === 0) return { kind: 'corrupt', reason: 'zero byte at the end of the properties or topic (torn write)' };
   const propertiesString = propsLen > 0 ? buf.toString('utf8', p, end) : '';
   const tags = findProperty(propertiesString, 'TAGS');
   return {
@@ -411,6 +414,6 @@ export function isStoredRecordIntact(
   p += (v2 ? 2 : 1) + topicLen;
   if (topicLen <= 0 || p + 2 > end) return false;
   const propsLen = buf.readInt16BE(p);
-  if (propsLen < 0 || p + 2 + propsLen !== end) return false;
+  if (propsLen < 0 || p + 2 + propsLen !== end || buf[propsLen > 0 ? end - 1 : p - 1] === 0) return false;
   return !checkCRC || bodyCrc32(buf, bodyAt, bodyAt + bodyLen) === buf.readInt32BE(pos + 8);
 }
