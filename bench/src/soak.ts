@@ -53,6 +53,8 @@ export interface ModeResult {
   retriesLost: number;
   /** Copies of ids whose send was retried after an error or timeout (the producer's at-least-once). */
   duplicatedAfterResend: number;
+  /** Copies of delayed messages (the schedule service's progress is persisted periodically, so a crash can deliver again). */
+  duplicatedDelayed: number;
   segments: number;
   /** Process start to ready (node start, Nest wiring, metadata, store recovery). */
   recoveryMsP50: number;
@@ -486,10 +488,12 @@ async function runMode(mode: Mode, o: Options, deadline: number): Promise<ModeRe
     const lostIds = [...ledger.acked].filter((id) => !main.count.has(id));
     let duplicated = 0;
     let duplicatedAfterResend = 0;
+    let duplicatedDelayed = 0;
     for (const [id, n] of main.count) {
       if (n <= 1) continue;
       duplicated += n - 1;
       if (ledger.resent.has(id)) duplicatedAfterResend += n - 1;
+      else if (ledger.delayed.has(id)) duplicatedDelayed += n - 1;
     }
     const ready = recoveries.map((r) => r.readyMs);
     const store = recoveries.map((r) => r.storeMs).filter((x) => Number.isFinite(x));
@@ -501,6 +505,7 @@ async function runMode(mode: Mode, o: Options, deadline: number): Promise<ModeRe
       lost: lostIds.length,
       duplicated,
       duplicatedAfterResend,
+      duplicatedDelayed,
       corrupt: main.corrupt + retry.corrupt,
       delayedAcknowledged: ledger.delayed.size,
       retriesAcknowledged: ledger.retried.size,
@@ -536,7 +541,7 @@ async function main(): Promise<void> {
   for (const r of results) {
     process.stdout.write(
       `${r.mode}: ${r.rounds} rounds, acknowledged ${r.acknowledged} (${r.delayedAcknowledged} delayed, ${r.retriesAcknowledged} sent back), ` +
-        `lost ${r.lost}, duplicated ${r.duplicated} (${r.duplicatedAfterResend} after a resend), corrupt ${r.corrupt}, retries lost ${r.retriesLost}, ` +
+        `lost ${r.lost}, duplicated ${r.duplicated} (${r.duplicatedAfterResend} after a resend, ${r.duplicatedDelayed} of delayed messages), corrupt ${r.corrupt}, retries lost ${r.retriesLost}, ` +
         `ready after restart p50 ${r.recoveryMsP50} ms max ${r.recoveryMsMax} ms, store recovery p50 ${r.storeRecoveryMsP50} ms max ${r.storeRecoveryMsMax} ms ` +
         `(up to ${r.recordsCheckedMax} records checked), ${r.damagedRecordsSkipped} damaged records skipped, ${r.segments} segments\n`,
     );
