@@ -129,7 +129,8 @@ export class BrokerController implements OnModuleInit, BeforeApplicationShutdown
     const r = this.recovery;
     this.log.info(
       `store recovered (${r.mode}): ${r.recordsChecked} records checked, ${r.recordsDispatched} dispatched, ${r.bytesTruncated} bytes truncated, max offset ${r.maxPhyOffset}, ${r.durationMs.toFixed(0)} ms` +
-        (r.stopReason ? ` (stopped: ${r.stopReason})` : ''),
+        (r.stopReason ? ` (stopped: ${r.stopReason})` : '') +
+        (r.recordsSkipped ? `, ${r.recordsSkipped} damaged records skipped (${(r.skippedRecords ?? []).join('; ')})` : ''),
     );
     await this.transactions.load();
     await this.popRevive.load();

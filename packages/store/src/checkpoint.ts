@@ -2,7 +2,7 @@
 // extension (ignored by RocketMQ) carrying exact offsets so recovery can start at a record boundary.
 import fs from 'node:fs';
 import { readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';
-import { closeFd, fdatasync, pwriteAll } from './fsutil.js';
+import { closeFd, fdatasync, pwriteAll, writeSync } from './fsutil.js';
 
 export const CHECKPOINT_SIZE = 4096;
 const EXT_MAGIC = 0x524d5453; // "RMTS"
@@ -31,7 +31,7 @@ export class StoreCheckpoint {
     const exists = fs.existsSync(this.path);
     this.fd = fs.openSync(this.path, exists ? 'r+' : 'w+');
     if (!exists) {
-      fs.writeSync(this.fd, Buffer.alloc(CHECKPOINT_SIZE), 0, CHECKPOINT_SIZE, 0);
+      writeSync(this.fd, Buffer.alloc(CHECKPOINT_SIZE), 0, CHECKPOINT_SIZE, 0);
       return;
     }
     const b = Buffer.alloc(CHECKPOINT_SIZE);

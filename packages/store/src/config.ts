@@ -59,6 +59,11 @@ export const DEFAULT_STORE_CONFIG = {
   messageIndexEnable: true,
   /** Verify body CRC of each record during recovery. */
   checkCRCOnRecover: true,
+  /**
+   * Verify the body CRC of each record a pull, query or lookup serves (magic, size, offsets and queue
+   * are always checked). A damaged record is skipped, never served.
+   */
+  checkCRCOnRead: true,
   /** Delay levels (for the tags code of SCHEDULE_TOPIC_XXXX units). */
   messageDelayLevel: '1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h',
   /**

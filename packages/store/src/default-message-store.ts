@@ -106,7 +106,7 @@ export class DefaultMessageStore implements MessageStore {
     const writeAppended = (): boolean => commitLog.writeAppendedSync();
     this.haBindAddress = opts.haBindAddress ?? '0.0.0.0';
     this.haService = config.brokerRole !== 'SLAVE' && config.haListenPort > 0 ? new HAService({ config, commitLog, logger, writeAppended }) : undefined;
-    const reader = new MessageReader(commitLog, queues, index, state, probe);
+    const reader = new MessageReader(commitLog, queues, index, state, probe, config.checkCRCOnRead);
     this.reader = reader;
     const timerNow = (): number => now() + config.timerClockOffsetMs;
     const timer = config.timerWheelEnable

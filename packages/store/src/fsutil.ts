@@ -1,7 +1,40 @@
 // Promise wrappers over fd-based positional I/O (libuv thread pool; the event loop never blocks).
 import fs from 'node:fs';
 
+/**
+ * Sees every write and fdatasync the store makes through this module (the power-cut probe in the
+ * store's tests records which bytes are not durable yet). Off unless a test installs one: the
+ * only cost then is one comparison per call.
+ */
+export interface FileWriteObserver {
+  /** Bytes [pos, pos+len) of fd are about to be written. */
+  beforeWrite(fd: number, pos: number, len: number): void;
+  /** An fdatasync of fd starts; the returned callback runs when it succeeded. */
+  beforeSync(fd: number): (() => void) | undefined;
+}
+
+let observer: FileWriteObserver | undefined;
+
+/** Installs (or, with undefined, removes) the process-wide write observer. */
+export function setFileWriteObserver(o: FileWriteObserver | undefined): void {
+  observer = o;
+}
+
+/** fs.writeSync at a position, seen by the observer. */
+export function writeSync(fd: number, buf: Buffer, off: number, len: number, pos: number): number {
+  if (observer !== undefined) observer.beforeWrite(fd, pos, len);
+  return fs.writeSync(fd, buf, off, len, pos);
+}
+
+/** fs.fdatasyncSync, seen by the observer. */
+export function fdatasyncSync(fd: number): void {
+  const done = observer?.beforeSync(fd);
+  fs.fdatasyncSync(fd);
+  if (done !== undefined) done();
+}
+
 export function pwrite(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+  if (observer !== undefined) observer.beforeWrite(fd, pos, len);
   return new Promise((resolve, reject) => {
     fs.write(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n)));
   });
@@ -35,7 +68,14 @@ export async function preadFull(fd: number, buf: Buffer, off: number, len: numbe
 }
 
 export function fdatasync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+  const done = observer?.beforeSync(fd);
+  return new Promise((resolve, reject) =>
+    fs.fdatasync(fd, (err) => {
+      if (err) return reject(err);
+      if (done !== undefined) done();
+      resolve();
+    }),
+  );
 }
 
 export function closeFd(fd: number): Promise<void> {

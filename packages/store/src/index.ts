@@ -11,6 +11,7 @@ export { ConsumeQueue, CQ_UNIT_SIZE, CQ_BLANK_SIZE } from './consumequeue/consum
 export { IndexFile, INDEX_HEADER_SIZE, INDEX_ENTRY_SIZE } from './keyindex/index-file.js';
 export { IndexService, indexFileName } from './keyindex/index-service.js';
 export { StoreCheckpoint, CHECKPOINT_SIZE } from './checkpoint.js';
+export { setFileWriteObserver, type FileWriteObserver } from './fsutil.js';
 export { ConsumeQueueTable } from './consumequeue/consume-queue-table.js';
 export { CommitLogDispatcher, type DispatchRequest } from './commit-log-dispatcher.js';
 export { RawCommitLogAppender, checkRawChunk, type RawChunkCheck, type RawPiece } from './ha/raw-append.js';

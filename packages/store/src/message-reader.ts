@@ -1,7 +1,15 @@
 // The read side: getMessage (consume queue → commit-log records) and the lookups by queue offset,
 // store time, commit-log offset and key.
 import { MessageConst, splitKeys } from '@rocketmq-ts/common';
-import { checkMessageRecord, decodeMessageRecord, findProperty, readInt64BE, readStoreTimestamp, type DecodedMessage } from '@rocketmq-ts/protocol';
+import {
+  checkMessageRecord,
+  decodeMessageRecord,
+  findProperty,
+  isStoredRecordIntact,
+  readInt64BE,
+  readStoreTimestamp,
+  type DecodedMessage,
+} from '@rocketmq-ts/protocol';
 import type { CommitLog } from './commitlog/commit-log.js';
 import { CQ_BLANK_SIZE, CQ_UNIT_SIZE, type ConsumeQueue } from './consumequeue/consume-queue.js';
 import type { ConsumeQueueTable } from './consumequeue/consume-queue-table.js';
@@ -28,6 +36,8 @@ export class MessageReader {
     private readonly index: IndexService | undefined,
     private readonly state: StoreState,
     private readonly probe: StoreProbe,
+    /** Verify body CRCs of served records (checkCRCOnRead). */
+    private readonly checkCRC = true,
   ) {}
 
   async getMessage(
@@ -125,12 +135,22 @@ export class MessageReader {
         const phy = readInt64BE(units, at);
         const size = units.readInt32BE(at + 8);
         const tagsCode = readInt64BE(units, at + 12);
+        if (size === CQ_BLANK_SIZE) {
+          // a padding unit (a gap left by recovery) holds no message: it never ends a batch
+          next++;
+          scanned++;
+          continue;
+        }
         if (res.messageBuffers.length > 0 && res.bufferTotalSize + size > maxBytes) break outer;
         next++;
         scanned++;
-        if (size === CQ_BLANK_SIZE) continue;
         if (phy < minPhy) {
           sawRemoved = true;
+          continue;
+        }
+        if (size <= 0 || phy + size > this.commitLog.wrotePos) {
+          // A damaged unit: it points at bytes that were never appended.
+          this.state.stats.corruptRecordsSkipped++;
           continue;
         }
         if (filter !== undefined && !filter.isMatchedByConsumeQueue(tagsCode)) continue;
@@ -147,6 +167,11 @@ export class MessageReader {
         }
         if (rec === undefined || rec.length < 4 || rec.readInt32BE(0) !== size) {
           sawRemoved = true;
+          continue;
+        }
+        if (!isStoredRecordIntact(rec, 0, size, { physicalOffset: phy, queueId: q.queueId, queueOffset: next - 1 }, this.checkCRC)) {
+          // A damaged record, or a damaged unit pointing at the wrong bytes: skipped, never served.
+          this.state.stats.corruptRecordsSkipped++;
           continue;
         }
         if (filter?.isMatchedByCommitLog !== undefined && !filter.isMatchedByCommitLog(rec)) continue;
@@ -180,7 +205,17 @@ export class MessageReader {
       const size = units.readInt32BE(at + 8);
       if (size === CQ_BLANK_SIZE) continue;
       const p = readInt64BE(units, at);
-      if (p < end || p - end > GAP_MAX || p + size > segEnd || p + size - phy > SPAN_MAX || p + size - phy > bytesLeft) break;
+      if (
+        size <= 0 ||
+        p < end ||
+        p - end > GAP_MAX ||
+        p + size > segEnd ||
+        p + size > this.commitLog.wrotePos ||
+        p + size - phy > SPAN_MAX ||
+        p + size - phy > bytesLeft
+      ) {
+        break;
+      }
       end = p + size;
       msgs++;
     }
@@ -265,6 +300,10 @@ export class MessageReader {
   async lookMessageByOffset(commitLogOffset: number): Promise<DecodedMessage | undefined> {
     const rec = await this.selectOneMessageByOffset(commitLogOffset);
     if (rec === undefined) return undefined;
+    if (checkMessageRecord(rec, 0, rec.length, { checkCRC: this.checkCRC, expectedPhysicalOffset: commitLogOffset }).kind !== 'record') {
+      this.state.stats.corruptRecordsSkipped++;
+      return undefined;
+    }
     try {
       return decodeMessageRecord(rec, 0);
     } catch {
@@ -287,7 +326,7 @@ export class MessageReader {
       const rec = await this.selectOneMessageByOffset(off);
       if (rec === undefined) continue;
       // Hash collisions and stale entries are filtered here by the real topic and key.
-      const r = checkMessageRecord(rec, 0, rec.length, { expectedPhysicalOffset: off });
+      const r = checkMessageRecord(rec, 0, rec.length, { checkCRC: this.checkCRC, expectedPhysicalOffset: off });
       if (r.kind !== 'record' || r.info.topic !== topic) continue;
       const props = r.info.propertiesString;
       const keys = splitKeys(findProperty(props, MessageConst.PROPERTY_KEYS));

@@ -16,6 +16,10 @@ export interface RecoveryReport {
   scanFromOffset: number;
   /** Commit-log max offset after recovery. */
   maxPhyOffset: number;
+  /** Damaged records passed over (not dispatched) because an intact record follows them. */
+  recordsSkipped?: number;
+  /** Where and why, for the first few of them. */
+  skippedRecords?: string[];
   /** Consume-queue units dropped because they pointed past the recovered log. */
   consumeQueueUnitsTruncated: number;
   durationMs: number;
@@ -44,6 +48,8 @@ export interface StoreStats {
   syncFlushTimeouts: number;
   segmentRolls: number;
   segmentsDeleted: number;
+  /** Records a read found damaged (checkCRCOnRead, or a consume-queue unit not matching its record): skipped, never served. */
+  corruptRecordsSkipped: number;
 }
 
 export type FailurePoint = 'append' | 'roll' | 'write' | 'fsync' | 'truncate';

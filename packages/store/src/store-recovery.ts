@@ -57,13 +57,17 @@ export class StoreRecovery {
       recordsDispatched: dispatched,
       bytesTruncated: scan.bytesTruncated,
       stopReason: scan.stopReason,
+      recordsSkipped: scan.recordsSkipped,
+      skippedRecords: scan.skippedReasons.slice(0, 10),
       scanFromOffset: from,
       maxPhyOffset: scan.logEnd,
       consumeQueueUnitsTruncated: cqTruncated,
       durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
     };
     const { logger } = this.p;
-    (report.bytesTruncated > 0 || report.stopReason !== '' ? logger.warn : logger.info).call(logger, 'store recovered', { ...report });
+    (report.bytesTruncated > 0 || report.stopReason !== '' || scan.recordsSkipped > 0 ? logger.warn : logger.info).call(logger, 'store recovered', {
+      ...report,
+    });
     this.p.probe.onRecovery?.(report);
     return report;
   }

@@ -21,5 +21,6 @@ export class StoreState {
     syncFlushTimeouts: 0,
     segmentRolls: 0,
     segmentsDeleted: 0,
+    corruptRecordsSkipped: 0,
   };
 }

@@ -76,6 +76,14 @@ describe('recovery', () => {
       },
     ],
     [
+      'torn write that lost only the properties (outside the body CRC)',
+      (f, pos, size) => {
+        const fd = fs.openSync(f, 'r+');
+        fs.writeSync(fd, Buffer.alloc(6), 0, 6, pos + size - 6);
+        fs.closeSync(fd);
+      },
+    ],
+    [
       'bad magic',
       (f, pos) => {
         const fd = fs.openSync(f, 'r+');
@@ -148,7 +156,7 @@ describe('recovery', () => {
     for (let k = 0; k < 3; k++) expect(units.readInt32BE(k * 20 + 8)).toBeGreaterThan(0);
   });
 
-  it('a corrupt record in an older segment drops everything after it', async () => {
+  it('a damaged record in an older segment is skipped when an intact record follows it; the rest of the log stays', async () => {
     const dir = tmpDir();
     dirs.push(dir);
     const s = await open(dir, { mappedFileSizeCommitLog: 32 * 1024 });
@@ -159,9 +167,37 @@ describe('recovery', () => {
     const seg = s.commitLog.findSegment(victim);
     if (seg === undefined) throw new Error('no segment');
     const fd = fs.openSync(path.join(copy, 'commitlog', path.basename(seg.path)), 'r+');
-    fs.writeSync(fd, Buffer.from([0, 0, 0, 0]), 0, 4, victim - seg.startOffset + 4);
+    fs.writeSync(fd, Buffer.from([0, 0, 0, 0]), 0, 4, victim - seg.startOffset + 4); // the magic code
     fs.closeSync(fd);
     fs.rmSync(path.join(copy, 'checkpoint')); // force a scan from the first segment
+    const s2 = await open(copy, { mappedFileSizeCommitLog: 32 * 1024 });
+    const rep = s2.recoveryReport;
+    expect(rep?.maxPhyOffset).toBe(s.commitLog.wrotePos);
+    expect(rep?.recordsSkipped).toBe(1);
+    expect(rep?.skippedRecords?.[0]).toMatch(new RegExp(`^${victim}: bad magic`));
+    // message 60 (queue 0, offset 30) is gone, every other one is served in one pull (the gap's
+    // padding unit, or the damaged record's unit, does not end the batch)
+    const q0 = await s2.getMessage('g', 'RT', 0, 0, 10_000);
+    expect(q0.messageQueueOffsets).not.toContain(30);
+    expect(q0.messageBuffers).toHaveLength(99);
+    const q1 = await s2.getMessage('g', 'RT', 1, 0, 10_000);
+    expect(q1.messageBuffers).toHaveLength(100);
+  });
+
+  it('a record whose size field is damaged in an older segment ends the log there (nothing to resynchronise on)', async () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const s = await open(dir, { mappedFileSizeCommitLog: 32 * 1024 });
+    const offs = await fill(s, 200);
+    const copy = await crashSnapshot(s, dir);
+    dirs.push(copy);
+    const victim = offs[60] as number;
+    const seg = s.commitLog.findSegment(victim);
+    if (seg === undefined) throw new Error('no segment');
+    const fd = fs.openSync(path.join(copy, 'commitlog', path.basename(seg.path)), 'r+');
+    fs.writeSync(fd, Buffer.from([0, 0, 0, 0, 0, 0, 0, 0]), 0, 8, victim - seg.startOffset); // size and magic
+    fs.closeSync(fd);
+    fs.rmSync(path.join(copy, 'checkpoint'));
     const s2 = await open(copy, { mappedFileSizeCommitLog: 32 * 1024 });
     expect(s2.recoveryReport?.maxPhyOffset).toBe(victim);
     await expectQueuesMatchLog(s2, 60);

@@ -10,6 +10,7 @@ import {
   encodeBlankRecord,
   encodeMessageRecord,
   encodeMessageRecordToBuffer,
+  isStoredRecordIntact,
   measureMessageRecord,
   messageRecordSize,
   readStoreTimestamp,
@@ -271,5 +272,31 @@ describe('properties string inside records', () => {
         ]),
       ),
     ).toBe('A\u00011\u0002B\u00012\u0002');
+  });
+});
+
+describe('isStoredRecordIntact (the read path check)', () => {
+  const rec = (topic = 'TopicA'): Buffer => encodeMessageRecordToBuffer({ ...base, topic });
+  const where = (b: Buffer) => ({ physicalOffset: Number(b.readBigInt64BE(28)), queueId: b.readInt32BE(12), queueOffset: Number(b.readBigInt64BE(20)) });
+
+  it('accepts an intact record (V1 and V2 topics) and refuses one whose unit points elsewhere', () => {
+    for (const b of [rec(), rec('t'.repeat(200))]) {
+      expect(isStoredRecordIntact(b, 0, b.length, where(b), true)).toBe(true);
+      expect(isStoredRecordIntact(b, 0, b.length, { ...where(b), physicalOffset: where(b).physicalOffset + 1 }, true)).toBe(false);
+      expect(isStoredRecordIntact(b, 0, b.length, { ...where(b), queueId: where(b).queueId + 1 }, false)).toBe(false);
+      expect(isStoredRecordIntact(b, 0, b.length, { ...where(b), queueOffset: where(b).queueOffset + 1 }, false)).toBe(false);
+      expect(isStoredRecordIntact(b, 0, b.length - 1, where(b), false)).toBe(false);
+    }
+  });
+
+  it('refuses a flipped byte anywhere in the body (with checkCRC), in the magic or in a length field', () => {
+    const b = rec();
+    const w = where(b);
+    const bodyAt = b.indexOf(Buffer.from('hello'));
+    for (const at of [4, bodyAt, bodyAt + 4, bodyAt - 1, bodyAt + 5, b.length - 1 - Buffer.byteLength(props) - 1]) {
+      const c = Buffer.from(b);
+      c[at] = (c[at] as number) ^ 0x10;
+      expect([at, isStoredRecordIntact(c, 0, c.length, w, true)]).toEqual([at, false]);
+    }
   });
 });

@@ -354,6 +354,9 @@ export function checkMessageRecord(buf: Buffer, pos: number, limit: number, opts
   const propsLen = buf.readInt16BE(p);
   p += 2;
   if (propsLen < 0 || p + propsLen !== end) return { kind: 'corrupt', reason: `bad properties length ${propsLen}` };
+  // Properties end with a separator, topic names hold no zero byte: zeros there are a torn write
+  // whose last page never reached the disk (the body CRC does not cover them).
+  if (buf[propsLen > 0 ? end - 1 : p - 3] === 0) return { kind: 'corrupt', reason: 'zero byte at the end of the properties or topic (torn write)' };
   const propertiesString = propsLen > 0 ? buf.toString('utf8', p, end) : '';
   const tags = findProperty(propertiesString, 'TAGS');
   return {
@@ -377,4 +380,40 @@ export function checkMessageRecord(buf: Buffer, pos: number, limit: number, opts
 export function readStoreTimestamp(buf: Buffer, pos: number): number {
   const sysFlag = buf.readInt32BE(pos + 36);
   return readInt64BE(buf, pos + 48 + (sysFlag & MessageSysFlag.BORNHOST_V6_FLAG ? 20 : 8));
+}
+
+/**
+ * The read path's check of a record served from a consume-queue unit: magic, the size the unit
+ * gave, the stored physical offset, queue id and queue offset the unit stands for, the lengths of
+ * body, topic and properties adding up to the size, and (when `checkCRC`) the body CRC. No strings
+ * decoded: cheap enough for every pulled message. Never throws.
+ */
+export function isStoredRecordIntact(
+  buf: Buffer,
+  pos: number,
+  size: number,
+  expected: { physicalOffset: number; queueId: number; queueOffset: number },
+  checkCRC: boolean,
+): boolean {
+  if (size < 56 || pos + size > buf.length) return false;
+  if (buf.readInt32BE(pos) !== size || !isMessageMagic(buf.readInt32BE(pos + 4))) return false;
+  if (buf.readInt32BE(pos + 12) !== expected.queueId || readInt64BE(buf, pos + 20) !== expected.queueOffset) return false;
+  if (readInt64BE(buf, pos + 28) !== expected.physicalOffset) return false;
+  // The variable-length fields must add up to the record size.
+  const end = pos + size;
+  const sysFlag = buf.readInt32BE(pos + 36);
+  let p = pos + 48 + (sysFlag & MessageSysFlag.BORNHOST_V6_FLAG ? 20 : 8) + 8 + (sysFlag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG ? 20 : 8) + 12;
+  if (p + 4 > end) return false;
+  const bodyLen = buf.readInt32BE(p);
+  const bodyAt = p + 4;
+  if (bodyLen < 0 || bodyAt + bodyLen > end) return false;
+  p = bodyAt + bodyLen;
+  const v2 = buf.readInt32BE(pos + 4) === MESSAGE_MAGIC_CODE_V2;
+  if (p + (v2 ? 2 : 1) > end) return false;
+  const topicLen = v2 ? buf.readInt16BE(p) : (buf[p] as number);
+  p += (v2 ? 2 : 1) + topicLen;
+  if (topicLen <= 0 || p + 2 > end) return false;
+  const propsLen = buf.readInt16BE(p);
+  if (propsLen < 0 || p + 2 + propsLen !== end || buf[propsLen > 0 ? end - 1 : p - 1] === 0) return false;
+  return !checkCRC || bodyCrc32(buf, bodyAt, bodyAt + bodyLen) === buf.readInt32BE(pos + 8);
 }

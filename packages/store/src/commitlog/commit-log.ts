@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BLANK_MAGIC_CODE, checkMessageRecord, encodeBlankRecord, END_FILE_MIN_BLANK_LENGTH, type RecordInfo } from '@rocketmq-ts/protocol';
 import { offsetToFileName, StoreConfigError, type MessageStoreConfig } from '../config.js';
 import type { FailureProbes, StoreLogger, StoreProbe } from '../probe.js';
-import { closeFd, fdatasync, ftruncate, pread, preadFullSync, pwriteAll, writeZeros } from '../fsutil.js';
+import { closeFd, fdatasync, fdatasyncSync, ftruncate, pread, preadFullSync, pwriteAll, writeSync, writeZeros } from '../fsutil.js';
 
 /** Tail writes up to this size are made synchronously (see writeOne). */
 const SYNC_WRITE_MAX = 64 * 1024;
@@ -52,6 +52,10 @@ export interface ScanResult {
   bytesTruncated: number;
   stopReason: string;
   lastStoreTimestamp: number;
+  /** Damaged records passed over because an intact record follows them. */
+  recordsSkipped: number;
+  /** Where and why (the first few). */
+  skippedReasons: string[];
 }
 
 export class CommitLog {
@@ -161,7 +165,7 @@ export class CommitLog {
    * segments past it. Sync I/O: load time only.
    */
   recover(fromOffset: number, checkCRC: boolean, onRecord: (info: RecordInfo) => void): ScanResult {
-    const res: ScanResult = { logEnd: 0, recordsChecked: 0, bytesTruncated: 0, stopReason: '', lastStoreTimestamp: 0 };
+    const res: ScanResult = { logEnd: 0, recordsChecked: 0, bytesTruncated: 0, stopReason: '', lastStoreTimestamp: 0, recordsSkipped: 0, skippedReasons: [] };
     if (this.segments.length === 0) {
       res.logEnd = 0;
       return res;
@@ -218,6 +222,12 @@ export class CommitLog {
           }
         } else if (r.kind === 'end') {
           stop = '';
+        } else if (this.intactRecordFollows(win, winStart, winLen, seg, pos, checkCRC)) {
+          // A damaged record whose size field still leads to an intact record: skip it (not
+          // dispatched, never served) instead of cutting the log there and losing everything after.
+          res.recordsSkipped++;
+          res.skippedReasons.push(`${seg.startOffset + pos}: ${r.reason}`);
+          pos += win.readInt32BE(pos - winStart);
         } else {
           stop = r.reason;
         }
@@ -241,6 +251,27 @@ export class CommitLog {
     }
   }
 
+  /**
+   * Whether the damaged record at seg[pos] has a plausible size leading to an intact record at the
+   * expected offset (or to the blank record closing the segment). A torn tail is followed by zeros,
+   * never by a record, so it still ends the log.
+   */
+  private intactRecordFollows(win: Buffer, winStart: number, winLen: number, seg: Segment, pos: number, checkCRC: boolean): boolean {
+    if (pos + 8 > winStart + winLen) return false;
+    const size = win.readInt32BE(pos - winStart);
+    const next = pos + size;
+    if (size < 64 || next + 8 > seg.size) return false;
+    // Read the next record's head and body through a separate buffer: `win` belongs to the scan.
+    const head = Buffer.alloc(8);
+    if (preadFullSync(seg.fd, head, 0, 8, next) < 8) return false;
+    const nextSize = head.readInt32BE(0);
+    if (head.readInt32BE(4) === BLANK_MAGIC_CODE) return next + nextSize === seg.size;
+    if (nextSize < 64 || next + nextSize > seg.size) return false;
+    const rec = Buffer.alloc(nextSize);
+    if (preadFullSync(seg.fd, rec, 0, nextSize, next) < nextSize) return false;
+    return checkMessageRecord(rec, 0, nextSize, { checkCRC, expectedPhysicalOffset: seg.startOffset + next }).kind === 'record';
+  }
+
   /** Zeroes non-zero bytes of seg from pos up to the first all-zero 64 KiB block; returns bytes cleared. */
   private zeroTailSync(seg: Segment, pos: number, countOnly = false): number {
     this.failures.check('truncate');
@@ -258,9 +289,9 @@ export class CommitLog {
       }
       if (lastNonZero < 0) break;
       cleared = p + lastNonZero + 1 - pos;
-      if (!countOnly) fs.writeSync(seg.fd, Buffer.alloc(lastNonZero + 1), 0, lastNonZero + 1, p);
+      if (!countOnly) writeSync(seg.fd, Buffer.alloc(lastNonZero + 1), 0, lastNonZero + 1, p);
     }
-    if (!countOnly && cleared > 0) fs.fdatasyncSync(seg.fd);
+    if (!countOnly && cleared > 0) fdatasyncSync(seg.fd);
     return cleared;
   }
 
@@ -269,7 +300,7 @@ export class CommitLog {
     this.wrotePos = logEnd;
     this.flushedPos = logEnd;
     this.activeSeg = this.segments.find((s) => logEnd >= s.startOffset && logEnd < s.startOffset + s.size);
-    if (this.activeSeg !== undefined) fs.fdatasyncSync(this.activeSeg.fd);
+    if (this.activeSeg !== undefined) fdatasyncSync(this.activeSeg.fd);
   }
 
   /**
@@ -531,7 +562,8 @@ export class CommitLog {
     return this.wrotePos;
   }
 
-  private async writeUpTo(target: number): Promise<void> {
+  private async writeUpTo(end: number): Promise<void> {
+    const target = Math.min(end, this.wrotePos);
     while (this.writtenPos < target) {
       if (this.ioError !== undefined) throw this.ioError;
       if (this.writing !== undefined) {
@@ -557,7 +589,7 @@ export class CommitLog {
       // A small write is a memcpy into the page cache: cheaper done here than handed to the thread
       // pool. Large ones go to the pool so the copy runs beside the event loop.
       let off = from;
-      while (off < to) off += fs.writeSync(c.seg.fd, c.buf, off, to - off, pos + off - from);
+      while (off < to) off += writeSync(c.seg.fd, c.buf, off, to - off, pos + off - from);
     } else {
       c.poolWrite = true;
       this.poolWriteSince = Date.now();
@@ -593,7 +625,7 @@ export class CommitLog {
         const to = c.used;
         const pos = c.start - c.seg.startOffset;
         let off = from;
-        while (off < to) off += fs.writeSync(c.seg.fd, c.buf, off, to - off, pos + off);
+        while (off < to) off += writeSync(c.seg.fd, c.buf, off, to - off, pos + off);
         c.written = to;
         this.dirty.add(c.seg);
       } catch (e) {
@@ -784,6 +816,8 @@ export class CommitLog {
 
   /** Reads [offset, offset+size) (memory first, else a positional read). undefined if removed or not written. */
   async read(offset: number, size: number): Promise<Buffer | undefined> {
+    // A damaged consume-queue unit can ask for bytes never appended: waiting for them would spin.
+    if (offset < 0 || size <= 0 || offset + size > this.wrotePos) return undefined;
     const mem = this.readFromMemory(offset, size);
     if (mem !== undefined) return mem;
     if (offset + size > this.writtenPos) {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';
 import { offsetToFileName } from '../config.js';
-import { closeFd, fdatasync, pread, preadFullSync, pwriteAll } from '../fsutil.js';
+import { closeFd, fdatasync, pread, preadFullSync, pwriteAll, writeSync } from '../fsutil.js';
 
 export const CQ_UNIT_SIZE = 20;
 /** Size field of a padding unit (RocketMQ fills gaps with {0, Integer.MAX_VALUE, 0}). */
@@ -83,7 +83,7 @@ export class ConsumeQueue {
       // Stale bytes after the first invalid unit would resurface after a later crash: clear them now.
       const tailEnd = lastNonZero(buf, n);
       if (tailEnd > count * CQ_UNIT_SIZE) {
-        fs.writeSync(f.fd, Buffer.alloc(tailEnd - count * CQ_UNIT_SIZE), 0, tailEnd - count * CQ_UNIT_SIZE, count * CQ_UNIT_SIZE);
+        writeSync(f.fd, Buffer.alloc(tailEnd - count * CQ_UNIT_SIZE), 0, tailEnd - count * CQ_UNIT_SIZE, count * CQ_UNIT_SIZE);
       }
       f.buf = buf.subarray(0, Math.max(CQ_UNIT_SIZE * 64, count * CQ_UNIT_SIZE));
       f.buf = Buffer.from(f.buf); // own a right-sized copy instead of pinning the 6 MB read buffer
@@ -121,7 +121,7 @@ export class ConsumeQueue {
       if (size !== CQ_BLANK_SIZE && phy + size <= phyEnd) break;
       f.buf.fill(0, at, at + CQ_UNIT_SIZE);
       if (f.fd >= 0 && f.flushedUnits > idx) {
-        fs.writeSync(f.fd, Buffer.alloc(CQ_UNIT_SIZE), 0, CQ_UNIT_SIZE, at);
+        writeSync(f.fd, Buffer.alloc(CQ_UNIT_SIZE), 0, CQ_UNIT_SIZE, at);
         f.flushedUnits = idx;
       }
       this.maxOffset--;
@@ -181,7 +181,7 @@ export class ConsumeQueue {
       writeInt64BE(unit, 0, phy);
       unit.writeInt32BE(size, 8);
       writeInt64BE(unit, 12, tagsCode);
-      fs.writeSync(f.fd, unit, 0, CQ_UNIT_SIZE, at);
+      writeSync(f.fd, unit, 0, CQ_UNIT_SIZE, at);
       this.repairedOnDisk = true;
       return;
     }

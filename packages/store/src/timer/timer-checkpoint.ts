@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';
-import { closeFd, fdatasync, pwriteAll } from '../fsutil.js';
+import { closeFd, fdatasync, pwriteAll, writeSync } from '../fsutil.js';
 
 export const TIMER_CHECKPOINT_FILE_SIZE = 4096;
 export const TIMER_CHECKPOINT_BODY_SIZE = 56;
@@ -67,7 +67,7 @@ export class TimerCheckpoint implements TimerCheckpointData {
     this.existed = fs.existsSync(this.file);
     this.fd = fs.openSync(this.file, this.existed ? 'r+' : 'w+');
     if (!this.existed) {
-      fs.writeSync(this.fd, Buffer.alloc(TIMER_CHECKPOINT_FILE_SIZE), 0, TIMER_CHECKPOINT_FILE_SIZE, 0);
+      writeSync(this.fd, Buffer.alloc(TIMER_CHECKPOINT_FILE_SIZE), 0, TIMER_CHECKPOINT_FILE_SIZE, 0);
       return;
     }
     const b = Buffer.alloc(TIMER_CHECKPOINT_BODY_SIZE);

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BLANK_MAGIC_CODE, readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';
 import { offsetToFileName } from '../config.js';
-import { closeFd, fdatasync, preadFullSync } from '../fsutil.js';
+import { closeFd, fdatasync, preadFullSync, writeSync } from '../fsutil.js';
 
 export const TIMER_UNIT_SIZE = 52;
 /** Bytes of the blank that closes a file. */
@@ -268,7 +268,7 @@ export class TimerLog {
     const f = this.fileOf(this.tailStart);
     if (f === undefined) throw new Error(`no timer-log file for offset ${this.tailStart}`);
     let done = 0;
-    while (done < len) done += fs.writeSync(f.fd, this.tail, done, len - done, this.tailStart - f.start + done);
+    while (done < len) done += writeSync(f.fd, this.tail, done, len - done, this.tailStart - f.start + done);
     f.dirty = true;
     this.tailStart = this.writePos;
   }
