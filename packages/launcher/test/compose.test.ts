@@ -65,15 +65,45 @@ const httpPortOf = (name: string): number =>
 const mainPortOf = (name: string): number => portOf(name, compose.services[name]!.environment!['APP'] === 'proxy' ? 'grpcServerPort' : 'listenPort');
 
 describe('docker-compose.yml', () => {
-  it('has the cluster services, the console, Redis and Prometheus', () => {
+  it('has the cluster services, the console, Redis, Prometheus and Grafana', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'dashboard', 'namesrv-1', 'namesrv-2', 'prometheus', ...PROXIES, 'redis'].sort(),
+      ['broker-a', 'broker-a-s', 'broker-b', 'broker-b-s', 'dashboard', 'grafana', 'namesrv-1', 'namesrv-2', 'prometheus', ...PROXIES, 'redis'].sort(),
     );
   });
 
-  it('starts every service by default (no profiles)', () => {
+  it('starts every service but Grafana by default (Grafana only with --profile grafana)', () => {
     const withProfiles = Object.entries(compose.services).filter(([, s]) => s.profiles !== undefined);
-    expect(withProfiles.map(([n]) => n)).toEqual([]);
+    expect(withProfiles.map(([n, s]) => [n, s.profiles])).toEqual([['grafana', ['grafana']]]);
+    // Nothing started by default waits for it.
+    const waiting = Object.entries(compose.services).filter(([, s]) => Object.keys(s.depends_on ?? {}).includes('grafana'));
+    expect(waiting.map(([n]) => n)).toEqual([]);
+  });
+
+  it('provisions Grafana with the Prometheus service as data source and the dashboards of infra/grafana', () => {
+    const g = compose.services['grafana']!;
+    expect(g.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    expect(g.build).toBeUndefined();
+    expect(g.volumes).toEqual(
+      expect.arrayContaining(['./infra/grafana/provisioning:/etc/grafana/provisioning:ro', './infra/grafana/dashboards:/var/lib/grafana/dashboards:ro']),
+    );
+    expect(g.ports).toEqual(['${GRAFANA_PORT:-3000}:3000']);
+    expect(g.environment).toMatchObject({ GF_AUTH_ANONYMOUS_ENABLED: 'true', GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer' });
+    expect(g.depends_on).toEqual({ prometheus: { condition: 'service_healthy' } });
+    const provisioning = join(root, 'infra', 'grafana', 'provisioning');
+    const ds = parse(readFileSync(join(provisioning, 'datasources', 'prometheus.yml'), 'utf8')) as {
+      datasources: { uid: string; type: string; url: string }[];
+    };
+    expect(ds.datasources).toEqual([expect.objectContaining({ uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' })]);
+    // The URL names the compose service and the port it listens on.
+    expect(compose.services['prometheus']!.ports).toEqual(['${PROMETHEUS_PORT:-9090}:9090']);
+    const dash = parse(readFileSync(join(provisioning, 'dashboards', 'rocketmq-ts.yml'), 'utf8')) as {
+      providers: { type: string; options: { path: string } }[];
+    };
+    expect(dash.providers).toEqual([expect.objectContaining({ type: 'file', options: expect.objectContaining({ path: '/var/lib/grafana/dashboards' }) })]);
+    // The home dashboard is one of the mounted files.
+    const home = g.environment!['GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH']!;
+    expect(home.startsWith('/var/lib/grafana/dashboards/')).toBe(true);
+    expect(existsSync(join(root, 'infra', 'grafana', 'dashboards', home.slice('/var/lib/grafana/dashboards/'.length)))).toBe(true);
   });
 
   it.each(appServices.map(([n]) => n))('%s: one image build, a known app, its conf mounted read-only and present', (name) => {
