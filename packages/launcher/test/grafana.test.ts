@@ -22,7 +22,10 @@ import { parse } from 'yaml';
  * The Grafana dashboards of infra/grafana/dashboards against what the processes export: every
  * series a panel or a variable queries is read from the /metrics of the process its `job` selects
  * (a name server, a broker, a proxy and the console started here), every job is one of
- * infra/prometheus/prometheus.yml, and every panel uses the provisioned data source.
+ * infra/prometheus/prometheus.yml, and every panel uses the provisioned data source. After a little
+ * traffic (a topic made through the console, messages sent and received through the proxy), every
+ * label a query uses must be on the samples of the series it reads; families still without samples
+ * then (timer, transactions, POP revive, routed commands) are listed on stderr, their labels unchecked.
  */
 const root = repoRoot();
 const DIR = join(root, 'infra', 'grafana', 'dashboards');
