@@ -37,6 +37,7 @@ import {
   type ReceivedMessage,
 } from '@rocketmq-ts/client';
 import { readOpenHalfMessages, type HalfMessageScan, type HalfScanOptions } from './half-messages.js';
+import { whereIsMessage, type WhereIsMessageResult } from './where-is-message.js';
 
 export interface TopicOffset {
   mq: MessageQueue;
@@ -462,6 +463,30 @@ export class MQAdmin {
       });
     }
     return this.queryMessageByUniqueKey(topic, msgId);
+  }
+
+  /**
+   * Where a message is (broker, queue, offsets, times), which groups consumed past it, its retry and
+   * DLQ copies and its transaction or timer state. `msgId`: an offset msgId, or a UNIQ_KEY with `topic`.
+   */
+  async whereIsMessage(topic: string | undefined, msgId: string): Promise<WhereIsMessageResult> {
+    return whereIsMessage(
+      {
+        api: this.api,
+        brokerNameOf: (addr) => this.brokerNameOf(addr),
+        topicMasters: async (t) => {
+          const route = await this.topicRoute(t);
+          const out: Array<{ brokerName: string; addr: string }> = [];
+          for (const bd of route.brokerDatas) {
+            const addr = bd.brokerAddrs.get(MixAll.MASTER_ID) ?? [...bd.brokerAddrs.values()][0];
+            if (addr) out.push({ brokerName: bd.brokerName, addr });
+          }
+          return out;
+        },
+      },
+      topic,
+      msgId,
+    );
   }
 
   /** The broker name of an address: from the name server's cluster info, else the broker's own config ('' if neither answers). */

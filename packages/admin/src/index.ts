@@ -2,4 +2,5 @@
 export * from './admin.js';
 export * from './format.js';
 export type { HalfMessage, HalfMessageScan, HalfScanOptions, HalfScanProgress } from './half-messages.js';
+export type { WhereIsMessageResult, StoredCopy, GroupProgress, GroupConsumeState, RetryCopy, TransactionInfo, TimerInfo } from './where-is-message.js';
 export { runCli, parseTimestamp, COMMAND_NAMES, type CliIO } from './cli.js';

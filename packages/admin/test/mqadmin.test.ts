@@ -58,6 +58,7 @@ describe('mqadmin', () => {
       'queryMsgById',
       'queryMsgByKey',
       'queryMsgByUniqueKey',
+      'whereIsMessage',
       'resetOffsetByTime',
       'sendMessage',
       'consumeMessage',

@@ -24,6 +24,7 @@ import { topicStatus } from './topicStatus.js';
 import { updateBrokerConfig } from './updateBrokerConfig.js';
 import { updateSubGroup } from './updateSubGroup.js';
 import { updateTopic } from './updateTopic.js';
+import { whereIsMessage } from './whereIsMessage.js';
 
 export const COMMANDS: readonly Command[] = [
   updateTopic,
@@ -43,6 +44,7 @@ export const COMMANDS: readonly Command[] = [
   queryMsgById,
   queryMsgByKey,
   queryMsgByUniqueKey,
+  whereIsMessage,
   resetOffsetByTime,
   sendMessage,
   consumeMessage,
