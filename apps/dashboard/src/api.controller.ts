@@ -135,6 +135,11 @@ export class ApiController {
     return this.run('messages_by_id', res, async () => ({ messages: await this.console.messagesById(str(id), str(topic)) }));
   }
 
+  @Get('messages/:id/where')
+  where(@Param('id') id: string, @Query('topic') topic: unknown, @Res({ passthrough: true }) res: HttpResponse) {
+    return this.run('message_where', res, () => this.console.whereIsMessage(id, str(topic)));
+  }
+
   @Get('messages/by-time')
   byTime(@Query('topic') topic: unknown, @Query('begin') begin: unknown, @Query('end') end: unknown, @Res({ passthrough: true }) res: HttpResponse) {
     return this.run('messages_by_time', res, () => {

@@ -13,6 +13,7 @@ import type {
   SendResultView,
   TopicDetailView,
   TopicSummaryView,
+  WhereIsMessageView,
 } from './web/views.js';
 
 /** A request the console refuses as given (HTTP 400), as opposed to a cluster failure (502). */
@@ -399,6 +400,12 @@ export class ConsoleService {
     if (!msgId) throw new BadRequest('give the message id');
     const found = await this.admin.viewMessage(msgId, topic || undefined);
     return found.map((m) => messageView(m, this.config.bodyPreviewMaxBytes));
+  }
+
+  /** Where a message is stored, which groups consumed it, its retry/DLQ copies, transaction and timer state. */
+  async whereIsMessage(msgId: string, topic?: string): Promise<WhereIsMessageView> {
+    if (!msgId) throw new BadRequest('give the message id');
+    return this.admin.whereIsMessage(topic || undefined, msgId);
   }
 
   /** Messages stored between begin and end (ms), newest queues first cut at messageQueryMaxNum. */

@@ -134,6 +134,11 @@ describe('HTTP endpoints', () => {
     const retry = (await (await fetch(`${base}/api/topics/${encodeURIComponent(`%RETRY%${GROUP}`)}`)).json()) as { topic: string; kind: string };
     expect(retry).toMatchObject({ topic: `%RETRY%${GROUP}`, kind: 'retry' });
     expect((await get(`messages/by-id?id=${'0'.repeat(32)}`))[0]).toBe(502); // an offset id of a host that is not there
+    // where: a client id needs the topic (404 without: not an offset id of a stored message).
+    const [m] = await admin.a!.queryMessageByKey(TOPIC, 'order-5');
+    const where = (await (await fetch(`${base}/api/messages/${m!.msgId}/where?topic=${TOPIC}`)).json()) as { found: boolean; location: { queueId: number } };
+    expect(where).toMatchObject({ found: true, location: { queueId: 1 } });
+    expect((await get(`messages/${m!.msgId}/where`))[0]).toBe(404);
   });
 });
 
@@ -211,6 +216,31 @@ describe.each(VIEWPORTS)('pages at $name width ($width x $height)', (vp) => {
     await open(page, `#/messages?mode=time&topic=${TOPIC}`);
     await expect(page.locator('#result-count').textContent()).resolves.toMatch(/^2\d messages/);
     await shot(page, vp.name, 'messages-by-time');
+  });
+
+  it('where is a message: stored at, the group past it or not, no retries; linked from the message detail', async () => {
+    // order-7: queue 3, offset 1; the group's committed offset there is 1 (not past it).
+    await open(page, `#/messages?mode=key&topic=${TOPIC}&key=order-7`);
+    await page.locator('#where-link').click();
+    await page.locator('#where-groups').waitFor();
+    expect(page.url()).toContain('#/where/');
+    const at = await page.locator('#where-location').textContent();
+    expect(at).toContain(TOPIC);
+    expect(at).toContain(`${cluster.brokerName} (${cluster.brokerAddr})`);
+    expect(at).toContain('3 / 1');
+    expect(at).toContain('order-7');
+    await expect(page.locator(`#where-groups tr[data-group="${GROUP}"]`).textContent()).resolves.toContain('not consumed yet');
+    await expect(page.locator('#where-retries').textContent()).resolves.toContain('no retry or dead-letter copy');
+    await fitsWidth(page);
+    await shot(page, vp.name, 'where-not-consumed');
+    // order-3 (queue 3, offset 0) by its offset msgId, no topic: the group is past it.
+    const [m] = await admin.a!.queryMessageByKey(TOPIC, 'order-3');
+    await open(page, `#/where/${m!.offsetMsgId}`);
+    await page.locator('#where-groups').waitFor();
+    await expect(page.locator(`#where-groups tr[data-group="${GROUP}"]`).textContent()).resolves.toMatch(/consumed1$/);
+    await expect(page.locator('#where-location').textContent()).resolves.toContain('3 / 0');
+    await fitsWidth(page);
+    await shot(page, vp.name, 'where-consumed');
   });
 });
 

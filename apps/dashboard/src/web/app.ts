@@ -3,6 +3,7 @@ import { errorBox, hashQuery, loading, mount } from './dom.js';
 import { clusterPage } from './pages/cluster.js';
 import { groupPage, groupsPage } from './pages/groups.js';
 import { messagesPage } from './pages/messages.js';
+import { wherePage } from './pages/where.js';
 import { producersPage } from './pages/producers.js';
 import { topicPage, topicsPage } from './pages/topics.js';
 
@@ -27,6 +28,7 @@ async function route(): Promise<void> {
     else if (page === 'groups') await groupsPage(target, query);
     else if (page === 'producers') await producersPage(target, query);
     else if (page === 'messages') await messagesPage(target, query);
+    else if (page === 'where' && name) await wherePage(target, name, query);
     else await clusterPage(target);
   } catch (e) {
     mount(target, errorBox(e));

@@ -124,3 +124,36 @@ export interface MessageView {
   bodyBase64: string;
   bodyTruncated: boolean;
 }
+
+/** One stored copy of a message (where-is page). */
+export interface StoredCopyView {
+  brokerName: string;
+  brokerAddr: string;
+  topic: string;
+  realTopic?: string;
+  queueId: number;
+  queueOffset: number;
+  commitLogOffset: number;
+  offsetMsgId: string;
+  storeTimestamp: number;
+  bornTimestamp: number;
+  reconsumeTimes: number;
+}
+
+/** GET /api/messages/:id/where: MQAdmin.whereIsMessage's answer. */
+export interface WhereIsMessageView {
+  msgId: string;
+  idKind: 'offset' | 'unique';
+  found: boolean;
+  topic: string | undefined;
+  uniqKey: string | undefined;
+  keys: string[];
+  tags: string | undefined;
+  location: StoredCopyView | undefined;
+  copies: StoredCopyView[];
+  groups: Array<{ group: string; state: 'consumed' | 'not consumed yet' | 'group has no offset' | 'not in the topic yet'; consumerOffset: number }>;
+  retries: Array<StoredCopyView & { group: string; kind: 'retry' | 'dlq' | 'retry scheduled' }>;
+  transaction: { state: 'committed' | 'rolled back' | 'open' | 'unknown'; checkTimes?: number; detail: string } | undefined;
+  timer: { deliverAtMs: number; delayLevel: number; state: 'pending' | 'due' | 'delivered'; detail: string } | undefined;
+  notes: string[];
+}

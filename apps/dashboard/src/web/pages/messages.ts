@@ -77,6 +77,18 @@ function detail(m: MessageView): HTMLElement {
     'section',
     { class: 'card', id: 'message-detail' },
     h('h2', null, 'Message ', m.msgId),
+    h(
+      'p',
+      null,
+      h(
+        'a',
+        {
+          href: `#/where/${encodeURIComponent(m.msgId)}?${new URLSearchParams({ topic: m.properties['RETRY_TOPIC'] ?? m.properties['REAL_TOPIC'] ?? m.topic })}`,
+          id: 'where-link',
+        },
+        'Where is this message?',
+      ),
+    ),
     kv([
       ['Topic', m.topic],
       ['Message ID', m.msgId],
