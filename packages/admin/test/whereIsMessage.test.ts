@@ -3,7 +3,7 @@
 // message still waiting in the wheel.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FAST_DELAY_LEVELS, startCluster, waitFor, type TestCluster } from '@rocketmq-ts/testing';
-import { Message, Producer, PushConsumer, type ClientLogger } from '@rocketmq-ts/client';
+import { Message, Producer, PushConsumer, TransactionProducer, type ClientLogger } from '@rocketmq-ts/client';
 import { MQAdmin, runCli, type WhereIsMessageResult } from '../src/index.js';
 
 const quiet: ClientLogger = { log: () => undefined };
@@ -21,7 +21,8 @@ async function mq(...args: string[]): Promise<{ code: number; out: string; err: 
 }
 
 beforeAll(async () => {
-  c = await startCluster('admin-where', { broker: { messageDelayLevel: FAST_DELAY_LEVELS } });
+  // No transaction checks while the test runs: an UNKNOWN transaction stays open.
+  c = await startCluster('admin-where', { broker: { messageDelayLevel: FAST_DELAY_LEVELS, transactionCheckInterval: 3_600_000 } });
   admin = new MQAdmin({ namesrvAddr: [c.namesrvAddr], logger: quiet });
 });
 
@@ -159,5 +160,34 @@ describe('whereIsMessage', () => {
     const missing = await mq('whereIsMessage', '-i', sent.msgId);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('give the topic');
+  }, 30_000);
+
+  it('reports a transactional message as committed, rolled back or open', async () => {
+    const topic = uniq('WhereTx');
+    expect((await mq('updateTopic', '-b', c.brokerAddr, '-t', topic, '-r', '1', '-w', '1')).code).toBe(0);
+    await waitFor(async () => (await mq('topicRoute', '-t', topic)).code === 0, { timeoutMs: 10_000 });
+    const p = new TransactionProducer({ group: uniq('PG_WHERE_TX'), namesrvAddr: c.namesrvAddr, logger: quiet, checker: () => 'UNKNOWN' });
+    await p.start();
+    closers.push(p);
+    const send = (state: 'COMMIT' | 'ROLLBACK' | 'UNKNOWN') => p.sendInTransaction(new Message(topic, Buffer.from(state)), () => state);
+    const [commit, rollback, open] = [await send('COMMIT'), await send('ROLLBACK'), await send('UNKNOWN')];
+    const stateOf = async (id: string, want: string): Promise<WhereIsMessageResult> =>
+      waitFor(
+        async () => {
+          const x = await admin.whereIsMessage(topic, id);
+          return x.transaction?.state === want ? x : undefined;
+        },
+        { timeoutMs: 10_000, message: `transaction ${want}` },
+      );
+    const committed = await stateOf(commit.msgId, 'committed');
+    expect(committed.location?.topic).toBe(topic);
+    expect(committed.copies.map((x) => x.topic).sort()).toEqual(['RMQ_SYS_TRANS_HALF_TOPIC', topic].sort());
+    const rolledBack = await stateOf(rollback.msgId, 'rolled back');
+    expect(rolledBack.location).toEqual(expect.objectContaining({ topic: 'RMQ_SYS_TRANS_HALF_TOPIC', realTopic: topic }));
+    const stillOpen = await stateOf(open.msgId, 'open');
+    expect(stillOpen.transaction?.checkTimes).toBe(0);
+    expect(stillOpen.groups.every((g) => g.state === 'not in the topic yet')).toBe(true);
+    const text = await mq('whereIsMessage', '-i', open.msgId, '-t', topic);
+    expect(text.out).toContain('Transaction: open');
   }, 30_000);
 });
