@@ -39,6 +39,17 @@ export const ProxyConfigSchema = {
   clientSessionTtlMillis: { type: 'long', default: 60_000, min: 1000, description: 'a client session expires this long after its last heartbeat (ms)' },
   routeCacheExpireMillis: { type: 'long', default: 20_000, min: 0, description: 'ms a topic route is served from cache before it is refreshed' },
   remotingTimeoutMillis: { type: 'long', default: 3_000, min: 100, description: 'timeout of a remoting call to a broker or name server (ms)' },
+  remotingSerializeType: {
+    type: 'enum',
+    default: 'ROCKETMQ',
+    values: ['ROCKETMQ', 'JSON'],
+    description: 'header encoding of remoting requests to brokers: ROCKETMQ (binary, cheaper; brokers answer in kind) or JSON',
+  },
+  enableBatchAck: {
+    type: 'bool',
+    default: true,
+    description: 'acks of one broker, group and topic arriving in the same event-loop turn go as one BATCH_ACK_MESSAGE',
+  },
   maxMessageNumPerReceive: { type: 'int', default: 32, min: 1, max: 1024, description: 'at most this many messages per ReceiveMessage (maxMsgNums of POP)' },
   aclEnable: { type: 'bool', default: false, description: 'ACL 1.0: check the authorization header and topic/group permissions of every call (README, ACL)' },
   aclFilePath: { type: 'string', default: '', description: 'plain_acl.yml; relative = under ROCKETMQ_HOME; default $ROCKETMQ_HOME/conf/plain_acl.yml' },

@@ -82,6 +82,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     logger: clientLog,
     tls: outgoingTls,
     credentials,
+    serializeType: config.remotingSerializeType === 'JSON' ? 'JSON' : 'ROCKETMQ',
   });
   const metrics = new ProxyMetrics({ node_type: 'proxy', node_id: name, cluster: config.rocketMQClusterName });
   let ready = false;

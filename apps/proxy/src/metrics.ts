@@ -30,6 +30,8 @@ export class ProxyMetrics {
   private readonly outBytes;
   private readonly clients;
   private readonly routed;
+  private readonly ackBatches;
+  private readonly batchedAcks;
   private readonly rpcChildren = new Map<string, Observer>();
   private readonly inChildren = new Map<string, { m: Incrementer; b: Incrementer }>();
   private readonly outChildren = new Map<string, { m: Incrementer; b: Incrementer }>();
@@ -46,11 +48,27 @@ export class ProxyMetrics {
       help: 'Telemetry commands passed between proxies through the shared state (sent: to the proxy holding the stream; received: written here for another proxy)',
       labelNames: ['direction'],
     });
+    this.ackBatches = counter(this.registry, {
+      name: 'rocketmq_proxy_ack_batches_total',
+      help: 'BATCH_ACK_MESSAGE requests sent to brokers (acks of one broker, group and topic coalesced within an event-loop turn)',
+      labelNames: [],
+    });
+    this.batchedAcks = counter(this.registry, {
+      name: 'rocketmq_proxy_batched_acks_total',
+      help: 'Acks carried by BATCH_ACK_MESSAGE requests',
+      labelNames: [],
+    });
     this.clients = gauge(this.registry, {
       name: 'rocketmq_proxy_clients',
       help: 'Clients with an open telemetry stream to this proxy',
       labelNames: ['client_type'],
     });
+  }
+
+  /** One BATCH_ACK_MESSAGE carrying `entries` acks went out. */
+  ackBatch(entries: number): void {
+    this.ackBatches.inc();
+    this.batchedAcks.inc(entries);
   }
 
   rpcDone(method: string, code: number, elapsedMs: number): void {

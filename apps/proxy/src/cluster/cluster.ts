@@ -23,6 +23,8 @@ export interface ClusterOptions {
   tls?: TlsClientOptions | undefined;
   /** The proxy's own account towards ACL-enabled brokers and name servers. */
   credentials?: { accessKey: string; secretKey: string } | undefined;
+  /** Header encoding of requests to brokers (remotingSerializeType); default ROCKETMQ (binary). */
+  serializeType?: 'JSON' | 'ROCKETMQ' | undefined;
 }
 
 /**
@@ -47,6 +49,7 @@ export class Cluster {
         mqClientApiTimeoutMs: opts.remotingTimeoutMs,
         heartbeatBrokerIntervalMs: opts.transactionHeartbeatMs,
         logger: opts.logger,
+        serializeType: opts.serializeType ?? 'ROCKETMQ',
         useTLS: opts.tls !== undefined,
         ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
         ...(opts.credentials !== undefined ? { accessKey: opts.credentials.accessKey, secretKey: opts.credentials.secretKey } : {}),

@@ -35,6 +35,7 @@ import {
 import type { ProxyMetrics } from '../metrics.js';
 import type { SharedState } from '../state/shared-state.js';
 import { clientKindOf, prepareSend, requireGroup, requireTopic, resourceName, toGrpcMessage, toResource, type PreparedSend } from './convert.js';
+import { AckBatcher } from './ack-batcher.js';
 import { encodeReceiptHandle, requireReceiptHandle } from './receipt-handle.js';
 import { ReceiptHandleRenewer } from './renewal.js';
 import type { TelemetryHub } from './telemetry.js';
@@ -72,6 +73,8 @@ export class MessagingService {
   private readonly writeQueues = new Map<string, WriteQueues>();
   private rr = 0;
   readonly renewer: ReceiptHandleRenewer;
+  /** Coalesces the acks of one event-loop turn into BATCH_ACK_MESSAGE (enableBatchAck). */
+  readonly acks: AckBatcher;
   private renewTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -82,6 +85,7 @@ export class MessagingService {
     private readonly metrics: ProxyMetrics,
     private readonly log: Log,
   ) {
+    this.acks = new AckBatcher(() => this.cluster.api, cfg.remotingTimeoutMillis, cfg.enableBatchAck, (n) => this.metrics.ackBatch(n));
     this.renewer = new ReceiptHandleRenewer({
       renewAheadMs: cfg.renewAheadTimeMillis,
       renewMaxTimeMs: cfg.renewMaxTimeMillis,
@@ -427,18 +431,7 @@ export class MessagingService {
           const current = this.renewer.current(group, given);
           const h = requireReceiptHandle(current, now);
           const addr = await this.cluster.requireMaster(topic, h.brokerName);
-          await this.cluster.api.ackMessage(
-            addr,
-            {
-              consumerGroup: group,
-              topic: realTopicOf(h.flag, topic, group),
-              queueId: h.queueId,
-              extraInfo: h.extraInfo,
-              offset: h.offset,
-              bname: h.brokerName,
-            },
-            this.cfg.remotingTimeoutMillis,
-          );
+          await this.acks.ack(addr, group, topic, realTopicOf(h.flag, topic, group), h);
           this.renewer.remove(group, given);
         } catch (err) {
           out.status = statusOf(err);
