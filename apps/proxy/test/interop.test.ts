@@ -430,6 +430,42 @@ describe('bad input gets the status RocketMQ proxy gives', () => {
     expect(got.offset).toBe(2);
   });
 
+  it('acks arriving in one turn for one broker go as one BATCH_ACK_MESSAGE; each entry gets its own result, a bad handle its own error', async () => {
+    const metric = async (name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${proxy.httpPort}/metrics`)).text();
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const topic = uniqueName('T_BACK');
+    await createTopic(admin, c, topic, 2);
+    const p = await producer([topic]);
+    for (let i = 0; i < 6; i++) await p.send({ topic, tag: 'A', body: Buffer.from(`b${i}`) });
+    const group = uniqueName('G_BACK');
+    const sc = await simpleConsumer(topic, group);
+    const got = await receiveUntil(sc, 6, 30_000, { ack: false, invisibleMs: 3000 });
+    expect(got).toHaveLength(6);
+    const [batches0, acks0] = [await metric('rocketmq_proxy_ack_batches_total'), await metric('rocketmq_proxy_batched_acks_total')];
+    type AckAnswer = { status: { code: number }; entries: Array<{ messageId: string; status: { code: number; message: string } }> };
+    const entry = (m: MessageView): { messageId: string; receiptHandle: string } => ({ messageId: m.messageId, receiptHandle: m.receiptHandle });
+    const bad = { messageId: 'bad', receiptHandle: 'not a handle' };
+    const [a, b] = await Promise.all([
+      raw.unary<AckAnswer>('AckMessage', { group: { name: group }, topic: { name: topic }, entries: [...got.slice(0, 4).map(entry), bad] }),
+      raw.unary<AckAnswer>('AckMessage', { group: { name: group }, topic: { name: topic }, entries: got.slice(4).map(entry) }),
+    ]);
+    expect(a.status.code).toBe(30000);
+    expect(a.entries.map((e) => [e.messageId, e.status.code])).toEqual([...got.slice(0, 4).map((m) => [m.messageId, 20000]), ['bad', 40013]]);
+    expect(b.status.code).toBe(20000);
+    expect(b.entries.map((e) => e.status.code)).toEqual([20000, 20000]);
+    const batches = (await metric('rocketmq_proxy_ack_batches_total')) - batches0;
+    const batched = (await metric('rocketmq_proxy_batched_acks_total')) - acks0;
+    expect(batches).toBeGreaterThanOrEqual(1);
+    expect(batches).toBeLessThan(6);
+    expect(batched).toBeGreaterThanOrEqual(4);
+    // The batch acked for real: nothing comes back once the 3 s invisibility has passed.
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(await receiveUntil(sc, 1, 3000, { invisibleMs: 1000 })).toEqual([]);
+  });
+
   it('/metrics has rpc latency by method and code, /health and /ready answer', async () => {
     const text = await (await fetch(`http://127.0.0.1:${proxy.httpPort}/metrics`)).text();
     expect(text).toMatch(/rocketmq_rpc_latency_count\{[^}]*protocol_type="grpc"[^}]*request_code="SendMessage"[^}]*response_code="ok"/);

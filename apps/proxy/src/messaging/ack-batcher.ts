@@ -112,7 +112,17 @@ export class AckBatcher {
         const i = o - h.ckQueueOffset;
         bits[i >>> 3] = bits[i >>> 3]! | (1 << (i & 7));
       }
-      return { c: b.group, t: a.topic, r: h.flag, so: h.ckQueueOffset, q: h.queueId, rq: h.reviveQid, pt: h.popTime, it: h.invisibleTime, b: bits.toString('base64') };
+      return {
+        c: b.group,
+        t: a.topic,
+        r: h.flag,
+        so: h.ckQueueOffset,
+        q: h.queueId,
+        rq: h.reviveQid,
+        pt: h.popTime,
+        it: h.invisibleTime,
+        b: bits.toString('base64'),
+      };
     });
     const api = this.api();
     const cmd = api.request(RequestCode.BATCH_ACK_MESSAGE, {});

@@ -85,7 +85,12 @@ export class MessagingService {
     private readonly metrics: ProxyMetrics,
     private readonly log: Log,
   ) {
-    this.acks = new AckBatcher(() => this.cluster.api, cfg.remotingTimeoutMillis, cfg.enableBatchAck, (n) => this.metrics.ackBatch(n));
+    this.acks = new AckBatcher(
+      () => this.cluster.api,
+      cfg.remotingTimeoutMillis,
+      cfg.enableBatchAck,
+      (n) => this.metrics.ackBatch(n),
+    );
     this.renewer = new ReceiptHandleRenewer({
       renewAheadMs: cfg.renewAheadTimeMillis,
       renewMaxTimeMs: cfg.renewMaxTimeMillis,
