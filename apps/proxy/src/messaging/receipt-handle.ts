@@ -21,18 +21,27 @@ export function encodeReceiptHandle(extraInfo: string, commitLogOffset: number):
 
 /** Parses a handle; undefined when it is not one. */
 export function decodeReceiptHandle(handle: string): ReceiptHandle | undefined {
-  const f = handle.trim().split(' ');
-  if (f.length < 8) return undefined;
-  const e = parseExtraInfo(f.slice(0, 8).join(' '));
+  const t = handle.trim();
+  // The first 8 fields are the POP_CK; the 9th (if any) the commit-log offset.
+  let end = -1;
+  for (let i = 0; i < 8; i++) {
+    end = t.indexOf(' ', end + 1);
+    if (end < 0) break;
+  }
+  if (end < 0 && t.split(' ').length < 8) return undefined;
+  const e = parseExtraInfo(end < 0 ? t : t.slice(0, end));
   if (e === undefined || e.offset === undefined) return undefined;
-  const clo = f.length >= 9 ? Number(f[8]) : -1;
-  return {
-    ...e,
-    offset: e.offset,
-    commitLogOffset: Number.isInteger(clo) ? clo : -1,
-    extraInfo: buildExtraInfo({ ...e }),
-    nextVisibleTime: e.popTime + e.invisibleTime,
-  };
+  let clo = -1;
+  if (end >= 0) {
+    const next = t.indexOf(' ', end + 1);
+    const v = Number(next < 0 ? t.slice(end + 1) : t.slice(end + 1, next));
+    clo = Number.isInteger(v) ? v : -1;
+  }
+  const h = e as ReceiptHandle;
+  h.commitLogOffset = clo;
+  h.extraInfo = buildExtraInfo(e);
+  h.nextVisibleTime = e.popTime + e.invisibleTime;
+  return h;
 }
 
 /** Parses and checks expiry: INVALID_RECEIPT_HANDLE for a malformed or expired handle. */
