@@ -58,6 +58,11 @@ export const ProxyConfigSchema = {
     default: '',
     description: 'the proxy\'s own account towards ACL-enabled brokers and name servers: {"accessKey":"…","secretKey":"…"}',
   },
+  enableTopicMessageTypeCheck: {
+    type: 'bool',
+    default: true,
+    description: "refuse a message whose type (NORMAL/FIFO/DELAY/TRANSACTION) is not the topic's message.type attribute (MIXED takes any)",
+  },
   sendRateLimitPerSecond: { type: 'int', default: 0, min: 0, description: 'messages per second per topic for all proxies together (0 = unlimited)' },
   tlsCertPath: { type: 'string', default: '', description: 'PEM certificate of the gRPC port (else tls.server.certPath); see tls.server.mode' },
   tlsKeyPath: { type: 'string', default: '', description: 'PEM private key of the gRPC port (else tls.server.keyPath)' },

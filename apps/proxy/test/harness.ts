@@ -25,8 +25,18 @@ export async function startProxy(c: TestCluster, name: string, extra: Record<str
   return { endpoints: `127.0.0.1:${grpcPort}`, grpcPort, httpPort, process };
 }
 
-export async function createTopic(admin: MQAdmin, c: TestCluster, topic: string, queues = 4, brokerAddrs: string[] = [c.brokerAddr]): Promise<void> {
-  for (const addr of brokerAddrs) await admin.createOrUpdateTopic(addr, { topic, readQueueNums: queues, writeQueueNums: queues, perm: 6 });
+/** Creates `topic` on the brokers with the `message.type` attribute the proxy checks sends against (RocketMQ's default NORMAL). */
+export async function createTopic(
+  admin: MQAdmin,
+  c: TestCluster,
+  topic: string,
+  queues = 4,
+  brokerAddrs: string[] = [c.brokerAddr],
+  messageType: 'NORMAL' | 'FIFO' | 'DELAY' | 'TRANSACTION' | 'MIXED' = 'NORMAL',
+): Promise<void> {
+  for (const addr of brokerAddrs) {
+    await admin.createOrUpdateTopic(addr, { topic, readQueueNums: queues, writeQueueNums: queues, perm: 6, attributes: `+message.type=${messageType}` });
+  }
   await waitFor(async () => (await admin.api.getTopicRouteInfo(topic))?.queueDatas.length === brokerAddrs.length, {
     timeoutMs: 10_000,
     message: `route of ${topic}`,

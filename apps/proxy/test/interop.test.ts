@@ -124,7 +124,7 @@ describe('official 5.x client through the proxy', () => {
 
   it('FIFO: messages of one group arrive in order to an orderly group', async () => {
     const topic = uniqueName('T_FIFO');
-    await createTopic(admin, c, topic, 4);
+    await createTopic(admin, c, topic, 4, undefined, 'FIFO');
     const group = uniqueName('G_FIFO');
     await admin.createOrUpdateSubGroup(c.brokerAddr, { groupName: group, consumeMessageOrderly: true });
     const p = await producer([topic]);
@@ -138,7 +138,7 @@ describe('official 5.x client through the proxy', () => {
 
   it('delay: a message with a delivery timestamp is not received before it', async () => {
     const topic = uniqueName('T_DELAY');
-    await createTopic(admin, c, topic, 1);
+    await createTopic(admin, c, topic, 1, undefined, 'DELAY');
     const p = await producer([topic]);
     const at = Date.now() + 3000;
     await p.send({ topic, body: Buffer.from('later'), deliveryTimestamp: new Date(at) });
@@ -149,9 +149,49 @@ describe('official 5.x client through the proxy', () => {
     expect(got[0]!.deliveryTimestamp?.getTime()).toBe(at);
   });
 
+  it('RecallMessage: a recalled delay message is never received, its neighbour is; a handle of another topic is BAD_REQUEST', async () => {
+    const topic = uniqueName('T_RECALL');
+    await createTopic(admin, c, topic, 1, undefined, 'DELAY');
+    const p = await producer([topic]);
+    const at = new Date(Date.now() + 2500);
+    const keep = await p.send({ topic, body: Buffer.from('keep'), deliveryTimestamp: at });
+    const drop = await p.send({ topic, body: Buffer.from('drop'), deliveryTimestamp: at });
+    expect(drop.recallHandle).toBeTruthy();
+    const recalled = await p.recallMessage(topic, drop.recallHandle);
+    expect(recalled.messageId).toBe(drop.messageId);
+    expect(keep.recallHandle).toBeTruthy();
+    // The handle names T_RECALL: asked on another topic, the proxy refuses it.
+    const other = uniqueName('T_RECALL_OTHER');
+    await createTopic(admin, c, other, 1, undefined, 'DELAY');
+    const p2 = await producer([other]);
+    await expect(p2.recallMessage(other, keep.recallHandle)).rejects.toThrow(/40000|topic not match/);
+    const sc = await simpleConsumer(topic);
+    const got = await receiveUntil(sc, 2, 8_000);
+    expect(got.map((m) => m.body.toString())).toEqual(['keep']);
+  });
+
+  it('message.type: a FIFO message to a NORMAL topic is refused with MESSAGE_PROPERTY_CONFLICT_WITH_TYPE and not stored; a MIXED topic takes every type', async () => {
+    const normal = uniqueName('T_NORMAL');
+    const mixed = uniqueName('T_MIXED');
+    await createTopic(admin, c, normal, 1);
+    await createTopic(admin, c, mixed, 1, undefined, 'MIXED');
+    const p = await producer([normal, mixed]);
+    await expect(p.send({ topic: normal, messageGroup: 'g', body: Buffer.from('fifo') })).rejects.toThrow(/40014|message\.type/);
+    await expect(p.send({ topic: normal, body: Buffer.from('later'), deliveryTimestamp: new Date(Date.now() + 60_000) })).rejects.toThrow(
+      /40014|message\.type/,
+    );
+    await p.send({ topic: normal, body: Buffer.from('plain') });
+    await p.send({ topic: mixed, messageGroup: 'g', body: Buffer.from('fifo') });
+    await p.send({ topic: mixed, body: Buffer.from('plain') });
+    const stats = await admin.topicStats(normal);
+    expect(stats.reduce((n, q) => n + q.maxOffset - q.minOffset, 0)).toBe(1);
+    const mixedStats = await admin.topicStats(mixed);
+    expect(mixedStats.reduce((n, q) => n + q.maxOffset - q.minOffset, 0)).toBe(2);
+  });
+
   it('transactions: commit is delivered, rollback is not, an unknown one is settled by the checker', async () => {
     const topic = uniqueName('T_TX');
-    await createTopic(admin, c, topic, 1);
+    await createTopic(admin, c, topic, 1, undefined, 'TRANSACTION');
     const checked: string[] = [];
     const p = await producer([topic], {
       checker: {

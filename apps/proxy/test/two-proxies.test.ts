@@ -56,7 +56,7 @@ describe('two proxies sharing Redis', () => {
 
   it('check-backs reach the producer through whichever proxy the broker asks, and its answers settle them', async () => {
     const topic = uniqueName('T_TX2');
-    await createTopic(admin, c, topic, 1);
+    await createTopic(admin, c, topic, 1, undefined, 'MIXED');
     // A producer of the topic on proxy A makes A a producer of the topic's group at the broker too;
     // it leaves, so A holds no telemetry stream of any producer of the topic.
     const visitor = new Producer({ endpoints: a.endpoints, namespace: '', topics: [topic], logger, requestTimeout: 3000 });

@@ -25,6 +25,8 @@ import {
   SearchOffsetRequestHeader,
   SendMessageRequestHeader,
   SendMessageResponseHeader,
+  RecallMessageRequestHeader,
+  RecallMessageResponseHeader,
   SerializeType,
   UnregisterClientRequestHeader,
   UpdateConsumerOffsetRequestHeader,
@@ -37,6 +39,7 @@ import {
   SendMessageRequestHeaderV2,
   type JsonValue,
   type SendMessageRequest,
+  type RecallMessageRequest,
   type TopicRouteData,
 } from '@rocketmq-ts/protocol';
 import type { RemotingClient, RemotingConnection } from '@rocketmq-ts/remoting';
@@ -99,6 +102,8 @@ export interface SendResult {
   /** Consume-queue offset of the (first) message. */
   queueOffset: number;
   transactionId?: string | undefined;
+  /** For a timer (delay) message: the handle Producer.recallMessage cancels it with before it is due. */
+  recallHandle?: string | undefined;
   regionId?: string | undefined;
   traceOn: boolean;
 }
@@ -265,9 +270,16 @@ export class MQClientAPI {
       messageQueue: { topic: header.topic, brokerName, queueId: h.queueId },
       queueOffset: h.queueOffset,
       transactionId: h.transactionId,
+      ...(h.recallHandle !== undefined && h.recallHandle !== '' ? { recallHandle: h.recallHandle } : {}),
       regionId: res.ext('MSG_REGION'),
       traceOn: res.ext('TRACE_ON') !== 'false',
     };
+  }
+
+  /** RECALL_MESSAGE: cancels a timer message by its recall handle; the recalled message's id. */
+  async recallMessage(addr: string, header: RecallMessageRequest, timeoutMs = this.opts.timeoutMs): Promise<string> {
+    const res = await this.call(addr, this.request(RequestCode.RECALL_MESSAGE, RecallMessageRequestHeader.encode(header)), timeoutMs);
+    return RecallMessageResponseHeader.decode(res.extFields).msgId;
   }
 
   // ------------------------------------------------------------------ transactions

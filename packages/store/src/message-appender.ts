@@ -25,7 +25,7 @@ import type { FailureProbes, StoreLogger, StoreProbe } from './probe.js';
 import { PutMessageStatus, type PutMessageResult } from './status.js';
 import type { StoreState } from './store-state.js';
 import type { HAService } from './ha/ha-service.js';
-import type { TimerPutHook } from './timer/timer-put-hook.js';
+import { TIMER_TOPIC, type TimerPutHook } from './timer/timer-put-hook.js';
 
 const PREPARED = MessageSysFlag.TRANSACTION_PREPARED_TYPE;
 const ROLLBACK = MessageSysFlag.TRANSACTION_ROLLBACK_TYPE;
@@ -145,8 +145,15 @@ export class MessageAppender {
       const m = msgs[0] as PutMessageRequest;
       const t = this.timerHook.apply(m);
       if (typeof t === 'string') return this.fail(t, 1);
-      if (t !== m) msgs = [t];
+      if (t !== m) {
+        msgs = [t];
+        if (t.topic === TIMER_TOPIC) return withTimerOut(this.putPrepared(msgs, t0), this.timerHook.lastOutMs);
+      }
     }
+    return this.putPrepared(msgs, t0);
+  }
+
+  private putPrepared(msgs: readonly PutMessageRequest[], t0: number): PutMessageResult | Promise<PutMessageResult> {
     const prepared: PreparedMessage[] = [];
     let total = 0;
     for (const m of msgs) {
@@ -364,4 +371,10 @@ function hostHex(h: SocketAddress): string {
   const b = Buffer.alloc(20);
   const n = writeSocketAddress(b, 0, h);
   return b.toString('hex', 0, n).toUpperCase();
+}
+
+/** The put's result with the timer slot time it was filed under (for the send reply's recall handle). */
+function withTimerOut(r: PutMessageResult | Promise<PutMessageResult>, timerOutMs: number): PutMessageResult | Promise<PutMessageResult> {
+  if (r instanceof Promise) return r.then((x) => ({ ...x, timerOutMs }));
+  return { ...r, timerOutMs };
 }

@@ -50,6 +50,8 @@ export interface AppendMessageResult {
 export interface PutMessageResult {
   status: PutMessageStatus;
   appendResult?: AppendMessageResult;
+  /** Set when the message went into the timer wheel: the slot time it will be delivered at (TIMER_OUT_MS). */
+  timerOutMs?: number;
 }
 
 export interface GetMessageResult {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MessageConst, MessageSysFlag, type SocketAddress } from '@rocketmq-ts/common';
+import { MessageConst, MessageSysFlag, encodeRecallHandle, type SocketAddress } from '@rocketmq-ts/common';
 import {
   ConsumerSendMsgBackRequestHeader,
   HeaderError,
@@ -324,8 +324,16 @@ export class SendMessageProcessor {
       };
       return r instanceof Promise ? r.then(noted) : noted(r);
     }
-    if (r instanceof Promise) return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId, type));
-    return this.reply(req, r, replyTopic, replyQueueId, body.length, 1, txId, type);
+    if (r instanceof Promise)
+      {return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId, type, this.recallHandleOf(res, replyTopic, props)));}
+    return this.reply(req, r, replyTopic, replyQueueId, body.length, 1, txId, type, this.recallHandleOf(r, replyTopic, props));
+  }
+
+  /** A timer message's recall handle (RECALL_MESSAGE cancels it by this); none for other messages and retries. */
+  private recallHandleOf(r: PutMessageResult, topic: string, props: string): string | undefined {
+    if (r.timerOutMs === undefined || topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX)) return undefined;
+    const uniq = findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX);
+    return uniq === undefined ? undefined : encodeRecallHandle(topic, this.config.brokerName, r.timerOutMs + 1, uniq);
   }
 
   private putBatch(
@@ -394,6 +402,7 @@ export class SendMessageProcessor {
     n: number,
     transactionId?: string,
     type: MessageType = 'normal',
+    recallHandle?: string,
   ): RemotingCommand {
     const [code, remark] = putStatusReply(r.status, this.config.store);
     const a = r.appendResult;
@@ -415,6 +424,7 @@ export class SendMessageProcessor {
       queueOffset: String(a.logicsOffset),
     };
     if (transactionId !== undefined) ext['transactionId'] = transactionId;
+    if (recallHandle !== undefined) ext['recallHandle'] = recallHandle;
     this.metrics.messagesIn(topic, n, bytes, type);
     return RemotingCommand.responseTo(req, code, remark, ext);
   }

@@ -39,6 +39,10 @@ export class Cluster {
   private readonly routeLoads = new Map<string, Promise<TopicRouteData | undefined>>();
   private readonly groups = new Map<string, { info: GroupInfo; at: number }>();
   private readonly txGroups = new Map<string, ProducerInner>();
+  private readonly topicTypes = new Map<string, { type: string; at: number }>();
+  private get typeTtlMs(): number {
+    return this.opts.routeCacheExpireMs;
+  }
   private checkHandler: ((req: TransactionCheckRequest) => void) | undefined;
 
   constructor(readonly opts: ClusterOptions) {
@@ -127,6 +131,34 @@ export class Cluster {
   /** The master, or any live member of the group for reads. */
   readAddr(brokerName: string): string | undefined {
     return this.instance.findBrokerAddressInSubscribe(brokerName, MixAll.MASTER_ID)?.addr;
+  }
+
+  /**
+   * The topic's `message.type` attribute (NORMAL when the topic has none, as RocketMQ's TopicConfig
+   * reads it), from a master holding the topic; cached for routeCacheExpireMillis. Undefined when no
+   * broker could be asked.
+   */
+  async topicMessageType(topic: string, brokerName: string): Promise<string | undefined> {
+    const hit = this.topicTypes.get(topic);
+    if (hit !== undefined && Date.now() - hit.at < this.typeTtlMs) return hit.type;
+    let type: string | undefined;
+    try {
+      const addr = await this.requireMaster(topic, brokerName);
+      const res = await this.api.invoke(addr, this.api.request(RequestCode.GET_TOPIC_CONFIG, { topic }));
+      if (res.code === ResponseCode.SUCCESS && res.body !== null) {
+        const o = Object.fromEntries(jsonEntries(parseLenientJson(res.body.toString('utf8')))) as Record<string, JsonValue>;
+        const tc = Object.fromEntries(jsonEntries(o['topicConfig'] ?? null)) as Record<string, JsonValue>;
+        const attrs = Object.fromEntries(jsonEntries(tc['attributes'] ?? null)) as Record<string, JsonValue>;
+        const t = attrs['message.type'];
+        type = typeof t === 'string' && t !== '' ? t.toUpperCase() : 'NORMAL';
+      } else if (res.code === ResponseCode.TOPIC_NOT_EXIST) {
+        type = 'UNSPECIFIED';
+      }
+    } catch {
+      type = hit?.type;
+    }
+    if (type !== undefined) this.topicTypes.set(topic, { type, at: Date.now() });
+    return type;
   }
 
   /** retryMaxTimes and orderliness of a consumer group (cached for a minute; defaults when unknown). */

@@ -47,7 +47,7 @@ function pushGroup(out: NeededPerm[], group: Resource | undefined): void {
 
 /**
  * What each v2 call needs, as RocketMQ's proxy reads it for plain ACL: SendMessage and
- * EndTransaction PUB on the topic; QueryRoute any permission on it; the consuming calls SUB on
+ * EndTransaction (and RecallMessage) PUB on the topic; QueryRoute any permission on it; the consuming calls SUB on
  * the group and the topic; Heartbeat and NotifyClientTermination SUB on the group if they name one.
  */
 export function neededPermsOf(method: string, req: unknown): NeededPerm[] {
@@ -58,6 +58,7 @@ export function neededPermsOf(method: string, req: unknown): NeededPerm[] {
       for (const m of r.messages ?? []) pushTopic(out, resourceName(m.topic), Perm.PUB);
       break;
     case 'EndTransaction':
+    case 'RecallMessage':
       pushTopic(out, topicOf(r), Perm.PUB);
       break;
     case 'QueryRoute':

@@ -157,7 +157,7 @@ export class GrpcServer {
       ChangeInvisibleDuration: this.unary('ChangeInvisibleDuration', (_c, r: Parameters<MessagingService['changeInvisibleDuration']>[0]) =>
         s.changeInvisibleDuration(r),
       ),
-      RecallMessage: this.unary('RecallMessage', () => Promise.resolve().then(() => s.recallMessage())),
+      RecallMessage: this.unary('RecallMessage', (_c, r: Parameters<MessagingService['recallMessage']>[0]) => s.recallMessage(r)),
       SyncLiteSubscription: this.unary('SyncLiteSubscription', () => Promise.resolve().then(() => s.syncLiteSubscription())),
     };
     server.addService(service, handlers);

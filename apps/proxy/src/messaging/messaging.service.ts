@@ -12,6 +12,7 @@ import {
   javaStringHashCode,
   type TopicRouteData,
 } from '@rocketmq-ts/protocol';
+import { decodeRecallHandle } from '@rocketmq-ts/common';
 import type { ProxyConfig } from '../config.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { Code, OK_STATUS, ProxyError, codeFromRemoting, statusOf, type Status } from '../grpc/status.js';
@@ -212,6 +213,7 @@ export class MessagingService {
         .catch(() => true);
       if (!ok) throw new ProxyError(Code.TOO_MANY_REQUESTS, `sending to ${topic} is over the limit of ${this.cfg.sendRateLimitPerSecond} messages/s`);
     }
+    if (this.cfg.enableTopicMessageTypeCheck) await this.checkMessageType(topic, prepared);
     const entries = await Promise.all(prepared.map((p) => this.sendOne(p).catch((e: unknown) => ({ status: statusOf(e) }))));
     const failed = entries.filter((e) => (e.status as Status).code !== Code.OK);
     let status: Status = OK_STATUS;
@@ -220,7 +222,30 @@ export class MessagingService {
     return { status, entries };
   }
 
-  private async sendOne(p: PreparedSend): Promise<{ status: Status; messageId: string; transactionId: string; offset: number }> {
+  /**
+   * enableTopicMessageTypeCheck: every message must be of the topic's `message.type` (MIXED takes
+   * any; a topic without the attribute is NORMAL). Retry and dead-letter topics are not checked.
+   */
+  private async checkMessageType(topic: string, prepared: readonly PreparedSend[]): Promise<void> {
+    if (topic.startsWith(MixAll.RETRY_GROUP_TOPIC_PREFIX) || topic.startsWith(MixAll.DLQ_GROUP_TOPIC_PREFIX)) return;
+    const wq = await this.writeQueuesOf(topic);
+    const brokerName = wq.queues[0]?.brokerName;
+    if (brokerName === undefined) return;
+    const topicType = await this.cluster.topicMessageType(topic, brokerName);
+    // Could not ask any broker: the send itself will tell.
+    if (topicType === undefined || topicType === 'MIXED') return;
+    for (const p of prepared) {
+      const type = MESSAGE_TYPE_NAMES[p.type] ?? 'UNSPECIFIED';
+      if (type === 'UNSPECIFIED' || type !== topicType) {
+        throw new ProxyError(
+          Code.MESSAGE_PROPERTY_CONFLICT_WITH_TYPE,
+          `the message type ${type} does not match topic ${topic}'s message.type ${topicType} (create the topic with -a +message.type=${type}, or MIXED)`,
+        );
+      }
+    }
+  }
+
+  private async sendOne(p: PreparedSend): Promise<{ status: Status; messageId: string; transactionId: string; offset: number; recallHandle?: string }> {
     const wq = await this.writeQueuesOf(p.topic);
     if (wq.queues.length === 0) throw new ProxyError(Code.FORBIDDEN, `topic ${p.topic} has no writable queue`);
     const idx = p.messageGroup !== undefined ? Math.abs(javaStringHashCode(p.messageGroup)) % wq.queues.length : this.rr++ % wq.queues.length;
@@ -257,7 +282,7 @@ export class MessagingService {
         .catch((e: unknown) => this.log.warn('tx.data.failed', 'could not record transaction data', { topic: p.topic }, e));
     }
     this.metrics.messagesIn(p.topic, p.type, p.body.length);
-    return { status, messageId: p.messageId, transactionId, offset: r.queueOffset };
+    return { status, messageId: p.messageId, transactionId, offset: r.queueOffset, ...(r.recallHandle !== undefined ? { recallHandle: r.recallHandle } : {}) };
   }
 
   // ------------------------------------------------------------------ transactions
@@ -628,8 +653,19 @@ export class MessagingService {
     }
   }
 
-  recallMessage(): never {
-    throw new ProxyError(Code.NOT_IMPLEMENTED, 'RecallMessage is not supported by the brokers of this cluster');
+  /** RecallMessage: a delay message cancelled before it is due (RECALL_MESSAGE on the broker the handle names). */
+  async recallMessage(req: { topic?: Resource; recallHandle?: string }): Promise<{ status: Status; messageId: string }> {
+    const topic = requireTopic(req.topic);
+    const handle = decodeRecallHandle(req.recallHandle ?? '');
+    if (handle instanceof Error) throw new ProxyError(Code.BAD_REQUEST, handle.message);
+    if (handle.topic !== topic) throw new ProxyError(Code.BAD_REQUEST, 'recall failed, topic not match');
+    const addr = await this.cluster.requireMaster(topic, handle.brokerName);
+    const messageId = await this.cluster.api.recallMessage(
+      addr,
+      { producerGroup: topic, topic, recallHandle: req.recallHandle ?? '', bname: handle.brokerName },
+      this.cfg.remotingTimeoutMillis,
+    );
+    return { status: OK_STATUS, messageId };
   }
 
   syncLiteSubscription(): never {
@@ -654,3 +690,11 @@ function hostOf(peer: string): string {
   const s = peer.replace(/^ipv[46]:/, '');
   return s.startsWith('[') ? s.slice(1, s.indexOf(']')) : (s.split(':')[0] ?? s);
 }
+
+/** v2 MessageType → the names of the topic attribute message.type. */
+const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
+  [MessageType.NORMAL]: 'NORMAL',
+  [MessageType.FIFO]: 'FIFO',
+  [MessageType.DELAY]: 'DELAY',
+  [MessageType.TRANSACTION]: 'TRANSACTION',
+};

@@ -1,5 +1,5 @@
 import { deflateSync } from 'node:zlib';
-import { Message, MessageConst, MessageSysFlag, type MessageProperties } from '@rocketmq-ts/common';
+import { Message, MessageConst, MessageSysFlag, decodeRecallHandle, type MessageProperties } from '@rocketmq-ts/common';
 import {
   MixAll,
   ResponseCode,
@@ -177,6 +177,28 @@ export class Producer implements ProducerInner {
   /** Sends without waiting for the broker's answer (no result, no retry). */
   async sendOneway(msg: Message | readonly Message[], opts: SendOptions = {}): Promise<void> {
     await this.sendImpl(msg, 'ONEWAY', opts);
+  }
+
+  /**
+   * Cancels a timer (delay) message before it is due, by the recallHandle of its SendResult. Resolves
+   * with the recalled message's id; a handle that is malformed, of another topic, or whose time has
+   * passed is refused by the broker (ILLEGAL_OPERATION).
+   */
+  async recallMessage(topic: string, recallHandle: string): Promise<string> {
+    this.ensureRunning();
+    const bad = validateTopicName(topic);
+    if (bad) throw illegalArgument(`the topic is invalid: ${bad}`);
+    const h = decodeRecallHandle(recallHandle);
+    if (h instanceof Error) throw illegalArgument(h.message);
+    const inst = this.clientInstance;
+    let addr = inst.findBrokerAddressInPublish(h.brokerName);
+    if (addr === undefined) {
+      await inst.updateTopicRouteFromNameServer(topic);
+      addr = inst.findBrokerAddressInPublish(h.brokerName);
+    }
+    if (addr === undefined)
+      {throw new MQClientError(ResponseCode.RPC_ADDR_IS_NULL, `The broker[${h.brokerName}] not exist (no master address in the route)`, { retriable: true });}
+    return inst.api.recallMessage(addr, { producerGroup: this.group, topic, recallHandle, bname: h.brokerName }, this.o.sendMsgTimeoutMs);
   }
 
   /** The queues a topic can be written to (fetches the route when needed). */

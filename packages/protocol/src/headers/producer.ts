@@ -147,3 +147,17 @@ export const CheckTransactionStateRequestHeader = defineHeader('CheckTransaction
   /** The checking broker's name (RpcRequestHeader); the producer echoes it in END_TRANSACTION. */
   bname: { t: 'string' },
 });
+
+/** RECALL_MESSAGE (370): cancel a timer message before it is due, by the handle its send returned. */
+export const RecallMessageRequestHeader = defineHeader('RecallMessageRequestHeader', {
+  producerGroup: { t: 'string' },
+  topic: { t: 'string', req: true },
+  recallHandle: { t: 'string', req: true },
+  /** Broker name (RpcRequestHeader). */
+  bname: { t: 'string' },
+});
+
+export const RecallMessageResponseHeader = defineHeader('RecallMessageResponseHeader', {
+  msgId: { t: 'string', req: true },
+});
+export type RecallMessageRequest = ReturnType<typeof RecallMessageRequestHeader.decode>;

@@ -40,7 +40,7 @@ function pushSendTopic(out: NeededPerm[], topic: string | undefined): void {
 
 /**
  * What a remoting request needs, by request code, as RocketMQ's plain ACL reads it: sends need
- * PUB on the topic (SUB on the group for retry topics); pulls, pops, acks, offsets and
+ * PUB on the topic (SUB on the group for retry topics), and so does a recall; pulls, pops, acks, offsets and
  * heartbeats need SUB on the group and the topic. Codes not listed need no resource.
  */
 export function neededPerms(cmd: RemotingCommand): readonly NeededPerm[] {
@@ -54,6 +54,9 @@ export function neededPerms(cmd: RemotingCommand): readonly NeededPerm[] {
     case RequestCode.SEND_BATCH_MESSAGE:
     case RequestCode.SEND_REPLY_MESSAGE_V2:
       pushSendTopic(out, field(cmd, 'b'));
+      break;
+    case RequestCode.RECALL_MESSAGE:
+      push(out, field(cmd, 'topic'), Perm.PUB);
       break;
     case RequestCode.CONSUMER_SEND_MSG_BACK:
       pushGroup(out, field(cmd, 'group'));

@@ -158,6 +158,8 @@ export function scanTimerProps(props: string, out: TimerProps): TimerProps {
 
 export class TimerPutHook {
   private readonly scan = newTimerProps();
+  /** TIMER_OUT_MS given by the last apply() that moved a message into the timer topic. */
+  lastOutMs = 0;
 
   constructor(
     private readonly config: TimerHookConfig,
@@ -203,6 +205,7 @@ export class TimerPutHook {
     const p = this.config.timerPrecisionMs;
     deliverMs = deliverMs % p === 0 ? deliverMs - p : Math.floor(deliverMs / p) * p;
     if (this.isReject(deliverMs)) return PutMessageStatus.WHEEL_TIMER_FLOW_CONTROL;
+    this.lastOutMs = deliverMs;
     const added = [
       [MessageConst.PROPERTY_TIMER_OUT_MS, String(deliverMs)],
       [MessageConst.PROPERTY_REAL_TOPIC, m.topic],
