@@ -174,4 +174,48 @@ describe('two proxies sharing Redis', () => {
       raw.close();
     }
   });
+
+  it('sendRateLimitPerSecond is one budget for both proxies: past it sends get TOO_MANY_REQUESTS (42900) and nothing of them is stored', async () => {
+    const topic = uniqueName('T_LIMIT');
+    await createTopic(admin, c, topic, 2);
+    // Two more proxies on the same Redis prefix, with a limit of 20 messages/s per topic for both together.
+    const limited = { redisAddr: '127.0.0.1:6379', redisKeyPrefix: `${prefix}limit:`, sendRateLimitPerSecond: 20 };
+    const [pc, pd] = await Promise.all([startProxy(c, 'proxy-c', limited), startProxy(c, 'proxy-d', limited)]);
+    closers.push(
+      () => pc.process.stop('SIGTERM', 5000),
+      () => pd.process.stop('SIGTERM', 5000),
+    );
+    const raws = [new RawGrpc(pc.endpoints), new RawGrpc(pd.endpoints)];
+    try {
+      const codes: number[] = [];
+      const t0 = Date.now();
+      for (let i = 0; i < 60; i++) {
+        const r = await raws[i % 2]!.unary<{ status: { code: number } }>('SendMessage', {
+          messages: [
+            {
+              topic: { name: topic },
+              body: Buffer.from(`m${i}`),
+              systemProperties: { messageId: `01LIMIT${Date.now()}${i}`, messageType: 1, bodyEncoding: 1 },
+            },
+          ],
+        });
+        codes.push(r.status.code);
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      const ok = codes.filter((x) => x === 20000).length;
+      const limitedOut = codes.filter((x) => x === 42900).length;
+      expect(ok + limitedOut).toBe(60);
+      expect(limitedOut).toBeGreaterThan(0);
+      // The burst (20) plus what refills at 20/s while the loop ran: one budget, not one per proxy.
+      expect(ok).toBeGreaterThanOrEqual(20);
+      expect(ok).toBeLessThanOrEqual(20 + Math.ceil(20 * seconds) + 1);
+      // Both proxies answered 42900: the budget was spent through either.
+      expect(codes.filter((x, i) => x === 42900 && i % 2 === 0).length).toBeGreaterThan(0);
+      expect(codes.filter((x, i) => x === 42900 && i % 2 === 1).length).toBeGreaterThan(0);
+      const stats = await admin.topicStats(topic);
+      expect(stats.reduce((n, q) => n + q.maxOffset - q.minOffset, 0)).toBe(ok);
+    } finally {
+      for (const r of raws) r.close();
+    }
+  });
 });
