@@ -437,6 +437,24 @@ export class MQAdmin {
     return out.sort((a, b) => a[0].queueId - b[0].queueId);
   }
 
+  /**
+   * Moves a group's committed offset of one queue to `offset` on the queue's master
+   * (INVOKE_BROKER_TO_RESET_OFFSET with queueId and offset, as RocketMQ 5 sends it); the broker
+   * tells the group's online clients with RESET_CONSUMER_CLIENT_OFFSET. Answers the offset set.
+   */
+  async resetQueueOffset(addr: string, group: string, mq: MessageQueue, offset: number): Promise<number> {
+    const b = await this.body(
+      addr,
+      RequestCode.INVOKE_BROKER_TO_RESET_OFFSET,
+      ResetOffsetRequestHeader.encode({ topic: mq.topic, group, timestamp: -1, isForce: true, queueId: mq.queueId, offset }),
+      null,
+      15_000,
+    );
+    const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+    const set = readMessageQueueMap(o['offsetTable']).find(([q]) => q.queueId === mq.queueId);
+    return set ? num(set[1]) : offset;
+  }
+
   // ------------------------------------------------------------------ transactions
 
   /** Transactions still open on one broker: the newest half message of each, with its check count. */
