@@ -53,7 +53,7 @@ export function deadLetterView(m: ReceivedMessage, bodyMax: number, retryMaxTime
   const p = m.properties;
   const originTopic = p.get(MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC) ?? p.get(MessageConst.PROPERTY_RETRY_TOPIC) ?? '';
   const originMsgId = p.get(MessageConst.PROPERTY_DLQ_ORIGIN_MESSAGE_ID) ?? p.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? m.msgId;
-  const limit = retryMaxTimes === null ? '' : ` (the group's retryMaxTimes is ${retryMaxTimes})`;
+  const limit = retryMaxTimes === null ? '' : ` (group retryMaxTimes ${retryMaxTimes})`;
   return {
     message: messageView(m, bodyMax),
     originTopic,
@@ -61,7 +61,7 @@ export function deadLetterView(m: ReceivedMessage, bodyMax: number, retryMaxTime
     originOffsetMsgId: p.get(MessageConst.PROPERTY_ORIGIN_MESSAGE_ID) ?? '',
     reconsumeTimes: m.reconsumeTimes,
     exceptionText: null,
-    reason: `exception not reported by the client; ${m.reconsumeTimes} failed ${m.reconsumeTimes === 1 ? 'delivery' : 'deliveries'}${limit}`,
+    reason: `exception not reported by the client; reconsume times ${m.reconsumeTimes}${limit}`,
   };
 }
 

@@ -169,7 +169,10 @@ export interface DeadLetterView {
   originMsgId: string;
   /** ORIGIN_MESSAGE_ID: the offset id of the first stored copy that failed. */
   originOffsetMsgId: string;
-  /** Failed deliveries counted by the broker (the DLQ copy's reconsume times). */
+  /**
+   * The DLQ copy's reconsume times: the failed deliveries when a consumer sent it back or forwarded
+   * it, one more than the deliveries when the proxy moved it at the POP delivery limit.
+   */
   reconsumeTimes: number;
   /**
    * The consumer's exception text. Always null today: neither CONSUMER_SEND_MSG_BACK (remoting)
