@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ReceivedMessage } from '@rocketmq-ts/client';
 import { BadRequest } from './console.service.js';
-import { deadLetterView, deadLettersCsv, resendProperties } from './dlq.service.js';
+import { chooseRetryTopic, deadLetterView, deadLettersCsv, resendProperties } from './dlq.service.js';
 import { parseResetRequest, planTotals } from './offsets.service.js';
 
 const deadLetter = (props: Array<[string, string]>): ReceivedMessage => ({
@@ -83,6 +83,14 @@ describe('dead letters', () => {
       RETRY_TOPIC: 'Orders',
       ORIGIN_MESSAGE_ID: 'DLQ-OFFSET-ID',
     });
+  });
+
+  it('resends to the POP retry topic the group has an offset on, else to %RETRY%<group>', () => {
+    expect(chooseRetryTopic('g', 'Orders', new Set(['Orders', '%RETRY%g']))).toBe('%RETRY%g');
+    expect(chooseRetryTopic('g', 'Orders', new Set(['Orders', '%RETRY%g_Orders']))).toBe('%RETRY%g_Orders');
+    expect(chooseRetryTopic('g', 'Orders', new Set(['%RETRY%g+Orders', '%RETRY%g_Orders']))).toBe('%RETRY%g+Orders');
+    expect(chooseRetryTopic('g', 'Orders', new Set(['%RETRY%g_Other']))).toBe('%RETRY%g');
+    expect(chooseRetryTopic('g', '', new Set(['%RETRY%g_Orders']))).toBe('%RETRY%g');
   });
 
   it('exports CSV with RFC 4180 quoting', () => {

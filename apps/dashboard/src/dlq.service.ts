@@ -1,7 +1,7 @@
 import type { MQAdmin } from '@rocketmq-ts/admin';
 import { decodeReceivedMessages, type MessageQueue, type ReceivedMessage } from '@rocketmq-ts/client';
 import { MessageConst, MixAll } from '@rocketmq-ts/common';
-import { PullSysFlag, encodeProperties } from '@rocketmq-ts/protocol';
+import { PullSysFlag, encodeProperties, popRetryTopic } from '@rocketmq-ts/protocol';
 import type { DashboardConfig } from './config.js';
 import { BadRequest, messageView, type ConsoleService } from './console.service.js';
 import type { DeadLetterExport, DeadLetterPageView, DeadLetterView, ResendResultView } from './web/views.js';
@@ -76,6 +76,21 @@ export function resendProperties(m: ReceivedMessage, originTopic: string): Recor
   if (originTopic) out[MessageConst.PROPERTY_RETRY_TOPIC] = originTopic;
   if (!out[MessageConst.PROPERTY_ORIGIN_MESSAGE_ID]) out[MessageConst.PROPERTY_ORIGIN_MESSAGE_ID] = m.offsetMsgId;
   return out;
+}
+
+/**
+ * The retry topic a resent copy goes to: the group's POP retry topic of the original topic when the
+ * group has an offset on it (its clients pop: 5.x clients through the proxy, or pop-mode consumers),
+ * else `%RETRY%<group>`, which push and pull consumers of the group read.
+ */
+export function chooseRetryTopic(group: string, originTopic: string, groupTopics: ReadonlySet<string>): string {
+  if (originTopic) {
+    for (const v2 of [true, false]) {
+      const t = popRetryTopic(group, originTopic, v2);
+      if (groupTopics.has(t)) return t;
+    }
+  }
+  return MixAll.RETRY_GROUP_TOPIC_PREFIX + group;
 }
 
 /** Dead letters of a group: list, resend to the group, export. Every cluster call goes through `console.admin`. */
@@ -161,12 +176,16 @@ export class DeadLetterService {
     return [...new Set(ids as string[])];
   }
 
-  /** Sends a copy of each dead letter to `%RETRY%<group>` on the broker that holds it; one result per message. */
+  /**
+   * Sends a copy of each dead letter to the group's retry topic (chooseRetryTopic) on the broker
+   * that holds it; one result per message.
+   */
   async resend(group: string, rawIds: unknown): Promise<ResendResultView[]> {
     if (!this.config.resendMessageEnable) throw new BadRequest('this console does not resend messages (resendMessageEnable=false)');
     const ids = this.ids(rawIds);
-    const retryTopic = MixAll.RETRY_GROUP_TOPIC_PREFIX + group;
     const masters = await this.admin.masterAddrs();
+    // The topics the group has offsets on tell which retry topic its clients read.
+    const groupTopics = new Set((await this.admin.consumeStats(group).catch(() => [])).map((q) => q.mq.topic));
     const out: ResendResultView[] = [];
     for (const id of ids) {
       const r: ResendResultView = {
@@ -174,7 +193,7 @@ export class DeadLetterService {
         ok: false,
         error: null,
         sendStatus: null,
-        retryTopic,
+        retryTopic: MixAll.RETRY_GROUP_TOPIC_PREFIX + group,
         brokerName: '',
         queueId: -1,
         queueOffset: -1,
@@ -185,6 +204,8 @@ export class DeadLetterService {
         const master = masters.find((x) => x.brokerName === m.brokerName) ?? masters[0];
         if (!master) throw new Error('no master broker is registered');
         const originTopic = m.properties.get(MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC) ?? m.properties.get(MessageConst.PROPERTY_RETRY_TOPIC) ?? '';
+        const retryTopic = chooseRetryTopic(group, originTopic, groupTopics);
+        r.retryTopic = retryTopic;
         const sent = await this.admin.api.sendMessage(
           master.addr,
           master.brokerName,
@@ -193,7 +214,9 @@ export class DeadLetterService {
             topic: retryTopic,
             defaultTopic: MixAll.AUTO_CREATE_TOPIC_KEY_TOPIC,
             defaultTopicQueueNums: 4,
-            queueId: -1, // the broker picks one of the retry topic's queues (creating the topic if the group has none yet)
+            // The broker picks one of the retry topic's queues (and creates %RETRY%<group> if missing);
+            // a POP retry topic has one queue, 0, which POP reads.
+            queueId: retryTopic === MixAll.RETRY_GROUP_TOPIC_PREFIX + group ? -1 : 0,
             sysFlag: 0,
             bornTimestamp: Date.now(),
             flag: m.flag,

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MQAdmin } from '@rocketmq-ts/admin';
-import { Message, Producer, PushConsumer, type ReceivedMessage } from '@rocketmq-ts/client';
+import { Message, Producer, PushConsumer, decodeReceivedMessages, type ReceivedMessage } from '@rocketmq-ts/client';
 import { appMain, freePort, startCluster, startNode, waitFor, writeConf, type NodeProcess, type TestCluster } from '@rocketmq-ts/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { SHOTS, VIEWPORTS, fitsWidth, open, shot } from './browser-kit.js';
@@ -329,6 +329,56 @@ describe('dead letters', () => {
     });
     const [bad] = await post(`dlq/${DLQ_GROUP}/resend`, { ids: [] });
     expect(bad).toBe(400);
+  });
+});
+
+describe('dead letters of a group whose clients pop', () => {
+  it('resends to its POP retry topic, and a pop of the original topic gets the copy', async () => {
+    const group = 'PopGroup';
+    const addr = cluster.brokerAddr;
+    const popRetry = `%RETRY%${group}_${DLQ_TOPIC}`;
+    await admin.createOrUpdateSubGroup(addr, { groupName: group });
+    // What the broker's revive leaves once a popped message was not acked in time: the group's
+    // retry topic of DlqTopic, and the group's offset 0 on it.
+    await admin.createOrUpdateTopic(addr, { topic: popRetry, readQueueNums: 1, writeQueueNums: 1 });
+    await admin.api.updateConsumerOffset(addr, group, queueOf(popRetry, 0), 0);
+    for (const q of [0, 1]) await admin.api.updateConsumerOffset(addr, group, queueOf(DLQ_TOPIC, q), await admin.api.getMaxOffset(addr, queueOf(DLQ_TOPIC, q)));
+    // A dead letter of the group, as the proxy makes one (send-back with delay level -1).
+    const [m] = await admin.queryMessageByKey(DLQ_TOPIC, 'dlq-2');
+    await admin.api.consumerSendMessageBack(addr, cluster.brokerName, m!, group, -1, 0);
+    await waitFor(async () => (await admin.api.getMaxOffset(addr, queueOf(`%DLQ%${group}`, 0)).catch(() => 0)) >= 1, { timeoutMs: 10_000 });
+    const page = (await (await fetch(`${base}/api/dlq/${group}`)).json()) as { messages: Array<{ originTopic: string; message: { offsetMsgId: string } }> };
+    expect(page.messages.map((d) => d.originTopic)).toEqual([DLQ_TOPIC]);
+    const [status, body] = await post<{ results: Array<{ ok: boolean; retryTopic: string; queueId: number }> }>(`dlq/${group}/resend`, {
+      ids: [page.messages[0]!.message.offsetMsgId],
+    });
+    expect(status).toBe(200);
+    expect(body.results).toEqual([expect.objectContaining({ ok: true, retryTopic: popRetry, queueId: 0 })]);
+    let got: ReceivedMessage[] = [];
+    await waitFor(
+      async () => {
+        const r = await admin.api.popMessage(
+          addr,
+          {
+            consumerGroup: group,
+            topic: DLQ_TOPIC,
+            queueId: -1,
+            maxMsgNums: 8,
+            invisibleTime: 60_000,
+            pollTime: 0,
+            bornTime: Date.now(),
+            initMode: 0,
+            expType: 'TAG',
+            exp: '*',
+          },
+          5_000,
+        );
+        if (r.status === 'FOUND') got = decodeReceivedMessages(r.body, { brokerName: cluster.brokerName });
+        return got.length > 0;
+      },
+      { timeoutMs: 10_000 },
+    );
+    expect(got.map((x) => [x.topic, x.keys[0], x.body.toString(), x.reconsumeTimes])).toEqual([[DLQ_TOPIC, 'dlq-2', dlqSent.get('dlq-2')!.body, 0]]);
   });
 });
 
