@@ -239,6 +239,34 @@ describe('offset reset on the group page: preview, apply with the consumer onlin
   });
 });
 
+describe('offset reset to an explicit offset of one queue', () => {
+  let page: Page;
+  beforeAll(async () => {
+    page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    page.on('dialog', (d) => void d.accept());
+  });
+  afterAll(async () => page?.close());
+
+  it('moves only the queue given, and undo puts it back (phone width)', async () => {
+    await open(page, base, `#/groups/${RESET_GROUP}`);
+    await page.selectOption('#offset-reset select[name="topic"]', RESET_TOPIC);
+    await page.selectOption('#offset-reset select[name="mode"]', 'offset');
+    await page.fill(`#offset-inputs tr[data-queue="${RESET_TOPIC}/${cluster.brokerName}/0"] input`, '9');
+    await page.click('#offset-preview');
+    await page.locator('#offset-plan').waitFor();
+    await expect(page.locator('#offset-totals').textContent()).resolves.toContain('skips 1, replays 0 messages on 1 of 2 queues');
+    await page.click('#offset-apply');
+    await page.locator('#offset-applied').waitFor();
+    expect(await committed()).toEqual([9, START_OFFSET]);
+    await fitsWidth(page);
+    await shot(page, 'phone', 'offset-explicit-applied');
+    await page.click('#offset-undo');
+    await page.locator('#offset-undone').waitFor();
+    expect(await committed()).toEqual([START_OFFSET, START_OFFSET]);
+    await expect(page.locator('#offset-history tr[data-record]').count()).resolves.toBe(2);
+  });
+});
+
 describe('dead letters', () => {
   let page: Page;
   beforeAll(async () => {
