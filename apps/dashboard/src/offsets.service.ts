@@ -116,8 +116,13 @@ export class OffsetResetService {
     return run;
   }
 
+  /** A record of this group on this console's cluster (several consoles may share a dataPath). */
+  private mine(r: OffsetResetRecordView, group: string): boolean {
+    return r.group === group && r.namesrvAddr === this.config.namesrvAddr;
+  }
+
   history(group: string): OffsetResetRecordView[] {
-    return this.records.filter((r) => r.group === group).reverse();
+    return this.records.filter((r) => this.mine(r, group)).reverse();
   }
 
   /** The group's topics a reset without a topic covers: those it has offsets of or subscribes to (not its retry topic). */
@@ -213,6 +218,7 @@ export class OffsetResetService {
       const record: OffsetResetRecordView = {
         id: randomUUID(),
         group,
+        namesrvAddr: this.config.namesrvAddr,
         appliedAt: Date.now(),
         plan,
         previous: changed.map((q) => ({ topic: q.topic, brokerName: q.brokerName, queueId: q.queueId, offset: q.currentOffset })),
@@ -240,7 +246,7 @@ export class OffsetResetService {
   async undo(group: string, id?: string): Promise<OffsetResetRecordView> {
     this.writable();
     return this.serial(async () => {
-      const record = [...this.records].reverse().find((r) => r.group === group && r.undoneAt === null && (id === undefined || r.id === id));
+      const record = [...this.records].reverse().find((r) => this.mine(r, group) && r.undoneAt === null && (id === undefined || r.id === id));
       if (!record) throw new BadRequest(id ? `no reset ${id} of ${group} to undo` : `no reset of ${group} to undo`);
       const masters = new Map((await this.admin.masterAddrs()).map((m) => [m.brokerName, m.addr]));
       const restored: NonNullable<OffsetResetRecordView['restored']> = [];

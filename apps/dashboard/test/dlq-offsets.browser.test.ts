@@ -217,8 +217,9 @@ describe('offset reset on the group page: preview, apply with the consumer onlin
     await shot(page, 'desktop', 'offset-applied');
     // The undo record is on disk before the console is stopped.
     const file = JSON.parse(readFileSync(join(cluster.dir, 'dashboard-data', 'offset-resets.json'), 'utf8')) as {
-      records: Array<{ previous: Array<{ offset: number }> }>;
+      records: Array<{ group: string; namesrvAddr: string; previous: Array<{ offset: number }> }>;
     };
+    expect(file.records[0]).toMatchObject({ group: RESET_GROUP, namesrvAddr: cluster.namesrvAddr });
     expect(file.records[0]!.previous.map((p) => p.offset)).toEqual([START_OFFSET, START_OFFSET]);
   });
 

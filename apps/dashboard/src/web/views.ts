@@ -268,6 +268,8 @@ export interface OffsetPlanView {
 export interface OffsetResetRecordView {
   id: string;
   group: string;
+  /** The cluster's name servers as the console was configured: consoles sharing a dataPath keep apart. */
+  namesrvAddr: string;
   appliedAt: number;
   plan: OffsetPlanView;
   /** The committed offsets right before the reset, per queue changed (-1: the group had none). */
