@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ReceivedMessage } from '@rocketmq-ts/client';
 import { BadRequest } from './console.service.js';
-import { chooseRetryTopic, deadLetterView, deadLettersCsv, resendProperties } from './dlq.service.js';
+import { chooseRetryTopic, deadLetterView, deadLettersCsv, resendProperties, topicOfPopRetry } from './dlq.service.js';
 import { parseResetRequest, planTotals } from './offsets.service.js';
 
 const deadLetter = (props: Array<[string, string]>): ReceivedMessage => ({
@@ -83,6 +83,19 @@ describe('dead letters', () => {
       RETRY_TOPIC: 'Orders',
       ORIGIN_MESSAGE_ID: 'DLQ-OFFSET-ID',
     });
+  });
+
+  it('names the topic a POP retry topic stands for (a revived message carries no RETRY_TOPIC)', () => {
+    expect(['%RETRY%g_Orders', '%RETRY%g+Orders', '%RETRY%g', '%RETRY%gx_Orders', 'Orders', '%RETRY%g_'].map((t) => topicOfPopRetry('g', t))).toEqual([
+      'Orders',
+      'Orders',
+      '',
+      '',
+      '',
+      '',
+    ]);
+    expect(deadLetterView(deadLetter([['DLQ_ORIGIN_TOPIC', '%RETRY%g_Orders']]), 16, null).originTopic).toBe('Orders');
+    expect(deadLetterView(deadLetter([['DLQ_ORIGIN_TOPIC', '%RETRY%other_Orders']]), 16, null).originTopic).toBe('%RETRY%other_Orders');
   });
 
   it('resends to the POP retry topic the group has an offset on, else to %RETRY%<group>', () => {

@@ -51,7 +51,7 @@ const NOT_RESENT = new Set<string>([
 /** What a dead letter says about where it came from and why, from its properties. */
 export function deadLetterView(m: ReceivedMessage, bodyMax: number, retryMaxTimes: number | null): DeadLetterView {
   const p = m.properties;
-  const originTopic = p.get(MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC) ?? p.get(MessageConst.PROPERTY_RETRY_TOPIC) ?? '';
+  const originTopic = originTopicOf(m);
   const originMsgId = p.get(MessageConst.PROPERTY_DLQ_ORIGIN_MESSAGE_ID) ?? p.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? m.msgId;
   const limit = retryMaxTimes === null ? '' : ` (group retryMaxTimes ${retryMaxTimes})`;
   return {
@@ -63,6 +63,26 @@ export function deadLetterView(m: ReceivedMessage, bodyMax: number, retryMaxTime
     exceptionText: null,
     reason: `exception not reported by the client; reconsume times ${m.reconsumeTimes}${limit}`,
   };
+}
+
+/** The topic a POP retry topic of `group` (`%RETRY%<group>_<topic>`, v2 `+<topic>`) retries; '' for any other topic. */
+export function topicOfPopRetry(group: string, topic: string): string {
+  for (const sep of ['+', '_']) {
+    const prefix = `${MixAll.RETRY_GROUP_TOPIC_PREFIX}${group}${sep}`;
+    if (topic.startsWith(prefix) && topic.length > prefix.length) return topic.slice(prefix.length);
+  }
+  return '';
+}
+
+/**
+ * The topic a dead letter was first sent to: DLQ_ORIGIN_TOPIC, else RETRY_TOPIC. A message the
+ * broker revived into a POP retry topic carries no RETRY_TOPIC, so its dead letter names that retry
+ * topic; the topic it stands for is read from the name.
+ */
+export function originTopicOf(m: ReceivedMessage): string {
+  const raw = m.properties.get(MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC) ?? m.properties.get(MessageConst.PROPERTY_RETRY_TOPIC) ?? '';
+  const group = m.topic.startsWith(MixAll.DLQ_GROUP_TOPIC_PREFIX) ? m.topic.slice(MixAll.DLQ_GROUP_TOPIC_PREFIX.length) : '';
+  return (group && topicOfPopRetry(group, raw)) || raw;
 }
 
 /**
@@ -203,7 +223,7 @@ export class DeadLetterService {
         const m = await this.deadLetter(group, id);
         const master = masters.find((x) => x.brokerName === m.brokerName) ?? masters[0];
         if (!master) throw new Error('no master broker is registered');
-        const originTopic = m.properties.get(MessageConst.PROPERTY_DLQ_ORIGIN_TOPIC) ?? m.properties.get(MessageConst.PROPERTY_RETRY_TOPIC) ?? '';
+        const originTopic = originTopicOf(m);
         const retryTopic = chooseRetryTopic(group, originTopic, groupTopics);
         r.retryTopic = retryTopic;
         const sent = await this.admin.api.sendMessage(

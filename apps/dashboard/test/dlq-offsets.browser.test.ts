@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MQAdmin } from '@rocketmq-ts/admin';
 import { Message, Producer, PushConsumer, decodeReceivedMessages, type ReceivedMessage } from '@rocketmq-ts/client';
 import { appMain, freePort, startCluster, startNode, waitFor, writeConf, type NodeProcess, type TestCluster } from '@rocketmq-ts/testing';
+import { encodeProperties } from '@rocketmq-ts/protocol';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { SHOTS, VIEWPORTS, fitsWidth, open, shot } from './browser-kit.js';
 import { ensureChromium } from './chromium.js';
@@ -372,12 +373,40 @@ describe('dead letters of a group whose clients pop', () => {
     await admin.createOrUpdateTopic(addr, { topic: popRetry, readQueueNums: 1, writeQueueNums: 1 });
     await admin.api.updateConsumerOffset(addr, group, queueOf(popRetry, 0), 0);
     for (const q of [0, 1]) await admin.api.updateConsumerOffset(addr, group, queueOf(DLQ_TOPIC, q), await admin.api.getMaxOffset(addr, queueOf(DLQ_TOPIC, q)));
-    // A dead letter of the group, as the proxy makes one (send-back with delay level -1).
-    const [m] = await admin.queryMessageByKey(DLQ_TOPIC, 'dlq-2');
+    // dlq-2 as revive stores it in the POP retry topic (no RETRY_TOPIC, reconsumed once), then moved
+    // to the DLQ as the proxy does past the delivery limit (send-back with delay level -1).
+    const [orig] = await admin.queryMessageByKey(DLQ_TOPIC, 'dlq-2');
+    const revived = await admin.api.sendMessage(
+      addr,
+      cluster.brokerName,
+      {
+        producerGroup: 'PopReviveLike',
+        topic: popRetry,
+        defaultTopic: 'TBW102',
+        defaultTopicQueueNums: 1,
+        queueId: 0,
+        sysFlag: 0,
+        bornTimestamp: Date.now(),
+        flag: 0,
+        properties: encodeProperties(Object.fromEntries([...orig!.properties].filter(([k]) => ['KEYS', 'TAGS', 'UNIQ_KEY', 'orderNo'].includes(k)))),
+        reconsumeTimes: 1,
+        unitMode: false,
+        batch: false,
+      },
+      orig!.body,
+      { batch: false, timeoutMs: 5_000 },
+    );
+    const [m] = await admin.viewMessage(revived!.offsetMsgId);
+    expect([m!.topic, m!.properties.has('RETRY_TOPIC')]).toEqual([popRetry, false]);
     await admin.api.consumerSendMessageBack(addr, cluster.brokerName, m!, group, -1, 0);
+    // Popped and acked by the move: the group is past it in the retry topic.
+    await admin.api.updateConsumerOffset(addr, group, queueOf(popRetry, 0), revived!.queueOffset + 1);
     await waitFor(async () => (await admin.api.getMaxOffset(addr, queueOf(`%DLQ%${group}`, 0)).catch(() => 0)) >= 1, { timeoutMs: 10_000 });
-    const page = (await (await fetch(`${base}/api/dlq/${group}`)).json()) as { messages: Array<{ originTopic: string; message: { offsetMsgId: string } }> };
-    expect(page.messages.map((d) => d.originTopic)).toEqual([DLQ_TOPIC]);
+    const page = (await (await fetch(`${base}/api/dlq/${group}`)).json()) as {
+      messages: Array<{ originTopic: string; reconsumeTimes: number; message: { offsetMsgId: string; properties: Record<string, string> } }>;
+    };
+    // The DLQ copy names the retry topic; the page names the topic it stands for.
+    expect(page.messages.map((d) => [d.message.properties['DLQ_ORIGIN_TOPIC'], d.originTopic, d.reconsumeTimes])).toEqual([[popRetry, DLQ_TOPIC, 2]]);
     const [status, body] = await post<{ results: Array<{ ok: boolean; retryTopic: string; queueId: number }> }>(`dlq/${group}/resend`, {
       ids: [page.messages[0]!.message.offsetMsgId],
     });
