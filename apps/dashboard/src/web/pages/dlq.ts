@@ -106,7 +106,7 @@ export async function dlqPage(main: HTMLElement, group: string, query: URLSearch
         h(
           'div',
           { class: ok === results.length ? 'notice' : 'error', id: 'resend-summary' },
-          `${ok} of ${results.length} resent to ${results[0]?.retryTopic ?? ''}`,
+          `${ok} of ${results.length} resent to ${[...new Set(results.map((r) => r.retryTopic))].join(', ')}`,
         ),
         table(
           ['Message', 'Result', 'Retry queue', ['Offset', 'num'], 'New offset msgId'],
@@ -116,7 +116,7 @@ export async function dlqPage(main: HTMLElement, group: string, query: URLSearch
               { 'data-result': r.id },
               h('td', null, r.id),
               h('td', null, r.ok ? h('span', { class: 'flag ok' }, r.sendStatus ?? 'SEND_OK') : h('span', { class: 'flag bad' }, r.error ?? 'failed')),
-              h('td', null, r.ok ? `${r.brokerName} / ${r.queueId}` : '-'),
+              h('td', null, r.ok ? `${r.retryTopic} · ${r.brokerName} / ${r.queueId}` : '-'),
               r.ok ? num(r.queueOffset) : h('td', null, '-'),
               h('td', null, r.newOffsetMsgId || '-'),
             ),
