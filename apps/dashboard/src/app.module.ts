@@ -5,6 +5,7 @@ import { ApiController } from './api.controller.js';
 import { DASHBOARD_CONFIG, type DashboardConfig } from './config.js';
 import { ConsoleService } from './console.service.js';
 import { DashboardMetrics } from './metrics.js';
+import { DeadLetterOffsetController, deadLetterOffsetProviders } from './dlq-offsets.module.js';
 
 const log = createLogger('dashboard');
 
@@ -53,12 +54,13 @@ export class AppModule {
           health: () => ({ role: 'dashboard', listenPort: ctx.config.listenPort, namesrvAddr: ctx.config.namesrvAddr }),
         }),
       ],
-      controllers: [ApiController],
+      controllers: [ApiController, DeadLetterOffsetController],
       providers: [
         { provide: DASHBOARD_CONFIG, useValue: ctx.config },
         { provide: ConsoleService, useValue: ctx.console },
         { provide: DashboardMetrics, useValue: ctx.metrics },
         DashboardLifecycle,
+        ...deadLetterOffsetProviders,
       ],
     };
   }

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type ConfigOf, type LoadedConfig } from '@rocketmq-ts/common';
 
 /**
@@ -15,6 +17,13 @@ export const DashboardConfigSchema = {
   bodyPreviewMaxBytes: { type: 'int', default: 64 * 1024, min: 16, description: 'bytes of a message body sent to the browser for preview' },
   sendMessageEnable: { type: 'bool', default: true, description: 'allow "send a test message" from the topic page' },
   topicWriteEnable: { type: 'bool', default: true, description: 'allow creating, updating and deleting topics' },
+  dataPath: {
+    type: 'string',
+    default: join(tmpdir(), 'rocketmq-dashboard'),
+    description: "folder of the console's own files (offset-resets.json: the offsets before each reset, for undo)",
+  },
+  offsetResetEnable: { type: 'bool', default: true, description: 'allow resetting (and undoing resets of) consumer offsets from the group page' },
+  resendMessageEnable: { type: 'bool', default: true, description: "allow resending dead letters to their group's retry topic" },
 } as const;
 
 export type DashboardConfig = ConfigOf<typeof DashboardConfigSchema>;

@@ -58,6 +58,16 @@ export interface QueueConsumeProgress {
   clientId?: string;
 }
 
+/** One queue of MQAdmin.previewResetOffsetByTime. */
+export interface ResetOffsetPreview {
+  mq: MessageQueue;
+  /** -1: the group has no committed offset there. */
+  consumerOffset: number;
+  targetOffset: number;
+  /** targetOffset - consumerOffset (0 without a committed offset). */
+  delta: number;
+}
+
 export interface Connection {
   clientId: string;
   clientAddr: string;
@@ -435,6 +445,45 @@ export class MQAdmin {
       for (const [mq, v] of readMessageQueueMap(o['offsetTable'])) out.push([mq, num(v)]);
     }
     return out.sort((a, b) => a[0].queueId - b[0].queueId);
+  }
+
+  /**
+   * What resetOffsetByTime would do, changing nothing: per queue the committed offset, the offset
+   * the broker would set (its own search by time; -1: the end; not past the committed one unless
+   * forced) and target - committed (> 0 skips messages, < 0 consumes them again).
+   */
+  async previewResetOffsetByTime(group: string, topic: string, timestamp: number, force = true): Promise<ResetOffsetPreview[]> {
+    const [stats, progress, masters] = await Promise.all([this.topicStats(topic), this.consumeStats(group, topic).catch(() => []), this.masterAddrs()]);
+    const addrOf = new Map(masters.map((m) => [m.brokerName, m.addr]));
+    const committed = new Map(progress.map((p) => [`${p.mq.brokerName}/${p.mq.queueId}`, p.consumerOffset]));
+    const out: ResetOffsetPreview[] = [];
+    for (const s of stats) {
+      const addr = addrOf.get(s.mq.brokerName);
+      if (!addr) continue;
+      const consumerOffset = committed.get(`${s.mq.brokerName}/${s.mq.queueId}`) ?? -1;
+      let targetOffset = timestamp < 0 ? s.maxOffset : await this.api.searchOffset(addr, s.mq, timestamp);
+      if (!force && consumerOffset >= 0 && targetOffset > consumerOffset) targetOffset = consumerOffset;
+      out.push({ mq: s.mq, consumerOffset, targetOffset, delta: consumerOffset < 0 ? 0 : targetOffset - consumerOffset });
+    }
+    return out;
+  }
+
+  /**
+   * Moves a group's committed offset of one queue to `offset` on the queue's master
+   * (INVOKE_BROKER_TO_RESET_OFFSET with queueId and offset, as RocketMQ 5 sends it); the broker
+   * tells the group's online clients with RESET_CONSUMER_CLIENT_OFFSET. Answers the offset set.
+   */
+  async resetQueueOffset(addr: string, group: string, mq: MessageQueue, offset: number): Promise<number> {
+    const b = await this.body(
+      addr,
+      RequestCode.INVOKE_BROKER_TO_RESET_OFFSET,
+      ResetOffsetRequestHeader.encode({ topic: mq.topic, group, timestamp: -1, isForce: true, queueId: mq.queueId, offset }),
+      null,
+      15_000,
+    );
+    const o = obj(b ? parseLenientJson(b.toString('utf8')) : null);
+    const set = readMessageQueueMap(o['offsetTable']).find(([q]) => q.queueId === mq.queueId);
+    return set ? num(set[1]) : offset;
   }
 
   // ------------------------------------------------------------------ transactions

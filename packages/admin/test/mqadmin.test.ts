@@ -284,6 +284,26 @@ describe('mqadmin', () => {
     const all = await mqJson<Array<{ group: string; count: number }>>('consumerProgress');
     expect(all).toEqual(expect.arrayContaining([expect.objectContaining({ group, count: 1 })]));
 
+    // --dryRun while suspended: the committed offsets (10 over both queues), the 10 consumed again; nothing moved.
+    const dry = await mqJson<{ replayed: number; skipped: number; queues: Array<{ consumerOffset: number; targetOffset: number; delta: number }> }>(
+      'resetOffsetByTime',
+      '-g',
+      group,
+      '-t',
+      topic,
+      '-s',
+      String(t0 - 60_000),
+      '--dryRun',
+    );
+    expect(dry.queues.map((q) => q.targetOffset)).toEqual([0, 0]);
+    expect(dry.queues.reduce((n, q) => n + q.consumerOffset, 0)).toBe(10);
+    expect([dry.skipped, dry.replayed]).toEqual([0, 10]);
+    expect(
+      (await mqJson<{ queues: Array<{ consumerOffset: number }> }>('consumerProgress', '-g', group, '-t', topic)).queues.reduce(
+        (n, q) => n + q.consumerOffset,
+        0,
+      ),
+    ).toBe(10);
     // rewind to before the first sends: the running consumer is told to move and gets everything again
     paused = true;
     const before = consumed;

@@ -1,6 +1,8 @@
 // The console's router: `#/<page>[/<name>][?query]` → one page function that fills <main>.
 import { errorBox, hashQuery, loading, mount } from './dom.js';
 import { clusterPage } from './pages/cluster.js';
+import { dlqIndexPage, dlqPage } from './pages/dlq.js';
+import { groupOffsetTools } from './pages/offsets.js';
 import { groupPage, groupsPage } from './pages/groups.js';
 import { messagesPage } from './pages/messages.js';
 import { wherePage } from './pages/where.js';
@@ -24,8 +26,9 @@ async function route(): Promise<void> {
   try {
     if (page === 'topics' && name) await topicPage(target, name);
     else if (page === 'topics') await topicsPage(target);
-    else if (page === 'groups' && name) await groupPage(target, name);
+    else if (page === 'groups' && name) await groupPage(target, name).then(() => groupOffsetTools(target, name));
     else if (page === 'groups') await groupsPage(target, query);
+    else if (page === 'dlq') await (name ? dlqPage(target, name, query) : dlqIndexPage(target));
     else if (page === 'producers') await producersPage(target, query);
     else if (page === 'messages') await messagesPage(target, query);
     else if (page === 'where' && name) await wherePage(target, name, query);

@@ -157,3 +157,124 @@ export interface WhereIsMessageView {
   timer: { deliverAtMs: number; delayLevel: number; state: 'pending' | 'due' | 'delivered'; detail: string } | undefined;
   notes: string[];
 }
+
+// ---------------------------------------------------------------- dead letters and offset resets
+
+/** One message of a group's dead-letter queue (`%DLQ%<group>`), with what the broker knows of its failure. */
+export interface DeadLetterView {
+  message: MessageView;
+  /** DLQ_ORIGIN_TOPIC, else RETRY_TOPIC: the topic the group failed to consume it from. */
+  originTopic: string;
+  /** DLQ_ORIGIN_MESSAGE_ID, else UNIQ_KEY: the producer's message id. */
+  originMsgId: string;
+  /** ORIGIN_MESSAGE_ID: the offset id of the first stored copy that failed. */
+  originOffsetMsgId: string;
+  /**
+   * The DLQ copy's reconsume times: the failed deliveries when a consumer sent it back or forwarded
+   * it, one more than the deliveries when the proxy moved it at the POP delivery limit.
+   */
+  reconsumeTimes: number;
+  /**
+   * The consumer's exception text. Always null today: neither CONSUMER_SEND_MSG_BACK (remoting)
+   * nor ForwardMessageToDeadLetterQueue / ChangeInvisibleDuration / AckMessage (gRPC v2) carry one.
+   */
+  exceptionText: string | null;
+  /** What the broker can say instead, in words. */
+  reason: string;
+}
+
+export interface DeadLetterPageView {
+  group: string;
+  topic: string;
+  /** Messages in the DLQ (max - min offset over its queues). */
+  total: number;
+  /** The group's retryMaxTimes on the brokers (the first master that has the group), null if unknown. */
+  retryMaxTimes: number | null;
+  /** Newest first, at most `limit`. */
+  messages: DeadLetterView[];
+  truncated: boolean;
+}
+
+export interface ResendResultView {
+  /** The dead letter's offset msgId, as sent. */
+  id: string;
+  ok: boolean;
+  error: string | null;
+  sendStatus: string | null;
+  retryTopic: string;
+  brokerName: string;
+  queueId: number;
+  queueOffset: number;
+  /** Offset msgId of the copy in the retry topic. */
+  newOffsetMsgId: string;
+}
+
+/** One exported dead letter: the whole body, base64. */
+export interface DeadLetterExport {
+  offsetMsgId: string;
+  msgId: string;
+  originTopic: string;
+  originMsgId: string;
+  reconsumeTimes: number;
+  storeTimestamp: number;
+  bornTimestamp: number;
+  tags: string;
+  keys: string[];
+  properties: Record<string, string>;
+  bodyBase64: string;
+}
+
+export type OffsetResetMode = 'time' | 'earliest' | 'latest' | 'offset';
+
+/** What the reset form sends: one topic or all the group's topics (''), and the target. */
+export interface OffsetResetRequest {
+  topic: string;
+  mode: OffsetResetMode;
+  /** mode 'time': ms since the epoch. */
+  timestamp?: number;
+  /** mode 'offset': target per queue; queues not listed keep their offset. */
+  offsets?: Array<{ topic: string; brokerName: string; queueId: number; offset: number }>;
+}
+
+export interface OffsetPlanQueueView {
+  topic: string;
+  brokerName: string;
+  queueId: number;
+  minOffset: number;
+  maxOffset: number;
+  /** The group's committed offset; -1 when the broker has none. */
+  currentOffset: number;
+  targetOffset: number;
+  /** target - current: > 0 messages skipped, < 0 messages consumed again. */
+  delta: number;
+}
+
+export interface OffsetPlanView {
+  group: string;
+  topics: string[];
+  mode: OffsetResetMode;
+  timestamp: number | null;
+  queues: OffsetPlanQueueView[];
+  /** Sum of the positive deltas. */
+  skipped: number;
+  /** Sum of the negative deltas, as a positive number. */
+  replayed: number;
+  /** Queues whose offset changes. */
+  changed: number;
+  notes: string[];
+}
+
+/** One applied reset as the console keeps it (and its file), with the offsets before it. */
+export interface OffsetResetRecordView {
+  id: string;
+  group: string;
+  /** The cluster's name servers as the console was configured: consoles sharing a dataPath keep apart. */
+  namesrvAddr: string;
+  appliedAt: number;
+  plan: OffsetPlanView;
+  /** The committed offsets right before the reset, per queue changed (-1: the group had none). */
+  previous: Array<{ topic: string; brokerName: string; queueId: number; offset: number }>;
+  undoneAt: number | null;
+  /** After an undo: the offsets set again, per queue. */
+  restored: Array<{ topic: string; brokerName: string; queueId: number; offset: number; note?: string }> | null;
+}

@@ -9,9 +9,41 @@ export const resetOffsetByTime: Command = {
     opt('t', 'topic', 'set the topic', true),
     opt('s', 'timestamp', 'set the timestamp[now|currentTimeMillis|yyyy-MM-dd#HH:mm:ss:SSS]', true),
     opt('f', 'force', 'set the force rollback by timestamp switch[true|false]'),
+    opt('d', 'dryRun', 'print per queue the committed and target offsets and the messages skipped or replayed; change nothing', false, true),
   ],
   async run(ctx) {
     const ts = parseTimestamp(ctx.opt('s')!);
+    if (ctx.has('d')) {
+      const plan = await ctx.admin.previewResetOffsetByTime(ctx.opt('g')!, ctx.opt('t')!, ts, bool(ctx.opt('f'), true));
+      const skipped = plan.reduce((n, q) => n + Math.max(0, q.delta), 0);
+      const replayed = plan.reduce((n, q) => n + Math.max(0, -q.delta), 0);
+      if (ctx.json) {
+        ctx.io.out(
+          toJson({
+            dryRun: true,
+            skipped,
+            replayed,
+            queues: plan.map((q) => ({
+              brokerName: q.mq.brokerName,
+              queueId: q.mq.queueId,
+              consumerOffset: q.consumerOffset,
+              targetOffset: q.targetOffset,
+              delta: q.delta,
+            })),
+          }),
+        );
+      } else {
+        ctx.io.out(
+          `dry run, nothing changed: group[${ctx.opt('g')}], topic[${ctx.opt('t')}], timestamp(long)[${ts}]\n` +
+            formatTable(
+              ['#brokerName', '#queueId', '#consumerOffset', '#targetOffset', '#delta'],
+              plan.map((q) => [q.mq.brokerName, q.mq.queueId, q.consumerOffset, q.targetOffset, q.delta]),
+            ) +
+            `skipped: ${skipped}, replayed: ${replayed}\n`,
+        );
+      }
+      return;
+    }
     const table = await ctx.admin.resetOffsetByTime(ctx.opt('g')!, ctx.opt('t')!, ts, bool(ctx.opt('f'), true));
     if (ctx.json) {
       ctx.io.out(toJson(table.map(([mq, offset]) => ({ brokerName: mq.brokerName, queueId: mq.queueId, offset }))));
