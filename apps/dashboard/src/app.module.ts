@@ -1,7 +1,12 @@
 import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { MetricsModule } from '@rocketmq-ts/metrics';
 import { createLogger } from '@rocketmq-ts/remoting';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ApiController } from './api.controller.js';
+import { AuthController, AuthInterceptor, AuthLifecycle } from './auth/auth.controller.js';
+import { AuthService } from './auth/auth.service.js';
+import { ChartsController, ChartsLifecycle } from './charts.controller.js';
+import { ChartsService } from './charts.service.js';
 import { DASHBOARD_CONFIG, type DashboardConfig } from './config.js';
 import { ConsoleService } from './console.service.js';
 import { DashboardMetrics } from './metrics.js';
@@ -11,6 +16,8 @@ const log = createLogger('dashboard');
 export interface DashboardContext {
   config: DashboardConfig;
   console: ConsoleService;
+  charts: ChartsService;
+  auth: AuthService;
   metrics: DashboardMetrics;
   /** `/ready` answers 200 once this returns true. */
   ready: () => boolean;
@@ -53,12 +60,17 @@ export class AppModule {
           health: () => ({ role: 'dashboard', listenPort: ctx.config.listenPort, namesrvAddr: ctx.config.namesrvAddr }),
         }),
       ],
-      controllers: [ApiController],
+      controllers: [ApiController, ChartsController, AuthController],
       providers: [
         { provide: DASHBOARD_CONFIG, useValue: ctx.config },
         { provide: ConsoleService, useValue: ctx.console },
         { provide: DashboardMetrics, useValue: ctx.metrics },
+        { provide: ChartsService, useValue: ctx.charts },
+        { provide: AuthService, useValue: ctx.auth },
+        { provide: APP_INTERCEPTOR, useClass: AuthInterceptor },
+        AuthLifecycle,
         DashboardLifecycle,
+        ChartsLifecycle,
       ],
     };
   }

@@ -15,6 +15,12 @@ export const DashboardConfigSchema = {
   bodyPreviewMaxBytes: { type: 'int', default: 64 * 1024, min: 16, description: 'bytes of a message body sent to the browser for preview' },
   sendMessageEnable: { type: 'bool', default: true, description: 'allow "send a test message" from the topic page' },
   topicWriteEnable: { type: 'bool', default: true, description: 'allow creating, updating and deleting topics' },
+  chartSampleIntervalMs: { type: 'long', default: 10_000, min: 100, description: 'ms between two samples of the cluster for the charts' },
+  chartHistoryMs: { type: 'long', default: 3_600_000, min: 1000, description: 'ms of samples the charts keep in memory (a ring buffer)' },
+  aclEnable: { type: 'bool', default: false, description: 'the cluster checks ACL: the pages ask for an access key and secret key and sign with them' },
+  accessKey: { type: 'string', default: '', description: "the console's own ACL account, used by the chart sampler (optional)" },
+  secretKey: { type: 'string', default: '', description: 'secret key of accessKey; never printed, logged or sent to a browser' },
+  sessionIdleTimeoutMs: { type: 'long', default: 1_800_000, min: 1000, description: 'ms a signed-in browser session lives without a request' },
 } as const;
 
 export type DashboardConfig = ConfigOf<typeof DashboardConfigSchema>;

@@ -157,3 +157,30 @@ export interface WhereIsMessageView {
   timer: { deliverAtMs: number; delayLevel: number; state: 'pending' | 'due' | 'delivered'; detail: string } | undefined;
   notes: string[];
 }
+
+/** One line of a chart: a value per time of ChartView.t, null where there is no point. */
+export interface ChartSeriesView {
+  label: string;
+  values: Array<number | null>;
+  /** Drawn against a second scale on the right (e.g. a rate beside a count). */
+  axis?: 'right';
+}
+
+/** GET /api/charts/...: series sampled by the console every intervalMs, historyMs kept. */
+export interface ChartView {
+  intervalMs: number;
+  historyMs: number;
+  /** Why there are no (new) points: ACL without a service identity, a failed sample. */
+  note: string | null;
+  /** ms since the epoch */
+  t: number[];
+  series: ChartSeriesView[];
+}
+
+/** GET /api/auth/session, and the answers of sign-in and sign-out. */
+export interface AuthSessionView {
+  /** The cluster checks ACL: pages need a signed-in session. */
+  aclRequired: boolean;
+  signedIn: boolean;
+  accessKey: string | null;
+}

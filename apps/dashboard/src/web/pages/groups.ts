@@ -1,3 +1,4 @@
+import { chartCard } from '../charts.js';
 import { api, fmtDuration, fmtTime, go, h, mount, num, table } from '../dom.js';
 import type { GroupDetailView, GroupSummaryView } from '../views.js';
 
@@ -54,6 +55,7 @@ export async function groupPage(main: HTMLElement, group: string): Promise<void>
       h('div', { class: 'stat' }, h('b', null, g.connections.length), h('span', null, 'clients')),
       h('div', { class: 'stat' }, h('b', null, g.consumeTps.toFixed(1)), h('span', null, 'consume TPS')),
     ),
+    chartCard('group-chart', 'Lag, last hour', `charts/groups/${encodeURIComponent(group)}`, 'messages behind'),
     h(
       'section',
       { class: 'card' },
