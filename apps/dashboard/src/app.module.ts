@@ -7,6 +7,7 @@ import { AuthController, AuthInterceptor, AuthLifecycle } from './auth/auth.cont
 import { AuthService } from './auth/auth.service.js';
 import { ChartsController, ChartsLifecycle } from './charts.controller.js';
 import { ChartsService } from './charts.service.js';
+import { GroupClientsController } from './group-clients.controller.js';
 import { DASHBOARD_CONFIG, type DashboardConfig } from './config.js';
 import { ConsoleService } from './console.service.js';
 import { DashboardMetrics } from './metrics.js';
@@ -60,7 +61,7 @@ export class AppModule {
           health: () => ({ role: 'dashboard', listenPort: ctx.config.listenPort, namesrvAddr: ctx.config.namesrvAddr }),
         }),
       ],
-      controllers: [ApiController, ChartsController, AuthController],
+      controllers: [ApiController, ChartsController, AuthController, GroupClientsController],
       providers: [
         { provide: DASHBOARD_CONFIG, useValue: ctx.config },
         { provide: ConsoleService, useValue: ctx.console },

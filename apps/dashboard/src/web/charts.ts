@@ -53,7 +53,8 @@ async function draw(box: HTMLElement, v: ChartView, yLabel: string): Promise<voi
   const opts: uPlot.Options = {
     width: box.clientWidth,
     height: chartHeight(),
-    scales: { x: { time: true }, ...(right ? { r: { auto: true } } : {}) },
+    // One sample alone: a ten-minute window ending at it, rather than uPlot's years-wide default.
+    scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 540, max + 60] : [min, max]) }, ...(right ? { r: { auto: true } } : {}) },
     series: [
       {},
       ...v.series.map((s, i) => ({

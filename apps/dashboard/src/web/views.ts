@@ -184,3 +184,16 @@ export interface AuthSessionView {
   signedIn: boolean;
   accessKey: string | null;
 }
+
+/** GET /api/groups/:group/clients: each online client's own subscriptions (asked of the client). */
+export interface GroupClientsView {
+  group: string;
+  clients: Array<{
+    clientId: string;
+    subscriptions: Array<{ topic: string; subString: string; expressionType: string }>;
+    /** Set when the client did not answer (then it is left out of the comparison). */
+    error: string | null;
+  }>;
+  /** Every client that answered subscribes to the same topics with the same expressions. */
+  consistent: boolean;
+}
