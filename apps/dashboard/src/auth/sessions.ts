@@ -41,6 +41,11 @@ class Session implements SessionClients {
     return this.started;
   }
 
+  /** Never the clients (their options hold the secret), should a session ever be serialized. */
+  toJSON(): { accessKey: string } {
+    return { accessKey: this.accessKey };
+  }
+
   async close(): Promise<void> {
     const p = this.started;
     this.started = undefined;
