@@ -4,7 +4,7 @@ import { createLogger } from '@rocketmq-ts/remoting';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ApiController } from './api.controller.js';
 import { AuthController, AuthInterceptor, AuthLifecycle } from './auth/auth.controller.js';
-import { AuthService } from './auth/auth.service.js';
+import { AuthService, isAclRefusal } from './auth/auth.service.js';
 import { ChartsController, ChartsLifecycle } from './charts.controller.js';
 import { ChartsService } from './charts.service.js';
 import { GroupClientsController } from './group-clients.controller.js';
@@ -30,6 +30,7 @@ export class DashboardLifecycle implements OnApplicationBootstrap, BeforeApplica
   constructor(
     @Inject(DASHBOARD_CONFIG) private readonly config: DashboardConfig,
     @Inject(ConsoleService) private readonly console: ConsoleService,
+    @Inject(AuthService) private readonly auth: AuthService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -38,7 +39,8 @@ export class DashboardLifecycle implements OnApplicationBootstrap, BeforeApplica
       const c = await this.console.admin.clusterInfo();
       log.info(`admin client connected to name servers ${this.config.namesrvAddr} (${c.brokerAddrTable.size} broker groups)`);
     } catch (e) {
-      log.warn(`name servers ${this.config.namesrvAddr} not reachable yet: ${(e as Error).message}`);
+      if (isAclRefusal((e as Error).message)) this.auth.markRefused('startup check');
+      else log.warn(`name servers ${this.config.namesrvAddr} not reachable yet: ${(e as Error).message}`);
     }
   }
 
