@@ -1,14 +1,20 @@
 import { MQAdmin } from '@rocketmq-ts/admin';
 import { createLogger } from '@rocketmq-ts/remoting';
-import { ACL_DENIED_REMARK_PREFIX } from '@rocketmq-ts/remoting/acl';
 import type { DashboardConfig } from '../config.js';
 import { SessionStore } from './sessions.js';
 
 const log = createLogger('dashboard');
 
+/**
+ * How name servers and brokers word an ACL refusal (SYSTEM_ERROR whose remark starts so, as
+ * `@rocketmq-ts/remoting/acl`'s guard writes it; not imported: that subpath needs the YAML parser,
+ * which a deployed console does not carry).
+ */
+const ACL_DENIED = 'AclException:';
+
 /** An error text that is an ACL refusal of a name server or broker. */
 export function isAclRefusal(message: string): boolean {
-  return message.includes(ACL_DENIED_REMARK_PREFIX.trim());
+  return message.includes(ACL_DENIED);
 }
 
 /** The secret as the console shows it anywhere: never the value. */
@@ -56,7 +62,7 @@ export class AuthService {
       const msg = (e as Error).message;
       if (isAclRefusal(msg)) {
         log.warn(`sign-in as accessKey=${accessKey} refused by the cluster`);
-        throw new SignInRefused(`the cluster refused these keys: ${msg.slice(msg.indexOf(ACL_DENIED_REMARK_PREFIX.trim()))}`);
+        throw new SignInRefused(`the cluster refused these keys: ${msg.slice(msg.indexOf(ACL_DENIED))}`);
       }
       throw e;
     }
