@@ -20,6 +20,7 @@ import { ConsumerLagService } from './metrics/consumer-lag.service.js';
 import { BrokerOuterAPI, splitAddrs } from './namesrv/broker-outer-api.js';
 import { ConsumerOffsetManager } from './offset/consumer-offset-manager.js';
 import { AdminBrokerProcessor } from './processor/admin.processor.js';
+import { ConsumerRelayProcessor } from './processor/consumer-relay.processor.js';
 import { ClientManageProcessor } from './processor/client-manage.processor.js';
 import { ConsumerManageProcessor } from './processor/consumer-manage.processor.js';
 import { PullMessageProcessor } from './processor/pull.processor.js';
@@ -172,6 +173,7 @@ function providers(ctx: BrokerContext): Provider[] {
     ClientManageProcessor,
     ConsumerManageProcessor,
     AdminBrokerProcessor,
+    ConsumerRelayProcessor,
     QueryMessageProcessor,
     PopRecordsService,
     PopBufferService,

@@ -1,7 +1,13 @@
 import { Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { MetricsModule } from '@rocketmq-ts/metrics';
 import { createLogger } from '@rocketmq-ts/remoting';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ApiController } from './api.controller.js';
+import { AuthController, AuthInterceptor, AuthLifecycle } from './auth/auth.controller.js';
+import { AuthService, isAclRefusal } from './auth/auth.service.js';
+import { ChartsController, ChartsLifecycle } from './charts.controller.js';
+import { ChartsService } from './charts.service.js';
+import { GroupClientsController } from './group-clients.controller.js';
 import { DASHBOARD_CONFIG, type DashboardConfig } from './config.js';
 import { ConsoleService } from './console.service.js';
 import { DashboardMetrics } from './metrics.js';
@@ -12,6 +18,8 @@ const log = createLogger('dashboard');
 export interface DashboardContext {
   config: DashboardConfig;
   console: ConsoleService;
+  charts: ChartsService;
+  auth: AuthService;
   metrics: DashboardMetrics;
   /** `/ready` answers 200 once this returns true. */
   ready: () => boolean;
@@ -23,6 +31,7 @@ export class DashboardLifecycle implements OnApplicationBootstrap, BeforeApplica
   constructor(
     @Inject(DASHBOARD_CONFIG) private readonly config: DashboardConfig,
     @Inject(ConsoleService) private readonly console: ConsoleService,
+    @Inject(AuthService) private readonly auth: AuthService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -31,7 +40,8 @@ export class DashboardLifecycle implements OnApplicationBootstrap, BeforeApplica
       const c = await this.console.admin.clusterInfo();
       log.info(`admin client connected to name servers ${this.config.namesrvAddr} (${c.brokerAddrTable.size} broker groups)`);
     } catch (e) {
-      log.warn(`name servers ${this.config.namesrvAddr} not reachable yet: ${(e as Error).message}`);
+      if (isAclRefusal((e as Error).message)) this.auth.markRefused('startup check');
+      else log.warn(`name servers ${this.config.namesrvAddr} not reachable yet: ${(e as Error).message}`);
     }
   }
 
@@ -54,13 +64,18 @@ export class AppModule {
           health: () => ({ role: 'dashboard', listenPort: ctx.config.listenPort, namesrvAddr: ctx.config.namesrvAddr }),
         }),
       ],
-      controllers: [ApiController, DeadLetterOffsetController],
+      controllers: [ApiController, DeadLetterOffsetController, ChartsController, AuthController, GroupClientsController],
       providers: [
         { provide: DASHBOARD_CONFIG, useValue: ctx.config },
         { provide: ConsoleService, useValue: ctx.console },
         { provide: DashboardMetrics, useValue: ctx.metrics },
+        { provide: ChartsService, useValue: ctx.charts },
+        { provide: AuthService, useValue: ctx.auth },
+        { provide: APP_INTERCEPTOR, useClass: AuthInterceptor },
+        AuthLifecycle,
         DashboardLifecycle,
         ...deadLetterOffsetProviders,
+        ChartsLifecycle,
       ],
     };
   }

@@ -24,6 +24,12 @@ export const DashboardConfigSchema = {
   },
   offsetResetEnable: { type: 'bool', default: true, description: 'allow resetting (and undoing resets of) consumer offsets from the group page' },
   resendMessageEnable: { type: 'bool', default: true, description: "allow resending dead letters to their group's retry topic" },
+  chartSampleIntervalMs: { type: 'long', default: 10_000, min: 100, description: 'ms between two samples of the cluster for the charts' },
+  chartHistoryMs: { type: 'long', default: 3_600_000, min: 1000, description: 'ms of samples the charts keep in memory (a ring buffer)' },
+  aclEnable: { type: 'bool', default: false, description: 'the cluster checks ACL: the pages ask for an access key and secret key and sign with them' },
+  accessKey: { type: 'string', default: '', description: "the console's own ACL account, used by the chart sampler (optional)" },
+  secretKey: { type: 'string', default: '', description: 'secret key of accessKey; never printed, logged or sent to a browser' },
+  sessionIdleTimeoutMs: { type: 'long', default: 1_800_000, min: 1000, description: 'ms a signed-in browser session lives without a request' },
 } as const;
 
 export type DashboardConfig = ConfigOf<typeof DashboardConfigSchema>;

@@ -2,6 +2,7 @@ import { MQAdmin, type QueueConsumeProgress } from '@rocketmq-ts/admin';
 import { Message, Producer, decodeReceivedMessages, type MessageQueue, type ReceivedMessage } from '@rocketmq-ts/client';
 import { MixAll, isSystemTopic, validateTopicName } from '@rocketmq-ts/common';
 import { PullSysFlag, mqVersionName } from '@rocketmq-ts/protocol';
+import { currentSession } from './auth/context.js';
 import type { DashboardConfig } from './config.js';
 import type {
   BrokerView,
@@ -83,16 +84,22 @@ export function messageView(m: ReceivedMessage, max: number): MessageView {
  * this app talks to the cluster is the remoting protocol.
  */
 export class ConsoleService {
-  readonly admin: MQAdmin;
+  /** The console's own admin client: unsigned, or signed with the configured service identity. */
+  readonly baseAdmin: MQAdmin;
   private producer: Producer | undefined;
   private producerStarting: Promise<Producer> | undefined;
 
   constructor(private readonly config: DashboardConfig) {
-    this.admin = new MQAdmin({
+    this.baseAdmin = new MQAdmin({
       namesrvAddr: config.namesrvAddr,
       instanceName: `dashboard-${process.pid}`,
       mqClientApiTimeoutMs: config.adminTimeoutMillis,
     });
+  }
+
+  /** The admin client of this request: its signed-in session's (ACL) when there is one, else the console's own. */
+  get admin(): MQAdmin {
+    return currentSession()?.admin ?? this.baseAdmin;
   }
 
   async shutdown(): Promise<void> {
@@ -100,7 +107,7 @@ export class ConsoleService {
     this.producer = undefined;
     this.producerStarting = undefined;
     await p?.shutdown().catch(() => undefined);
-    await this.admin.shutdown();
+    await this.baseAdmin.shutdown();
   }
 
   // ------------------------------------------------------------------ cluster
@@ -271,6 +278,8 @@ export class ConsoleService {
   }
 
   private async startedProducer(): Promise<Producer> {
+    const session = currentSession();
+    if (session) return session.producer();
     if (this.producer) return this.producer;
     this.producerStarting ??= (async () => {
       const p = new Producer({ namesrvAddr: this.config.namesrvAddr, group: 'DASHBOARD_TEST_PRODUCER', instanceName: `dashboard-producer-${process.pid}` });

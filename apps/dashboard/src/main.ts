@@ -8,8 +8,11 @@ import { createLogger, exitWith, portInUse } from '@rocketmq-ts/remoting';
 import { NestLogger } from '@rocketmq-ts/remoting/nest';
 import { AppModule } from './app.module.js';
 import { loadDashboardConfig, type DashboardConfig } from './config.js';
+import { AuthService, isAclRefusal, maskSecret } from './auth/auth.service.js';
+import { ChartsService } from './charts.service.js';
 import { ConsoleService } from './console.service.js';
 import { DashboardMetrics } from './metrics.js';
+import { vendorDirs } from './vendor.js';
 
 const log = createLogger('dashboard');
 
@@ -34,7 +37,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const overrides = { ...args.overrides, ...(args.namesrvAddr !== undefined ? { namesrvAddr: args.namesrvAddr } : {}) };
     config = loadDashboardConfig({ file, overrides, warn: (m) => log.warn(m) }).config;
     if (args.printConfig) {
-      process.stdout.write(printConfig(config));
+      process.stdout.write(printConfig({ ...config, secretKey: maskSecret(config.secretKey) }));
       process.exit(0);
     }
   } catch (e) {
@@ -45,14 +48,21 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const metrics = new DashboardMetrics({ node_type: 'dashboard' });
   const console = new ConsoleService(config);
+  const auth = new AuthService(config);
+  const charts = new ChartsService(
+    config,
+    () => auth.samplerIdentity(console.baseAdmin),
+    (message) => isAclRefusal(message) && auth.markRefused('chart sample'),
+  );
   let ready = false;
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ config, console, metrics, ready: () => ready }), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ config, console, charts, auth, metrics, ready: () => ready }), {
     logger: new NestLogger(),
     abortOnError: false,
   });
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   // The pages: dist/web (index.html, style.css and the compiled scripts), served as they are.
   app.useStaticAssets(join(import.meta.dirname, 'web'), { index: 'index.html', maxAge: 0 });
+  for (const v of vendorDirs()) app.useStaticAssets(v.dir, { prefix: v.prefix, maxAge: 3600_000, index: false });
   try {
     await app.listen(config.listenPort, config.bindAddress);
   } catch (e) {

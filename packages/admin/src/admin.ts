@@ -38,6 +38,7 @@ import {
 } from '@rocketmq-ts/client';
 import { readOpenHalfMessages, type HalfMessageScan, type HalfScanOptions } from './half-messages.js';
 import { whereIsMessage, type WhereIsMessageResult } from './where-is-message.js';
+import { decodeConsumeDirectlyResult, decodeConsumerRunningInfo, type ConsumeDirectlyResult, type ConsumerRunningInfo } from './consumer-running-info.js';
 
 export interface TopicOffset {
   mq: MessageQueue;
@@ -107,6 +108,9 @@ export interface SubscriptionGroupInput {
   whichBrokerWhenConsumeSlowly?: number;
   notifyConsumerIdsChangedEnable?: boolean;
 }
+
+/** The broker gives the client 10 s to run the message; we wait a little longer for its relay. */
+const CONSUME_DIRECTLY_TIMEOUT_MS = 12_000;
 
 const obj = (v: JsonValue | undefined): Record<string, JsonValue> => Object.fromEntries(jsonEntries(v ?? null)) as Record<string, JsonValue>;
 const num = (v: JsonValue | undefined): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
@@ -407,6 +411,68 @@ export class MQAdmin {
       }
     }
     throw last ?? new MQClientError(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${group}] is not online`, { retriable: false });
+  }
+
+  /**
+   * What one consumer client reports of itself (subscriptions, queues, properties): asked of a
+   * broker the client is connected to, which relays GET_CONSUMER_RUNNING_INFO over the client's
+   * connection. Tries the masters holding the group's connections in turn.
+   */
+  async consumerRunningInfo(group: string, clientId: string, opts: { jstack?: boolean; brokerAddr?: string } = {}): Promise<ConsumerRunningInfo> {
+    const b = await this.toConsumer(group, clientId, opts.brokerAddr, RequestCode.GET_CONSUMER_RUNNING_INFO, {
+      consumerGroup: group,
+      clientId,
+      jstackEnable: String(opts.jstack ?? false),
+    });
+    return decodeConsumerRunningInfo(b);
+  }
+
+  /** Has one consumer client run a stored message (by its offset msgId) through its listener, without committing anything. */
+  async consumeMessageDirectly(
+    group: string,
+    clientId: string,
+    offsetMsgId: string,
+    opts: { topic?: string; brokerAddr?: string } = {},
+  ): Promise<ConsumeDirectlyResult> {
+    const id = decodeOffsetMsgId(offsetMsgId);
+    if (!id) throw new MQClientError(ResponseCode.SYSTEM_ERROR, `${offsetMsgId} is not an offset message id`, { retriable: false });
+    const brokerAddr = opts.brokerAddr ?? `${id.address}:${id.port}`;
+    const brokerName = (await this.brokerNameOf(brokerAddr).catch(() => undefined)) ?? '';
+    const b = await this.toConsumer(
+      group,
+      clientId,
+      brokerAddr,
+      RequestCode.CONSUME_MESSAGE_DIRECTLY,
+      {
+        consumerGroup: group,
+        clientId,
+        msgId: offsetMsgId,
+        brokerName,
+        ...(opts.topic ? { topic: opts.topic } : {}),
+      },
+      CONSUME_DIRECTLY_TIMEOUT_MS,
+    );
+    return decodeConsumeDirectlyResult(b);
+  }
+
+  private async toConsumer(
+    group: string,
+    clientId: string,
+    brokerAddr: string | undefined,
+    code: number,
+    ext: Record<string, string>,
+    timeoutMs?: number,
+  ): Promise<Buffer | null> {
+    const addrs = brokerAddr ? [brokerAddr] : (await this.masterAddrs()).map((m) => m.addr);
+    let last: unknown;
+    for (const addr of addrs) {
+      try {
+        return await this.body(addr, code, ext, null, timeoutMs);
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last ?? new MQClientError(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer ${clientId} of group ${group} is not online`, { retriable: false });
   }
 
   async producerConnection(group: string, topic: string): Promise<Connection[]> {

@@ -53,6 +53,7 @@ describe('mqadmin', () => {
       'deleteSubGroup',
       'consumerProgress',
       'consumerConnection',
+      'consumerStatus',
       'producerConnection',
       'halfMessageList',
       'queryMsgById',

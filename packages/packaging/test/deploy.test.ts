@@ -143,5 +143,9 @@ describe('apps deployed as self-contained folders (pnpm deploy --prod)', () => {
     expect(JSON.stringify(cluster)).toContain('deployed-broker');
     const page = await (await fetch(`http://127.0.0.1:${consolePort}/`)).text();
     expect(page).toContain('<html');
+    // The chart library's browser file, served from the deployed folder's own node_modules.
+    const uplot = await fetch(`http://127.0.0.1:${consolePort}/vendor/uplot/uPlot.esm.js`);
+    expect(uplot.status).toBe(200);
+    expect(await uplot.text()).toContain('export { uPlot as default }');
   });
 });

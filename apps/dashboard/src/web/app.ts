@@ -1,4 +1,5 @@
 // The console's router: `#/<page>[/<name>][?query]` → one page function that fills <main>.
+import { needsSignIn, showSessionInHeader, signInPage } from './auth.js';
 import { errorBox, hashQuery, loading, mount } from './dom.js';
 import { clusterPage } from './pages/cluster.js';
 import { dlqIndexPage, dlqPage } from './pages/dlq.js';
@@ -34,7 +35,8 @@ async function route(): Promise<void> {
     else if (page === 'where' && name) await wherePage(target, name, query);
     else await clusterPage(target);
   } catch (e) {
-    mount(target, errorBox(e));
+    if (needsSignIn(e)) signInPage(target, e);
+    else mount(target, errorBox(e));
   }
   if (mine !== generation) return;
   main.replaceChildren(...target.childNodes);
@@ -44,3 +46,4 @@ async function route(): Promise<void> {
 
 window.addEventListener('hashchange', () => void route());
 void route();
+void showSessionInHeader();

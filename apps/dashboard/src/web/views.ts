@@ -277,4 +277,42 @@ export interface OffsetResetRecordView {
   undoneAt: number | null;
   /** After an undo: the offsets set again, per queue. */
   restored: Array<{ topic: string; brokerName: string; queueId: number; offset: number; note?: string }> | null;
+/** One line of a chart: a value per time of ChartView.t, null where there is no point. */
+export interface ChartSeriesView {
+  label: string;
+  values: Array<number | null>;
+  /** Drawn against a second scale on the right (e.g. a rate beside a count). */
+  axis?: 'right';
+}
+
+/** GET /api/charts/...: series sampled by the console every intervalMs, historyMs kept. */
+export interface ChartView {
+  intervalMs: number;
+  historyMs: number;
+  /** Why there are no (new) points: ACL without a service identity, a failed sample. */
+  note: string | null;
+  /** ms since the epoch */
+  t: number[];
+  series: ChartSeriesView[];
+}
+
+/** GET /api/auth/session, and the answers of sign-in and sign-out. */
+export interface AuthSessionView {
+  /** The cluster checks ACL: pages need a signed-in session. */
+  aclRequired: boolean;
+  signedIn: boolean;
+  accessKey: string | null;
+}
+
+/** GET /api/groups/:group/clients: each online client's own subscriptions (asked of the client). */
+export interface GroupClientsView {
+  group: string;
+  clients: Array<{
+    clientId: string;
+    subscriptions: Array<{ topic: string; subString: string; expressionType: string }>;
+    /** Set when the client did not answer (then it is left out of the comparison). */
+    error: string | null;
+  }>;
+  /** Every client that answered subscribes to the same topics with the same expressions. */
+  consistent: boolean;
 }

@@ -6,6 +6,7 @@ import { clusterList } from './clusterList.js';
 import { consumeMessage } from './consumeMessage.js';
 import { consumerConnection } from './consumerConnection.js';
 import { consumerProgress } from './consumerProgress.js';
+import { consumerStatus } from './consumerStatus.js';
 import { deleteSubGroup } from './deleteSubGroup.js';
 import { deleteTopic } from './deleteTopic.js';
 import { getBrokerConfig } from './getBrokerConfig.js';
@@ -39,6 +40,7 @@ export const COMMANDS: readonly Command[] = [
   deleteSubGroup,
   consumerProgress,
   consumerConnection,
+  consumerStatus,
   producerConnection,
   halfMessageList,
   queryMsgById,

@@ -1,3 +1,4 @@
+import { chartCard } from '../charts.js';
 import { api, errorBox, fmtBytes, fmtTime, h, mount, num, table } from '../dom.js';
 import type { BrokerView, ClusterView } from '../views.js';
 
@@ -40,6 +41,7 @@ export async function clusterPage(main: HTMLElement): Promise<void> {
       h('div', { class: 'stat' }, h('b', null, get.toFixed(1)), h('span', null, 'out TPS')),
     ),
     h('p', { class: 'muted' }, `Name servers: ${c.namesrvAddr}`),
+    chartCard('cluster-chart', 'Messages per second, last hour', 'charts/cluster', 'messages/s'),
     c.clusters.length === 0 ? h('p', { class: 'muted' }, 'No broker is registered with the name servers.') : null,
     c.clusters.map((cl) =>
       h(

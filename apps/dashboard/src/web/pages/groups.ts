@@ -1,3 +1,5 @@
+import { chartCard } from '../charts.js';
+import { clientSubscriptionsCard } from './group-clients.js';
 import { api, fmtDuration, fmtTime, go, h, mount, num, table } from '../dom.js';
 import type { GroupDetailView, GroupSummaryView } from '../views.js';
 
@@ -54,6 +56,11 @@ export async function groupPage(main: HTMLElement, group: string): Promise<void>
       h('div', { class: 'stat' }, h('b', null, g.connections.length), h('span', null, 'clients')),
       h('div', { class: 'stat' }, h('b', null, g.consumeTps.toFixed(1)), h('span', null, 'consume TPS')),
     ),
+    chartCard('group-chart', 'Lag, last hour', `charts/groups/${encodeURIComponent(group)}`, 'messages behind'),
+    clientSubscriptionsCard(group, (v) => {
+      // What the clients say beats what the brokers' last heartbeats say.
+      if (!v.consistent) consistency.replaceWith(h('span', { class: 'flag bad', id: 'subscription-flag' }, 'subscriptions differ between clients'));
+    }),
     h(
       'section',
       { class: 'card' },

@@ -1,3 +1,4 @@
+import { chartCard } from '../charts.js';
 import { api, errorBox, field, fmtTime, formValues, go, h, mount, num, table } from '../dom.js';
 import type { SendResultView, TopicDetailView, TopicSummaryView } from '../views.js';
 
@@ -147,6 +148,7 @@ export async function topicPage(main: HTMLElement, topic: string): Promise<void>
       ' · ',
       h('a', { href: `#/producers?topic=${encodeURIComponent(topic)}` }, 'Producers'),
     ),
+    chartCard('topic-chart', 'Messages per second, last hour', `charts/topics/${encodeURIComponent(topic)}`, 'messages/s'),
     h('section', { class: 'card' }, h('h2', null, 'Send a test message'), sendForm(topic)),
     h(
       'section',
