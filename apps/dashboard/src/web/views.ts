@@ -277,6 +277,8 @@ export interface OffsetResetRecordView {
   undoneAt: number | null;
   /** After an undo: the offsets set again, per queue. */
   restored: Array<{ topic: string; brokerName: string; queueId: number; offset: number; note?: string }> | null;
+}
+
 /** One line of a chart: a value per time of ChartView.t, null where there is no point. */
 export interface ChartSeriesView {
   label: string;
