@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { RemotingClient } from '@rocketmq-ts/remoting';
 import {
   RemotingCommand,
@@ -20,8 +21,17 @@ import { profileNodeArgs } from '../profile.js';
 const TOPIC = 'BenchTopic';
 const QUEUES = 4;
 
+/**
+ * The broker to measure: this checkout's, or with `BENCH_BROKER_ROOT=<checkout>` another built
+ * checkout's (a before/after comparison driven by the same load generator).
+ */
+function brokerMain(): string {
+  const root = process.env['BENCH_BROKER_ROOT'];
+  return root !== undefined && root !== '' ? join(root, 'apps', 'broker', 'dist', 'main.js') : appMain('broker');
+}
+
 export function brokerTargetAvailable(): boolean {
-  return existsSync(appMain('broker'));
+  return existsSync(brokerMain());
 }
 
 export interface Broker {
@@ -52,7 +62,7 @@ export async function startBroker(
     mappedFileSizeCommitLog: 1024 * 1024 * 1024,
     preallocateMode: 'truncate',
   });
-  const proc = await startNode(appMain('broker'), ['-c', conf], {
+  const proc = await startNode(brokerMain(), ['-c', conf], {
     name: `broker-${label}`,
     readyPort: port,
     timeoutMs: 30_000,
