@@ -8,20 +8,22 @@ import { NatsPeer } from './peers/nats.js';
 import { RedisPeer, type RedisDurability } from './peers/redis.js';
 import { machineInfo, printReport, saveReport, type BenchReport, type Ratio, type Row } from './report.js';
 import { printProfiles, profileDir } from './profile.js';
-import { processCpuMicros } from './stats.js';
-import { PAYLOAD, SCENARIOS, measure, medianRow, plan, quick, rowFrom, scenarioFilter, wanted } from './scenarios.js';
+import { processCpuMicros, selfCpuMicros } from './stats.js';
+import { PAYLOAD, SCENARIOS, measure, medianRow, plan, quick, rowFrom, scenarioFilter, wanted, withClientCpu } from './scenarios.js';
 import { brokerTargetAvailable, runBrokerScenarios, runReplicatedScenarios } from './targets/broker.js';
 import { runTimerScenario } from './targets/timer.js';
 import { proxyTargetAvailable, runProxyScenarios } from './targets/proxy.js';
 
 /**
- * `pnpm bench [--quick] [--only <system: disk|rocketmq-ts|proxy|redis|nats>] [--scenarios async,batch,latency,consume,sync] [--profile <dir>]`:
+ * `pnpm bench [--quick] [--only <systems, comma-separated: disk|rocketmq-ts|proxy|redis|nats>] [--scenarios async,batch,latency,consume,sync] [--profile <dir>]`:
  * rocketmq-ts against Redis Streams and NATS JetStream, same payload and in-flight window, plus the raw
  * disk floor, all in one run. Partial or profiled runs are saved apart and leave BENCHMARKS.md alone.
  */
 const argv = process.argv.slice(2);
 const onlyIdx = argv.indexOf('--only');
+/** `--only a,b`: run only these systems (one or more of disk, rocketmq-ts, proxy, redis, nats). */
 const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
+const onlySet = only === undefined ? undefined : new Set(only.split(','));
 
 async function redisRows(): Promise<Row[]> {
   const rows: Row[] = [];
@@ -31,6 +33,8 @@ async function redisRows(): Promise<Row[]> {
     ['always', 'sync (appendfsync always)'],
   ];
   for (const [d, label] of settings) {
+    // With --scenarios, a setting none of whose rows is wanted is not started at all.
+    if (d === 'always' ? !wanted('sync') : d === 'off' ? !wanted('async') : !(['async', 'batch', 'latency', 'consume'] as const).some(wanted)) continue;
     const peer = new RedisPeer(d);
     try {
       await peer.start();
@@ -39,30 +43,37 @@ async function redisRows(): Promise<Row[]> {
         rows.push(await measure(SCENARIOS.sync, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
         continue;
       }
-      rows.push(await measure(SCENARIOS.async, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
+      if (wanted('async')) rows.push(await measure(SCENARIOS.async, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
       if (d === 'everysec') {
-        rows.push(await measure(SCENARIOS.batch, name, label, peer.pid, () => peer.xaddBatch(PAYLOAD, 64)));
-        rows.push(await measure(SCENARIOS.latency, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
-        rows.push(
-          await medianRow(async () => {
-            let got = 0;
-            const cpu0 = processCpuMicros(peer.pid);
-            const t0 = performance.now();
-            await peer.readAll(32, (n) => {
-              got += n;
-            });
-            return rowFrom(
-              SCENARIOS.consume.scenario,
-              name,
-              label,
-              got,
-              performance.now() - t0,
-              undefined,
-              (processCpuMicros(peer.pid) - cpu0) / Math.max(1, got),
-              undefined,
-            );
-          }),
-        );
+        if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, peer.pid, () => peer.xaddBatch(PAYLOAD, 64)));
+        if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
+        if (wanted('consume')) {
+          rows.push(
+            await medianRow(async () => {
+              let got = 0;
+              const cpu0 = processCpuMicros(peer.pid);
+              const self0 = selfCpuMicros();
+              const t0 = performance.now();
+              await peer.readAll(32, (n) => {
+                got += n;
+              });
+              const self1 = selfCpuMicros();
+              return withClientCpu(
+                rowFrom(
+                  SCENARIOS.consume.scenario,
+                  name,
+                  label,
+                  got,
+                  performance.now() - t0,
+                  undefined,
+                  (processCpuMicros(peer.pid) - cpu0) / Math.max(1, got),
+                  undefined,
+                ),
+                (self1 - self0) / Math.max(1, got),
+              );
+            }),
+          );
+        }
       }
     } catch (e) {
       rows.push({ scenario: '-', system: `redis-streams (${d})`, durability: label, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
@@ -189,7 +200,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const rows: Row[] = [];
   const step = async (name: string, f: () => Promise<Row[]>): Promise<void> => {
-    if (only && only !== name) return;
+    if (onlySet !== undefined && !onlySet.has(name)) return;
     console.error(`[bench] ${name} ...`);
     const r = await f();
     rows.push(...r);

@@ -13,6 +13,8 @@ export interface Row {
   p99Us?: number;
   p999Us?: number;
   cpuUsPerMsg?: number;
+  /** The bench process's own CPU (load generator or consumer) per message; it shares the cores. */
+  clientCpuUsPerMsg?: number;
   peakRssMB?: number;
   note?: string;
 }
@@ -60,7 +62,7 @@ export function tableLines(rows: Row[]): string[] {
     fmt(r.p999Us === undefined ? undefined : r.p999Us / 1000, 3),
     fmt(r.cpuUsPerMsg, 1),
     fmt(r.peakRssMB, 0),
-    r.note ?? '',
+    [r.clientCpuUsPerMsg === undefined ? '' : `client ${fmt(r.clientCpuUsPerMsg, 1)} µs/msg`, r.note ?? ''].filter(Boolean).join('; '),
   ]);
   return [head, ...body].map((cols) => '| ' + cols.join(' | ') + ' |').flatMap((l, i) => (i === 0 ? [l, '|' + head.map(() => '---').join('|') + '|'] : [l]));
 }
@@ -84,7 +86,7 @@ const END = '<!-- bench:end -->';
 export function saveReport(rep: BenchReport, root: string): string {
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${rep.date}${rep.quick ? '-quick' : ''}${rep.only !== undefined ? `-only-${rep.only}` : ''}.json`);
+  const file = join(dir, `${rep.date}${rep.quick ? '-quick' : ''}${rep.only !== undefined ? `-only-${rep.only.replace(/,/g, '+')}` : ''}.json`);
   writeFileSync(file, JSON.stringify(rep, null, 2) + '\n');
   if (rep.quick || rep.only !== undefined) return file; // BENCHMARKS.md holds full runs of every system only
   const md = join(root, 'BENCHMARKS.md');

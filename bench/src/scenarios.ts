@@ -1,5 +1,5 @@
 import type { Row } from './report.js';
-import { RssSampler, processCpuMicros } from './stats.js';
+import { RssSampler, processCpuMicros, selfCpuMicros } from './stats.js';
 import { runWindow, type WindowResult } from './window.js';
 
 /** `--quick`: a reduced run (under a minute) for a smoke check; full runs go to BENCHMARKS.md. */
@@ -65,20 +65,30 @@ async function measureOnce(spec: ScenarioSpec, system: string, durability: strin
   const rss = pid ? new RssSampler(pid) : null;
   rss?.start();
   const cpu0 = pid ? processCpuMicros(pid) : 0;
+  const self0 = selfCpuMicros();
   const r: WindowResult = await runWindow({ inflight: spec.inflight, requests: spec.requests, perRequest: spec.perRequest, maxMs: plan.maxMs, send });
   const cpu1 = pid ? processCpuMicros(pid) : 0;
+  const self1 = selfCpuMicros();
   const peak = rss?.stop();
-  return rowFrom(
-    spec.scenario,
-    system,
-    durability,
-    r.messages,
-    r.elapsedMs,
-    r.latency.percentiles([50, 99, 99.9]),
-    pid ? (cpu1 - cpu0) / Math.max(1, r.messages) : undefined,
-    peak,
-    r.errors ? `${r.errors} errors: ${r.firstError}` : undefined,
+  return withClientCpu(
+    rowFrom(
+      spec.scenario,
+      system,
+      durability,
+      r.messages,
+      r.elapsedMs,
+      r.latency.percentiles([50, 99, 99.9]),
+      pid ? (cpu1 - cpu0) / Math.max(1, r.messages) : undefined,
+      peak,
+      r.errors ? `${r.errors} errors: ${r.firstError}` : undefined,
+    ),
+    (self1 - self0) / Math.max(1, r.messages),
   );
+}
+
+export function withClientCpu(row: Row, clientCpuUsPerMsg: number): Row {
+  row.clientCpuUsPerMsg = clientCpuUsPerMsg;
+  return row;
 }
 
 export function rowFrom(

@@ -36,6 +36,12 @@ export function processCpuMicros(pid: number): number {
   return ((utime + stime) * 1e6) / CLK_TCK;
 }
 
+/** user + system CPU of this (the bench) process, in microseconds. */
+export function selfCpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
 /** Peak resident set size (VmHWM) in bytes. */
 export function processPeakRss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

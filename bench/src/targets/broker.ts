@@ -1,17 +1,37 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { RemotingClient } from '@rocketmq-ts/remoting';
-import { RemotingCommand, RequestCode, ResponseCode, SerializeType, decodeOffsetMsgId, encodeBatchBody, nextOpaque } from '@rocketmq-ts/protocol';
+import {
+  RemotingCommand,
+  RequestCode,
+  ResponseCode,
+  SerializeType,
+  decodeMessageRecord,
+  decodeOffsetMsgId,
+  encodeBatchBody,
+  findProperty,
+  nextOpaque,
+} from '@rocketmq-ts/protocol';
 import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
 import type { Row } from '../report.js';
-import { PAYLOAD, SCENARIOS, measure, medianRow, plan, rowFrom, wanted } from '../scenarios.js';
-import { processCpuMicros, RssSampler } from '../stats.js';
+import { PAYLOAD, SCENARIOS, measure, medianRow, plan, rowFrom, wanted, withClientCpu } from '../scenarios.js';
+import { processCpuMicros, RssSampler, selfCpuMicros } from '../stats.js';
 import { profileNodeArgs } from '../profile.js';
 
 const TOPIC = 'BenchTopic';
 const QUEUES = 4;
 
+/**
+ * The broker to measure: this checkout's, or with `BENCH_BROKER_ROOT=<checkout>` another built
+ * checkout's (a before/after comparison driven by the same load generator).
+ */
+function brokerMain(): string {
+  const root = process.env['BENCH_BROKER_ROOT'];
+  return root !== undefined && root !== '' ? join(root, 'apps', 'broker', 'dist', 'main.js') : appMain('broker');
+}
+
 export function brokerTargetAvailable(): boolean {
-  return existsSync(appMain('broker'));
+  return existsSync(brokerMain());
 }
 
 export interface Broker {
@@ -42,7 +62,7 @@ export async function startBroker(
     mappedFileSizeCommitLog: 1024 * 1024 * 1024,
     preallocateMode: 'truncate',
   });
-  const proc = await startNode(appMain('broker'), ['-c', conf], {
+  const proc = await startNode(brokerMain(), ['-c', conf], {
     name: `broker-${label}`,
     readyPort: port,
     timeoutMs: 30_000,
@@ -146,6 +166,30 @@ function transactionSender(client: RemotingClient, addr: string): (i: number) =>
   };
 }
 
+/**
+ * `BENCH_CONSUME_DECODE=none` skips the consumer's record decode (to measure what the decode costs);
+ * runs meant for comparison keep it on.
+ */
+const decodePulled = process.env['BENCH_CONSUME_DECODE'] !== 'none';
+
+/**
+ * What a RocketMQ consumer takes from a pull body: every record decoded with the project's own
+ * decoder (body as a view, queue offset, commit-log offset, offset msgId, topic, hosts, times and
+ * the properties string), and the message's msgId as clients report it (UNIQ_KEY when the producer
+ * set one). The properties map is left to be built on demand. Returns the records seen.
+ */
+function consumePulled(body: Buffer | null): number {
+  if (body === null) return 0;
+  let n = 0;
+  for (let pos = 0; pos + 8 <= body.length; n++) {
+    const m = decodeMessageRecord(body, pos, { decodeProperties: false });
+    const msgId = findProperty(m.propertiesString, 'UNIQ_KEY') ?? m.msgId;
+    if (m.body.length !== PAYLOAD.length || msgId.length === 0 || m.queueOffset < 0) throw new Error(`pulled record at ${pos} is not a bench message`);
+    pos += m.storeSize;
+  }
+  return n;
+}
+
 /** Pulls every queue from offset 0 to its end, one pull in flight per queue, 32 messages a pull. */
 async function consumeAll(client: RemotingClient, addr: string): Promise<number> {
   let total = 0;
@@ -170,6 +214,7 @@ async function consumeAll(client: RemotingClient, addr: string): Promise<number>
         const r = await client.invoke(addr, cmd, 10_000);
         if (r.code !== ResponseCode.SUCCESS) return;
         const next = Number(r.ext('nextBeginOffset'));
+        if (decodePulled && consumePulled(r.body) !== next - offset) throw new Error(`pull at ${offset}: body does not hold ${next - offset} records`);
         total += next - offset;
         offset = next;
       }
@@ -282,19 +327,24 @@ export async function runBrokerScenarios(): Promise<Row[]> {
           const rss = new RssSampler(pid);
           rss.start();
           const cpu0 = processCpuMicros(pid);
+          const self0 = selfCpuMicros();
           const t0 = performance.now();
           const n = await consumeAll(client, b.addr);
           const el = performance.now() - t0;
-          return rowFrom(
-            SCENARIOS.consume.scenario,
-            name,
-            label,
-            n,
-            el,
-            undefined,
-            (processCpuMicros(pid) - cpu0) / Math.max(1, n),
-            rss.stop(),
-            `${QUEUES} queues, 1 pull in flight each`,
+          const self1 = selfCpuMicros();
+          return withClientCpu(
+            rowFrom(
+              SCENARIOS.consume.scenario,
+              name,
+              label,
+              n,
+              el,
+              undefined,
+              (processCpuMicros(pid) - cpu0) / Math.max(1, n),
+              rss.stop(),
+              `${QUEUES} queues, 1 pull in flight each`,
+            ),
+            (self1 - self0) / Math.max(1, n),
           );
         }),
       );

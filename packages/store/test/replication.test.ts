@@ -230,6 +230,26 @@ describe('replication: raw commit-log append (slave side)', () => {
     await expectSame(m, slave);
   });
 
+  it('records replicated without a CRC check still have their body CRC checked when read from the in-memory tail', async () => {
+    const m = await master(20);
+    const cs = chunks(await logBytes(m), 1 << 20);
+    expect(cs).toHaveLength(1);
+    const data = Buffer.from((cs[0] as Chunk).data);
+    const second = data.readInt32BE(0);
+    data[second + 150] = (data[second + 150] as number) ^ 0xff; // inside record 1's body
+    const slave = await open();
+    // As the HA client appends (it leaves the CRC to reads): the bytes sit in the slave's in-memory tail.
+    const raw = (slave as unknown as { rawAppender: { append(offset: number, d: Buffer, checkCRC: boolean): Promise<boolean> } }).rawAppender;
+    expect(await raw.append(0, data, false)).toBe(true);
+    const [topic, q] = QUEUES[1] as [string, number];
+    expect(decodeMessageRecord(data, second).queueId).toBe(q);
+    const g = await slave.getMessage('g', topic, q, 0, 100);
+    expect(g.messageQueueOffsets[0]).toBe(1); // offset 0 (record 1 of the log) is skipped
+    expect(slave.getStats().corruptRecordsSkipped).toBe(1);
+    // The master's own records, read back from its in-memory tail, are all served.
+    expect((await m.getMessage('g', topic, q, 0, 100)).messageQueueOffsets[0]).toBe(0);
+  });
+
   it('a stopped slave refuses appends', async () => {
     const m = await master(10);
     const log = await logBytes(m);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ResponseCode } from '@rocketmq-ts/protocol';
 import { GetMessageStatus, PutMessageStatus, type GetMessageResult } from '@rocketmq-ts/store';
-import { statusToCode } from './pull.processor.js';
+import { coalesceAdjacent, statusToCode } from './pull.processor.js';
 import { putStatusReply, removeProperty, replaceProperty } from './send.processor.js';
 
 const r = (status: GetMessageStatus, nextBeginOffset: number): GetMessageResult => ({
@@ -56,5 +56,21 @@ describe('properties string edits', () => {
     expect(replaceProperty(p, 'DELAY', '5')).toBe(`TAGS${S1}a${S2}KEYS${S1}k${S2}DELAY${S1}5${S2}`);
     // A key that is a prefix of another is not touched.
     expect(removeProperty(`DELAYX${S1}1${S2}DELAY${S1}2${S2}`, 'DELAY')).toBe(`DELAYX${S1}1${S2}`);
+  });
+});
+
+describe('pull reply body parts', () => {
+  it('joins slices that lie back to back in one buffer and keeps the rest apart, in order', () => {
+    // Buffers of their own (small Buffer.from results may sit side by side in Node's pool).
+    const span = Buffer.alloc(16, 'aaaabbbbccccdddd');
+    const other = Buffer.alloc(8, 'xxxxyyyy');
+    const parts = [span.subarray(0, 4), span.subarray(4, 8), span.subarray(12, 16), other.subarray(0, 4), other.subarray(4, 8), span.subarray(8, 12)];
+    const joined = coalesceAdjacent(parts);
+    expect(joined.map((b) => b.toString())).toEqual(['aaaabbbb', 'dddd', 'xxxxyyyy', 'cccc']);
+    expect(Buffer.concat(joined)).toEqual(Buffer.concat(parts));
+    // Views, not copies: the joined run shares the span's memory.
+    expect(joined[0]!.buffer).toBe(span.buffer);
+    const single = [span.subarray(0, 4)];
+    expect(coalesceAdjacent(single)).toBe(single);
   });
 });

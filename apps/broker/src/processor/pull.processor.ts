@@ -68,7 +68,7 @@ export class PullMessageProcessor {
       conn.reply(req, res, t0);
       return;
     }
-    if (!req.isOneway) conn.send(res, records);
+    if (!req.isOneway) conn.send(res, coalesceAdjacent(records));
     this.metrics.rpcDone(req.code, req.isOneway ? -1 : res.code, performance.now() - t0);
   }
 
@@ -205,6 +205,36 @@ export class PullMessageProcessor {
     this.respond(req, conn, res, r.messageBuffers, t0);
     return null;
   }
+}
+
+/**
+ * Joins record slices that lie back to back in one buffer (a pull's records read with one span
+ * read) into one view per run, so that a large run leaves as one socket buffer instead of being
+ * copied record by record into the connection's output slab. The bytes sent are the same.
+ */
+export function coalesceAdjacent(parts: readonly Buffer[]): readonly Buffer[] {
+  if (parts.length < 2) return parts;
+  const out: Buffer[] = [];
+  let first = parts[0]!;
+  let end = first.byteOffset + first.length;
+  let joined = 1;
+  const close = (): void => {
+    out.push(joined === 1 ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset));
+  };
+  for (let i = 1; i < parts.length; i++) {
+    const b = parts[i]!;
+    if (b.buffer === first.buffer && b.byteOffset === end) {
+      end += b.length;
+      joined++;
+      continue;
+    }
+    close();
+    first = b;
+    end = b.byteOffset + b.length;
+    joined = 1;
+  }
+  close();
+  return out;
 }
 
 /** Store outcome → response code and the next offset to pull from (remoting.md §3.3). */

@@ -33,6 +33,8 @@ interface Chunk {
   /** A thread-pool write from buf is in flight: the buffer must not be recycled yet. */
   poolWrite: boolean;
   readonly seg: Segment;
+  /** Bytes copied in from a master (replication), not encoded by this process's put path. */
+  readonly replicated: boolean;
 }
 
 interface WriteWaiter {
@@ -348,7 +350,7 @@ export class CommitLog {
     if (c === undefined || c.seg !== seg || c.start + c.buf.length < this.wrotePos + size) {
       const cap = Math.min(Math.max(this.config.commitLogWriteChunkSize, size), segEnd - this.wrotePos);
       const buf = cap === this.config.commitLogWriteChunkSize ? (this.spareBufs.pop() ?? Buffer.allocUnsafeSlow(cap)) : Buffer.allocUnsafeSlow(cap);
-      c = { start: this.wrotePos, buf, used: 0, written: 0, poolWrite: false, seg };
+      c = { start: this.wrotePos, buf, used: 0, written: 0, poolWrite: false, seg, replicated: false };
       this.chunks.push(c);
       this.cachedBytes += cap;
       this.active = c;
@@ -449,7 +451,7 @@ export class CommitLog {
     const remaining = segEnd - this.wrotePos;
     let c = this.active;
     if (c === undefined || c.seg !== seg || c.start + c.buf.length - this.wrotePos < END_FILE_MIN_BLANK_LENGTH) {
-      c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(END_FILE_MIN_BLANK_LENGTH), used: 0, written: 0, poolWrite: false, seg };
+      c = { start: this.wrotePos, buf: Buffer.allocUnsafeSlow(END_FILE_MIN_BLANK_LENGTH), used: 0, written: 0, poolWrite: false, seg, replicated: false };
       this.chunks.push(c);
       this.cachedBytes += c.buf.length;
     }
@@ -777,9 +779,10 @@ export class CommitLog {
   /**
    * A copy of bytes [offset, offset+size) from the in-memory tail, or undefined when not cached
    * (or when the range spans two chunks). A copy, because chunk buffers are recycled once they
-   * leave the cache: nothing outside this class may keep a view of them.
+   * leave the cache: nothing outside this class may keep a view of them. With `encodedHere`, only
+   * bytes this process's put path encoded qualify (not bytes replicated from a master).
    */
-  readFromMemory(offset: number, size: number): Buffer | undefined {
+  readFromMemory(offset: number, size: number, encodedHere = false): Buffer | undefined {
     const cs = this.chunks;
     let lo = 0;
     let hi = cs.length - 1;
@@ -791,7 +794,7 @@ export class CommitLog {
       } else if (offset >= c.start + c.used) {
         lo = mid + 1;
       } else {
-        if (offset + size > c.start + c.used) return undefined;
+        if (offset + size > c.start + c.used || (encodedHere && c.replicated)) return undefined;
         const out = Buffer.allocUnsafe(size);
         c.buf.copy(out, 0, offset - c.start, offset - c.start + size);
         return out;
@@ -889,6 +892,7 @@ export class CommitLog {
         written: 0,
         poolWrite: false,
         seg,
+        replicated: true,
       };
       this.chunks.push(c);
       this.cachedBytes += c.buf.length;
