@@ -158,7 +158,10 @@ function javaJsonSender(client: RemotingClient, addr: string): (i: number) => Pr
   cmd.version = JAVA_CLIENT_VERSION;
   assertJavaFraming(cmd);
   // The property order for these three names, worked out once; per message only UNIQ_KEY changes.
-  const [before, after] = props().split(/UNIQ_KEY\u0001[0-9A-F]{32}\u0002/) as [string, string];
+  const sample = props();
+  const at = sample.indexOf('UNIQ_KEY\u0001');
+  const before = sample.slice(0, at);
+  const after = sample.slice(sample.indexOf('\u0002', at) + 1);
   const queueIds = Array.from({ length: QUEUES }, (_, q) => String(q));
   let stampedAt = 0;
   const check = (r: RemotingCommand): void => {
