@@ -207,90 +207,56 @@ function jsonInt(h: Buffer, p: number, end: number): number {
   return (neg ? -v : v) | 0;
 }
 
+/** One-character ASCII strings, made once ("0".."9" and single letters are common header values). */
+const ONE_CHAR: string[] = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c));
+
 /**
  * The JSON string whose opening quote is at p; sets jp after the closing quote. null when it is
- * not a well-formed string (raw control character, bad escape, no end).
+ * not a well-formed string (raw control character, bad escape, no end). One pass finds the end,
+ * whether it is ASCII and has escapes, and the intern hash; plain ASCII is then sliced or looked
+ * up (readHeaderString's table), and a string with escapes is handed to JSON.parse on its own.
  */
 function jsonString(h: Buffer, p: number, end: number): string | null {
   const start = p + 1;
   let i = start;
-  while (i < end) {
+  let hi = 0;
+  let x = 0;
+  for (;;) {
+    if (i >= end) return null;
     const c = h[i]!;
-    if (c === Q) {
-      jp = i + 1;
-      return readHeaderString(h, start, i);
-    }
-    if (c === BS) return jsonEscapedString(h, start, i, end);
+    if (c === Q) break;
+    if (c === BS) return jsonEscapedString(h, start, end);
     if (c < 0x20) return null;
+    hi |= c;
+    x = Math.imul(x ^ c, 0x01000193);
     i++;
   }
-  return null;
+  jp = i + 1;
+  const n = i - start;
+  if (n === 0) return '';
+  if (hi >= 0x80) return (h as unknown as Latin1Sliceable).utf8Slice(start, i);
+  if (n === 1) return ONE_CHAR[h[start]!]!;
+  const b0 = h[start]!;
+  if (n > INTERN_MAX || (b0 >= 0x30 && b0 <= 0x39)) return (h as unknown as Latin1Sliceable).latin1Slice(start, i);
+  return internAscii(h, start, i, x);
 }
 
-/** The rest of a string that has escapes: [start, i) is plain text, an escape is at i. */
-function jsonEscapedString(h: Buffer, start: number, i: number, end: number): string | null {
-  let out = h.toString('utf8', start, i);
-  let run = i;
+/** A string with escapes, from its first byte at start: the literal, quotes included, through JSON.parse. */
+function jsonEscapedString(h: Buffer, start: number, end: number): string | null {
+  let i = start;
   while (i < end) {
     const c = h[i]!;
-    if (c === Q) {
-      if (run < i) out += h.toString('utf8', run, i);
-      jp = i + 1;
-      return out;
-    }
-    if (c < 0x20) return null;
-    if (c !== BS) {
-      i++;
-      continue;
-    }
-    if (run < i) out += h.toString('utf8', run, i);
-    if (i + 1 >= end) return null;
-    const e = h[i + 1]!;
-    i += 2;
-    switch (e) {
-      case 0x22:
-        out += '"';
-        break;
-      case 0x5c:
-        out += '\\';
-        break;
-      case 0x2f:
-        out += '/';
-        break;
-      case 0x62:
-        out += '\b';
-        break;
-      case 0x66:
-        out += '\f';
-        break;
-      case 0x6e:
-        out += '\n';
-        break;
-      case 0x72:
-        out += '\r';
-        break;
-      case 0x74:
-        out += '\t';
-        break;
-      case 0x75: {
-        if (i + 4 > end) return null;
-        let u = 0;
-        for (let k = 0; k < 4; k++) {
-          const x = h[i + k]!;
-          const d = x >= 0x30 && x <= 0x39 ? x - 0x30 : x >= 0x61 && x <= 0x66 ? x - 0x57 : x >= 0x41 && x <= 0x46 ? x - 0x37 : -1;
-          if (d < 0) return null;
-          u = (u << 4) | d;
-        }
-        i += 4;
-        out += String.fromCharCode(u);
-        break;
-      }
-      default:
-        return null;
-    }
-    run = i;
+    if (c === Q) break;
+    if (c === BS) i++;
+    i++;
   }
-  return null;
+  if (i >= end) return null;
+  jp = i + 1;
+  try {
+    return JSON.parse((h as unknown as Latin1Sliceable).utf8Slice(start - 1, i + 1)) as string;
+  } catch {
+    return null;
+  }
 }
 
 /** True when h[p, p + name.length) is the ASCII `name` followed by a closing quote. */
@@ -475,12 +441,19 @@ function readHeaderString(h: Buffer, start: number, end: number): string {
   // would only cost a hash and evict names that do repeat.
   const b0 = h[start]!;
   if (b0 >= 0x30 && b0 <= 0x39) return (h as unknown as Latin1Sliceable).utf8Slice(start, end);
-  let x = n;
+  let x = 0;
   for (let i = start; i < end; i++) {
     const b = h[i]!;
     if (b >= 0x80) return h.toString('utf8', start, end);
     x = Math.imul(x ^ b, 0x01000193);
   }
+  return internAscii(h, start, end, x);
+}
+
+/** The interned string for the ASCII bytes h[start, end) whose running hash is x. */
+function internAscii(h: Buffer, start: number, end: number, x: number): string {
+  const n = end - start;
+  x ^= n;
   const slot = (x ^ (x >>> 15)) & (INTERN_SLOTS - 1);
   const cached = internTable[slot]!;
   if (cached.length === n) {
