@@ -179,6 +179,13 @@ describe('encodeCommandPrefixInto (connection output slabs)', () => {
           plain: 'TAGS\u0001bench\u0002UNIQ_KEY\u00017F0000010000'.repeat(2),
         }),
       );
+      // ASCII with escapes (quote, backslash, control characters, DEL left alone): written in place too
+      out.push(
+        RemotingCommand.responseTo(req, 0, 'say "hi" \\ \n', {
+          'q"k\\': 'line\nbreak\t\b\f\r\u0000\u001f\u007f',
+          i: 'UNIQ_KEY\u00017F0000010000B3D10000000000000001\u0002WAIT\u0001true\u0002',
+        }),
+      );
       const big = RemotingCommand.request(40000, { x: 'y' });
       big.serializeType = st;
       big.language = 'JAVA';

@@ -739,19 +739,45 @@ function writeRocketmqPrefixAscii(out: Buffer, pos: number, cmd: RemotingCommand
   return p;
 }
 
+/** The short escapes JSON.stringify writes for control characters (0 = none: \u00xx). */
+const SHORT_ESCAPE: number[] = Array.from({ length: 32 }, () => 0);
+SHORT_ESCAPE[0x08] = 0x62; // \b
+SHORT_ESCAPE[0x09] = 0x74; // \t
+SHORT_ESCAPE[0x0a] = 0x6e; // \n
+SHORT_ESCAPE[0x0c] = 0x66; // \f
+SHORT_ESCAPE[0x0d] = 0x72; // \r
+const LOWER_HEX = '0123456789abcdef';
+
 /**
- * Writes ASCII `s` at `p` as the inside of a JSON string when it needs no escape (no control
- * character, quote or backslash, nothing beyond ASCII); -1 otherwise or when it does not fit.
+ * Writes ASCII `s` at `p` as the inside of a JSON string, escaped as JSON.stringify escapes it
+ * (quote, backslash, control characters: the 0x01/0x02 property separators become \u0001 and
+ * \u0002); -1 when `s` has a character beyond ASCII or it does not fit.
  */
 function jsonPlainAt(out: Buffer, p: number, s: string, limit: number): number {
   const n = s.length;
   if (p + n > limit) return -1;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return -1;
-    out[p + i] = c;
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      if (c > 0x7f || p >= limit) return -1;
+      out[p++] = c;
+      continue;
+    }
+    if (p + 6 > limit) return -1;
+    out[p++] = 0x5c;
+    if (c >= 0x20) {
+      out[p++] = c; // \" or \\
+    } else if (SHORT_ESCAPE[c] !== 0) {
+      out[p++] = SHORT_ESCAPE[c]!;
+    } else {
+      out[p++] = 0x75;
+      out[p++] = 0x30;
+      out[p++] = 0x30;
+      out[p++] = LOWER_HEX.charCodeAt(c >> 4);
+      out[p++] = LOWER_HEX.charCodeAt(c & 15);
+    }
   }
-  return p + n;
+  return p;
 }
 
 /** Writes the decimal digits of a safe integer at `p`; -1 when it is not one or does not fit. */
@@ -777,7 +803,7 @@ const J_TAIL = ',"serializeTypeCurrentRPC":"JSON","version":';
 /**
  * The JSON (fastjson-shaped) header prefix written straight into `out`, the same bytes as
  * jsonHeaderText gives, without building the text: for the usual header, whose strings are ASCII
- * with nothing to escape. Returns -1 (nothing that counts written) otherwise or when the room runs
+ * (escapes included). Returns -1 (nothing that counts written) otherwise or when the room runs
  * out; the caller then takes the text path.
  */
 function writeJsonPrefixAscii(out: Buffer, pos: number, cmd: RemotingCommand, bodyLength: number): number {
