@@ -213,8 +213,10 @@ const ONE_CHAR: string[] = Array.from({ length: 128 }, (_, c) => String.fromChar
 /**
  * The JSON string whose opening quote is at p; sets jp after the closing quote. null when it is
  * not a well-formed string (raw control character, bad escape, no end). One pass finds the end,
- * whether it is ASCII and has escapes, and the intern hash; plain ASCII is then sliced or looked
- * up (readHeaderString's table), and a string with escapes is handed to JSON.parse on its own.
+ * whether it is ASCII and has escapes, and the intern hash; short plain ASCII is then looked up in
+ * readHeaderString's table (digits too: in a Java header most numbers repeat from request to
+ * request, "20000", "2147483647", the born timestamp within a millisecond, and a miss costs little
+ * more than the slice), longer is sliced, and a string with escapes goes to JSON.parse on its own.
  */
 function jsonString(h: Buffer, p: number, end: number): string | null {
   const start = p + 1;
@@ -236,8 +238,7 @@ function jsonString(h: Buffer, p: number, end: number): string | null {
   if (n === 0) return '';
   if (hi >= 0x80) return (h as unknown as Latin1Sliceable).utf8Slice(start, i);
   if (n === 1) return ONE_CHAR[h[start]!]!;
-  const b0 = h[start]!;
-  if (n > INTERN_MAX || (b0 >= 0x30 && b0 <= 0x39)) return (h as unknown as Latin1Sliceable).latin1Slice(start, i);
+  if (n > INTERN_MAX) return (h as unknown as Latin1Sliceable).latin1Slice(start, i);
   return internAscii(h, start, i, x);
 }
 
