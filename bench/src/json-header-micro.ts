@@ -1,4 +1,4 @@
-// `node bench/dist/json-header-micro.js`: the broker's JSON header work per message, old way against
+// `node bench/dist/json-header-micro.js [rounds=9] [ops per round=100000]`: the broker's JSON header work per message, old way against
 // new way, in one process with the two alternated round by round (so a busy machine slows both
 // alike): decoding a Java client's SEND_MESSAGE_V2 / PULL_MESSAGE header (JSON.parse and a walk,
 // against parseJsonHeader) and writing the send / pull reply header (the text built then copied,
@@ -108,7 +108,7 @@ function cpuNsPerOp(f: () => unknown, n: number): number {
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 const rounds = Number(process.argv[2] ?? 9);
-const n = 100_000;
+const n = Number(process.argv[3] ?? 100_000);
 for (const [name, oldWay, newWay] of cases) {
   cpuNsPerOp(oldWay, n);
   cpuNsPerOp(newWay, n);
