@@ -15,7 +15,7 @@ import { runTimerScenario } from './targets/timer.js';
 import { proxyTargetAvailable, runProxyScenarios } from './targets/proxy.js';
 
 /**
- * `pnpm bench [--quick] [--only <systems, comma-separated: disk|rocketmq-ts|proxy|redis|nats>] [--scenarios async,batch,latency,consume,sync] [--profile <dir>]`:
+ * `pnpm bench [--quick] [--only <systems, comma-separated: disk|rocketmq-ts|proxy|redis|nats>] [--scenarios async,batch,latency,consume,sync,jsonSend,jsonPull] [--profile <dir>]`:
  * rocketmq-ts against Redis Streams and NATS JetStream, same payload and in-flight window, plus the raw
  * disk floor, all in one run. Partial or profiled runs are saved apart and leave BENCHMARKS.md alone.
  */
@@ -190,6 +190,10 @@ function ratios(rows: Row[]): Ratio[] {
   if (pxRecv && popAck) out.push({ label: 'receive + ack via the proxy / pop + ack direct', value: pxRecv.msgsPerSec / popAck.msgsPerSec });
   const floor0 = rows.find((r) => r.scenario === SCENARIOS.grpcFloor.scenario && Number.isFinite(r.msgsPerSec));
   if (pxSend && floor0) out.push({ label: 'send via the proxy / bare grpc-js unary calls', value: pxSend.msgsPerSec / floor0.msgsPerSec });
+  const jsonSend = find(SCENARIOS.jsonSend.scenario, 'rocketmq-ts');
+  if (jsonSend && lone) out.push({ label: 'send: JSON headers (Java client framing) / binary headers', value: jsonSend.msgsPerSec / lone.msgsPerSec });
+  const jsonPull = find(SCENARIOS.jsonPull.scenario, 'rocketmq-ts');
+  if (jsonPull && pull) out.push({ label: 'pull consume: JSON headers (Java client framing) / binary headers', value: jsonPull.msgsPerSec / pull.msgsPerSec });
   const sync = find(SCENARIOS.sync.scenario, 'rocketmq-ts');
   const floor = rows.find((r) => r.system === 'raw disk' && r.scenario.includes('256 KiB'));
   if (sync && floor) out.push({ label: 'sync-flush send / disk floor (256 KiB batches)', value: sync.msgsPerSec / floor.msgsPerSec });

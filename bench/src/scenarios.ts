@@ -36,6 +36,8 @@ export const SCENARIOS = {
   timer: { scenario: 'timer delivery precision with 1M timers pending', inflight: 256, perRequest: 1, requests: 1_000_000 },
   proxySend: { scenario: 'send via the gRPC proxy (official 5.x client), 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests / 3 },
   proxyReceiveAck: { scenario: 'receive + ack each via the gRPC proxy (official 5.x client), 32 msgs/receive', inflight: 4, perRequest: 32, requests: 0 },
+  jsonSend: { scenario: 'send, JSON headers (Java client framing), 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
+  jsonPull: { scenario: 'consume from the tail, JSON headers (Java client framing), 32 msgs/pull', inflight: 1, perRequest: 32, requests: 0 },
   grpcFloor: { scenario: 'bare grpc-js unary call, 256 in flight (floor under the proxy)', inflight: 256, perRequest: 1, requests: plan.sendRequests / 3 },
 } satisfies Record<string, ScenarioSpec>;
 

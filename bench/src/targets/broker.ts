@@ -9,6 +9,7 @@ import {
   decodeMessageRecord,
   decodeOffsetMsgId,
   encodeBatchBody,
+  encodeCommand,
   findProperty,
   nextOpaque,
 } from '@rocketmq-ts/protocol';
@@ -17,6 +18,7 @@ import type { Row } from '../report.js';
 import { PAYLOAD, SCENARIOS, measure, medianRow, plan, rowFrom, wanted, withClientCpu } from '../scenarios.js';
 import { processCpuMicros, RssSampler, selfCpuMicros } from '../stats.js';
 import { profileNodeArgs } from '../profile.js';
+import { JAVA_CLIENT_VERSION, javaFrame, javaPropertiesString, javaPullExt, javaSendV2Ext, uniqIdMaker } from '../java-frames.js';
 
 const TOPIC = 'BenchTopic';
 const QUEUES = 4;
@@ -119,6 +121,78 @@ function sender(client: RemotingClient, addr: string, batch: number): (i: number
   };
 }
 
+/** The broker name of startBroker's brokers (what a Java client puts in `n` / `bname`). */
+const BROKER_NAME = 'bench-broker';
+
+/**
+ * Throws unless our SDK writes `cmd` byte for byte as a Java client (fastjson) writes the same
+ * command: the JSON rows must measure the frames real Java clients send.
+ */
+function assertJavaFraming(cmd: RemotingCommand): void {
+  const ours = encodeCommand(cmd);
+  const java = javaFrame(
+    { code: cmd.code, opaque: cmd.opaque, flag: cmd.flag, version: cmd.version, extFields: cmd.extFields as Record<string, string> },
+    cmd.body,
+  );
+  if (!ours.equals(java)) {
+    throw new Error(
+      `SDK JSON framing differs from the Java client's:\n ours ${ours.subarray(8, 400).toString('latin1')}\n java ${java.subarray(8, 400).toString('latin1')}`,
+    );
+  }
+}
+
+/**
+ * SEND_MESSAGE_V2 framed as RocketMQ's Java DefaultMQProducer (5.3.x) frames it by default: JSON
+ * header, language JAVA, version 479, the a..n extFields it sets (all strings, in Java HashMap
+ * order) and the properties it sets on a tagged message (UNIQ_KEY per message, WAIT, TAGS). One
+ * command and one extFields object are re-stamped per call, as in `sender` (the key order stays).
+ */
+function javaJsonSender(client: RemotingClient, addr: string): (i: number) => Promise<unknown> {
+  const uniq = uniqIdMaker();
+  const props = (): string =>
+    javaPropertiesString([
+      ['TAGS', 'bench'],
+      ['WAIT', 'true'],
+      ['UNIQ_KEY', uniq()],
+    ]);
+  const ext = javaSendV2Ext({
+    producerGroup: 'bench-producer',
+    topic: TOPIC,
+    defaultTopicQueueNums: QUEUES,
+    queueId: 0,
+    bornTimestamp: Date.now(),
+    properties: props(),
+    brokerName: BROKER_NAME,
+  });
+  const cmd = RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, ext, PAYLOAD);
+  cmd.serializeType = SerializeType.JSON;
+  cmd.language = 'JAVA';
+  cmd.version = JAVA_CLIENT_VERSION;
+  assertJavaFraming(cmd);
+  // The property order for these three names, worked out once; per message only UNIQ_KEY changes.
+  const sample = props();
+  const at = sample.indexOf('UNIQ_KEY\u0001');
+  const before = sample.slice(0, at);
+  const after = sample.slice(sample.indexOf('\u0002', at) + 1);
+  const queueIds = Array.from({ length: QUEUES }, (_, q) => String(q));
+  let stampedAt = 0;
+  const check = (r: RemotingCommand): void => {
+    if (r.code !== ResponseCode.SUCCESS) throw new Error(`send failed: ${r.code} ${r.remark ?? ''}`);
+  };
+  return (i: number) => {
+    const now = Date.now();
+    if (now !== stampedAt) {
+      stampedAt = now;
+      ext.g = String(now);
+    }
+    ext.e = queueIds[i % QUEUES]!;
+    ext.i = before + 'UNIQ_KEY\u0001' + uniq() + '\u0002' + after;
+    cmd.opaque = nextOpaque();
+    cmd.flag = 0;
+    return client.invoke(addr, cmd, 10_000).then(check);
+  };
+}
+
 /**
  * A transaction as TransactionMQProducer runs one with an instant local transaction: the half message
  * (TRAN_MSG, PGROUP, sysFlag PREPARED), then END_TRANSACTION COMMIT. The Java client sends the verdict
@@ -190,13 +264,34 @@ function consumePulled(body: Buffer | null): number {
   return n;
 }
 
-/** Pulls every queue from offset 0 to its end, one pull in flight per queue, 32 messages a pull. */
-async function consumeAll(client: RemotingClient, addr: string): Promise<number> {
+/**
+ * Pulls every queue from offset 0 to its end, one pull in flight per queue, 32 messages a pull;
+ * with `java`, each PULL_MESSAGE is framed as DefaultMQPullConsumer (5.3.x) frames it (JSON header).
+ */
+async function consumeAll(client: RemotingClient, addr: string, java = false): Promise<number> {
   let total = 0;
+  let checked = false;
   await Promise.all(
     Array.from({ length: QUEUES }, async (_, q) => {
       let offset = 0;
       for (;;) {
+        if (java) {
+          const ext = javaPullExt({ group: 'bench-consumer-java', topic: TOPIC, queueId: q, queueOffset: offset, maxMsgNums: 32, brokerName: BROKER_NAME });
+          const cmd = RemotingCommand.request(RequestCode.PULL_MESSAGE, ext);
+          cmd.language = 'JAVA';
+          cmd.version = JAVA_CLIENT_VERSION;
+          if (!checked) {
+            assertJavaFraming(cmd);
+            checked = true;
+          }
+          const r = await client.invoke(addr, cmd, 10_000);
+          if (r.code !== ResponseCode.SUCCESS) return;
+          const next = Number(r.ext('nextBeginOffset'));
+          if (decodePulled && consumePulled(r.body) !== next - offset) throw new Error(`pull at ${offset}: body does not hold ${next - offset} records`);
+          total += next - offset;
+          offset = next;
+          continue;
+        }
         const cmd = RemotingCommand.request(RequestCode.PULL_MESSAGE, {
           consumerGroup: 'bench-consumer',
           topic: TOPIC,
@@ -277,7 +372,13 @@ export async function runBrokerScenarios(): Promise<Row[]> {
   const rows: Row[] = [];
   const name = 'rocketmq-ts';
   for (const flush of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
-    if (flush === 'SYNC_FLUSH' ? !wanted('sync') : !(['async', 'batch', 'latency', 'consume', 'transaction', 'popAck'] as const).some(wanted)) continue;
+    if (
+      flush === 'SYNC_FLUSH'
+        ? !wanted('sync')
+        : !(['async', 'batch', 'latency', 'consume', 'transaction', 'popAck', 'jsonSend', 'jsonPull'] as const).some(wanted)
+    ) {
+      continue;
+    }
     const b = await startBroker(flush);
     const client = new RemotingClient();
     try {
@@ -291,6 +392,13 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       }
       const label = 'async (ASYNC_FLUSH)';
       if (wanted('async')) rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
+      if (wanted('jsonSend')) {
+        // The binary-header row is its partner in the ratio: measured here too when not asked for.
+        if (!wanted('async')) rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
+        const warmJson = javaJsonSender(client, b.addr);
+        for (let i = 0; i < 2000; i++) await warmJson(i);
+        rows.push(await measure(SCENARIOS.jsonSend, name, label, pid, javaJsonSender(client, b.addr)));
+      }
       if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
       if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
       if (wanted('transaction')) rows.push(await measure(SCENARIOS.transaction, name, label, pid, transactionSender(client, b.addr)));
@@ -321,20 +429,25 @@ export async function runBrokerScenarios(): Promise<Row[]> {
           }),
         );
       }
-      if (!wanted('consume')) continue;
-      rows.push(
-        await medianRow(async () => {
+      if (!wanted('consume') && !wanted('jsonPull')) continue;
+      if (wanted('jsonPull') && !(['async', 'jsonSend', 'batch'] as const).some(wanted)) {
+        // Run without the send rows (--scenarios jsonPull), the topic is filled first.
+        const fill = sender(client, b.addr, 64);
+        for (let i = 0; i < plan.consumeMessages / 64; i++) await fill(i);
+      }
+      const pullRow = (java: boolean): Promise<Row> =>
+        medianRow(async () => {
           const rss = new RssSampler(pid);
           rss.start();
           const cpu0 = processCpuMicros(pid);
           const self0 = selfCpuMicros();
           const t0 = performance.now();
-          const n = await consumeAll(client, b.addr);
+          const n = await consumeAll(client, b.addr, java);
           const el = performance.now() - t0;
           const self1 = selfCpuMicros();
           return withClientCpu(
             rowFrom(
-              SCENARIOS.consume.scenario,
+              (java ? SCENARIOS.jsonPull : SCENARIOS.consume).scenario,
               name,
               label,
               n,
@@ -346,8 +459,10 @@ export async function runBrokerScenarios(): Promise<Row[]> {
             ),
             (self1 - self0) / Math.max(1, n),
           );
-        }),
-      );
+        });
+      // The JSON pull row needs the binary one beside it (same data, same run).
+      rows.push(await pullRow(false));
+      if (wanted('jsonPull')) rows.push(await pullRow(true));
     } catch (e) {
       rows.push({ scenario: '-', system: name, durability: flush, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
     } finally {

@@ -6,7 +6,9 @@ import {
   encodeCommand,
   encodeCommandPrefix,
   encodeCommandPrefixInto,
+  decodeJsonHeader,
   jsonHeaderText,
+  parseJsonHeader,
 } from './remoting-command.js';
 import { ProtocolError } from './errors.js';
 
@@ -177,6 +179,13 @@ describe('encodeCommandPrefixInto (connection output slabs)', () => {
           plain: 'TAGS\u0001bench\u0002UNIQ_KEY\u00017F0000010000'.repeat(2),
         }),
       );
+      // ASCII with escapes (quote, backslash, control characters, DEL left alone): written in place too
+      out.push(
+        RemotingCommand.responseTo(req, 0, 'say "hi" \\ \n', {
+          'q"k\\': 'line\nbreak\t\b\f\r\u0000\u001f\u007f',
+          i: 'UNIQ_KEY\u00017F0000010000B3D10000000000000001\u0002WAIT\u0001true\u0002',
+        }),
+      );
       const big = RemotingCommand.request(40000, { x: 'y' });
       big.serializeType = st;
       big.language = 'JAVA';
@@ -224,5 +233,162 @@ describe('encodeCommandPrefixInto (connection output slabs)', () => {
         expect(back.extFields).toEqual(ext);
       }
     }
+  });
+});
+
+describe('JSON header fast path (parseJsonHeader)', () => {
+  /** What the general decoder makes of a header, or the error it throws. */
+  function reference(text: string | Buffer): unknown {
+    try {
+      return fields(decodeJsonHeader(Buffer.isBuffer(text) ? text : Buffer.from(text)));
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  }
+  function fields(c: RemotingCommand): unknown {
+    return {
+      code: c.code,
+      opaque: c.opaque,
+      flag: c.flag,
+      version: c.version,
+      language: c.language,
+      remark: c.remark,
+      ext: c.extFields === null ? null : Object.entries(c.extFields),
+    };
+  }
+  /** Through decodeCommand (fast path, then the fallback): same result as the general decoder. */
+  function viaFrame(text: string | Buffer): unknown {
+    const h = Buffer.isBuffer(text) ? text : Buffer.from(text);
+    try {
+      return fields(decodeCommand(handFrame(0, h).subarray(4)));
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  }
+  function fast(text: string | Buffer): RemotingCommand | null {
+    const h = Buffer.isBuffer(text) ? text : Buffer.from(text);
+    // Somewhere inside a larger buffer, as in a frame.
+    const buf = Buffer.concat([Buffer.from('xx'), h, Buffer.from('yy')]);
+    return parseJsonHeader(buf, 2, 2 + h.length);
+  }
+
+  const java =
+    '{"code":310,"extFields":{"a":"bench-producer","b":"BenchTopic","c":"TBW102","d":"4","e":"2","f":"0","g":"1764750000123","h":"0",' +
+    '"i":"UNIQ_KEY\\u00017F0000010000B3D10000000000000001\\u0002WAIT\\u0001true\\u0002TAGS\\u0001bench\\u0002","j":"0","k":"false","m":"false","n":"bench-broker"},' +
+    '"flag":0,"language":"JAVA","opaque":1234567,"serializeTypeCurrentRPC":"JSON","version":479}';
+
+  it('reads a Java client send (fastjson layout, \\u escapes in the properties) without falling back', () => {
+    const cmd = fast(java);
+    expect(cmd).not.toBeNull();
+    expect(cmd!.code).toBe(310);
+    expect(cmd!.opaque).toBe(1234567);
+    expect(cmd!.language).toBe('JAVA');
+    expect(cmd!.version).toBe(479);
+    expect(cmd!.remark).toBeNull();
+    expect(cmd!.extFields!['i']).toBe('UNIQ_KEY\u00017F0000010000B3D10000000000000001\u0002WAIT\u0001true\u0002TAGS\u0001bench\u0002');
+    expect(cmd!.extFields!['g']).toBe('1764750000123');
+    expect(fields(cmd!)).toEqual(reference(java));
+  });
+
+  // Headers the fast path takes itself: every one must decode exactly as the general decoder does.
+  const handled = [
+    java,
+    '{"code":0,"extFields":{"MSG_REGION":"DefaultRegion","TRACE_ON":"true","msgId":"7F00000100002A9F0000000000000000","queueId":"1","queueOffset":"12345"},"flag":1,"language":"JAVA","opaque":7,"serializeTypeCurrentRPC":"JSON","version":479}',
+    '{"code":17,"flag":1,"language":"JAVA","opaque":7,"remark":"No topic route info: X","serializeTypeCurrentRPC":"JSON","version":479}',
+    ' { "code" : 11 ,\n\t"extFields" : { "a" : "1" , "b":"2" } , "opaque":-5 }\r\n',
+    '{"code":11}',
+    '{"code":11,"extFields":{},"remark":null}',
+    '{"code":11,"extFields":null}',
+    '{"code":2147483648,"opaque":4294967297,"flag":-2147483649,"version":-0}',
+    '{"code":11,"extFields":{"k":true,"l":false,"gone":null,"kept":"x"}}',
+    '{"code":11,"extFields":{"a":"1","a":"2"},"code":12}',
+    '{"code":11,"extFields":{"q\\"k":"line\\nbreak \\\\ \\/ \\b\\f\\r\\t","u":"\\u00e9\\u00E9 \\ud83d\\ude00 \\ud800 lone"}}',
+    '{"code":11,"extFields":{"raw":"é中文😀","kéy":"v","long":"' + 'x'.repeat(80) + 'é"},"remark":"ünïcode ✓"}',
+    '{"code":11,"extFields":{"1":"first by index","b":"x","0":"zero"}}',
+    '{"code":11,"language":"GO","unknownString":"ignored","serializeTypeCurrentRPC":"ROCKETMQ"}',
+    '{"code":11,"remark":"","extFields":{"":""}}',
+    '{"code":11,"extFields":{"del":"\u007f"}}',
+  ];
+  it.each(handled)('takes %s itself, with the general result', (text) => {
+    const cmd = fast(text);
+    expect(cmd).not.toBeNull();
+    expect(fields(cmd!)).toEqual(reference(text));
+  });
+
+  // Headers left to the general decoder: decodeCommand must still give its result (or its error).
+  const fallback = [
+    '{"code":11,"extFields":{"queueId":3,"consumerGroup":"G"}}', // numbers in extFields
+    '{"code":11,"extFields":{"nested":{"x":[1,2]},"arr":[1]}}',
+    '{"code":"11","opaque":"5"}', // numbers as strings at the top
+    '{"code":11,"opaque":null,"language":7}',
+    '{"code":11,"remark":5}',
+    '{"code":11,"unknown":{"deep":true},"other":[1]}',
+    '{"code":11,"n":1.5,"m":1e3}',
+    '{"code":1.0}',
+    '{"code":11.5}',
+    '{"code":1e1}',
+    '{"code":1234567890123456789}',
+    '{"code":11,"extFields":{"__proto__":"x"}}',
+    '{"co\\u0064e":11}',
+    '{"code":011}',
+    '{"code":11,"extFields":{"a":"\\x"}}',
+    '{"code":11,"extFields":{"a":"\\u12"}}',
+    '{"code":11,"extFields":{"a":"raw\u0001control"}}',
+    '{"code":11,"extFields":{"a":"unterminated}}',
+    '{"code":11,"extFields":{"a":"b"}',
+    '{"code":11} trailing',
+    '{"code":11,}',
+    '{}',
+    '[]',
+    'null',
+    '',
+    '\ufeff{"code":11}',
+    '{"opaque":1}',
+    '{"code":-}',
+    '{"code":11,"extFields":"text"}',
+    '{"code":11,"extFields":{"a":tru}}',
+    '{"code":11,"extFields":{"a":nul}}',
+  ];
+  it.each(fallback)('leaves %s to the general decoder', (text) => {
+    expect(fast(text)).toBeNull();
+    expect(viaFrame(text)).toEqual(reference(text));
+  });
+
+  it('decodes invalid UTF-8 inside strings as the general decoder does (replacement characters)', () => {
+    const h = Buffer.concat([
+      Buffer.from('{"code":11,"extFields":{"a":"x'),
+      Buffer.from([0xc3]),
+      Buffer.from('","b":"'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('\\n"}}'),
+    ]);
+    expect(fast(h)).not.toBeNull();
+    expect(fields(fast(h)!)).toEqual(reference(h));
+  });
+
+  it('agrees with the general decoder on generated headers (keys and values of every kind)', () => {
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = ['a', 'Z', '0', ' ', '"', '\\', '/', '\n', '\u0001', '\u0002', '\u001f', '\u007f', 'é', '中', '😀', '\ud800'];
+    const str = (): string => Array.from({ length: rnd(12) }, () => alphabet[rnd(alphabet.length)]!).join('');
+    const value = (): unknown => [str, str, str, () => rnd(2) === 0, () => null, () => rnd(100000) - 50000, () => ({ x: str() })][rnd(7)]!();
+    let fastTaken = 0;
+    for (let i = 0; i < 2000; i++) {
+      const ext: Record<string, unknown> = {};
+      for (let k = rnd(6); k > 0; k--) ext[str()] = value();
+      const o: Record<string, unknown> = { code: rnd(400) - 5, opaque: rnd(1 << 30) };
+      if (rnd(4) > 0) o['extFields'] = rnd(8) === 0 ? null : ext;
+      if (rnd(2) === 0) o['flag'] = rnd(4);
+      if (rnd(2) === 0) o['remark'] = rnd(3) === 0 ? null : str();
+      if (rnd(2) === 0) o['language'] = 'JAVA';
+      o['version'] = 479;
+      const text = JSON.stringify(o, null, rnd(5) === 0 ? 1 : undefined);
+      if (fast(text) !== null) fastTaken++;
+      expect(viaFrame(text)).toEqual(reference(text));
+    }
+    expect(fastTaken).toBeGreaterThan(500);
   });
 });

@@ -95,7 +95,7 @@ export function decodeCommand(frame: Buffer): RemotingCommand {
   }
   let cmd: RemotingCommand;
   if (type === SerializeType.ROCKETMQ) cmd = decodeRocketmqHeader(frame, 4, 4 + headerLen);
-  else if (type === SerializeType.JSON) cmd = decodeJsonHeader(frame.subarray(4, 4 + headerLen));
+  else if (type === SerializeType.JSON) cmd = parseJsonHeader(frame, 4, 4 + headerLen) ?? decodeJsonHeader(frame.subarray(4, 4 + headerLen));
   else throw new ProtocolError(`unknown serialize type ${type}`);
   cmd.serializeType = type;
   const bodyLen = frame.length - 4 - headerLen;
@@ -114,7 +114,8 @@ function int32Field(o: Record<string, unknown>, name: string, required: boolean)
   return n | 0;
 }
 
-function decodeJsonHeader(header: Buffer): RemotingCommand {
+/** The general JSON header decoder (JSON.parse, then the fields); parseJsonHeader's reference. */
+export function decodeJsonHeader(header: Buffer): RemotingCommand {
   let parsed: unknown;
   try {
     parsed = JSON.parse(header.toString('utf8'));
@@ -149,6 +150,275 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   return cmd;
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON header fast path
+//
+// What Java clients send (fastjson, remoting.md §1.3) has one shape: an object with code, extFields
+// (an object of string values), flag, language, opaque, remark, serializeTypeCurrentRPC and version,
+// integers as plain digits, no whitespace. parseJsonHeader reads that shape straight off the frame
+// bytes, without decoding the header to a string, JSON.parse and a walk over the result. It gives
+// the same command decodeJsonHeader would, and returns null (nothing decided) on anything it does
+// not handle itself: numbers or nested values in extFields, exponents and fractions, unknown keys
+// with object values, a "__proto__" key, malformed JSON. decodeJsonHeader then takes the header as
+// before, errors included.
+
+const Q = 0x22; // "
+const BS = 0x5c; // \
+
+/** Index after JSON whitespace from p. */
+function skipWs(h: Buffer, p: number, end: number): number {
+  while (p < end) {
+    const c = h[p]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    p++;
+  }
+  return p;
+}
+
+/** Parse cursor: where the last token ended (-1 after a failure). */
+let jp = 0;
+
+/**
+ * A JSON integer of at most 15 digits at p (exact as a double), as int32 the way int32Field
+ * narrows it (`n | 0`); sets jp after it. NaN for anything else (fraction, exponent, no digits).
+ */
+function jsonInt(h: Buffer, p: number, end: number): number {
+  let neg = false;
+  if (p < end && h[p] === 0x2d) {
+    neg = true;
+    p++;
+  }
+  const start = p;
+  let v = 0;
+  while (p < end) {
+    const d = h[p]! - 0x30;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+    p++;
+  }
+  const n = p - start;
+  if (n === 0 || n > 15) return NaN;
+  if (n > 1 && h[start] === 0x30) return NaN; // leading zero: not JSON
+  if (p < end) {
+    const c = h[p]!;
+    if (c === 0x2e || c === 0x65 || c === 0x45) return NaN;
+  }
+  jp = p;
+  return (neg ? -v : v) | 0;
+}
+
+/** One-character ASCII strings, made once ("0".."9" and single letters are common header values). */
+const ONE_CHAR: string[] = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c));
+
+/**
+ * The JSON string whose opening quote is at p; sets jp after the closing quote. null when it is
+ * not a well-formed string (raw control character, bad escape, no end). One pass finds the end,
+ * whether it is ASCII and has escapes, and the intern hash; short plain ASCII is then looked up in
+ * readHeaderString's table (digits too: in a Java header most numbers repeat from request to
+ * request, "20000", "2147483647", the born timestamp within a millisecond, and a miss costs little
+ * more than the slice), longer is sliced, and a string with escapes goes to JSON.parse on its own.
+ */
+function jsonString(h: Buffer, p: number, end: number): string | null {
+  const start = p + 1;
+  let i = start;
+  let hi = 0;
+  let x = 0;
+  for (;;) {
+    if (i >= end) return null;
+    const c = h[i]!;
+    if (c === Q) break;
+    if (c === BS) return jsonEscapedString(h, start, end);
+    if (c < 0x20) return null;
+    hi |= c;
+    x = Math.imul(x ^ c, 0x01000193);
+    i++;
+  }
+  jp = i + 1;
+  const n = i - start;
+  if (n === 0) return '';
+  if (hi >= 0x80) return (h as unknown as Latin1Sliceable).utf8Slice(start, i);
+  if (n === 1) return ONE_CHAR[h[start]!]!;
+  if (n > INTERN_MAX) return (h as unknown as Latin1Sliceable).latin1Slice(start, i);
+  return internAscii(h, start, i, x);
+}
+
+/** A string with escapes, from its first byte at start: the literal, quotes included, through JSON.parse. */
+function jsonEscapedString(h: Buffer, start: number, end: number): string | null {
+  let i = start;
+  while (i < end) {
+    const c = h[i]!;
+    if (c === Q) break;
+    if (c === BS) i++;
+    i++;
+  }
+  if (i >= end) return null;
+  jp = i + 1;
+  try {
+    return JSON.parse((h as unknown as Latin1Sliceable).utf8Slice(start - 1, i + 1)) as string;
+  } catch {
+    return null;
+  }
+}
+
+/** True when h[p, p + name.length) is the ASCII `name` followed by a closing quote. */
+function keyIs(h: Buffer, p: number, end: number, name: string): boolean {
+  const n = name.length;
+  if (p + n >= end || h[p + n] !== Q) return false;
+  for (let k = 0; k < n; k++) if (h[p + k] !== name.charCodeAt(k)) return false;
+  return true;
+}
+
+/** True when h[p, ...) starts with the ASCII word `w`. */
+function literalAt(h: Buffer, p: number, end: number, w: string): boolean {
+  const n = w.length;
+  if (p + n > end) return false;
+  for (let k = 0; k < n; k++) if (h[p + k] !== w.charCodeAt(k)) return false;
+  return true;
+}
+
+/** The extFields object whose '{' is at p (string and boolean values; null values dropped); sets jp. */
+function jsonExtFields(h: Buffer, p: number, end: number): ExtFields | null {
+  const fields: ExtFields = {};
+  p = skipWs(h, p + 1, end);
+  if (p < end && h[p] === 0x7d) {
+    jp = p + 1;
+    return fields;
+  }
+  for (;;) {
+    if (p >= end || h[p] !== Q) return null;
+    const key = jsonString(h, p, end);
+    if (key === null || key === '__proto__') return null;
+    p = skipWs(h, jp, end);
+    if (p >= end || h[p] !== 0x3a) return null;
+    p = skipWs(h, p + 1, end);
+    if (p >= end) return null;
+    const c = h[p]!;
+    if (c === Q) {
+      const v = jsonString(h, p, end);
+      if (v === null) return null;
+      fields[key] = v;
+      p = jp;
+    } else if (c === 0x74 && literalAt(h, p, end, 'true')) {
+      fields[key] = true;
+      p += 4;
+    } else if (c === 0x66 && literalAt(h, p, end, 'false')) {
+      fields[key] = false;
+      p += 5;
+    } else if (c === 0x6e && literalAt(h, p, end, 'null')) {
+      // JSON.parse would keep it and decodeJsonHeader then drops it; a later duplicate still wins.
+      delete fields[key];
+      p += 4;
+    } else {
+      return null; // numbers, objects, arrays: the general path
+    }
+    p = skipWs(h, p, end);
+    if (p >= end) return null;
+    const d = h[p++]!;
+    if (d === 0x7d) {
+      jp = p;
+      return fields;
+    }
+    if (d !== 0x2c) return null;
+    p = skipWs(h, p, end);
+  }
+}
+
+/** The command in the JSON header h[start, end), or null to let decodeJsonHeader decide. */
+export function parseJsonHeader(h: Buffer, start: number, end: number): RemotingCommand | null {
+  let p = skipWs(h, start, end);
+  if (p >= end || h[p] !== 0x7b) return null;
+  p = skipWs(h, p + 1, end);
+  let code = NaN;
+  let opaque = 0;
+  let flag = 0;
+  let version = 0;
+  let language: string | null = null;
+  let remark: string | null = null;
+  let ext: ExtFields | null = null;
+  if (p < end && h[p] === 0x7d) return null;
+  for (;;) {
+    if (p >= end || h[p] !== Q) return null;
+    const k = p + 1;
+    p = k;
+    while (p < end && h[p] !== Q) {
+      if (h[p] === BS) return null;
+      p++;
+    }
+    if (p >= end) return null;
+    const klen = p - k;
+    p = skipWs(h, p + 1, end);
+    if (p >= end || h[p] !== 0x3a) return null;
+    p = skipWs(h, p + 1, end);
+    if (p >= end) return null;
+    const c = h[p]!;
+    const k0 = h[k]!;
+    // Known keys by length and first letter, then checked in full.
+    if (klen === 4 && k0 === 0x63 && keyIs(h, k, end, 'code')) {
+      code = jsonInt(h, p, end);
+      if (code !== code) return null;
+      p = jp;
+    } else if (klen === 9 && k0 === 0x65 && keyIs(h, k, end, 'extFields')) {
+      if (c === 0x7b) {
+        ext = jsonExtFields(h, p, end);
+        if (ext === null) return null;
+        p = jp;
+      } else if (c === 0x6e && literalAt(h, p, end, 'null')) {
+        ext = null;
+        p += 4;
+      } else {
+        return null;
+      }
+    } else if (klen === 4 && k0 === 0x66 && keyIs(h, k, end, 'flag')) {
+      flag = jsonInt(h, p, end);
+      if (flag !== flag) return null;
+      p = jp;
+    } else if (klen === 8 && k0 === 0x6c && keyIs(h, k, end, 'language')) {
+      if (c !== Q) return null;
+      language = jsonString(h, p, end);
+      if (language === null) return null;
+      p = jp;
+    } else if (klen === 6 && k0 === 0x6f && keyIs(h, k, end, 'opaque')) {
+      opaque = jsonInt(h, p, end);
+      if (opaque !== opaque) return null;
+      p = jp;
+    } else if (klen === 6 && k0 === 0x72 && keyIs(h, k, end, 'remark')) {
+      if (c === Q) {
+        remark = jsonString(h, p, end);
+        if (remark === null) return null;
+        p = jp;
+      } else if (c === 0x6e && literalAt(h, p, end, 'null')) {
+        remark = null;
+        p += 4;
+      } else {
+        return null;
+      }
+    } else if (klen === 7 && k0 === 0x76 && keyIs(h, k, end, 'version')) {
+      version = jsonInt(h, p, end);
+      if (version !== version) return null;
+      p = jp;
+    } else if (c === Q) {
+      // serializeTypeCurrentRPC and any other string-valued key: read over and ignored.
+      if (jsonString(h, p, end) === null) return null;
+      p = jp;
+    } else {
+      return null;
+    }
+    p = skipWs(h, p, end);
+    if (p >= end) return null;
+    const d = h[p++]!;
+    if (d === 0x7d) break;
+    if (d !== 0x2c) return null;
+    p = skipWs(h, p, end);
+  }
+  if (skipWs(h, p, end) !== end || code !== code) return null;
+  const cmd = new RemotingCommand(code, opaque, ext);
+  cmd.flag = flag;
+  cmd.version = version;
+  if (language !== null) cmd.language = language;
+  cmd.remark = remark;
+  return cmd;
+}
+
 /**
  * Header strings repeat from request to request (group, topic, "TBW102", "0", "false", field
  * names): short ASCII ones are looked up in a small table keyed by their bytes and the same string
@@ -172,12 +442,19 @@ function readHeaderString(h: Buffer, start: number, end: number): string {
   // would only cost a hash and evict names that do repeat.
   const b0 = h[start]!;
   if (b0 >= 0x30 && b0 <= 0x39) return (h as unknown as Latin1Sliceable).utf8Slice(start, end);
-  let x = n;
+  let x = 0;
   for (let i = start; i < end; i++) {
     const b = h[i]!;
     if (b >= 0x80) return h.toString('utf8', start, end);
     x = Math.imul(x ^ b, 0x01000193);
   }
+  return internAscii(h, start, end, x);
+}
+
+/** The interned string for the ASCII bytes h[start, end) whose running hash is x. */
+function internAscii(h: Buffer, start: number, end: number, x: number): string {
+  const n = end - start;
+  x ^= n;
   const slot = (x ^ (x >>> 15)) & (INTERN_SLOTS - 1);
   const cached = internTable[slot]!;
   if (cached.length === n) {
@@ -377,6 +654,8 @@ export function encodeCommandPrefixInto(cmd: RemotingCommand, bodyLength: number
     if (pos + 29 + remarkLen + extLen > out.length) return -1;
     return writeRocketmqPrefix(out, pos, cmd, remark, remarkLen, extLen, bodyLength);
   }
+  const fast = writeJsonPrefixAscii(out, pos, cmd, bodyLength);
+  if (fast >= 0) return fast;
   const text = jsonHeaderText(cmd);
   // JSON header text is ASCII unless a value is not; only then is the UTF-8 length measured natively.
   const hl = isAscii(text) ? text.length : Buffer.byteLength(text, 'utf8');
@@ -458,6 +737,133 @@ function writeRocketmqPrefixAscii(out: Buffer, pos: number, cmd: RemotingCommand
   const headerLen = p - pos - 8;
   putInt32(out, pos, 4 + headerLen + bodyLength);
   putInt32(out, pos + 4, (SerializeType.ROCKETMQ << 24) | headerLen);
+  return p;
+}
+
+/** The short escapes JSON.stringify writes for control characters (0 = none: \u00xx). */
+const SHORT_ESCAPE: number[] = Array.from({ length: 32 }, () => 0);
+SHORT_ESCAPE[0x08] = 0x62; // \b
+SHORT_ESCAPE[0x09] = 0x74; // \t
+SHORT_ESCAPE[0x0a] = 0x6e; // \n
+SHORT_ESCAPE[0x0c] = 0x66; // \f
+SHORT_ESCAPE[0x0d] = 0x72; // \r
+const LOWER_HEX = '0123456789abcdef';
+
+/**
+ * Writes ASCII `s` at `p` as the inside of a JSON string, escaped as JSON.stringify escapes it
+ * (quote, backslash, control characters: the 0x01/0x02 property separators become \u0001 and
+ * \u0002); -1 when `s` has a character beyond ASCII or it does not fit.
+ */
+function jsonPlainAt(out: Buffer, p: number, s: string, limit: number): number {
+  const n = s.length;
+  if (p + n > limit) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      if (c > 0x7f || p >= limit) return -1;
+      out[p++] = c;
+      continue;
+    }
+    if (p + 6 > limit) return -1;
+    out[p++] = 0x5c;
+    if (c >= 0x20) {
+      out[p++] = c; // \" or \\
+    } else if (SHORT_ESCAPE[c] !== 0) {
+      out[p++] = SHORT_ESCAPE[c]!;
+    } else {
+      out[p++] = 0x75;
+      out[p++] = 0x30;
+      out[p++] = 0x30;
+      out[p++] = LOWER_HEX.charCodeAt(c >> 4);
+      out[p++] = LOWER_HEX.charCodeAt(c & 15);
+    }
+  }
+  return p;
+}
+
+/** Writes the decimal digits of a safe integer at `p`; -1 when it is not one or does not fit. */
+function jsonIntAt(out: Buffer, p: number, v: number, limit: number): number {
+  if (!Number.isSafeInteger(v)) return -1;
+  if (v >= 0 && v < 10) {
+    if (p >= limit) return -1;
+    out[p] = 0x30 + v;
+    return p + 1;
+  }
+  return asciiAt(out, p, String(v), limit);
+}
+
+// The constant pieces of the header, in fastjson's field order.
+const J_CODE = '{"code":';
+const J_EXT = ',"extFields":{';
+const J_FLAG = ',"flag":';
+const J_LANG = ',"language":"';
+const J_OPAQUE = '","opaque":';
+const J_REMARK = ',"remark":"';
+const J_TAIL = ',"serializeTypeCurrentRPC":"JSON","version":';
+
+/**
+ * The JSON (fastjson-shaped) header prefix written straight into `out`, the same bytes as
+ * jsonHeaderText gives, without building the text: for the usual header, whose strings are ASCII
+ * (escapes included). Returns -1 (nothing that counts written) otherwise or when the room runs
+ * out; the caller then takes the text path.
+ */
+function writeJsonPrefixAscii(out: Buffer, pos: number, cmd: RemotingCommand, bodyLength: number): number {
+  const limit = out.length;
+  let p = asciiAt(out, pos + 8, J_CODE, limit);
+  if (p < 0) return -1;
+  p = jsonIntAt(out, p, cmd.code, limit);
+  if (p < 0) return -1;
+  const ext = cmd.extFields;
+  if (ext !== null) {
+    p = asciiAt(out, p, J_EXT, limit);
+    if (p < 0) return -1;
+    let first = true;
+    for (const k in ext) {
+      const v = ext[k];
+      if (v === undefined || v === null) continue;
+      if (p + 6 > limit) return -1;
+      if (!first) out[p++] = 0x2c;
+      out[p++] = 0x22;
+      p = jsonPlainAt(out, p, k, limit);
+      if (p < 0 || p + 3 > limit) return -1;
+      out[p++] = 0x22;
+      out[p++] = 0x3a;
+      out[p++] = 0x22;
+      p = jsonPlainAt(out, p, typeof v === 'string' ? v : String(v), limit);
+      if (p < 0 || p >= limit) return -1;
+      out[p++] = 0x22;
+      first = false;
+    }
+    if (p >= limit) return -1;
+    out[p++] = 0x7d;
+  }
+  p = asciiAt(out, p, J_FLAG, limit);
+  if (p < 0) return -1;
+  p = jsonIntAt(out, p, cmd.flag, limit);
+  if (p < 0) return -1;
+  p = asciiAt(out, p, J_LANG, limit);
+  if (p < 0) return -1;
+  p = jsonPlainAt(out, p, cmd.language, limit);
+  if (p < 0) return -1;
+  p = asciiAt(out, p, J_OPAQUE, limit);
+  if (p < 0) return -1;
+  p = jsonIntAt(out, p, cmd.opaque, limit);
+  if (p < 0) return -1;
+  if (cmd.remark !== null) {
+    p = asciiAt(out, p, J_REMARK, limit);
+    if (p < 0) return -1;
+    p = jsonPlainAt(out, p, cmd.remark, limit);
+    if (p < 0 || p >= limit) return -1;
+    out[p++] = 0x22;
+  }
+  p = asciiAt(out, p, J_TAIL, limit);
+  if (p < 0) return -1;
+  p = jsonIntAt(out, p, cmd.version, limit);
+  if (p < 0 || p >= limit) return -1;
+  out[p++] = 0x7d;
+  const headerLen = p - pos - 8;
+  putInt32(out, pos, 4 + headerLen + bodyLength);
+  putInt32(out, pos + 4, headerLen); // serialize type JSON (0) in the high byte
   return p;
 }
 
