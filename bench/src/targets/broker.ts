@@ -345,7 +345,7 @@ export async function runReplicatedScenarios(): Promise<Row[]> {
           () => undefined,
         );
       }, 100);
-      const row = await measure(spec, name, label, m.proc.pid, sender(client, m.addr, 1));
+      const row = await measure(spec, name, label, m.proc.pid, sender(client, m.addr, 1), { slave: slave.proc.pid });
       clearInterval(sampler);
       if (lags.length > 0) {
         lags.sort((a, b) => a - b);
