@@ -173,6 +173,8 @@ class HAConnection {
   private lastRead = Date.now();
   private lastWrite = Date.now();
   private sending = false;
+  /** The last span sent ended at a record boundary (the master's written end or a segment end). */
+  private lastSpanWhole = false;
   private closed = false;
 
   constructor(
@@ -244,6 +246,13 @@ class HAConnection {
       const segEnd = (Math.floor(from / segSize) + 1) * segSize;
       const end = Math.min(cl.writtenPos, segEnd, from + batch * 16);
       if (end <= from) return;
+      // Self-clocking: less than a frame's worth waits while the slave has not acknowledged what it
+      // was sent (its report wakes this loop). Under load the records of several turns then leave
+      // together, and the slave reads, appends, writes and reports once for all of them instead of
+      // once per turn; alone or lightly loaded, a put still leaves at once (nothing is unacked).
+      // Only after a span that ended on a record boundary: the slave can acknowledge nothing past a
+      // cut record until it has the rest.
+      if (end - from < batch && this.lastSpanWhole && this.ackOffset < from) return;
       const data = await cl.read(from, end - from);
       if (data === undefined) throw new Error(`commit log range [${from}, ${end}) is not readable (deleted?)`);
       let ok = true;
@@ -259,6 +268,7 @@ class HAConnection {
       }
       this.socket.uncork();
       this.nextOffset = end;
+      this.lastSpanWhole = end === cl.writtenPos || end === segEnd;
       this.lastWrite = Date.now();
       if (!ok) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
     }
