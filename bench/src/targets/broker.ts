@@ -328,6 +328,7 @@ export async function runReplicatedScenarios(): Promise<Row[]> {
     const haPort = await freePort();
     let master: Broker | undefined;
     let slave: Broker | undefined;
+    let sampler: NodeJS.Timeout | undefined;
     const client = new RemotingClient();
     try {
       master = await startBroker('ASYNC_FLUSH', { brokerRole: role, haListenPort: haPort }, role);
@@ -339,7 +340,7 @@ export async function runReplicatedScenarios(): Promise<Row[]> {
       const label = role === 'SYNC_MASTER' ? 'replicated (SYNC_MASTER, ASYNC_FLUSH)' : 'async replication (ASYNC_MASTER, ASYNC_FLUSH)';
       // The slave's lag as the master sees it, sampled every 100 ms during the window.
       const lags: number[] = [];
-      const sampler = setInterval(() => {
+      sampler = setInterval(() => {
         runtimeInfo(client, m.addr).then(
           (t) => lags.push(Number((t['haSlaves'] ?? '').split(':').pop() ?? 0)),
           () => undefined,
@@ -357,6 +358,8 @@ export async function runReplicatedScenarios(): Promise<Row[]> {
     } catch (e) {
       rows.push({ scenario: spec.scenario, system: name, durability: role, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
     } finally {
+      // A failed window must not leave the sampler keeping the bench alive (and the bench lock held).
+      clearInterval(sampler);
       client.close();
       if (slave) await stopBroker(slave);
       if (master) await stopBroker(master);
