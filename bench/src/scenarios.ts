@@ -58,20 +58,40 @@ export async function medianRow(run: () => Promise<Row>): Promise<Row> {
   return mid;
 }
 
-/** Runs a window against a server process (plan.repeats times, median) and turns it into a row. */
-export async function measure(spec: ScenarioSpec, system: string, durability: string, pid: number, send: (i: number) => Promise<unknown>): Promise<Row> {
-  return medianRow(() => measureOnce(spec, system, durability, pid, send));
+/**
+ * Runs a window against a server process (plan.repeats times, median) and turns it into a row.
+ * `others` are further server processes (a slave) whose CPU per message goes into the note.
+ */
+export async function measure(
+  spec: ScenarioSpec,
+  system: string,
+  durability: string,
+  pid: number,
+  send: (i: number) => Promise<unknown>,
+  others: Record<string, number> = {},
+): Promise<Row> {
+  return medianRow(() => measureOnce(spec, system, durability, pid, send, others));
 }
 
-async function measureOnce(spec: ScenarioSpec, system: string, durability: string, pid: number, send: (i: number) => Promise<unknown>): Promise<Row> {
+async function measureOnce(
+  spec: ScenarioSpec,
+  system: string,
+  durability: string,
+  pid: number,
+  send: (i: number) => Promise<unknown>,
+  others: Record<string, number>,
+): Promise<Row> {
   const rss = pid ? new RssSampler(pid) : null;
   rss?.start();
   const cpu0 = pid ? processCpuMicros(pid) : 0;
   const self0 = selfCpuMicros();
+  const others0 = Object.entries(others).map(([name, p]) => [name, p, processCpuMicros(p)] as const);
   const r: WindowResult = await runWindow({ inflight: spec.inflight, requests: spec.requests, perRequest: spec.perRequest, maxMs: plan.maxMs, send });
   const cpu1 = pid ? processCpuMicros(pid) : 0;
   const self1 = selfCpuMicros();
   const peak = rss?.stop();
+  const notes = others0.map(([name, p, c0]) => `${name} ${((processCpuMicros(p) - c0) / Math.max(1, r.messages)).toFixed(1)} µs/msg`);
+  if (r.errors) notes.push(`${r.errors} errors: ${r.firstError}`);
   return withClientCpu(
     rowFrom(
       spec.scenario,
@@ -82,7 +102,7 @@ async function measureOnce(spec: ScenarioSpec, system: string, durability: strin
       r.latency.percentiles([50, 99, 99.9]),
       pid ? (cpu1 - cpu0) / Math.max(1, r.messages) : undefined,
       peak,
-      r.errors ? `${r.errors} errors: ${r.firstError}` : undefined,
+      notes.length > 0 ? notes.join('; ') : undefined,
     ),
     (self1 - self0) / Math.max(1, r.messages),
   );

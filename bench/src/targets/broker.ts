@@ -493,6 +493,7 @@ export async function runReplicatedScenarios(): Promise<Row[]> {
     const haPort = await freePort();
     let master: Broker | undefined;
     let slave: Broker | undefined;
+    let sampler: NodeJS.Timeout | undefined;
     const client = new RemotingClient();
     try {
       master = await startBroker('ASYNC_FLUSH', { brokerRole: role, haListenPort: haPort }, role);
@@ -504,13 +505,13 @@ export async function runReplicatedScenarios(): Promise<Row[]> {
       const label = role === 'SYNC_MASTER' ? 'replicated (SYNC_MASTER, ASYNC_FLUSH)' : 'async replication (ASYNC_MASTER, ASYNC_FLUSH)';
       // The slave's lag as the master sees it, sampled every 100 ms during the window.
       const lags: number[] = [];
-      const sampler = setInterval(() => {
+      sampler = setInterval(() => {
         runtimeInfo(client, m.addr).then(
           (t) => lags.push(Number((t['haSlaves'] ?? '').split(':').pop() ?? 0)),
           () => undefined,
         );
       }, 100);
-      const row = await measure(spec, name, label, m.proc.pid, sender(client, m.addr, 1));
+      const row = await measure(spec, name, label, m.proc.pid, sender(client, m.addr, 1), { slave: slave.proc.pid });
       clearInterval(sampler);
       if (lags.length > 0) {
         lags.sort((a, b) => a - b);
@@ -522,6 +523,8 @@ export async function runReplicatedScenarios(): Promise<Row[]> {
     } catch (e) {
       rows.push({ scenario: spec.scenario, system: name, durability: role, msgsPerSec: NaN, mbPerSec: NaN, note: `failed: ${(e as Error).message}` });
     } finally {
+      // A failed window must not leave the sampler keeping the bench alive (and the bench lock held).
+      clearInterval(sampler);
       client.close();
       if (slave) await stopBroker(slave);
       if (master) await stopBroker(master);

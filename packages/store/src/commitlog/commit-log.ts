@@ -885,9 +885,11 @@ export class CommitLog {
     // From here on synchronous: the bytes become part of the log all at once.
     let c = this.active;
     if (c === undefined || c.seg !== seg || c.start + c.used !== offset || c.buf.length - c.used < data.length) {
+      // Full-size chunks reuse released buffers, as reserve() does (fresh ones cost page faults and GCs).
+      const cap = Math.max(data.length, Math.min(this.config.commitLogWriteChunkSize, segEnd - offset));
       c = {
         start: offset,
-        buf: Buffer.allocUnsafeSlow(Math.max(data.length, Math.min(this.config.commitLogWriteChunkSize, segEnd - offset))),
+        buf: cap === this.config.commitLogWriteChunkSize ? (this.spareBufs.pop() ?? Buffer.allocUnsafeSlow(cap)) : Buffer.allocUnsafeSlow(cap),
         used: 0,
         written: 0,
         poolWrite: false,

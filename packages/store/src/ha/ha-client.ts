@@ -1,7 +1,9 @@
 // Slave side of classic HA: connects to the master's HA port, reports the local commit-log end (8-byte
-// offsets: on connect, after each applied frame, and every haSendHeartbeatInterval), and appends what
-// the master streams through the raw appender, which dispatches consume queues and index as the master
-// did. Frames may cut records (a Java master cuts anywhere): the cut tail waits for the next frame.
+// offsets: on connect, after each append, and every haSendHeartbeatInterval), and appends what the
+// master streams through the raw appender, which dispatches consume queues and index as the master
+// did. Frame bodies are joined in a stage buffer as they arrive, and everything whole that a read
+// brought is appended, handed to the OS and acknowledged at once (one write and one report per read,
+// not per frame). Frames may cut records (a Java master cuts anywhere): the cut tail waits in the stage.
 import net from 'node:net';
 import { BLANK_MAGIC_CODE } from '@rocketmq-ts/protocol';
 import type { CommitLog } from '../commitlog/commit-log.js';
@@ -13,6 +15,8 @@ import type { RawCommitLogAppender } from './raw-append.js';
 
 /** ms between connection attempts to the master. */
 const RECONNECT_MS = 5_000;
+/** First size of the receive stage (it grows to the largest record plus a frame). */
+const STAGE_INITIAL = 1024 * 1024;
 
 export interface HAClientParts {
   config: MessageStoreConfig;
@@ -25,12 +29,22 @@ export interface HAClientParts {
 export class HAClient {
   private masterAddress: string;
   private socket: net.Socket | undefined;
-  private inbox: Buffer = Buffer.alloc(0);
-  /** Received bytes past the local log end that do not yet form a whole record. */
-  private partial: Buffer = Buffer.alloc(0);
-  /** Frames received after `partial` while its first record is still incomplete (joined once it is). */
-  private pending: Buffer[] = [];
-  private pendingLength = 0;
+  /** Header of the frame being received (a read may cut it). */
+  private readonly head = Buffer.alloc(HA_HEADER_SIZE);
+  private headFill = 0;
+  /** Body bytes of the current frame still to come. */
+  private bodyLeft = 0;
+  /**
+   * Received frame bodies past the local log end, joined: stage[0, stageLen) is the master's log from
+   * stageBase on. Bodies are copied here once as they arrive; whole records leave from the front in
+   * one append per drain, a cut record's head stays until its tail comes.
+   */
+  private stage: Buffer = Buffer.allocUnsafeSlow(STAGE_INITIAL);
+  private stageLen = 0;
+  private stageBase = -1;
+  /** An append of stage[0, ..) is under way: the stage's front must stay as it is. */
+  private appending = false;
+  private drainQueued = false;
   private applying: Promise<void> = Promise.resolve();
   private lastRead = 0;
   private lastReport = 0;
@@ -90,10 +104,12 @@ export class HAClient {
     this.reconnectAt = Date.now() + RECONNECT_MS;
     const socket = net.connect({ host, port: Number(portText), noDelay: true });
     this.socket = socket;
-    this.inbox = Buffer.alloc(0);
-    this.partial = Buffer.alloc(0);
-    this.pending = [];
-    this.pendingLength = 0;
+    this.headFill = 0;
+    this.bodyLeft = 0;
+    // A new stage: an append for the old connection may still read the old one's front.
+    this.stage = Buffer.allocUnsafeSlow(STAGE_INITIAL);
+    this.stageLen = 0;
+    this.stageBase = -1;
     this.reported = -1;
     socket.once('connect', () => {
       this.lastRead = Date.now();
@@ -130,71 +146,124 @@ export class HAClient {
 
   private onData(d: Buffer): void {
     this.lastRead = Date.now();
-    this.inbox = this.inbox.length === 0 ? d : Buffer.concat([this.inbox, d]);
-    const socket = this.socket;
-    while (this.inbox.length >= HA_HEADER_SIZE) {
-      const size = this.inbox.readInt32BE(8);
-      if (size < 0) {
-        this.disconnect(`bad frame size ${size}`);
-        return;
+    let p = 0;
+    while (p < d.length) {
+      if (this.bodyLeft === 0) {
+        let head: Buffer = this.head;
+        if (this.headFill === 0 && d.length - p >= HA_HEADER_SIZE) {
+          head = d.subarray(p, p + HA_HEADER_SIZE);
+          p += HA_HEADER_SIZE;
+        } else {
+          const n = Math.min(HA_HEADER_SIZE - this.headFill, d.length - p);
+          d.copy(this.head, this.headFill, p, p + n);
+          this.headFill += n;
+          p += n;
+          if (this.headFill < HA_HEADER_SIZE) break;
+          this.headFill = 0;
+        }
+        const offset = Number(head.readBigInt64BE(0));
+        const size = head.readInt32BE(8);
+        if (size < 0) {
+          this.disconnect(`bad frame size ${size}`);
+          return;
+        }
+        this.masterEnd = Math.max(this.masterEnd, offset + size);
+        if (this.stageLen === 0 && !this.appending) {
+          // Nothing held back: the stream (re)starts here; the drain checks it against the log end.
+          this.stageBase = offset;
+        } else if (offset !== this.stageBase + this.stageLen) {
+          this.disconnect(`frame at ${offset}, expected ${this.stageBase + this.stageLen}`);
+          return;
+        }
+        this.bodyLeft = size;
+        continue;
       }
-      if (this.inbox.length < HA_HEADER_SIZE + size) break;
-      const offset = Number(this.inbox.readBigInt64BE(0));
-      const body = this.inbox.subarray(HA_HEADER_SIZE, HA_HEADER_SIZE + size);
-      this.inbox = this.inbox.subarray(HA_HEADER_SIZE + size);
-      this.masterEnd = Math.max(this.masterEnd, offset + size);
-      // Frames apply one after another, in arrival order.
-      this.applying = this.applying.then(() => (this.socket === socket ? this.apply(offset, body) : undefined));
+      const n = Math.min(this.bodyLeft, d.length - p);
+      this.stagePut(d, p, n);
+      p += n;
+      this.bodyLeft -= n;
     }
+    if (this.stageLen > 0) this.drain();
   }
 
-  private async apply(offset: number, body: Buffer): Promise<void> {
-    const cl = this.parts.commitLog;
-    if (cl.isEmpty && offset > 0 && this.partial.length === 0 && this.pendingLength === 0) {
-      // A new slave: its log begins where the master's oldest segment does.
-      cl.startEmptyAt(offset);
-      this.parts.logger.info('empty commit log starts at the master offset', { offset });
+  private stagePut(d: Buffer, from: number, n: number): void {
+    const need = this.stageLen + n;
+    if (need > this.stage.length) {
+      // The old buffer is left as it is: a running append may still read its front.
+      const bigger = Buffer.allocUnsafeSlow(Math.max(need, this.stage.length * 2));
+      this.stage.copy(bigger, 0, 0, this.stageLen);
+      this.stage = bigger;
     }
-    if (this.partial.length === 0 && this.pendingLength === 0 && offset < cl.wrotePos && offset + body.length > 0) {
-      // Bytes the log already has: the rest of a segment's closing blank, which the appender skipped.
-      const skip = Math.min(body.length, cl.wrotePos - offset);
-      body = body.subarray(skip);
-      offset += skip;
-      if (body.length === 0) return;
-    }
-    const expected = cl.wrotePos + this.partial.length + this.pendingLength;
-    if (offset !== expected) {
-      this.disconnect(`frame at ${offset}, expected ${expected}`);
+    d.copy(this.stage, this.stageLen, from, from + n);
+    this.stageLen = need;
+  }
+
+  /** Drops `n` bytes from the stage's front. */
+  private stageTake(n: number): void {
+    if (n >= this.stageLen) {
+      this.stageBase += this.stageLen;
+      this.stageLen = 0;
       return;
     }
-    if (body.length === 0) return; // heartbeat
-    // A large record arrives in many frames: collect them, and join once when it is complete
-    // (joining on every frame would copy it over and over).
-    if (this.partial.length >= 4) {
-      const need = this.partial.readInt32BE(0);
-      if (need > 0 && this.partial.length + this.pendingLength + body.length < need) {
-        this.pending.push(body);
-        this.pendingLength += body.length;
+    this.stage.copyWithin(0, n, this.stageLen);
+    this.stageLen -= n;
+    this.stageBase += n;
+  }
+
+  /** Appends the whole records the stage holds, after any append already queued (arrival order). */
+  private drain(): void {
+    if (this.drainQueued) return;
+    this.drainQueued = true;
+    const socket = this.socket;
+    this.applying = this.applying.then(() => {
+      this.drainQueued = false;
+      return this.socket === socket ? this.drainNow(socket) : undefined;
+    });
+  }
+
+  private async drainNow(socket: net.Socket | undefined): Promise<void> {
+    const cl = this.parts.commitLog;
+    while (this.socket === socket && this.stageLen > 0) {
+      if (cl.isEmpty && this.stageBase > 0) {
+        // A new slave: its log begins where the master's oldest segment does.
+        try {
+          cl.startEmptyAt(this.stageBase);
+        } catch (e) {
+          this.disconnect(`cannot start the empty log at ${this.stageBase}: ${String(e)}`);
+          return;
+        }
+        this.parts.logger.info('empty commit log starts at the master offset', { offset: this.stageBase });
+      }
+      // Bytes the log already has: a resend from a stale report, or the rest of a segment's closing
+      // blank, which the appender skipped.
+      if (this.stageBase < cl.wrotePos) this.stageTake(Math.min(this.stageLen, cl.wrotePos - this.stageBase));
+      if (this.stageLen === 0) return;
+      if (this.stageBase !== cl.wrotePos) {
+        this.disconnect(`data at ${this.stageBase}, the log ends at ${cl.wrotePos}`);
         return;
       }
+      const whole = completeLength(this.stage, this.stageLen, cl.wrotePos, this.parts.config.mappedFileSizeCommitLog);
+      if (whole === 0) return;
+      // TCP checksums the stream; the records' framing, magic and offsets are still checked (a body
+      // CRC per record would cost the slave as much CPU as the master spends storing them).
+      this.appending = true;
+      let ok: boolean;
+      try {
+        ok = await this.parts.appender.append(cl.wrotePos, this.stage.subarray(0, whole), false);
+      } finally {
+        this.appending = false;
+      }
+      if (this.socket !== socket) return;
+      if (!ok) {
+        this.stageLen = 0;
+        this.disconnect(`the chunk at ${this.stageBase} was refused`);
+        return;
+      }
+      this.stageTake(whole);
+      // What is acknowledged to the master is in the slave's files (handed to the OS).
+      this.parts.writeAppended();
+      this.report(false);
     }
-    const data = this.partial.length === 0 ? body : Buffer.concat([this.partial, ...this.pending, body]);
-    this.pending = [];
-    this.pendingLength = 0;
-    const whole = completeLength(data, cl.wrotePos, this.parts.config.mappedFileSizeCommitLog);
-    this.partial = Buffer.from(data.subarray(whole));
-    if (whole === 0) return;
-    // TCP checksums the stream; the records' framing, magic and offsets are still checked (a body
-    // CRC per record would cost the slave as much CPU as the master spends storing them).
-    const ok = await this.parts.appender.append(cl.wrotePos, data.subarray(0, whole), false);
-    if (!ok) {
-      this.partial = Buffer.alloc(0);
-      this.disconnect(`the chunk at ${cl.wrotePos} was refused`);
-      return;
-    }
-    // What is acknowledged to the master is in the slave's files (handed to the OS).
-    this.parts.writeAppended();
-    this.report(false);
   }
 
   async shutdown(): Promise<void> {
@@ -206,19 +275,19 @@ export class HAClient {
 }
 
 /**
- * Bytes at the start of `data` (which begins at log offset `at`) that hold whole records, or blank
+ * Bytes at the start of data[0, length) (which begins at log offset `at`) that hold whole records, or blank
  * records closing a segment (those may be cut: the appender skips to the segment end).
  */
-function completeLength(data: Buffer, at: number, segmentSize: number): number {
+function completeLength(data: Buffer, length: number, at: number, segmentSize: number): number {
   let p = 0;
-  while (p + 8 <= data.length) {
+  while (p + 8 <= length) {
     const size = data.readInt32BE(p);
     const magic = data.readInt32BE(p + 4);
     if (magic === BLANK_MAGIC_CODE) {
       const segEnd = (Math.floor((at + p) / segmentSize) + 1) * segmentSize;
-      return Math.min(data.length, p + (segEnd - (at + p)));
+      return Math.min(length, p + (segEnd - (at + p)));
     }
-    if (size <= 0 || p + size > data.length) break;
+    if (size <= 0 || p + size > length) break;
     p += size;
   }
   return p;

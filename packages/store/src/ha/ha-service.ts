@@ -33,11 +33,14 @@ export class HAService {
   private readonly needSlaves: number;
   private wakeScheduled = false;
   private closed = false;
+  /** @internal ASYNC_MASTER: sends of less than a frame wait for the slave's acknowledgement (see sendLoop). */
+  readonly selfClocked: boolean;
 
   constructor(readonly parts: HAServiceParts) {
     const isr = parts.config.inSyncReplicas;
     // 0: one slave (RocketMQ 4.x); n: n replicas counting the master (RocketMQ 5).
     this.needSlaves = isr === 0 ? 1 : isr - 1;
+    this.selfClocked = parts.config.brokerRole !== 'SYNC_MASTER';
     parts.commitLog.onAppend = this.onAppend;
   }
 
@@ -173,6 +176,8 @@ class HAConnection {
   private lastRead = Date.now();
   private lastWrite = Date.now();
   private sending = false;
+  /** The last span sent ended at a record boundary (the master's written end or a segment end). */
+  private lastSpanWhole = false;
   private closed = false;
 
   constructor(
@@ -244,6 +249,15 @@ class HAConnection {
       const segEnd = (Math.floor(from / segSize) + 1) * segSize;
       const end = Math.min(cl.writtenPos, segEnd, from + batch * 16);
       if (end <= from) return;
+      // ASYNC_MASTER is self-clocked: less than a frame's worth waits while the slave has not
+      // acknowledged what it was sent (its report wakes this loop). Under load the records of several
+      // turns then leave together, and the slave reads, appends, writes and reports once for all of
+      // them instead of once per turn; lightly loaded, a put still leaves at once (nothing is
+      // unacked). Only after a span that ended on a record boundary: the slave can acknowledge
+      // nothing past a cut record until it has the rest. Not for SYNC_MASTER, whose replies wait for
+      // the acknowledgements: one span in flight turns producer, master and slave into a ping-pong
+      // that leaves the cores idle (measured: fewer msgs/s at less CPU per message).
+      if (this.service.selfClocked && end - from < batch && this.lastSpanWhole && this.ackOffset < from) return;
       const data = await cl.read(from, end - from);
       if (data === undefined) throw new Error(`commit log range [${from}, ${end}) is not readable (deleted?)`);
       let ok = true;
@@ -259,6 +273,7 @@ class HAConnection {
       }
       this.socket.uncork();
       this.nextOffset = end;
+      this.lastSpanWhole = end === cl.writtenPos || end === segEnd;
       this.lastWrite = Date.now();
       if (!ok) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
     }
