@@ -17,6 +17,7 @@
 import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MQAdmin } from '@rocketmq-ts/admin';
+import { APP_NODE_ARGS } from '@rocketmq-ts/launcher';
 import { LitePullConsumer, Message, Producer, PushConsumer, SimpleConsumer, type ClientLogger, type ReceivedMessage } from '@rocketmq-ts/client';
 import { decodeMessageRecord, RemotingCommand, RequestCode, ResponseCode, SerializeType } from '@rocketmq-ts/protocol';
 import { RemotingClient } from '@rocketmq-ts/remoting';
@@ -50,6 +51,9 @@ export interface SoakSample {
   /** Seconds since the load started. */
   t: number;
   rssMB: number;
+  /** RSS split from /proc: anonymous memory (heap, Buffers, malloc) and mapped files (the node binary's pages). */
+  rssAnonMB: number;
+  rssFileMB: number;
   heapUsedMB: number;
   heapTotalMB: number;
   externalMB: number;
@@ -97,6 +101,9 @@ export interface SoakSummary {
   rssEndMB: number;
   rssMaxMB: number;
   rssSlopeMBPerMin: number;
+  rssAnonSlopeMBPerMin: number;
+  rssFileWarmMB: number;
+  rssFileEndMB: number;
   heapUsedWarmMB: number;
   heapUsedEndMB: number;
   heapSlopeMBPerMin: number;
@@ -146,6 +153,13 @@ export function gcPauses(text: string): number[] {
   const re = /ms: (?:Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Mark-Compact \(reduce\))[^\n]*?MB, ([0-9.]+) \/ [0-9.]+ ms/g;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(Number(m[1]));
   return out;
+}
+
+/** RssAnon and RssFile of a process in MB (Linux /proc). */
+function rssSplit(pid: number): { rssAnonMB: number; rssFileMB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return { rssAnonMB: (kb('RssAnon') * 1024) / 1e6, rssFileMB: (kb('RssFile') * 1024) / 1e6 };
 }
 
 /** Least-squares slope of y over x. */
@@ -214,7 +228,7 @@ class SoakCluster {
       readyPattern: /broker \S+ started at/,
       timeoutMs: 60_000,
       env: { HOME: this.dir },
-      nodeArgs: ['--trace-gc', ...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean)],
+      nodeArgs: [...APP_NODE_ARGS['broker']!, '--trace-gc', ...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean)],
     });
     this.brokerAddr = `127.0.0.1:${port}`;
     this.metricsUrl = `http://127.0.0.1:${http}/metrics`;
@@ -568,6 +582,7 @@ export function soakSvg(samples: SoakSample[], title: string): string {
     `<text x="10" y="18" font-size="14">${title}</text>`,
     svgPanel(0, 20, w, h, 'broker memory', 'MB', xs, [
       { name: 'RSS', color: '#d62728', ys: samples.map((s) => s.rssMB) },
+      { name: 'RSS anon', color: '#8c564b', ys: samples.map((s) => s.rssAnonMB) },
       { name: 'heap total', color: '#ff7f0e', ys: samples.map((s) => s.heapTotalMB) },
       { name: 'heap used', color: '#1f77b4', ys: samples.map((s) => s.heapUsedMB) },
       { name: 'external', color: '#2ca02c', ys: samples.map((s) => s.externalMB) },
@@ -607,6 +622,12 @@ function summarize(samples: SoakSample[], warmupSec: number): SoakSummary {
     rssEndMB: last?.rssMB ?? NaN,
     rssMaxMB: Math.max(...samples.map((s) => s.rssMB)),
     rssSlopeMBPerMin: rssSlope,
+    rssAnonSlopeMBPerMin: slope(
+      mins,
+      base.map((s) => s.rssAnonMB),
+    ),
+    rssFileWarmMB: first?.rssFileMB ?? NaN,
+    rssFileEndMB: last?.rssFileMB ?? NaN,
     heapUsedWarmMB: first?.heapUsedMB ?? NaN,
     heapUsedEndMB: last?.heapUsedMB ?? NaN,
     heapSlopeMBPerMin: heapSlope,
@@ -644,7 +665,8 @@ export function soakMarkdown(rep: SoakReport, file: string): string {
     '| | value |',
     '|---|---|',
     `| broker RSS after warm-up → at the end (max) | ${f0(s.rssWarmMB)} → ${f0(s.rssEndMB)} MB (${f0(s.rssMaxMB)} MB) |`,
-    `| RSS slope after warm-up | ${s.rssSlopeMBPerMin.toFixed(2)} MB/min |`,
+    `| RSS slope after warm-up (anonymous part) | ${s.rssSlopeMBPerMin.toFixed(2)} MB/min (${s.rssAnonSlopeMBPerMin.toFixed(2)} MB/min) |`,
+    `| file-backed RSS (the node binary's pages) after warm-up → at the end | ${f0(s.rssFileWarmMB)} → ${f0(s.rssFileEndMB)} MB |`,
     `| heap used after warm-up → at the end, slope | ${f0(s.heapUsedWarmMB)} → ${f0(s.heapUsedEndMB)} MB, ${s.heapSlopeMBPerMin.toFixed(2)} MB/min |`,
     `| external (Buffers) slope | ${s.externalSlopeMBPerMin.toFixed(2)} MB/min |`,
     `| event-loop lag: p99 of the 5 s windows' p99, worst max | ${f1(s.lagP99Ms)} ms, ${f1(s.lagMaxMs)} ms |`,
@@ -719,6 +741,7 @@ export async function runSoak(o: SoakOptions): Promise<number> {
       const s: SoakSample = {
         t: (Date.now() - start) / 1000,
         rssMB: metric(text, 'process_resident_memory_bytes') / 1e6,
+        ...rssSplit(broker.pid),
         heapUsedMB: metric(text, 'nodejs_heap_size_used_bytes') / 1e6,
         heapTotalMB: metric(text, 'nodejs_heap_size_total_bytes') / 1e6,
         externalMB: metric(text, 'nodejs_external_memory_bytes') / 1e6,

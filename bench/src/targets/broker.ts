@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { APP_NODE_ARGS } from '@rocketmq-ts/launcher';
 import { RemotingClient } from '@rocketmq-ts/remoting';
 import { RemotingCommand, RequestCode, ResponseCode, SerializeType, decodeOffsetMsgId, encodeBatchBody, nextOpaque } from '@rocketmq-ts/protocol';
 import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
@@ -105,7 +106,8 @@ export async function startBroker(
     name: `broker-${label}`,
     readyPort: port,
     timeoutMs: 30_000,
-    nodeArgs: [...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${label}`)],
+    // The broker's own start options (as the launcher and the container use), then any of the run's.
+    nodeArgs: [...APP_NODE_ARGS['broker']!, ...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${label}`)],
   });
   if (memPort === 0) return { proc, addr: `127.0.0.1:${port}`, dir };
   const metricsUrl = `http://127.0.0.1:${memPort}/metrics`;
