@@ -53,13 +53,13 @@ export class TopologyError extends Error {
 
 /**
  * Node.js options an app is started with, wherever it is started (this launcher, the container's
- * entrypoint, the benchmarks). The broker's young generation is capped at 4 MiB a semi-space
+ * entrypoint, the benchmarks). The broker's young generation is capped at 8 MiB a semi-space
  * (V8's default on a large machine is 16): its requests allocate mostly Buffers that die young,
- * and a smaller young generation is collected more often, so their memory goes back sooner
+ * and a young generation half the size is collected twice as often, so their memory goes back sooner
  * (BENCHMARKS.md, "Broker memory").
  */
 export const APP_NODE_ARGS: Readonly<Record<string, readonly string[]>> = {
-  broker: ['--max-semi-space-size=4'],
+  broker: ['--max-semi-space-size=8'],
 };
 
 /**
