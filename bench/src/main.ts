@@ -13,11 +13,13 @@ import { PAYLOAD, SCENARIOS, measure, medianRow, plan, quick, rowFrom, scenarioF
 import { brokerTargetAvailable, runBrokerScenarios, runReplicatedScenarios } from './targets/broker.js';
 import { runTimerScenario } from './targets/timer.js';
 import { proxyTargetAvailable, runProxyScenarios } from './targets/proxy.js';
+import { runSoak, soakOptions } from './soak-mixed.js';
 
 /**
  * `pnpm bench [--quick] [--only <systems, comma-separated: disk|rocketmq-ts|proxy|redis|nats>] [--scenarios async,batch,latency,consume,sync,jsonSend,jsonPull] [--profile <dir>]`:
  * rocketmq-ts against Redis Streams and NATS JetStream, same payload and in-flight window, plus the raw
  * disk floor, all in one run. Partial or profiled runs are saved apart and leave BENCHMARKS.md alone.
+ * `pnpm bench --soak [--minutes 30] [--quick] [--rate 200]`: the mixed soak of one broker instead (soak-mixed.ts).
  */
 const argv = process.argv.slice(2);
 const onlyIdx = argv.indexOf('--only');
@@ -240,7 +242,19 @@ async function main(): Promise<void> {
   console.log(`\nresults: ${file}${rep.quick || rep.only !== undefined ? '' : ' and BENCHMARKS.md'}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+if (argv.includes('--soak')) {
+  runSoak(soakOptions(argv)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

@@ -16,6 +16,9 @@ export const PAYLOAD = Buffer.alloc(1024, 0x61);
 export const plan = quick
   ? { sendRequests: 30_000, batchRequests: 600, latencyRequests: 2_000, consumeMessages: 30_000, maxMs: 3_000, floorMs: 1_000, repeats: 1 }
   : { sendRequests: 300_000, batchRequests: 6_000, latencyRequests: 20_000, consumeMessages: 300_000, maxMs: 20_000, floorMs: 4_000, repeats: 3 };
+const repIdx = process.argv.indexOf('--repeats');
+/** `--repeats n`: windows per row (a quicker comparison run; full runs keep the default). */
+if (repIdx >= 0) plan.repeats = Math.max(1, Math.floor(Number(process.argv[repIdx + 1]) || 1));
 
 export interface ScenarioSpec {
   scenario: string;

@@ -7,4 +7,8 @@ if [ ! -f "$main" ]; then
   echo "entrypoint: $main does not exist (APP=$APP is not an app of this image)" >&2
   exit 64
 fi
-exec node "$main" "$@"
+# The app's Node.js options, as the launcher gives them (packages/launcher APP_NODE_ARGS).
+case "$APP" in
+  broker) exec node --max-semi-space-size=8 "$main" "$@" ;;
+  *) exec node "$main" "$@" ;;
+esac

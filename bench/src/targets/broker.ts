@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { APP_NODE_ARGS } from '@rocketmq-ts/launcher';
 import { RemotingClient } from '@rocketmq-ts/remoting';
 import {
   RemotingCommand,
@@ -40,6 +41,64 @@ export interface Broker {
   proc: NodeProcess;
   addr: string;
   dir: string;
+  /** `http://127.0.0.1:<port>/metrics` when BENCH_BROKER_MEM=1 (the exporter is off otherwise). */
+  metricsUrl?: string;
+  memProbe?: MemProbe;
+}
+
+/** Memory gauges of prom-client's default metrics, in bytes. */
+export interface MemSample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+/** Parses the process memory gauges from a Prometheus text page. */
+export function parseMemMetrics(text: string): MemSample {
+  const get = (name: string): number => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  };
+  return {
+    rss: get('process_resident_memory_bytes'),
+    heapUsed: get('nodejs_heap_size_used_bytes'),
+    heapTotal: get('nodejs_heap_size_total_bytes'),
+    external: get('nodejs_external_memory_bytes'),
+  };
+}
+
+/**
+ * BENCH_BROKER_MEM=1: scrapes the broker's /metrics every 250 ms and prints, per phase, the largest
+ * RSS and the heap/external figures at that moment (stderr), to see where a phase's RSS goes.
+ */
+export class MemProbe {
+  private timer: NodeJS.Timeout | null = null;
+  private phase = 'start';
+  private peak: MemSample | null = null;
+  constructor(private readonly url: string) {
+    this.timer = setInterval(() => void this.sample(), 250);
+  }
+  private async sample(): Promise<void> {
+    try {
+      const s = parseMemMetrics(await (await fetch(this.url)).text());
+      if (this.peak === null || s.rss > this.peak.rss) this.peak = s;
+    } catch {
+      // not up yet or gone
+    }
+  }
+  /** Ends the current phase (printing its peak) and starts `next`. */
+  mark(next: string): void {
+    const p = this.peak;
+    const mb = (v: number): string => `${Math.round(v / 1e6)} MB`;
+    if (p) process.stderr.write(`[mem] ${this.phase}: peak rss ${mb(p.rss)} (heap used ${mb(p.heapUsed)} of ${mb(p.heapTotal)}, external ${mb(p.external)})\n`);
+    this.phase = next;
+    this.peak = null;
+  }
+  stop(): void {
+    this.mark('end');
+    if (this.timer) clearInterval(this.timer);
+  }
 }
 
 /** A broker of its own (no name server needed: the bench talks to it directly). */
@@ -50,13 +109,14 @@ export async function startBroker(
 ): Promise<Broker> {
   const dir = makeTempDir('rmqts-bench-broker-');
   const port = await freePort();
+  const memPort = process.env['BENCH_BROKER_MEM'] === '1' ? await freePort() : 0;
   const conf = writeConf(dir, 'broker.conf', {
     haListenPort: await freePort(),
     ...ha,
     brokerName: 'bench-broker',
     brokerIP1: '127.0.0.1',
     listenPort: port,
-    metricsPromExporterPort: 0,
+    metricsPromExporterPort: memPort,
     storePathRootDir: `${dir}/store`,
     flushDiskType,
     autoCreateTopicEnable: true,
@@ -68,12 +128,16 @@ export async function startBroker(
     name: `broker-${label}`,
     readyPort: port,
     timeoutMs: 30_000,
-    nodeArgs: [...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${label}`)],
+    // The broker's own start options (as the launcher and the container use), then any of the run's.
+    nodeArgs: [...APP_NODE_ARGS['broker']!, ...(process.env['BENCH_BROKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileNodeArgs(`broker-${label}`)],
   });
-  return { proc, addr: `127.0.0.1:${port}`, dir };
+  if (memPort === 0) return { proc, addr: `127.0.0.1:${port}`, dir };
+  const metricsUrl = `http://127.0.0.1:${memPort}/metrics`;
+  return { proc, addr: `127.0.0.1:${port}`, dir, metricsUrl, memProbe: new MemProbe(metricsUrl) };
 }
 
 export async function stopBroker(b: Broker): Promise<void> {
+  b.memProbe?.stop();
   await b.proc.stop('SIGTERM', 10_000);
   removeTempDir(b.dir);
 }
@@ -387,10 +451,12 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       const warm = sender(client, b.addr, 1);
       for (let i = 0; i < 2000; i++) await warm(i);
       if (flush === 'SYNC_FLUSH') {
+        b.memProbe?.mark('sync');
         if (wanted('sync')) rows.push(await measure(SCENARIOS.sync, name, 'sync (SYNC_FLUSH group commit)', pid, sender(client, b.addr, 1)));
         continue;
       }
       const label = 'async (ASYNC_FLUSH)';
+      b.memProbe?.mark('async');
       if (wanted('async')) rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
       if (wanted('jsonSend')) {
         // The binary-header row is its partner in the ratio: measured here too when not asked for.
@@ -399,9 +465,13 @@ export async function runBrokerScenarios(): Promise<Row[]> {
         for (let i = 0; i < 2000; i++) await warmJson(i);
         rows.push(await measure(SCENARIOS.jsonSend, name, label, pid, javaJsonSender(client, b.addr)));
       }
+      b.memProbe?.mark('batch');
       if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
+      b.memProbe?.mark('latency');
       if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, pid, sender(client, b.addr, 1)));
+      b.memProbe?.mark('transaction');
       if (wanted('transaction')) rows.push(await measure(SCENARIOS.transaction, name, label, pid, transactionSender(client, b.addr)));
+      b.memProbe?.mark('popAck');
       if (wanted('popAck')) {
         // Run alone (--scenarios popAck), the topic is filled first.
         if (!wanted('async')) {
@@ -429,6 +499,7 @@ export async function runBrokerScenarios(): Promise<Row[]> {
           }),
         );
       }
+      b.memProbe?.mark('consume');
       if (!wanted('consume') && !wanted('jsonPull')) continue;
       if (wanted('jsonPull') && !(['async', 'jsonSend', 'batch'] as const).some(wanted)) {
         // Run without the send rows (--scenarios jsonPull), the topic is filled first.

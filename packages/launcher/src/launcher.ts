@@ -179,10 +179,11 @@ export class Launcher {
   private spawn(plan: ProcessPlan, logPath: string): Running {
     const index = this.running.length;
     const log = createWriteStream(logPath, { flags: 'a' });
-    log.write(`--- ${new Date().toISOString()} launcher starts ${plan.name}: node ${relative(this.opts.root, plan.main)} -c ${plan.configRel}\n`);
+    const nodeArgs = plan.nodeArgs.length > 0 ? `${plan.nodeArgs.join(' ')} ` : '';
+    log.write(`--- ${new Date().toISOString()} launcher starts ${plan.name}: node ${nodeArgs}${relative(this.opts.root, plan.main)} -c ${plan.configRel}\n`);
     // Own process group: a Ctrl-C in the terminal reaches only the launcher, which then stops
     // the processes in order instead of racing their own shutdown against our exit handling.
-    const child = spawn(process.execPath, [plan.main, '-c', plan.configRel], {
+    const child = spawn(process.execPath, [...plan.nodeArgs, plan.main, '-c', plan.configRel], {
       cwd: this.opts.root,
       env: { ...this.env, ...plan.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -32,6 +32,8 @@ export interface ProcessPlan {
   configRel: string;
   /** Environment added for this process. */
   env: Record<string, string>;
+  /** Node.js options before the script (APP_NODE_ARGS). */
+  nodeArgs: string[];
   /** The port whose accepting connections means "started". */
   readyPort: PortUse;
   /** Every port this process will bind, readyPort first. */
@@ -48,6 +50,17 @@ export interface TopologyPlan {
 export class TopologyError extends Error {
   override readonly name = 'TopologyError';
 }
+
+/**
+ * Node.js options an app is started with, wherever it is started (this launcher, the container's
+ * entrypoint, the benchmarks). The broker's young generation is capped at 8 MiB a semi-space
+ * (V8's default on a large machine is 16): its requests allocate mostly Buffers that die young,
+ * and a young generation half the size is collected twice as often, so their memory goes back sooner
+ * (BENCHMARKS.md, "Broker memory").
+ */
+export const APP_NODE_ARGS: Readonly<Record<string, readonly string[]>> = {
+  broker: ['--max-semi-space-size=8'],
+};
 
 /**
  * Per app: which property holds its main port and that port's default when the conf omits it, and
@@ -136,6 +149,7 @@ export function loadTopology(root: string, name: string, baseEnv: Record<string,
       configPath,
       configRel,
       env,
+      nodeArgs: [...(APP_NODE_ARGS[p.app] ?? [])],
       readyPort: main,
       ports,
     };

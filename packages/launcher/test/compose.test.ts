@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { envNameOf, parseProperties } from '@rocketmq-ts/common';
 import { repoRoot } from '@rocketmq-ts/testing';
 import { parse } from 'yaml';
-import type { TopologyFile } from '../src/topology.js';
+import { APP_NODE_ARGS, type TopologyFile } from '../src/topology.js';
 
 /**
  * docker-compose.yml checked without an engine: every service's conf exists and agrees with the
@@ -302,6 +302,8 @@ describe('docker-compose.yml', () => {
     expect(ignore).toEqual(expect.arrayContaining(['.git', '**/node_modules', '**/dist']));
     const entry = readFileSync(join(root, 'infra', 'docker', 'entrypoint.sh'), 'utf8');
     expect(entry).toContain('exec node "$main" "$@"');
+    // The broker starts with the Node.js options the launcher gives it.
+    expect(entry).toContain(`broker) exec node ${APP_NODE_ARGS['broker']!.join(' ')} "$main" "$@"`);
     expect(entry).toContain('main="/app/apps/$APP/dist/main.js"');
   });
 
