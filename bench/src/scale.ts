@@ -17,6 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { encodeBatchBody, nextOpaque, RemotingCommand, RequestCode, ResponseCode, SerializeType } from '@rocketmq-ts/protocol';
 import { RemotingClient } from '@rocketmq-ts/remoting';
@@ -437,7 +438,7 @@ async function sizeCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
         for (let i = 0; i < 1000; i++) await send(i); // warm-up: JIT and first segment
         // Bounded by bytes as well as time: at most 4 GiB per point.
         const m = await measureSends(b.pid, size, { inflight: 256, requests: Math.min(3_000_000, Math.ceil((4 * GiB) / size)), maxMs, send });
-        return { size, label: sizeLabel(size), ...m, cpuUsPerKiB: m.cpuUsPerMsg / (size / KiB) } as ScaleRow;
+        return { size, label: sizeLabel(size), ...m, cpuUsPerKiB: m.cpuUsPerMsg / (size / KiB), load1: loadavg()[0] } as ScaleRow;
       } finally {
         client.close();
         await b.stop();
@@ -461,6 +462,8 @@ async function sizeCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
       { key: 'p50Ms', label: 'p50 ms', digits: 2 },
       { key: 'p99Ms', label: 'p99 ms', digits: 2 },
       { key: 'rssMB', label: 'peak RSS MB' },
+      { key: 'errors', label: 'send errors' },
+      { key: 'load1', label: 'load avg (1 min)', digits: 1 },
     ],
     rows,
     ...draw(ctx, 'size', rows),
@@ -513,6 +516,7 @@ async function queuesCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
           rssAfterStartMB: rssAfterStart,
           recoveryMs,
           storeRecoveryMs: store.ms,
+          load1: loadavg()[0],
         } as ScaleRow;
       } finally {
         client.close();
@@ -541,6 +545,8 @@ async function queuesCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
       { key: 'rssAfterStartMB', label: 'RSS after start MB' },
       { key: 'recoveryMs', label: 'kill -9 restart ms' },
       { key: 'storeRecoveryMs', label: 'store recovery ms' },
+      { key: 'errors', label: 'send errors' },
+      { key: 'load1', label: 'load avg (1 min)', digits: 1 },
     ],
     rows,
     ...draw(ctx, 'queues', rows),
@@ -670,6 +676,7 @@ async function groupsCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
             finished: perGroup.filter((n) => n >= fill).length,
             cpuUsPerMsg: cpu / Math.max(1, total),
             rssMB: peak / 1e6,
+            load1: loadavg()[0],
           } as ScaleRow;
         } finally {
           for (const c of clients) c.close();
@@ -697,6 +704,7 @@ async function groupsCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
       { key: 'slowestGroupShare', label: 'slowest / fastest group', digits: 2 },
       { key: 'cpuUsPerMsg', label: 'broker CPU µs/msg', digits: 2 },
       { key: 'rssMB', label: 'peak RSS MB' },
+      { key: 'load1', label: 'load avg (1 min)', digits: 1 },
     ],
     rows,
     ...draw(ctx, 'groups', rows),
@@ -882,6 +890,7 @@ async function storedCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
           storeCleanMs: clean.ms,
           rssAfterStartMB: rssAfterStart,
           foundAfterRestart: again.found,
+          load1: loadavg()[0],
         } as ScaleRow;
       });
       log(
@@ -916,6 +925,7 @@ async function storedCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
       { key: 'cleanStartMs', label: 'clean start ms' },
       { key: 'rssMB', label: 'RSS before restart MB' },
       { key: 'rssAfterStartMB', label: 'RSS after start MB' },
+      { key: 'load1', label: 'load avg (1 min)', digits: 1 },
     ],
     rows,
     ...draw(ctx, 'stored', rows),
@@ -983,6 +993,7 @@ function queuesFigures(rows: ScaleRow[]): Figures {
         xTickLabels: labels,
         left: {
           label: 'ms',
+          log: true,
           series: [
             { name: 'clean start-up ms', values: col(rows, 'cleanStartMs') },
             { name: 'kill -9 recovery ms', values: col(rows, 'recoveryMs') },
@@ -1128,7 +1139,7 @@ export function scaleSection(rep: ScaleReport, jsonName: string): string {
     '',
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node.js ${m.node}, ${m.platform}; local VM disk. The bench client, name server and broker share the machine, ` +
       `and the machine was shared with other work: the bench lock was held per point (${rep.lockWaitSec.toFixed(0)} s spent waiting for it), but unrelated builds and tests still ran alongside, ` +
-      `so expect ±15 % on throughput (more where noted); CPU µs per message (the broker process's utime + stime over the messages) is the steadier figure. The curves took ${rep.durationSec.toFixed(0)} s in all. Raw figures: \`bench/results/${jsonName}\`.`,
+      `so expect ±15 % on throughput (more where noted); CPU µs per message (the broker process's utime + stime over the messages) is the steadier figure. The "load avg (1 min)" column is the machine's 1-minute load average when the point ended: on 2 cores, anything well above 2 means the broker and the bench client got a share of the CPU only. The curves took ${rep.durationSec.toFixed(0)} s in all. Raw figures: \`bench/results/${jsonName}\`.`,
     '',
   ];
   for (const c of rep.curves) {
