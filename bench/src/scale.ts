@@ -1,6 +1,7 @@
 /**
  * `pnpm bench --scale [--quick] [--scale-only size,queues,groups,stored] [--max-stored-gib N] [--no-lock]`
- * (`--scale-redraw`: charts and BENCHMARKS.md again from the newest JSON, nothing measured)
+ * (`--scale-redraw`: charts and BENCHMARKS.md again from the newest JSON, nothing measured; SIGUSR2 to a
+ * run: no more points, the curves are saved with the points measured so far)
  *
  * How the broker's cost grows with the work it is given. Real name server and broker processes, our
  * remoting client, one curve at a time:
@@ -113,6 +114,9 @@ const log = (s: string): void => {
 };
 
 let lockWaitMs = 0;
+/** Set by SIGUSR2: no more points (a wait for the lock is given up); the curves end with what they have. */
+let stopRequested = false;
+const stopListeners = new Set<() => void>();
 /** `--no-lock`: a functional check only (the figures then mean nothing on a shared machine). */
 const noLock = process.argv.includes('--no-lock');
 
@@ -120,17 +124,30 @@ const noLock = process.argv.includes('--no-lock');
  * Runs `f` holding the machine-wide bench lock: `flock` holds it while its `cat` child waits on our
  * pipe; closing the pipe (or our exit) lets it go.
  */
-export async function withBenchLock<T>(what: string, f: () => Promise<T>): Promise<T> {
+export async function withBenchLock<T>(what: string, f: () => Promise<T>): Promise<T | undefined> {
+  if (stopRequested) return undefined;
   if (noLock) return f();
   const t0 = performance.now();
   const child = spawn('flock', [LOCK, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => resolve());
+  const got = await new Promise<boolean>((resolve, reject) => {
+    const onStop = (): void => {
+      child.kill();
+      resolve(false);
+    };
+    stopListeners.add(onStop);
+    child.stdout.once('data', () => {
+      stopListeners.delete(onStop);
+      resolve(true);
+    });
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`flock ${LOCK} exited with ${code}`)));
+    child.once('exit', (code) => {
+      stopListeners.delete(onStop);
+      reject(new Error(`flock ${LOCK} exited with ${code}`));
+    });
   });
   const waited = performance.now() - t0;
   lockWaitMs += waited;
+  if (!got) return undefined;
   if (waited > 1000) log(`${what}: waited ${(waited / 1000).toFixed(0)} s for the bench lock`);
   try {
     return await f();
@@ -359,7 +376,7 @@ function rssMB(pid: number): number {
 
 // ------------------------------------------------------------------ bends
 
-const fmtX = (x: number): string => x.toLocaleString('en-US', { maximumFractionDigits: 2 });
+const fmtX = (x: number): string => Number(x.toPrecision(3)).toLocaleString('en-US', { maximumFractionDigits: 2 });
 
 /**
  * Where a metric changes slope most, read on log axes (each step's ratio of y against its ratio of x):
@@ -412,6 +429,7 @@ interface Figures {
 
 /** Draws a curve's charts into the output directory; returns their file names and the bend sentences. */
 function draw(ctx: { outDir: string }, key: CurveKey, rows: ScaleRow[]): { charts: string[]; bends: string[] } {
+  if (rows.length === 0) return { charts: [], bends: [] };
   const f = FIGURES[key](rows);
   for (const [file, spec] of f.charts) writeFileSync(join(ctx.outDir, file), renderChart(spec));
   return { charts: f.charts.map(([file]) => file), bends: f.bends };
@@ -444,6 +462,7 @@ async function sizeCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
         await b.stop();
       }
     });
+    if (row === undefined) break;
     log(
       `size ${sizeLabel(size)}: ${Math.round(num(row, 'msgsPerSec')!)} msgs/s, ${num(row, 'mbPerSec')!.toFixed(1)} MB/s, ${num(row, 'cpuUsPerMsg')!.toFixed(1)} µs/msg`,
     );
@@ -523,6 +542,7 @@ async function queuesCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
         await b.stop();
       }
     });
+    if (row === undefined) break;
     log(
       `queues ${q}: create ${Math.round(num(row, 'createMs')!)} ms, ${Math.round(num(row, 'msgsPerSec')!)} msgs/s, ${num(row, 'cpuUsPerMsg')!.toFixed(1)} µs/msg, start ${Math.round(num(row, 'cleanStartMs')!)} ms, recovery ${Math.round(num(row, 'recoveryMs')!)} ms`,
     );
@@ -682,6 +702,7 @@ async function groupsCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
           for (const c of clients) c.close();
         }
       });
+      if (row === undefined) break;
       log(`groups ${g}: ${Math.round(num(row, 'msgsPerSec')!)} msgs/s delivered, ${num(row, 'cpuUsPerMsg')!.toFixed(2)} µs/msg`);
       rows.push(row);
     }
@@ -893,6 +914,7 @@ async function storedCurve(ctx: Ctx): Promise<Omit<CurveResult, 'seconds'>> {
           load1: loadavg()[0],
         } as ScaleRow;
       });
+      if (row === undefined) break;
       log(
         `stored ${num(row, 'storedGiB')!.toFixed(2)} GiB: fill ${num(row, 'fillMBps')!.toFixed(0)} MB/s, send ${Math.round(num(row, 'msgsPerSec')!)} msgs/s, lookup early ${num(row, 'earlyP50Ms')!.toFixed(2)} ms late ${num(row, 'lateP50Ms')!.toFixed(2)} ms, recovery ${Math.round(num(row, 'recoveryMs')!)} ms, start ${Math.round(num(row, 'cleanStartMs')!)} ms`,
       );
@@ -1171,7 +1193,8 @@ function saveScale(rep: ScaleReport, root: string): { name: string; merged: Scal
   if (existsSync(file)) {
     const old = JSON.parse(readFileSync(file, 'utf8')) as ScaleReport;
     const byKey = new Map<CurveKey, CurveResult>(old.curves.map((c) => [c.key, c]));
-    for (const c of rep.curves) byKey.set(c.key, c);
+    // A curve stopped before its first point does not replace one measured earlier.
+    for (const c of rep.curves) if (c.rows.length > 0 || !byKey.has(c.key)) byKey.set(c.key, c);
     const curves = CURVES.flatMap((k) => (byKey.has(k) ? [byKey.get(k)!] : []));
     merged = {
       ...rep,
@@ -1217,6 +1240,11 @@ function writeSection(root: string, section: string): void {
 export async function runScale(argv: readonly string[]): Promise<void> {
   if (argv.includes('--scale-redraw')) return redraw(repoRoot());
   const opts = parseScaleArgs(argv);
+  process.on('SIGUSR2', () => {
+    stopRequested = true;
+    log('SIGUSR2: no more points; saving the points measured so far');
+    for (const l of stopListeners) l();
+  });
   // Interrupted: stop the servers this run started and delete their stores before leaving.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -1241,7 +1269,7 @@ export async function runScale(argv: readonly string[]): Promise<void> {
   };
   const curves: CurveResult[] = [];
   for (const key of CURVES) {
-    if (!opts.only.has(key)) continue;
+    if (!opts.only.has(key) || stopRequested) continue;
     log(`curve ${key} ...`);
     const c0 = performance.now();
     const w0 = lockWaitMs;
