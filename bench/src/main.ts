@@ -20,6 +20,7 @@ import { runSoak, soakOptions } from './soak-mixed.js';
  * rocketmq-ts against Redis Streams and NATS JetStream, same payload and in-flight window, plus the raw
  * disk floor, all in one run. Partial or profiled runs are saved apart and leave BENCHMARKS.md alone.
  * `pnpm bench --soak [--minutes 30] [--quick] [--rate 200]`: the mixed soak of one broker instead (soak-mixed.ts).
+ * `pnpm bench --scale [...]`: how cost grows with size, queues, groups and stored bytes (see scale.ts).
  */
 const argv = process.argv.slice(2);
 const onlyIdx = argv.indexOf('--only');
@@ -203,6 +204,7 @@ function ratios(rows: Row[]): Ratio[] {
 }
 
 async function main(): Promise<void> {
+  if (argv.includes('--scale')) return (await import('./scale.js')).runScale(argv);
   const t0 = performance.now();
   const rows: Row[] = [];
   const step = async (name: string, f: () => Promise<Row[]>): Promise<void> => {
