@@ -324,8 +324,9 @@ export class SendMessageProcessor {
       };
       return r instanceof Promise ? r.then(noted) : noted(r);
     }
-    if (r instanceof Promise)
-      {return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId, type, this.recallHandleOf(res, replyTopic, props)));}
+    if (r instanceof Promise) {
+      return r.then((res) => this.reply(req, res, replyTopic, replyQueueId, body.length, 1, txId, type, this.recallHandleOf(res, replyTopic, props)));
+    }
     return this.reply(req, r, replyTopic, replyQueueId, body.length, 1, txId, type, this.recallHandleOf(r, replyTopic, props));
   }
 

@@ -51,8 +51,9 @@ export class TimerProcessor {
     const h = RecallMessageRequestHeader.decode(req.extFields);
     if (!this.state.isMaster) return fail(ResponseCode.SLAVE_NOT_AVAILABLE, 'recall failed, broker service not available');
     if (this.state.state !== 'running') return fail(ResponseCode.SERVICE_NOT_AVAILABLE, 'recall failed, broker service not available');
-    if ((this.config.brokerPermission & PermName.PERM_WRITE) === 0)
-      {return fail(ResponseCode.SERVICE_NOT_AVAILABLE, 'recall failed, broker service not available');}
+    if ((this.config.brokerPermission & PermName.PERM_WRITE) === 0) {
+      return fail(ResponseCode.SERVICE_NOT_AVAILABLE, 'recall failed, broker service not available');
+    }
     if (this.topics.get(h.topic) === undefined) return fail(ResponseCode.TOPIC_NOT_EXIST, `recall failed, the topic[${h.topic}] not exist`);
     const handle = decodeRecallHandle(h.recallHandle);
     if (handle instanceof Error) return fail(ResponseCode.ILLEGAL_OPERATION, handle.message);

@@ -196,8 +196,9 @@ export class Producer implements ProducerInner {
       await inst.updateTopicRouteFromNameServer(topic);
       addr = inst.findBrokerAddressInPublish(h.brokerName);
     }
-    if (addr === undefined)
-      {throw new MQClientError(ResponseCode.RPC_ADDR_IS_NULL, `The broker[${h.brokerName}] not exist (no master address in the route)`, { retriable: true });}
+    if (addr === undefined) {
+      throw new MQClientError(ResponseCode.RPC_ADDR_IS_NULL, `The broker[${h.brokerName}] not exist (no master address in the route)`, { retriable: true });
+    }
     return inst.api.recallMessage(addr, { producerGroup: this.group, topic, recallHandle, bname: h.brokerName }, this.o.sendMsgTimeoutMs);
   }
 
