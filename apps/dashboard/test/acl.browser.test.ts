@@ -157,6 +157,10 @@ describe('ACL: the console signs in', () => {
 
     // The console without a service identity does not sample, and says so on the chart.
     await open(page, plainBase, '#/cluster');
+    // The note is filled in when the chart's data arrives: wait for it rather than read it at once.
+    await page.waitForFunction(() => /Not sampling: ACL is on/.test(document.querySelector('#cluster-chart + .chart-note')?.textContent ?? ''), undefined, {
+      timeout: 15_000,
+    });
     await expect(page.locator('#cluster-chart + .chart-note').textContent()).resolves.toMatch(/Not sampling: ACL is on/);
 
     await page.click('#sign-out');
