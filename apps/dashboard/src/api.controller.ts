@@ -1,16 +1,8 @@
 import { Body, Controller, Delete, Get, Inject, Param, Post, Query, Res } from '@nestjs/common';
-import { MQError, ResponseCode } from '@rocketmq-ts/protocol';
-import { createLogger } from '@rocketmq-ts/remoting';
+import { ResponseCode } from '@rocketmq-ts/protocol';
+import { runApiCall, type HttpResponse } from './api-call.js';
 import { BadRequest, ConsoleService } from './console.service.js';
 import { DashboardMetrics } from './metrics.js';
-
-const log = createLogger('dashboard');
-
-/** The slice of the express response we touch. */
-interface HttpResponse {
-  status(code: number): unknown;
-  setHeader(name: string, value: string): unknown;
-}
 
 const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
 const int = (v: unknown, fallback: number): number => {
@@ -48,21 +40,8 @@ export class ApiController {
     @Inject(DashboardMetrics) private readonly metrics: DashboardMetrics,
   ) {}
 
-  private async run<T>(route: string, res: HttpResponse, fn: () => Promise<T>): Promise<T | { error: string }> {
-    const start = performance.now();
-    res.setHeader('Cache-Control', 'no-store');
-    try {
-      const out = await fn();
-      this.metrics.done(route, 'ok', performance.now() - start);
-      return out;
-    } catch (e) {
-      const bad = e instanceof BadRequest;
-      const missing = e instanceof MQError && NOT_FOUND.has(e.code);
-      this.metrics.done(route, bad ? 'bad_request' : missing ? 'not_found' : 'error', performance.now() - start);
-      if (!bad && !missing) log.warn(`${route}: ${(e as Error).message}`);
-      res.status(bad ? 400 : missing ? 404 : 502);
-      return { error: (e as Error).message };
-    }
+  private run<T>(route: string, res: HttpResponse, fn: () => Promise<T>): Promise<T | { error: string }> {
+    return runApiCall(this.metrics, NOT_FOUND, route, res, fn);
   }
 
   @Get('cluster')

@@ -462,7 +462,8 @@ export class ConsoleService {
     return (await this.pull(addr, mq, offset, 1).catch(() => []))[0];
   }
 
-  private async pull(addr: string, mq: MessageQueue, queueOffset: number, maxMsgNums: number): Promise<ReceivedMessage[]> {
+  /** Up to maxMsgNums messages of a queue from queueOffset, read as the tools group (commits nothing). */
+  async pull(addr: string, mq: MessageQueue, queueOffset: number, maxMsgNums: number): Promise<ReceivedMessage[]> {
     const r = await this.admin.api.pullMessage(
       addr,
       {

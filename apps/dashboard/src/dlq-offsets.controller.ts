@@ -1,17 +1,10 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
-import { MQError, ResponseCode } from '@rocketmq-ts/protocol';
-import { createLogger } from '@rocketmq-ts/remoting';
+import { ResponseCode } from '@rocketmq-ts/protocol';
+import { runApiCall, type HttpResponse } from './api-call.js';
 import { BadRequest } from './console.service.js';
 import { DLQ_PAGE_MAX, DeadLetterService, deadLettersCsv } from './dlq.service.js';
 import { DashboardMetrics } from './metrics.js';
 import { OffsetResetService, parseResetRequest } from './offsets.service.js';
-
-const log = createLogger('dashboard');
-
-interface HttpResponse {
-  status(code: number): unknown;
-  setHeader(name: string, value: string): unknown;
-}
 
 const NOT_FOUND = new Set<number>([ResponseCode.TOPIC_NOT_EXIST, ResponseCode.QUERY_NOT_FOUND, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST]);
 
@@ -37,22 +30,8 @@ export class DeadLetterOffsetController {
     @Inject(DashboardMetrics) private readonly metrics: DashboardMetrics,
   ) {}
 
-  private async run<T>(route: string, res: HttpResponse, fn: () => Promise<T>): Promise<T | { error: string }> {
-    const start = performance.now();
-    res.setHeader('Cache-Control', 'no-store');
-    try {
-      const out = await fn();
-      this.metrics.done(route, 'ok', performance.now() - start);
-      return out;
-    } catch (e) {
-      const bad = e instanceof BadRequest;
-      const missing = e instanceof MQError && NOT_FOUND.has(e.code);
-      this.metrics.done(route, bad ? 'bad_request' : missing ? 'not_found' : 'error', performance.now() - start);
-      if (!bad && !missing) log.warn(`${route}: ${(e as Error).message}`);
-      res.status(bad ? 400 : missing ? 404 : 502);
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      return { error: (e as Error).message };
-    }
+  private run<T>(route: string, res: HttpResponse, fn: () => Promise<T>): Promise<T | { error: string }> {
+    return runApiCall(this.metrics, NOT_FOUND, route, res, fn);
   }
 
   @Get('dlq/:group')

@@ -1,7 +1,7 @@
 import type { MQAdmin } from '@rocketmq-ts/admin';
-import { decodeReceivedMessages, type MessageQueue, type ReceivedMessage } from '@rocketmq-ts/client';
+import type { MessageQueue, ReceivedMessage } from '@rocketmq-ts/client';
 import { MessageConst, MixAll } from '@rocketmq-ts/common';
-import { PullSysFlag, encodeProperties, popRetryTopic } from '@rocketmq-ts/protocol';
+import { encodeProperties, popRetryTopic } from '@rocketmq-ts/protocol';
 import type { DashboardConfig } from './config.js';
 import { BadRequest, messageView, type ConsoleService } from './console.service.js';
 import type { DeadLetterExport, DeadLetterPageView, DeadLetterView, ResendResultView } from './web/views.js';
@@ -163,7 +163,7 @@ export class DeadLetterService {
       total += Math.max(0, max - min);
       let offset = Math.max(min, max - limit);
       while (offset < max) {
-        const batch = await this.pull(addr, mq, offset, Math.min(32, max - offset));
+        const batch = await this.console.pull(addr, mq, offset, Math.min(32, max - offset));
         if (batch.length === 0) break;
         found.push(...batch);
         offset = batch[batch.length - 1]!.queueOffset + 1;
@@ -292,27 +292,6 @@ export class DeadLetterService {
         bodyBase64: m.body.toString('base64'),
       };
     });
-  }
-
-  private async pull(addr: string, mq: MessageQueue, queueOffset: number, maxMsgNums: number): Promise<ReceivedMessage[]> {
-    const r = await this.admin.api.pullMessage(
-      addr,
-      {
-        consumerGroup: MixAll.TOOLS_CONSUMER_GROUP,
-        mq,
-        queueOffset,
-        maxMsgNums,
-        sysFlag: PullSysFlag.SUBSCRIPTION,
-        commitOffset: 0,
-        suspendTimeoutMillis: 0,
-        subscription: '*',
-        subVersion: 0,
-        expressionType: 'TAG',
-      },
-      this.config.adminTimeoutMillis,
-    );
-    if (r.status !== 'FOUND') return [];
-    return decodeReceivedMessages(r.body, { brokerName: mq.brokerName }).filter((m) => m.queueOffset >= queueOffset);
   }
 }
 
