@@ -34,7 +34,7 @@ export class StoreRecovery {
     const abnormal = fs.existsSync(this.p.abortFile);
     checkpoint.loadSync();
     commitLog.load();
-    queues.loadSync();
+    queues.loadSync(abnormal);
     if (config.messageIndexEnable) indexService.loadSync();
 
     const from = this.scanFrom(abnormal);

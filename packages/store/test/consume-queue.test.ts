@@ -32,3 +32,78 @@ describe('ConsumeQueue flush', () => {
     await again.close();
   });
 });
+
+describe('ConsumeQueue load', () => {
+  /** A queue of `units` units in files of `fileUnits` (large enough to need several load reads), flushed and closed. */
+  async function written(units: number, fileUnits: number): Promise<string> {
+    const dir = tmpDir('rmq-cq-load-');
+    dirs.push(dir);
+    const q = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
+    for (let i = 0; i < units; i++) q.putAt(i, i * 100, 100, i);
+    await q.flush();
+    await q.close();
+    return dir;
+  }
+
+  it('reads the newest file up to its last unit across several reads, and keeps appending after it', async () => {
+    const fileUnits = 50_000; // 1 MB: the load reads it in growing chunks
+    const dir = await written(12_345, fileUnits);
+    for (const scanStale of [false, true]) {
+      const q = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
+      q.loadSync(scanStale);
+      expect([q.minOffset, q.maxOffset, q.maxPhyEnd]).toEqual([0, 12_345, 12_345 * 100]);
+      for (const i of [0, 4095, 4096, 8191, 8192, 12_344]) expect(await q.getUnit(i)).toEqual({ phyOffset: i * 100, size: 100, tagsCode: i });
+      q.closeSync();
+    }
+    const q = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
+    q.loadSync(false);
+    q.putAt(12_345, 12_345 * 100, 100, 7);
+    await q.flush();
+    await q.close();
+    const again = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
+    again.loadSync(false);
+    expect(again.maxOffset).toBe(12_346);
+    expect(await again.getUnit(12_345)).toEqual({ phyOffset: 12_345 * 100, size: 100, tagsCode: 7 });
+    again.closeSync();
+  });
+
+  it('after a crash clears units stranded behind a hole, so they cannot come back later', async () => {
+    const fileUnits = 50_000;
+    const dir = await written(10_000, fileUnits);
+    const file = path.join(dir, 'T', '0', '00000000000000000000');
+    // A torn flush: unit 6,000 never reached the disk, units after it (up to 9,999) did.
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.alloc(CQ_UNIT_SIZE), 0, CQ_UNIT_SIZE, 6_000 * CQ_UNIT_SIZE);
+    fs.closeSync(fd);
+    // A clean start trusts the file as written: it stops at the hole and leaves the rest alone.
+    const clean = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
+    clean.loadSync(false);
+    expect(clean.maxOffset).toBe(6_000);
+    clean.closeSync();
+    expect(fs.readFileSync(file).readInt32BE(9_999 * CQ_UNIT_SIZE + 8)).toBe(100);
+    // A start after a crash stops at the hole too and zeroes everything behind it.
+    const crashed = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
+    crashed.loadSync(true);
+    expect(crashed.maxOffset).toBe(6_000);
+    crashed.closeSync();
+    const bytes = fs.readFileSync(file);
+    expect(bytes.subarray(6_000 * CQ_UNIT_SIZE).equals(Buffer.alloc(bytes.length - 6_000 * CQ_UNIT_SIZE))).toBe(true);
+    expect(bytes.readInt32BE(5_999 * CQ_UNIT_SIZE + 8)).toBe(100);
+  });
+
+  it('after a crash clears stale units in the same file-system block as the last valid one', async () => {
+    const fileUnits = 50_000;
+    const dir = await written(10_000, fileUnits);
+    const file = path.join(dir, 'T', '0', '00000000000000000000');
+    // The hole and the units behind it share the file's last written block: nothing lies beyond it.
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.alloc(CQ_UNIT_SIZE), 0, CQ_UNIT_SIZE, 9_990 * CQ_UNIT_SIZE);
+    fs.closeSync(fd);
+    const crashed = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
+    crashed.loadSync(true);
+    expect(crashed.maxOffset).toBe(9_990);
+    crashed.closeSync();
+    const bytes = fs.readFileSync(file);
+    expect(bytes.subarray(9_990 * CQ_UNIT_SIZE).equals(Buffer.alloc(bytes.length - 9_990 * CQ_UNIT_SIZE))).toBe(true);
+  });
+});

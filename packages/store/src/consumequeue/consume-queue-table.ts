@@ -42,14 +42,14 @@ export class ConsumeQueueTable {
     return n;
   }
 
-  /** Opens the queue files found on disk (sync; load time only). */
-  loadSync(): void {
+  /** Opens the queue files found on disk (sync; load time only); `scanStale` after a crash (see ConsumeQueue.loadSync). */
+  loadSync(scanStale = true): void {
     if (!fs.existsSync(this.rootDir)) return;
     for (const topic of fs.readdirSync(this.rootDir)) {
       const tdir = path.join(this.rootDir, topic);
       if (!fs.statSync(tdir).isDirectory()) continue;
       for (const qid of fs.readdirSync(tdir)) {
-        if (/^\d+$/.test(qid)) this.findOrCreate(topic, Number(qid)).loadSync();
+        if (/^\d+$/.test(qid)) this.findOrCreate(topic, Number(qid)).loadSync(scanStale);
       }
     }
   }

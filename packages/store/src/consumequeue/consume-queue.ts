@@ -4,11 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';
 import { offsetToFileName } from '../config.js';
-import { closeFd, fdatasync, pread, preadFullSync, pwriteAll, writeSync } from '../fsutil.js';
+import { closeFd, fdatasync, pread, preadFullSync, pwriteAll, writeSync, ZERO_BLOCK } from '../fsutil.js';
 
 export const CQ_UNIT_SIZE = 20;
 /** Size field of a padding unit (RocketMQ fills gaps with {0, Integer.MAX_VALUE, 0}). */
 export const CQ_BLANK_SIZE = 0x7fffffff;
+/** Reads of a queue file at load: whole units, 80 KiB. */
+const LOAD_CHUNK = CQ_UNIT_SIZE * 4096;
 
 interface CQFile {
   /** Logical offset of the first unit. */
@@ -54,7 +56,14 @@ export class ConsumeQueue {
 
   // ---------------------------------------------------------------- load (sync)
 
-  loadSync(): void {
+  /**
+   * Opens the files found on disk and reads the newest one up to its first invalid unit. After a
+   * crash (`scanStale`) the rest of that file is checked too: bytes a torn flush left behind the
+   * first hole would resurface after a later crash, so they are cleared now. After a clean
+   * shutdown nothing lies behind the last unit and only the used part is read: with thousands of
+   * queues, start-up reads kilobytes per queue instead of whole files.
+   */
+  loadSync(scanStale = true): void {
     if (!fs.existsSync(this.dir)) return;
     const names = fs
       .readdirSync(this.dir)
@@ -70,28 +79,28 @@ export class ConsumeQueue {
     // Find the last valid unit scanning files from the newest; drop empty trailing files.
     while (this.files.length > 0) {
       const f = this.files[this.files.length - 1] as CQFile;
-      const buf = Buffer.alloc(this.fileSize);
-      const n = preadFullSync(f.fd, buf, 0, this.fileSize, 0);
-      let count = 0;
-      while ((count + 1) * CQ_UNIT_SIZE <= n && isValidUnit(buf, count * CQ_UNIT_SIZE)) count++;
+      const { buf, count, end } = this.readValidUnits(f.fd);
       if (count === 0 && this.files.length > 1) {
         fs.closeSync(f.fd);
         fs.unlinkSync(f.path);
         this.files.pop();
         continue;
       }
-      // Stale bytes after the first invalid unit would resurface after a later crash: clear them now.
-      const tailEnd = lastNonZero(buf, n);
-      if (tailEnd > count * CQ_UNIT_SIZE) {
-        writeSync(f.fd, Buffer.alloc(tailEnd - count * CQ_UNIT_SIZE), 0, tailEnd - count * CQ_UNIT_SIZE, count * CQ_UNIT_SIZE);
+      if (scanStale) {
+        const tailEnd = lastNonZeroFrom(f.fd, count * CQ_UNIT_SIZE, staleScanEnd(f.fd, count * CQ_UNIT_SIZE, Math.max(end, this.fileSize)));
+        if (tailEnd > count * CQ_UNIT_SIZE) {
+          writeSync(f.fd, Buffer.alloc(tailEnd - count * CQ_UNIT_SIZE), 0, tailEnd - count * CQ_UNIT_SIZE, count * CQ_UNIT_SIZE);
+        }
       }
-      f.buf = buf.subarray(0, Math.max(CQ_UNIT_SIZE * 64, count * CQ_UNIT_SIZE));
-      f.buf = Buffer.from(f.buf); // own a right-sized copy instead of pinning the 6 MB read buffer
+      // A right-sized copy (at least 64 units) rather than the read buffer.
+      const keep = Buffer.alloc(Math.max(CQ_UNIT_SIZE * 64, count * CQ_UNIT_SIZE));
+      buf.copy(keep, 0, 0, count * CQ_UNIT_SIZE);
+      f.buf = keep;
       f.flushedUnits = count;
       this.maxOffset = f.startIndex + count;
       if (count > 0) {
         const last = (count - 1) * CQ_UNIT_SIZE;
-        this.maxPhyEnd = readInt64BE(f.buf, last) + f.buf.readInt32BE(last + 8);
+        this.maxPhyEnd = readInt64BE(keep, last) + keep.readInt32BE(last + 8);
       }
       break;
     }
@@ -99,6 +108,29 @@ export class ConsumeQueue {
     const first = this.files[0];
     this.minOffset = first === undefined ? 0 : first.startIndex;
     if (first === undefined) this.maxOffset = 0;
+  }
+
+  /**
+   * Reads a file's units from its start until the first invalid one, in reads that double from
+   * 80 KiB: `count` valid units in `buf`; `end` = bytes examined.
+   */
+  private readValidUnits(fd: number): { buf: Buffer; count: number; end: number } {
+    let buf = Buffer.allocUnsafe(Math.min(this.fileSize, LOAD_CHUNK));
+    let have = 0;
+    let count = 0;
+    for (;;) {
+      if (have === buf.length) {
+        if (buf.length >= this.fileSize) break;
+        const grown = Buffer.allocUnsafe(Math.min(this.fileSize, buf.length * 2));
+        buf.copy(grown, 0, 0, have);
+        buf = grown;
+      }
+      const n = preadFullSync(fd, buf, have, buf.length - have, have);
+      have += n;
+      while ((count + 1) * CQ_UNIT_SIZE <= have && isValidUnit(buf, count * CQ_UNIT_SIZE)) count++;
+      if (n === 0 || (count + 1) * CQ_UNIT_SIZE <= have) break; // end of file, or an invalid unit
+    }
+    return { buf, count, end: have };
   }
 
   /** Drops units pointing at or past `phyEnd` (after commit-log recovery). Sync; returns units dropped. */
@@ -372,7 +404,36 @@ function isValidUnit(buf: Buffer, at: number): boolean {
   return readInt64BE(buf, at) >= 0 && buf.readInt32BE(at + 8) > 0;
 }
 
-function lastNonZero(buf: Buffer, n: number): number {
-  for (let i = n - 1; i >= 0; i--) if (buf[i] !== 0) return i + 1;
-  return 0;
+/**
+ * How far behind the valid units stale bytes can lie. Queue files are sparse (created at full size,
+ * written from the start), so when the file system's allocation is exactly the blocks that the valid
+ * units fill, nothing was ever written beyond them and only the rest of their last block needs a
+ * look. Any other allocation (stale blocks, file-system metadata, compression) means a full scan.
+ */
+function staleScanEnd(fd: number, validEnd: number, fileEnd: number): number {
+  const st = fs.fstatSync(fd);
+  const block = st.blksize > 0 ? st.blksize : 4096;
+  const usedEnd = Math.ceil(validEnd / block) * block;
+  return st.blocks * 512 === usedEnd ? Math.min(usedEnd, fileEnd) : fileEnd;
+}
+
+/** Reads [from, to) of a file in chunks; the end of its last non-zero byte, or `from` when all are zero. */
+function lastNonZeroFrom(fd: number, from: number, to: number): number {
+  const scratch = Buffer.allocUnsafe(LOAD_CHUNK);
+  let last = from;
+  for (let pos = from; pos < to;) {
+    const n = preadFullSync(fd, scratch, 0, Math.min(scratch.length, to - pos), pos);
+    if (n === 0) break;
+    // Whole zero chunks (the usual case: the sparse rest of a preallocated file) are one memcmp.
+    if (scratch.compare(ZERO_BLOCK, 0, n, 0, n) !== 0) {
+      for (let i = n - 1; i >= 0; i--) {
+        if (scratch[i] !== 0) {
+          last = pos + i + 1;
+          break;
+        }
+      }
+    }
+    pos += n;
+  }
+  return last;
 }
