@@ -1155,13 +1155,20 @@ const END = '<!-- scale:end -->';
 
 export function scaleSection(rep: ScaleReport, jsonName: string): string {
   const m = rep.machine;
+  // What else ran: judged from the load average each point ended with (2 cores: above ~3 means
+  // something besides the broker and the bench client wanted the CPU).
+  const loads = rep.curves.flatMap((c) => c.rows.map((r) => r['load1'])).filter((x): x is number => typeof x === 'number');
+  const maxLoad = loads.length > 0 ? Math.max(...loads) : 0;
+  const conditions =
+    maxLoad <= 3
+      ? `and nothing else ran (1-minute load average ${Math.min(...loads).toFixed(1)}–${maxLoad.toFixed(1)} at the points' ends), so expect ±10 % on throughput between runs`
+      : `and the machine was shared with other work (1-minute load average up to ${maxLoad.toFixed(1)}): the bench lock was held per point (${rep.lockWaitSec.toFixed(0)} s spent waiting for it), but unrelated builds and tests still ran alongside, so expect ±15 % on throughput (more where noted)`;
   const lines = [
     BEGIN,
     `## How cost grows (\`pnpm bench --scale\`, ${rep.date})`,
     '',
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node.js ${m.node}, ${m.platform}; local VM disk. The bench client, name server and broker share the machine, ` +
-      `and the machine was shared with other work: the bench lock was held per point (${rep.lockWaitSec.toFixed(0)} s spent waiting for it), but unrelated builds and tests still ran alongside, ` +
-      `so expect ±15 % on throughput (more where noted); CPU µs per message (the broker process's utime + stime over the messages) is the steadier figure. The "load avg (1 min)" column is the machine's 1-minute load average when the point ended: on 2 cores, anything well above 2 means the broker and the bench client got a share of the CPU only. The curves took ${rep.durationSec.toFixed(0)} s in all. Raw figures: \`bench/results/${jsonName}\`.`,
+      `${conditions}; CPU µs per message (the broker process's utime + stime over the messages) is the steadier figure. The "load avg (1 min)" column is the machine's 1-minute load average when the point ended: on 2 cores, anything well above 2 means the broker and the bench client got a share of the CPU only. The curves took ${rep.durationSec.toFixed(0)} s in all. Raw figures: \`bench/results/${jsonName}\`.`,
     '',
   ];
   for (const c of rep.curves) {
