@@ -18,7 +18,9 @@ export class IndexFile {
   fd = -1;
   /** Slot table in memory (big-endian int32) while the file is writable. */
   private slots: Buffer | undefined;
-  private dirtyPages = new Set<number>();
+  /** Slot-table pages changed since the last flush: a flag per page and the list of flagged pages. */
+  private dirtyFlags: Uint8Array | undefined;
+  private dirtyList: number[] = [];
   /** Entries not yet on disk: entries [flushedIndexCount, indexCount). */
   private pending: Buffer = Buffer.alloc(0);
   private flushedIndexCount = 1;
@@ -82,11 +84,24 @@ export class IndexFile {
         }
         if (v >= f.indexCount || v < 0) v = 0;
         slots.writeInt32BE(v, s * 4);
-        f.dirtyPages.add((s * 4) >> 12);
+        f.markDirty((s * 4) >> 12);
       }
       f.slots = slots;
     }
     return f;
+  }
+
+  private newDirtyFlags(): Uint8Array {
+    this.dirtyFlags = new Uint8Array(Math.ceil((this.hashSlotNum * 4) / PAGE));
+    return this.dirtyFlags;
+  }
+
+  private markDirty(page: number): void {
+    const flags = this.dirtyFlags ?? this.newDirtyFlags();
+    if (flags[page] === 0) {
+      flags[page] = 1;
+      this.dirtyList.push(page);
+    }
   }
 
   private entryPos(i: number): number {
@@ -119,7 +134,7 @@ export class IndexFile {
     this.pending.writeInt32BE(timeDiff, at + 12);
     this.pending.writeInt32BE(prev, at + 16);
     slots.writeInt32BE(this.indexCount, slot * 4);
-    this.dirtyPages.add((slot * 4) >> 12);
+    this.markDirty((slot * 4) >> 12);
     if (prev === 0) this.hashSlotCount++;
     this.indexCount++;
     this.endTimestamp = storeTimestamp;
@@ -176,7 +191,7 @@ export class IndexFile {
   }
 
   private async doFlush(): Promise<number> {
-    if (!this.headerDirty && this.dirtyPages.size === 0) return 0;
+    if (!this.headerDirty && this.dirtyList.length === 0) return 0;
     if (this.fd < 0) {
       const fh = await fs.promises.open(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT);
       await fh.truncate(this.fileSize);
@@ -192,14 +207,20 @@ export class IndexFile {
     }
     const slots = this.slots;
     if (slots !== undefined) {
-      const pages = [...this.dirtyPages].sort((a, b) => a - b);
-      this.dirtyPages.clear();
-      for (const p of pages) {
-        const from = p * PAGE;
-        const len = Math.min(PAGE, slots.length - from);
-        // Copy the page so appends during the write cannot tear it.
+      const pages = this.dirtyList.sort((a, b) => a - b);
+      this.dirtyList = [];
+      const flags = this.dirtyFlags;
+      if (flags !== undefined) for (const p of pages) flags[p] = 0;
+      // Runs of adjacent dirty pages leave in one write each (random keys dirty most pages).
+      for (let i = 0; i < pages.length;) {
+        let j = i + 1;
+        while (j < pages.length && pages[j] === (pages[j - 1] as number) + 1) j++;
+        const from = (pages[i] as number) * PAGE;
+        const len = Math.min((pages[j - 1] as number) * PAGE + PAGE, slots.length) - from;
+        // Copy the run so appends during the write cannot tear a slot.
         await pwriteAll(this.fd, Buffer.from(slots.subarray(from, from + len)), 0, len, INDEX_HEADER_SIZE + from);
         bytes += len;
+        i = j;
       }
     }
     const h = Buffer.alloc(INDEX_HEADER_SIZE);
@@ -218,7 +239,10 @@ export class IndexFile {
     this.pending.copy(rest, 0, n * INDEX_ENTRY_SIZE, (n + remaining) * INDEX_ENTRY_SIZE);
     this.pending = rest;
     this.flushedIndexCount = count;
-    if (this.isFull && this.indexCount === this.flushedIndexCount && this.dirtyPages.size === 0) this.slots = undefined;
+    if (this.isFull && this.indexCount === this.flushedIndexCount && this.dirtyList.length === 0) {
+      this.slots = undefined;
+      this.dirtyFlags = undefined;
+    }
     return bytes;
   }
 
