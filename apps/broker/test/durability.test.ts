@@ -126,6 +126,49 @@ describe('SIGKILL right after an acknowledgement, ASYNC_FLUSH', () => {
   }, 120_000);
 });
 
+describe('SIGKILL under large pipelined sends, ASYNC_FLUSH', () => {
+  it('64 pipelined 96 KiB sends (replies follow commit-log writes of 100–700 KiB): every acknowledged one survives (3 rounds)', async () => {
+    const b = await startBroker({ flushDiskType: 'ASYNC_FLUSH', autoCreateTopicEnable: true });
+    const acked: Acked[] = [];
+    try {
+      for (let round = 0; round < 3; round++) {
+        const c = new JavaClient(b.addr);
+        const killAt = acked.length + 150 + round * 120;
+        let seq = round * 1_000_000;
+        let stop = false;
+        const worker = async (): Promise<void> => {
+          while (!stop) {
+            const key = uniqKey();
+            const body = bodyOf(seq++, 96 * 1024);
+            let r: RemotingCommand;
+            try {
+              r = await c.send('DUR_LARGE', body, { queueId: seq % 4, extraProps: { UNIQ_KEY: key } });
+            } catch {
+              return; // the broker is gone
+            }
+            const a = acknowledged(r, key, body);
+            if (a === undefined) continue;
+            acked.push(a);
+            if (!stop && acked.length >= killAt) {
+              stop = true;
+              process.kill(b.proc.pid, 'SIGKILL');
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: 64 }, worker));
+        c.close();
+        await b.proc.exited;
+        b.proc = await startNode(BROKER_MAIN, ['-c', b.confPath], { name: 'broker-dur', readyPattern: /broker \S+ started at/, timeoutMs: 20_000 });
+        const v = new JavaClient(b.addr);
+        await expectAllStored(v, 'DUR_LARGE', acked);
+        v.close();
+      }
+    } finally {
+      await b.stop();
+    }
+  }, 120_000);
+});
+
 describe('graceful stop under load', () => {
   it('SIGTERM while 128 sends are in flight: every stored message got its reply (no duplicate on retry)', async () => {
     for (const flushDiskType of ['ASYNC_FLUSH', 'SYNC_FLUSH']) {
