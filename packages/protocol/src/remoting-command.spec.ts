@@ -272,6 +272,34 @@ describe('JSON header fast path (parseJsonHeader)', () => {
     return parseJsonHeader(buf, 2, 2 + h.length);
   }
 
+  it('unescapes header strings in place as JSON.parse does, and leaves the odd ones to it', () => {
+    const values = [
+      String.raw`UNIQ_KEY\u00017F00000100\u0002WAIT\u0001true\u0002`,
+      String.raw`a\u001Fb\u007f\u007Fc`,
+      String.raw`q\"uote \\ back \/ slash \b\f\n\r\t end`,
+      String.raw`\u0041\u0061\u0030`,
+      String.raw`é\u0001ü\u0002日本`,
+      String.raw`\u00e9 beyond ASCII`,
+      String.raw`\u20AC euro`,
+      String.raw`\ud83d\ude00 pair`,
+      String.raw`\ud800 lone`,
+      '\\',
+      String.raw`ends with \u00`,
+      String.raw`bad \x escape`,
+      String.raw`bad \u00G1 hex`,
+      'x'.repeat(5000) + String.raw`\u0001long`,
+      'raw\u0001control',
+    ];
+    for (const v of values) {
+      const text = `{"code":10,"extFields":{"k":"${v}","n":"1"},"flag":0,"language":"JAVA","opaque":7,"serializeTypeCurrentRPC":"JSON","version":479}`;
+      expect([v, viaFrame(text)]).toEqual([v, reference(text)]);
+      const cmd = fast(text);
+      if (cmd !== null) expect([v, cmd.extFields!['k']]).toEqual([v, (JSON.parse(text) as { extFields: { k: string } }).extFields.k]);
+    }
+    // The separators of a Java send's properties take the in-place path (no fallback).
+    expect(fast(`{"code":10,"extFields":{"i":"TAGS\\u0001a\\u0002"},"opaque":1}`)?.extFields?.['i']).toBe('TAGS\u0001a\u0002');
+  });
+
   const java =
     '{"code":310,"extFields":{"a":"bench-producer","b":"BenchTopic","c":"TBW102","d":"4","e":"2","f":"0","g":"1764750000123","h":"0",' +
     '"i":"UNIQ_KEY\\u00017F0000010000B3D10000000000000001\\u0002WAIT\\u0001true\\u0002TAGS\\u0001bench\\u0002","j":"0","k":"false","m":"false","n":"bench-broker"},' +

@@ -242,17 +242,77 @@ function jsonString(h: Buffer, p: number, end: number): string | null {
   return internAscii(h, start, i, x);
 }
 
-/** A string with escapes, from its first byte at start: the literal, quotes included, through JSON.parse. */
+/** Scratch for unescaping a header string in place (headers are small; longer strings take JSON.parse). */
+const UNESCAPE_MAX = 4096;
+const unescapeBuf = Buffer.allocUnsafe(UNESCAPE_MAX);
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
+for (let i = 0; i < 6; i++) HEX[0x41 + i] = HEX[0x61 + i] = 10 + i;
+/** Single-character escapes and the byte each stands for (0 = not one). */
+const SIMPLE_ESCAPE = new Uint8Array(128);
+SIMPLE_ESCAPE[0x22] = 0x22; // \"
+SIMPLE_ESCAPE[0x5c] = 0x5c; // \\
+SIMPLE_ESCAPE[0x2f] = 0x2f; // \/
+SIMPLE_ESCAPE[0x62] = 0x08; // \b
+SIMPLE_ESCAPE[0x66] = 0x0c; // \f
+SIMPLE_ESCAPE[0x6e] = 0x0a; // \n
+SIMPLE_ESCAPE[0x72] = 0x0d; // \r
+SIMPLE_ESCAPE[0x74] = 0x09; // \t
+
+/**
+ * A string with escapes, from its first byte at start. The usual case (fastjson writes a message's
+ * property separators as \u0001 and \u0002) is unescaped byte by byte into a scratch buffer and
+ * sliced once; escapes of characters beyond ASCII, raw control bytes and long strings take
+ * JSON.parse of the literal, which also settles what is malformed.
+ */
 function jsonEscapedString(h: Buffer, start: number, end: number): string | null {
   let i = start;
+  let o = 0;
+  let simple = true;
+  let hi = 0;
   while (i < end) {
     const c = h[i]!;
     if (c === Q) break;
-    if (c === BS) i++;
+    if (c === BS) {
+      const e = h[i + 1] ?? 0;
+      if (simple) {
+        if (e === 0x75 && i + 5 < end) {
+          const a = HEX[h[i + 2]! & 0x7f]!;
+          const b = HEX[h[i + 3]! & 0x7f]!;
+          const d = HEX[h[i + 4]! & 0x7f]!;
+          const f = HEX[h[i + 5]! & 0x7f]!;
+          // \u00XX below 0x80 only: one byte, the same in latin1 and UTF-8.
+          if ((h[i + 2]! | h[i + 3]! | h[i + 4]! | h[i + 5]!) < 0x80 && a === 0 && b === 0 && d >= 0 && d < 8 && f >= 0 && o < UNESCAPE_MAX) {
+            unescapeBuf[o++] = (d << 4) | f;
+            i += 6;
+            continue;
+          }
+          simple = false;
+        } else if (e < 0x80 && SIMPLE_ESCAPE[e]! !== 0 && o < UNESCAPE_MAX) {
+          unescapeBuf[o++] = SIMPLE_ESCAPE[e]!;
+          i += 2;
+          continue;
+        } else {
+          simple = false;
+        }
+      }
+      i += 2;
+      continue;
+    }
+    if (c < 0x20) simple = false;
+    if (simple) {
+      if (o < UNESCAPE_MAX) unescapeBuf[o++] = c;
+      else simple = false;
+    }
+    hi |= c;
     i++;
   }
   if (i >= end) return null;
   jp = i + 1;
+  if (simple) {
+    const u = unescapeBuf as unknown as Latin1Sliceable;
+    return hi < 0x80 ? u.latin1Slice(0, o) : u.utf8Slice(0, o);
+  }
   try {
     return JSON.parse((h as unknown as Latin1Sliceable).utf8Slice(start - 1, i + 1)) as string;
   } catch {
