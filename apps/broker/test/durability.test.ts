@@ -50,6 +50,51 @@ function acknowledged(r: RemotingCommand, key: string, body: Buffer): Acked | un
   return { key, queueId: Number(r.extFields?.['queueId']), queueOffset: Number(r.extFields?.['queueOffset']), body };
 }
 
+/**
+ * Rounds of `workers` pipelined sends of `size`-byte bodies to `topic` (queues 0..3); in each round
+ * the broker is killed with SIGKILL once `killAt(round)` sends have been acknowledged in all, then
+ * restarted, and every acknowledged message so far must be there.
+ */
+async function killUnderPipelinedSends(
+  b: BrokerHandle,
+  topic: string,
+  opts: { rounds: number; workers: number; size: number; killAt: (round: number, ackedSoFar: number) => number },
+): Promise<void> {
+  const acked: Acked[] = [];
+  for (let round = 0; round < opts.rounds; round++) {
+    const c = new JavaClient(b.addr);
+    const killAt = opts.killAt(round, acked.length);
+    let seq = round * 1_000_000;
+    let stop = false;
+    const worker = async (): Promise<void> => {
+      while (!stop) {
+        const key = uniqKey();
+        const body = bodyOf(seq++, opts.size);
+        let r: RemotingCommand;
+        try {
+          r = await c.send(topic, body, { queueId: seq % 4, extraProps: { UNIQ_KEY: key } });
+        } catch {
+          return; // the broker is gone
+        }
+        const a = acknowledged(r, key, body);
+        if (a === undefined) continue;
+        acked.push(a);
+        if (!stop && acked.length >= killAt) {
+          stop = true;
+          process.kill(b.proc.pid, 'SIGKILL');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: opts.workers }, worker));
+    c.close();
+    await b.proc.exited;
+    b.proc = await startNode(BROKER_MAIN, ['-c', b.confPath], { name: 'broker-dur', readyPattern: /broker \S+ started at/, timeoutMs: 20_000 });
+    const v = new JavaClient(b.addr);
+    await expectAllStored(v, topic, acked);
+    v.close();
+  }
+}
+
 describe('SIGKILL right after an acknowledgement, ASYNC_FLUSH', () => {
   it('a 2 MiB message acknowledged the moment before the kill is there after a restart (6 rounds)', async () => {
     const b = await startBroker({ flushDiskType: 'ASYNC_FLUSH', autoCreateTopicEnable: true, maxMessageSize: 4 * 1024 * 1024 });
@@ -86,40 +131,8 @@ describe('SIGKILL right after an acknowledgement, ASYNC_FLUSH', () => {
 
   it('256 pipelined 1 KiB sends to an auto-created topic: every one acknowledged before the kill is there after a restart (4 rounds)', async () => {
     const b = await startBroker({ flushDiskType: 'ASYNC_FLUSH', autoCreateTopicEnable: true });
-    const acked: Acked[] = [];
     try {
-      for (let round = 0; round < 4; round++) {
-        const c = new JavaClient(b.addr);
-        const killAt = 500 + round * 700;
-        let seq = round * 1_000_000;
-        let stop = false;
-        const worker = async (): Promise<void> => {
-          while (!stop) {
-            const key = uniqKey();
-            const body = bodyOf(seq++, 1024);
-            let r: RemotingCommand;
-            try {
-              r = await c.send('DUR_SMALL', body, { queueId: seq % 4, extraProps: { UNIQ_KEY: key } });
-            } catch {
-              return; // the broker is gone
-            }
-            const a = acknowledged(r, key, body);
-            if (a === undefined) continue;
-            acked.push(a);
-            if (!stop && acked.length >= killAt) {
-              stop = true;
-              process.kill(b.proc.pid, 'SIGKILL');
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: 256 }, worker));
-        c.close();
-        await b.proc.exited;
-        b.proc = await startNode(BROKER_MAIN, ['-c', b.confPath], { name: 'broker-dur', readyPattern: /broker \S+ started at/, timeoutMs: 20_000 });
-        const v = new JavaClient(b.addr);
-        await expectAllStored(v, 'DUR_SMALL', acked);
-        v.close();
-      }
+      await killUnderPipelinedSends(b, 'DUR_SMALL', { rounds: 4, workers: 256, size: 1024, killAt: (round) => 500 + round * 700 });
     } finally {
       await b.stop();
     }
@@ -129,40 +142,8 @@ describe('SIGKILL right after an acknowledgement, ASYNC_FLUSH', () => {
 describe('SIGKILL under large pipelined sends, ASYNC_FLUSH', () => {
   it('64 pipelined 96 KiB sends (replies follow commit-log writes of 100–700 KiB): every acknowledged one survives (3 rounds)', async () => {
     const b = await startBroker({ flushDiskType: 'ASYNC_FLUSH', autoCreateTopicEnable: true });
-    const acked: Acked[] = [];
     try {
-      for (let round = 0; round < 3; round++) {
-        const c = new JavaClient(b.addr);
-        const killAt = acked.length + 150 + round * 120;
-        let seq = round * 1_000_000;
-        let stop = false;
-        const worker = async (): Promise<void> => {
-          while (!stop) {
-            const key = uniqKey();
-            const body = bodyOf(seq++, 96 * 1024);
-            let r: RemotingCommand;
-            try {
-              r = await c.send('DUR_LARGE', body, { queueId: seq % 4, extraProps: { UNIQ_KEY: key } });
-            } catch {
-              return; // the broker is gone
-            }
-            const a = acknowledged(r, key, body);
-            if (a === undefined) continue;
-            acked.push(a);
-            if (!stop && acked.length >= killAt) {
-              stop = true;
-              process.kill(b.proc.pid, 'SIGKILL');
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: 64 }, worker));
-        c.close();
-        await b.proc.exited;
-        b.proc = await startNode(BROKER_MAIN, ['-c', b.confPath], { name: 'broker-dur', readyPattern: /broker \S+ started at/, timeoutMs: 20_000 });
-        const v = new JavaClient(b.addr);
-        await expectAllStored(v, 'DUR_LARGE', acked);
-        v.close();
-      }
+      await killUnderPipelinedSends(b, 'DUR_LARGE', { rounds: 3, workers: 64, size: 96 * 1024, killAt: (round, ackedSoFar) => ackedSoFar + 150 + round * 120 });
     } finally {
       await b.stop();
     }

@@ -45,8 +45,11 @@ describe('ConsumeQueue load', () => {
     return dir;
   }
 
+  /** 1 MB files: the load reads them in growing chunks. */
+  const FILE_UNITS = 50_000;
+
   it('reads the newest file up to its last unit across several reads, and keeps appending after it', async () => {
-    const fileUnits = 50_000; // 1 MB: the load reads it in growing chunks
+    const fileUnits = FILE_UNITS;
     const dir = await written(12_345, fileUnits);
     for (const scanStale of [false, true]) {
       const q = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
@@ -67,43 +70,46 @@ describe('ConsumeQueue load', () => {
     again.closeSync();
   });
 
-  it('after a crash clears units stranded behind a hole, so they cannot come back later', async () => {
-    const fileUnits = 50_000;
-    const dir = await written(10_000, fileUnits);
+  /** A queue of 10,000 units whose unit `hole` never reached the disk (a torn flush); its file's path. */
+  async function withHole(hole: number): Promise<{ dir: string; file: string }> {
+    const dir = await written(10_000, FILE_UNITS);
     const file = path.join(dir, 'T', '0', '00000000000000000000');
-    // A torn flush: unit 6,000 never reached the disk, units after it (up to 9,999) did.
     const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.alloc(CQ_UNIT_SIZE), 0, CQ_UNIT_SIZE, 6_000 * CQ_UNIT_SIZE);
+    fs.writeSync(fd, Buffer.alloc(CQ_UNIT_SIZE), 0, CQ_UNIT_SIZE, hole * CQ_UNIT_SIZE);
     fs.closeSync(fd);
+    return { dir, file };
+  }
+
+  /** Loads the queue as a start after a clean stop (false) or after a crash (true) would; its maxOffset. */
+  function loadedMax(dir: string, scanStale: boolean): number {
+    const q = new ConsumeQueue('T', 0, dir, FILE_UNITS * CQ_UNIT_SIZE);
+    q.loadSync(scanStale);
+    const max = q.maxOffset;
+    q.closeSync();
+    return max;
+  }
+
+  function zeroFrom(file: string, unit: number): boolean {
+    const bytes = fs.readFileSync(file);
+    return bytes.subarray(unit * CQ_UNIT_SIZE).equals(Buffer.alloc(bytes.length - unit * CQ_UNIT_SIZE));
+  }
+
+  it('after a crash clears units stranded behind a hole, so they cannot come back later', async () => {
+    // Unit 6,000 never reached the disk, units after it (up to 9,999) did.
+    const { dir, file } = await withHole(6_000);
     // A clean start trusts the file as written: it stops at the hole and leaves the rest alone.
-    const clean = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
-    clean.loadSync(false);
-    expect(clean.maxOffset).toBe(6_000);
-    clean.closeSync();
+    expect(loadedMax(dir, false)).toBe(6_000);
     expect(fs.readFileSync(file).readInt32BE(9_999 * CQ_UNIT_SIZE + 8)).toBe(100);
     // A start after a crash stops at the hole too and zeroes everything behind it.
-    const crashed = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
-    crashed.loadSync(true);
-    expect(crashed.maxOffset).toBe(6_000);
-    crashed.closeSync();
-    const bytes = fs.readFileSync(file);
-    expect(bytes.subarray(6_000 * CQ_UNIT_SIZE).equals(Buffer.alloc(bytes.length - 6_000 * CQ_UNIT_SIZE))).toBe(true);
-    expect(bytes.readInt32BE(5_999 * CQ_UNIT_SIZE + 8)).toBe(100);
+    expect(loadedMax(dir, true)).toBe(6_000);
+    expect(zeroFrom(file, 6_000)).toBe(true);
+    expect(fs.readFileSync(file).readInt32BE(5_999 * CQ_UNIT_SIZE + 8)).toBe(100);
   });
 
   it('after a crash clears stale units in the same file-system block as the last valid one', async () => {
-    const fileUnits = 50_000;
-    const dir = await written(10_000, fileUnits);
-    const file = path.join(dir, 'T', '0', '00000000000000000000');
     // The hole and the units behind it share the file's last written block: nothing lies beyond it.
-    const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.alloc(CQ_UNIT_SIZE), 0, CQ_UNIT_SIZE, 9_990 * CQ_UNIT_SIZE);
-    fs.closeSync(fd);
-    const crashed = new ConsumeQueue('T', 0, dir, fileUnits * CQ_UNIT_SIZE);
-    crashed.loadSync(true);
-    expect(crashed.maxOffset).toBe(9_990);
-    crashed.closeSync();
-    const bytes = fs.readFileSync(file);
-    expect(bytes.subarray(9_990 * CQ_UNIT_SIZE).equals(Buffer.alloc(bytes.length - 9_990 * CQ_UNIT_SIZE))).toBe(true);
+    const { dir, file } = await withHole(9_990);
+    expect(loadedMax(dir, true)).toBe(9_990);
+    expect(zeroFrom(file, 9_990)).toBe(true);
   });
 });

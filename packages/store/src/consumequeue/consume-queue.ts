@@ -79,22 +79,21 @@ export class ConsumeQueue {
     // Find the last valid unit scanning files from the newest; drop empty trailing files.
     while (this.files.length > 0) {
       const f = this.files[this.files.length - 1] as CQFile;
-      const { buf, count, end } = this.readValidUnits(f.fd);
+      const { buf, count } = this.readValidUnits(f.fd);
       if (count === 0 && this.files.length > 1) {
         fs.closeSync(f.fd);
         fs.unlinkSync(f.path);
         this.files.pop();
         continue;
       }
+      const validEnd = count * CQ_UNIT_SIZE;
       if (scanStale) {
-        const tailEnd = lastNonZeroFrom(f.fd, count * CQ_UNIT_SIZE, staleScanEnd(f.fd, count * CQ_UNIT_SIZE, Math.max(end, this.fileSize)));
-        if (tailEnd > count * CQ_UNIT_SIZE) {
-          writeSync(f.fd, Buffer.alloc(tailEnd - count * CQ_UNIT_SIZE), 0, tailEnd - count * CQ_UNIT_SIZE, count * CQ_UNIT_SIZE);
-        }
+        const tailEnd = lastNonZeroFrom(f.fd, validEnd, staleScanEnd(f.fd, validEnd, this.fileSize));
+        if (tailEnd > validEnd) writeSync(f.fd, Buffer.alloc(tailEnd - validEnd), 0, tailEnd - validEnd, validEnd);
       }
       // A right-sized copy (at least 64 units) rather than the read buffer.
-      const keep = Buffer.alloc(Math.max(CQ_UNIT_SIZE * 64, count * CQ_UNIT_SIZE));
-      buf.copy(keep, 0, 0, count * CQ_UNIT_SIZE);
+      const keep = Buffer.alloc(Math.max(CQ_UNIT_SIZE * 64, validEnd));
+      buf.copy(keep, 0, 0, validEnd);
       f.buf = keep;
       f.flushedUnits = count;
       this.maxOffset = f.startIndex + count;
@@ -112,9 +111,9 @@ export class ConsumeQueue {
 
   /**
    * Reads a file's units from its start until the first invalid one, in reads that double from
-   * 80 KiB: `count` valid units in `buf`; `end` = bytes examined.
+   * 80 KiB: `count` valid units in `buf`.
    */
-  private readValidUnits(fd: number): { buf: Buffer; count: number; end: number } {
+  private readValidUnits(fd: number): { buf: Buffer; count: number } {
     let buf = Buffer.allocUnsafe(Math.min(this.fileSize, LOAD_CHUNK));
     let have = 0;
     let count = 0;
@@ -130,7 +129,7 @@ export class ConsumeQueue {
       while ((count + 1) * CQ_UNIT_SIZE <= have && isValidUnit(buf, count * CQ_UNIT_SIZE)) count++;
       if (n === 0 || (count + 1) * CQ_UNIT_SIZE <= have) break; // end of file, or an invalid unit
     }
-    return { buf, count, end: have };
+    return { buf, count };
   }
 
   /** Drops units pointing at or past `phyEnd` (after commit-log recovery). Sync; returns units dropped. */
