@@ -15,7 +15,7 @@ import {
   type SessionCredentials,
 } from '@rocketmq-ts/protocol';
 import { RemotingClient, type RemotingConnection } from '@rocketmq-ts/remoting';
-import { appMain, freePort, makeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
+import { appMain, freePort, makeTempDir, retryOnPortClash, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
 
 export const BROKER_MAIN = appMain('broker');
 export const NAMESRV_MAIN = appMain('nameserver');
@@ -70,20 +70,25 @@ export async function startBroker(
   opts: { name?: string; dir?: string; args?: string[]; env?: Record<string, string> } = {},
 ): Promise<BrokerHandle> {
   const dir = opts.dir ?? makeTempDir('broker-test');
-  const all = await brokerProps(dir, props);
-  const confPath = writeConf(dir, 'broker.conf', all);
-  const port = Number(all['listenPort']);
-  const httpPort = Number(all['metricsPromExporterPort']);
-  const name = opts.name ?? String(all['brokerName']);
-  const launch = (): Promise<NodeProcess> =>
+  const name = opts.name ?? String(props['brokerName'] ?? 'broker-t');
+  const launchWith = (confPath: string): Promise<NodeProcess> =>
     startNode(BROKER_MAIN, ['-c', confPath, ...(opts.args ?? [])], {
       name,
       readyPattern: /broker \S+ started at/,
       timeoutMs: 20_000,
       ...(opts.env !== undefined ? { env: opts.env } : {}),
     });
+  // Fresh ports on a clash: another test process may bind a port freePort just gave us.
+  const { all, confPath, first } = await retryOnPortClash(async () => {
+    const all = await brokerProps(dir, props);
+    const confPath = writeConf(dir, 'broker.conf', all);
+    return { all, confPath, first: await launchWith(confPath) };
+  });
+  const port = Number(all['listenPort']);
+  const httpPort = Number(all['metricsPromExporterPort']);
+  const launch = (): Promise<NodeProcess> => launchWith(confPath);
   const h: BrokerHandle = {
-    proc: await launch(),
+    proc: first,
     port,
     httpPort,
     dir,
@@ -106,17 +111,21 @@ export async function startBroker(
 
 export async function startNamesrv(fixedPort?: number, extra: Props = {}): Promise<{ proc: NodeProcess; port: number; addr: string }> {
   const dir = makeTempDir('namesrv-for-broker');
-  const port = fixedPort ?? (await freePort());
-  const confPath = writeConf(dir, 'namesrv.conf', {
-    listenPort: port,
-    metricsPromExporterPort: await freePort(),
-    bindAddress: '127.0.0.1',
-    kvConfigPath: join(dir, 'kvConfig.json'),
-    scanNotActiveBrokerInterval: 200,
-    ...extra,
-  });
-  const proc = await startNode(NAMESRV_MAIN, ['-c', confPath], { name: 'namesrv', readyPattern: /name server started/, timeoutMs: 20_000 });
-  return { proc, port, addr: `127.0.0.1:${port}` };
+  const start = async (): Promise<{ proc: NodeProcess; port: number; addr: string }> => {
+    const port = fixedPort ?? (await freePort());
+    const confPath = writeConf(dir, 'namesrv.conf', {
+      listenPort: port,
+      metricsPromExporterPort: await freePort(),
+      bindAddress: '127.0.0.1',
+      kvConfigPath: join(dir, 'kvConfig.json'),
+      scanNotActiveBrokerInterval: 200,
+      ...extra,
+    });
+    const proc = await startNode(NAMESRV_MAIN, ['-c', confPath], { name: 'namesrv', readyPattern: /name server started/, timeoutMs: 20_000 });
+    return { proc, port, addr: `127.0.0.1:${port}` };
+  };
+  // A fixed port is the caller's to keep (a restart on the same address): no retry on another.
+  return fixedPort !== undefined ? start() : retryOnPortClash(start);
 }
 
 /** Resident set size of a process, bytes (Linux). */

@@ -179,9 +179,12 @@ describe('HA slave stream handling', () => {
     const back = recordStartBelow(log, Math.floor(x / 2));
     const held = x + 5000; // past at least one whole record (none is over 2 KiB)
     await dribble(first.socket, frames(log, back, held, rand), rand);
-    await until(() => first.reports.at(-1)! > x);
-    const y = slave.getMaxPhyOffset();
+    // The slave appends whole records only: it ends at the last record boundary at or below `held`
+    // (wait for that report, not the first one past x: appends may still be under way then).
+    const y = recordStartBelow(log, held);
     expect(y).toBeGreaterThan(x);
+    await until(() => first.reports.at(-1) === y);
+    expect(slave.getMaxPhyOffset()).toBe(y);
     expect(first.closed).toBe(false);
     // A gap: bytes the slave has not seen are missing in front of this frame.
     first.socket.write(frame(held + 500, log.subarray(held + 500, held + 900)));

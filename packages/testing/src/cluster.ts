@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { appMain, makeTempDir, removeTempDir, writeConf } from './files.js';
-import { freePort } from './ports.js';
+import { freePort, retryOnPortClash } from './ports.js';
 import { startNode, type NodeProcess } from './process.js';
 
 /** A name server and one broker started as processes on free ports, in a temp dir. */
@@ -32,73 +32,65 @@ export const FAST_DELAY_LEVELS = Array.from({ length: 18 }, () => '1s').join(' '
 
 export async function startCluster(name: string, o: ClusterOptions = {}): Promise<TestCluster> {
   const dir = makeTempDir(`${o.dirPrefix ?? 'cluster-'}${name}`);
-  const [nsPort, nsHttp, brokerPort, brokerHttp, brokerHa] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const nsConf = writeConf(dir, 'namesrv.conf', {
-    listenPort: nsPort,
-    bindAddress: '127.0.0.1',
-    metricsPromExporterPort: nsHttp,
-    kvConfigPath: join(dir, 'namesrv', 'kvConfig.json'),
-    configStorePath: join(dir, 'namesrv', 'namesrv.properties'),
-    ...(o.namesrv ?? {}),
+  // Each start picks its ports afresh and is retried when another test process took one first.
+  const { namesrv, nsPort } = await retryOnPortClash(async () => {
+    const [nsPort, nsHttp] = [await freePort(), await freePort()];
+    const nsConf = writeConf(dir, 'namesrv.conf', {
+      listenPort: nsPort,
+      bindAddress: '127.0.0.1',
+      metricsPromExporterPort: nsHttp,
+      kvConfigPath: join(dir, 'namesrv', 'kvConfig.json'),
+      configStorePath: join(dir, 'namesrv', 'namesrv.properties'),
+      ...(o.namesrv ?? {}),
+    });
+    const proc = await startNode(appMain('nameserver'), ['-c', nsConf], { name: `${name}-namesrv`, readyPattern: /name server started/, timeoutMs: 20_000 });
+    return { namesrv: proc, nsPort };
   });
-  const namesrv = await startNode(appMain('nameserver'), ['-c', nsConf], { name: `${name}-namesrv`, readyPattern: /name server started/, timeoutMs: 20_000 });
   const namesrvAddr = `127.0.0.1:${nsPort}`;
   const brokerName = o.brokerName ?? `broker-${name}`;
   const extraBrokers: NodeProcess[] = [];
-  const launch = async (bName: string, extra: Record<string, string | number | boolean>): Promise<{ addr: string; process: NodeProcess }> => {
-    const [port, http, ha] = [await freePort(), await freePort(), await freePort()];
-    const conf = writeConf(dir, `${bName}.conf`, {
-      haListenPort: ha,
-      brokerClusterName: 'TestCluster',
-      brokerName: bName,
-      brokerIP1: '127.0.0.1',
-      bindAddress: '127.0.0.1',
-      listenPort: port,
-      metricsPromExporterPort: http,
-      namesrvAddr,
-      storePathRootDir: join(dir, bName),
-      mappedFileSizeCommitLog: 67108864,
-      preallocateMode: 'truncate',
-      ...extra,
+  const launch = (
+    bName: string,
+    conf: string,
+    storeDir: string,
+    extra: Record<string, string | number | boolean>,
+  ): Promise<{ addr: string; process: NodeProcess }> =>
+    retryOnPortClash(async () => {
+      const [port, http, ha] = [await freePort(), await freePort(), await freePort()];
+      const path = writeConf(dir, conf, {
+        haListenPort: ha,
+        brokerClusterName: 'TestCluster',
+        brokerName: bName,
+        brokerIP1: '127.0.0.1',
+        bindAddress: '127.0.0.1',
+        listenPort: port,
+        metricsPromExporterPort: http,
+        namesrvAddr,
+        storePathRootDir: storeDir,
+        mappedFileSizeCommitLog: 67108864,
+        preallocateMode: 'truncate',
+        ...extra,
+      });
+      const process = await startNode(appMain('broker'), ['-c', path], {
+        name: `${name}-${bName}`,
+        readyPattern: /broker .* started at/,
+        timeoutMs: 30_000,
+        env: { HOME: dir },
+      });
+      return { addr: `127.0.0.1:${port}`, process };
     });
-    const process = await startNode(appMain('broker'), ['-c', conf], {
-      name: `${name}-${bName}`,
-      readyPattern: /broker .* started at/,
-      timeoutMs: 30_000,
-      env: { HOME: dir },
-    });
-    return { addr: `127.0.0.1:${port}`, process };
-  };
-  const brokerConf = writeConf(dir, 'broker.conf', {
-    haListenPort: brokerHa,
-    brokerClusterName: 'TestCluster',
-    brokerName,
-    brokerIP1: '127.0.0.1',
-    bindAddress: '127.0.0.1',
-    listenPort: brokerPort,
-    metricsPromExporterPort: brokerHttp,
-    namesrvAddr,
-    storePathRootDir: join(dir, 'store'),
-    mappedFileSizeCommitLog: 67108864,
-    preallocateMode: 'truncate',
-    ...(o.broker ?? {}),
-  });
-  const broker = await startNode(appMain('broker'), ['-c', brokerConf], {
-    name: `${name}-broker`,
-    readyPattern: /broker .* started at/,
-    timeoutMs: 30_000,
-    env: { HOME: dir },
-  });
+  const first = await launch(brokerName, 'broker.conf', join(dir, 'store'), o.broker ?? {});
+  const broker = first.process;
   return {
     namesrvAddr,
-    brokerAddr: `127.0.0.1:${brokerPort}`,
+    brokerAddr: first.addr,
     brokerName,
     clusterName: 'TestCluster',
     dir,
     namesrv,
     broker,
     async addBroker(bName, extra = {}) {
-      const b = await launch(bName, { ...(o.broker ?? {}), ...extra });
+      const b = await launch(bName, `${bName}.conf`, join(dir, bName), { ...(o.broker ?? {}), ...extra });
       extraBrokers.push(b.process);
       return b;
     },

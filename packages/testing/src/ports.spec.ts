@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { canConnect, freePort, waitForPort } from './ports.js';
+import { canConnect, freePort, retryOnPortClash, waitForPort } from './ports.js';
 
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -38,5 +38,41 @@ describe('freePort / waitForPort', () => {
   it('rejects when nothing listens in time', async () => {
     const port = await freePort();
     await expect(waitForPort(port, 200)).rejects.toThrow(new RegExp(`127.0.0.1:${port}`));
+  });
+});
+
+describe('retryOnPortClash', () => {
+  it('starts again with fresh ports after a clash, and gives up on other errors at once', async () => {
+    // A real clash: the first try binds a port someone else holds.
+    const holder = await listen(await freePort());
+    const held = (holder.address() as { port: number }).port;
+    const tried: number[] = [];
+    const server = await retryOnPortClash(async () => {
+      const port = tried.length === 0 ? held : await freePort();
+      tried.push(port);
+      return listen(port);
+    });
+    expect(tried.length).toBe(2);
+    expect(tried[0]).toBe(held);
+    await new Promise((r) => server.close(r));
+    await new Promise((r) => holder.close(r));
+
+    let calls = 0;
+    await expect(
+      retryOnPortClash(async () => {
+        calls++;
+        throw new Error('broker exited: bad config');
+      }),
+    ).rejects.toThrow('bad config');
+    expect(calls).toBe(1);
+
+    calls = 0;
+    await expect(
+      retryOnPortClash(async () => {
+        calls++;
+        throw new Error('listenPort 1234 is already in use (bindAddress 127.0.0.1)');
+      }, 3),
+    ).rejects.toThrow('already in use');
+    expect(calls).toBe(3);
   });
 });

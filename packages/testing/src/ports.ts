@@ -40,3 +40,23 @@ export async function freePort(): Promise<number> {
 export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.0.0.1'): Promise<void> {
   await waitFor(() => canConnect(port, host), { timeoutMs, intervalMs: 50, message: `${host}:${port} to accept connections` });
 }
+
+/** True when a server's start failed because a port it was given was taken (its log names the clash). */
+export function isPortClash(e: unknown): boolean {
+  const m = e instanceof Error ? e.message : String(e);
+  return /is already in use|EADDRINUSE/.test(m);
+}
+
+/**
+ * Runs `start` (which picks its ports with freePort) again when it fails on a port clash: a port
+ * free a moment ago may be taken by another test process before the server binds it.
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>, tries = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (i >= tries || !isPortClash(e)) throw e;
+    }
+  }
+}

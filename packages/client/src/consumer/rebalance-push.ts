@@ -265,8 +265,12 @@ export class RebalancePushService {
 
   /** The broker moved the group's offsets: drop the topic's queues, store the offsets, take the queues again. */
   async resetOffset(topic: string, offsets: ReadonlyArray<[MessageQueue, number]>): Promise<void> {
+    // Only the queues the broker named start over: a reset of one queue leaves the others pulling
+    // (dropping them too would have their next pull commit the old in-memory offset, which may
+    // land after the broker reset them next).
+    const named = new Set(offsets.map(([mq]) => mqKey(mq)));
     for (const [k, e] of [...this.table]) {
-      if (e.mq.topic !== topic) continue;
+      if (e.mq.topic !== topic || !named.has(k)) continue;
       e.pq.dropped = true;
       e.pq.clear();
       this.table.delete(k);
