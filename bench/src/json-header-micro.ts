@@ -64,6 +64,30 @@ const sendReply = RemotingCommand.responseTo(req, 0, null, {
 });
 const pullReply = RemotingCommand.responseTo(req, 0, 'FOUND', { suggestWhichBrokerId: '0', nextBeginOffset: '123488', minOffset: '0', maxOffset: '250000' });
 const out = Buffer.allocUnsafe(1 << 20);
+// A Java client's send request (what a JSON-mode client writes per message): UNIQ_KEY differs each time.
+const sendRequests = Array.from({ length: 64 }, (_, k) => {
+  const cmd = RemotingCommand.request(
+    310,
+    javaSendV2Ext({
+      producerGroup: 'bench-producer',
+      topic: 'BenchTopic',
+      defaultTopicQueueNums: 4,
+      queueId: k % 4,
+      bornTimestamp: born + (k >> 3),
+      properties: javaPropertiesString([
+        ['TAGS', 'bench'],
+        ['WAIT', 'true'],
+        ['UNIQ_KEY', '7F0000010000B3D1000000000000' + (0x1000 + k).toString(16).toUpperCase()],
+      ]),
+      brokerName: 'bench-broker',
+    }),
+  );
+  cmd.language = 'JAVA';
+  cmd.version = JAVA_CLIENT_VERSION;
+  return cmd;
+});
+let ri = 0;
+const nextSendRequest = (): RemotingCommand => sendRequests[ri++ & 63]!;
 
 function textWay(cmd: RemotingCommand): number {
   const text = jsonHeaderText(cmd);
@@ -95,6 +119,7 @@ const cases: [string, () => unknown, () => unknown][] = [
       return parseJsonHeader(h, 0, h.length);
     },
   ],
+  ['encode send request header', () => textWay(nextSendRequest()), () => encodeCommandPrefixInto(nextSendRequest(), 1024, out, 0)],
   ['encode send reply header', () => textWay(sendReply), () => encodeCommandPrefixInto(sendReply, 0, out, 0)],
   ['encode pull reply header', () => textWay(pullReply), () => encodeCommandPrefixInto(pullReply, 1024, out, 0)],
 ];

@@ -25,6 +25,8 @@ const MAX_FILTER_SCAN = 16000;
 const SPAN_MAX = 4 * 1024 * 1024;
 /** ...and no record is further than this from the previous one (other queues' records in between). */
 const GAP_MAX = 64 * 1024;
+/** ...and at most this many records (a gathered read takes one iovec per record and per gap: under IOV_MAX). */
+const SPAN_RECORDS = 256;
 /** Enough of a record's head for its store timestamp, whatever its host sizes. */
 const RECORD_HEAD = 128;
 
@@ -120,8 +122,14 @@ export class MessageReader {
     let next = offset;
     let sawRemoved = false;
     let scanned = 0;
+    // The records of this pull read so far: span holds those of units phys[k] (k < spanCount) back to
+    // back, record k at starts[k]; spanIdx walks forward with the units.
     let span: Buffer | undefined;
-    let spanStart = 0;
+    const phys: number[] = [];
+    const sizes: number[] = [];
+    const starts: number[] = [];
+    let spanCount = 0;
+    let spanIdx = 0;
     /** The span is a copy of the in-memory tail as this process encoded it: never read back from a file. */
     let spanFromMemory = false;
     let lastPhy = -1;
@@ -157,16 +165,26 @@ export class MessageReader {
         }
         if (filter !== undefined && !filter.isMatchedByConsumeQueue(tagsCode)) continue;
         let rec: Buffer | undefined;
-        if (span !== undefined && phy >= spanStart && phy + size <= spanStart + span.length) {
-          rec = span.subarray(phy - spanStart, phy - spanStart + size);
+        while (spanIdx < spanCount && phys[spanIdx]! < phy) spanIdx++;
+        if (span !== undefined && spanIdx < spanCount && phys[spanIdx] === phy && sizes[spanIdx] === size) {
+          rec = span.subarray(starts[spanIdx]!, starts[spanIdx]! + size);
         } else {
-          // One copy (from the cached tail) or one positional read for this record and the ones
-          // close behind it in this batch.
-          const len = this.spanLength(units, i, n, phy, maxMsgNums - res.messageBuffers.length, maxBytes - res.bufferTotalSize);
-          span = this.commitLog.readFromMemory(phy, len, true);
-          spanFromMemory = span !== undefined;
-          span ??= await this.commitLog.read(phy, len);
-          spanStart = phy;
+          // This record and the ones of this batch close behind it in the log, in one copy (from the
+          // cached tail) or one read. Contiguous records are read as they lie; records with other
+          // queues' records between them are gathered, so the bytes between are not copied out.
+          spanCount = this.spanUnits(units, i, n, phy, maxMsgNums - res.messageBuffers.length, maxBytes - res.bufferTotalSize, phys, sizes, starts);
+          spanIdx = 0;
+          const total = starts[spanCount - 1]! + sizes[spanCount - 1]!;
+          const stretch = phys[spanCount - 1]! + sizes[spanCount - 1]! - phy;
+          if (stretch === total) {
+            span = this.commitLog.readFromMemory(phy, total, true);
+            spanFromMemory = span !== undefined;
+            span ??= await this.commitLog.read(phy, total);
+          } else {
+            const g = await this.commitLog.readGathered(phys, sizes, spanCount, total, true);
+            span = g?.buf;
+            spanFromMemory = g?.fromMemory === true;
+          }
           rec = span?.subarray(0, size);
         }
         if (rec === undefined || rec.length < 4 || rec.readInt32BE(0) !== size) {
@@ -198,16 +216,32 @@ export class MessageReader {
   }
 
   /**
-   * Bytes to read from `phy` so that one read covers unit i and the following units of this batch
-   * whose records lie close behind it in the same segment: up to SPAN_MAX, stopping at a gap of more
-   * than GAP_MAX or when the pull is full.
+   * The records one read serves, from unit i on: unit i and the following units of this batch whose
+   * records lie close behind it in the same segment, up to SPAN_MAX of log, stopping at a gap of more
+   * than GAP_MAX, when the pull is full or at SPAN_RECORDS. Fills phys/sizes/starts (starts: where
+   * each lands when gathered back to back) and returns how many.
    */
-  private spanLength(units: Buffer, i: number, n: number, phy: number, msgsLeft: number, bytesLeft: number): number {
+  private spanUnits(
+    units: Buffer,
+    i: number,
+    n: number,
+    phy: number,
+    msgsLeft: number,
+    bytesLeft: number,
+    phys: number[],
+    sizes: number[],
+    starts: number[],
+  ): number {
     const seg = this.commitLog.findSegment(phy);
     const segEnd = seg === undefined ? phy : seg.startOffset + seg.size;
-    let end = phy + units.readInt32BE(i * CQ_UNIT_SIZE + 8);
-    let msgs = 1;
-    for (let j = i + 1; j < n && msgs < msgsLeft; j++) {
+    const first = units.readInt32BE(i * CQ_UNIT_SIZE + 8);
+    phys[0] = phy;
+    sizes[0] = first;
+    starts[0] = 0;
+    let end = phy + first;
+    let total = first;
+    let m = 1;
+    for (let j = i + 1; j < n && m < msgsLeft && m < SPAN_RECORDS; j++) {
       const at = j * CQ_UNIT_SIZE;
       const size = units.readInt32BE(at + 8);
       if (size === CQ_BLANK_SIZE) continue;
@@ -219,14 +253,18 @@ export class MessageReader {
         p + size > segEnd ||
         p + size > this.commitLog.wrotePos ||
         p + size - phy > SPAN_MAX ||
-        p + size - phy > bytesLeft
+        total + size > bytesLeft
       ) {
         break;
       }
+      phys[m] = p;
+      sizes[m] = size;
+      starts[m] = total;
+      total += size;
       end = p + size;
-      msgs++;
+      m++;
     }
-    return end - phy;
+    return m;
   }
 
   getMaxOffsetInQueue(topic: string, queueId: number): number {

@@ -66,6 +66,8 @@ export class CommitLog {
   /** Full-size chunk buffers released from the cache, reused by the next chunks. */
   private spareBufs: Buffer[] = [];
   private cachedBytes = 0;
+  /** Where readGathered's vectored reads put the bytes between the records it wants (never read back). */
+  private gapScratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   private activeSeg: Segment | undefined;
   private active: Chunk | undefined;
   private nextSeg: Segment | undefined;
@@ -783,6 +785,15 @@ export class CommitLog {
    * bytes this process's put path encoded qualify (not bytes replicated from a master).
    */
   readFromMemory(offset: number, size: number, encodedHere = false): Buffer | undefined {
+    const c = this.chunkHolding(offset, size, encodedHere);
+    if (c === undefined) return undefined;
+    const out = Buffer.allocUnsafe(size);
+    c.buf.copy(out, 0, offset - c.start, offset - c.start + size);
+    return out;
+  }
+
+  /** The cached chunk holding all of [offset, offset+size), if any (see readFromMemory). */
+  private chunkHolding(offset: number, size: number, encodedHere: boolean): Chunk | undefined {
     const cs = this.chunks;
     let lo = 0;
     let hi = cs.length - 1;
@@ -794,13 +805,80 @@ export class CommitLog {
       } else if (offset >= c.start + c.used) {
         lo = mid + 1;
       } else {
-        if (offset + size > c.start + c.used || (encodedHere && c.replicated)) return undefined;
-        const out = Buffer.allocUnsafe(size);
-        c.buf.copy(out, 0, offset - c.start, offset - c.start + size);
-        return out;
+        return offset + size > c.start + c.used || (encodedHere && c.replicated) ? undefined : c;
       }
     }
     return undefined;
+  }
+
+  /**
+   * Records scattered over a stretch of the log (one queue's records with other queues' records in
+   * between), gathered back to back into one new buffer of `total` bytes: record k is at `phys[k]`,
+   * `sizes[k]` bytes long (k < n, increasing, none overlapping). Only the records are copied:
+   * from the in-memory tail when the whole stretch is there (`encodedHere` as in readFromMemory),
+   * else by one vectored positional read whose gaps land in a scratch buffer that is reused. So a
+   * pull of one queue among several costs what its own bytes cost, not the whole stretch in fresh
+   * memory. undefined when the stretch is not whole in one segment (removed, or never appended).
+   */
+  async readGathered(
+    phys: readonly number[],
+    sizes: readonly number[],
+    n: number,
+    total: number,
+    encodedHere = false,
+  ): Promise<{ buf: Buffer; fromMemory: boolean } | undefined> {
+    if (n <= 0) return undefined;
+    const first = phys[0]!;
+    const end = phys[n - 1]! + sizes[n - 1]!;
+    if (first < 0 || end > this.wrotePos) return undefined;
+    const c = this.chunkHolding(first, end - first, encodedHere);
+    const out = Buffer.allocUnsafe(total);
+    if (c !== undefined) {
+      let w = 0;
+      for (let k = 0; k < n; k++) {
+        const from = phys[k]! - c.start;
+        w += c.buf.copy(out, w, from, from + sizes[k]!);
+      }
+      return { buf: out, fromMemory: true };
+    }
+    if (end > this.writtenPos) await this.writeUpTo(end);
+    const seg = this.findSegment(first);
+    if (seg === undefined || seg.deleted || end > seg.startOffset + seg.size) return undefined;
+    const iov: Buffer[] = [];
+    let w = 0;
+    for (let k = 0; k < n; k++) {
+      if (k > 0) {
+        const gap = phys[k]! - (phys[k - 1]! + sizes[k - 1]!);
+        if (gap < 0) return undefined;
+        if (gap > 0) {
+          if (gap > this.gapScratch.length) this.gapScratch = Buffer.allocUnsafeSlow(gap);
+          iov.push(this.gapScratch.subarray(0, gap));
+        }
+      }
+      iov.push(out.subarray(w, w + sizes[k]!));
+      w += sizes[k]!;
+    }
+    const pos = first - seg.startOffset;
+    const want = end - first;
+    seg.refs++;
+    try {
+      // Hot data is in the page cache: read synchronously, as read() does.
+      const got =
+        this.wrotePos - first <= this.hotBytes
+          ? fs.readvSync(seg.fd, iov, pos)
+          : await new Promise<number>((resolve, reject) => fs.readv(seg.fd, iov, pos, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+      if (got !== want) {
+        // A short vectored read (not expected of a regular file): record by record instead.
+        let at = 0;
+        for (let k = 0; k < n; k++) {
+          if (preadFullSync(seg.fd, out, at, sizes[k]!, phys[k]! - seg.startOffset) !== sizes[k]) return undefined;
+          at += sizes[k]!;
+        }
+      }
+      return { buf: out, fromMemory: false };
+    } finally {
+      if (--seg.refs === 0 && seg.deleted) void closeFd(seg.fd);
+    }
   }
 
   findSegment(offset: number): Segment | undefined {

@@ -1,0 +1,103 @@
+// Pulls of one queue whose records lie between other queues' records: the reader gathers only the
+// queue's own records into one buffer (from the in-memory tail, by a synchronous vectored read of hot
+// data, or by an asynchronous one of cold data), never the bytes between them, and serves exactly
+// what was put: bodies, queue offsets, tag filters, maxBytes, and segment ends.
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { decodeMessageRecord } from '@rocketmq-ts/protocol';
+import { tagFilter, type DefaultMessageStore, type GetMessageResult } from '../src/index.js';
+import { body, openStore, rmDir, tmpDir } from './helpers.js';
+
+const dirs: string[] = [];
+const stores: DefaultMessageStore[] = [];
+afterAll(async () => {
+  for (const s of stores) await s.shutdown().catch(() => undefined);
+  dirs.forEach(rmDir);
+});
+
+const QUEUES = 3;
+const N = 600;
+/** Message i: queue i % 3, a size that varies, tag A or B. */
+const sizeOf = (i: number): number => 200 + ((i * 131) % 1700);
+const tagOf = (i: number): string => (i % 5 === 0 ? 'B' : 'A');
+
+async function filled(over: Record<string, unknown>): Promise<{ s: DefaultMessageStore; dir: string }> {
+  const dir = tmpDir('rmq-gather-');
+  dirs.push(dir);
+  const s = await openStore(dir, { mappedFileSizeCommitLog: 256 * 1024, ...over });
+  stores.push(s);
+  for (let i = 0; i < N; i++) {
+    const r = await s.putMessage({ topic: 'G', queueId: i % QUEUES, body: body(i, sizeOf(i)), properties: { TAGS: tagOf(i), KEYS: `k${i}` } });
+    expect(r.status).toBe('PUT_OK');
+  }
+  await s.commitLog.flush();
+  return { s, dir };
+}
+
+/** Every message of queue q (ids of what was put), pulled `per` at a time with `filter`. */
+async function pullAll(s: DefaultMessageStore, q: number, per: number, tag?: string, maxBytes?: number): Promise<{ ids: number[]; pulls: GetMessageResult[] }> {
+  const ids: number[] = [];
+  const pulls: GetMessageResult[] = [];
+  let offset = 0;
+  for (let guard = 0; guard < 1000 && offset < s.getMaxOffsetInQueue('G', q); guard++) {
+    const r = await s.getMessage('g', 'G', q, offset, per, maxBytes, tag === undefined ? undefined : tagFilter([tag]));
+    pulls.push(r);
+    r.messageBuffers.forEach((b, k) => {
+      const m = decodeMessageRecord(b);
+      const id = Number(m.properties.get('KEYS')!.slice(1));
+      expect([m.queueId, m.queueOffset, r.messageQueueOffsets[k]]).toEqual([q, Math.floor(id / QUEUES), m.queueOffset]);
+      expect(m.body.equals(body(id, sizeOf(id)))).toBe(true);
+      ids.push(id);
+    });
+    offset = r.nextBeginOffset;
+  }
+  return { ids, pulls };
+}
+
+const expectedIds = (q: number, tag?: string): number[] =>
+  Array.from({ length: N }, (_, i) => i).filter((i) => i % QUEUES === q && (tag === undefined || tagOf(i) === tag));
+
+/** True when a pull's records sit back to back in one buffer of exactly their total size (gathered). */
+function gathered(r: GetMessageResult): boolean {
+  const first = r.messageBuffers[0];
+  if (first === undefined) return true;
+  let at = first.byteOffset;
+  for (const b of r.messageBuffers) {
+    if (b.buffer !== first.buffer || b.byteOffset !== at) return false;
+    at += b.length;
+  }
+  return at - first.byteOffset === r.bufferTotalSize;
+}
+
+describe('gathered reads of interleaved queues', () => {
+  for (const [name, over, reopen] of [
+    ['from the in-memory tail', { commitLogReadCacheSize: 8 * 1024 * 1024, commitLogWriteChunkSize: 4 * 1024 * 1024 }, false],
+    ['from the page cache (synchronous vectored read)', {}, true],
+    ['from cold data (asynchronous vectored read)', { accessMessageInMemoryMaxRatio: 0 }, true],
+  ] as const) {
+    it(`${name}: each queue's records, in order, whole, and nothing of the others`, async () => {
+      const f = await filled(over);
+      let s = f.s;
+      const dir = f.dir;
+      if (reopen) {
+        await s.shutdown();
+        s = await openStore(dir, { mappedFileSizeCommitLog: 256 * 1024, ...over });
+        stores.push(s);
+      }
+      expect(s.commitLog.segments.length).toBeGreaterThan(1); // pulls meet segment ends too
+      for (let q = 0; q < QUEUES; q++) {
+        const all = await pullAll(s, q, 32);
+        expect(all.ids).toEqual(expectedIds(q));
+        // Pulls within one segment are gathered; a pull may be cut where a segment ends.
+        expect(all.pulls.filter((r) => r.messageBuffers.length > 1 && gathered(r)).length).toBeGreaterThan(all.pulls.length / 2);
+        for (const r of all.pulls) expect(r.messageBuffers.length).toBeLessThanOrEqual(32);
+        const b = await pullAll(s, q, 32, 'B');
+        expect(b.ids).toEqual(expectedIds(q, 'B'));
+      }
+      // maxBytes counts the records served, not the bytes between them.
+      const small = await s.getMessage('g', 'G', 1, 0, 32, 5000);
+      const served = small.messageBuffers.reduce((n, x) => n + x.length, 0);
+      expect(served).toBeLessThanOrEqual(5000);
+      expect(served + sizeOf(1 + small.messageBuffers.length * QUEUES)).toBeGreaterThan(5000);
+    });
+  }
+});
