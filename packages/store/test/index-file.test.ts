@@ -1,4 +1,6 @@
-// IndexFile on its own: slot pages written back in runs survive a reload, in every layout of dirty pages.
+// IndexFile on its own: slot pages written back in runs survive a reload, in every layout of dirty pages;
+// a key stream between flushes is written out as it goes instead of piling up in memory.
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { IndexFile } from '../src/index.js';
@@ -43,6 +45,34 @@ describe('IndexFile flush', () => {
       await again.query(hash, 64, 0, Number.MAX_SAFE_INTEGER, out);
       expect([hash, out.includes(at)]).toEqual([hash, true]);
     }
+    await again.close();
+  });
+
+  it('writes entries out between flushes once many are held, and finds every key before and after the next flush', async () => {
+    const dir = tmpDir('rmq-index-');
+    dirs.push(dir);
+    const file = path.join(dir, 'idx');
+    const N = 100_000;
+    const f = IndexFile.create(file, SLOTS, 200_000);
+    expect(f.putKey(7, 1, T0)).toBe(true);
+    await f.flush(); // the file exists from here on
+    for (let i = 1; i <= N; i++) expect(f.putKey(i * 7919, 1000 + i, T0 + i)).toBe(true);
+    // No flush yet, but most entries are in the file already: entry i sits at 40 + 4 * slots + 20 * i.
+    const onDisk = fs.readFileSync(file);
+    const entryAt = (i: number): number => 40 + 4 * SLOTS + 20 * i;
+    expect(onDisk.readInt32BE(entryAt(2))).toBe(7919); // the first key after the flush
+    expect(onDisk.readInt32BE(entryAt(60_001))).toBe(60_000 * 7919);
+    const found = async (g: IndexFile, i: number): Promise<boolean> => {
+      const out: number[] = [];
+      await g.query(i * 7919, 64, 0, Number.MAX_SAFE_INTEGER, out);
+      return out.includes(1000 + i);
+    };
+    for (const i of [1, 2, 32_000, 65_000, 99_999, N]) expect([i, await found(f, i)]).toEqual([i, true]);
+    await f.flush();
+    await f.close();
+    const again = IndexFile.loadSync(file, SLOTS, 200_000, true);
+    for (let i = 1; i <= N; i += 997) expect([i, await found(again, i)]).toEqual([i, true]);
+    expect([N, await found(again, N)]).toEqual([N, true]);
     await again.close();
   });
 });

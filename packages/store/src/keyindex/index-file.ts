@@ -2,11 +2,18 @@
 // {int32 keyHash, int64 phyOffset, int32 timeDiff seconds, int32 prevIndex}. Entry 0 is unused.
 import fs from 'node:fs';
 import { readInt64BE, writeInt64BE } from '@rocketmq-ts/protocol';
-import { closeFd, fdatasync, preadFull, preadFullSync, pwriteAll } from '../fsutil.js';
+import { closeFd, fdatasync, preadFull, preadFullSync, pwriteAll, writeSync } from '../fsutil.js';
 
 export const INDEX_HEADER_SIZE = 40;
 export const INDEX_ENTRY_SIZE = 20;
 const PAGE = 4096;
+/**
+ * Entries held in memory before they are written to the file (page cache, no sync): a flush whose
+ * fdatasync waits behind other files' writeback must not let a busy key stream pile up in memory.
+ */
+const PENDING_MAX = 32 * 1024;
+/** Slot-table bytes copied and written per step of a flush (the copy keeps appends from tearing a slot). */
+const SLOT_PIECE = 1024 * 1024;
 
 export class IndexFile {
   beginTimestamp = 0;
@@ -21,9 +28,14 @@ export class IndexFile {
   /** Slot-table pages changed since the last flush: a flag per page and the list of flagged pages. */
   private dirtyFlags: Uint8Array | undefined;
   private dirtyList: number[] = [];
-  /** Entries not yet on disk: entries [flushedIndexCount, indexCount). */
+  /** Entries not yet written to the file: entries [writtenIndexCount, indexCount). */
   private pending: Buffer = Buffer.alloc(0);
+  /** Entries [1, writtenIndexCount) are in the file (maybe only in the page cache). */
+  private writtenIndexCount = 1;
+  /** Entries [1, flushedIndexCount) are synced, with the header counting them. */
   private flushedIndexCount = 1;
+  /** Where a flush copies slot-table pages on their way to the file (one piece at a time). */
+  private slotScratch: Buffer | undefined;
   private headerDirty = false;
   private flushChain: Promise<unknown> = Promise.resolve();
   deleted = false;
@@ -68,6 +80,7 @@ export class IndexFile {
     f.hashSlotCount = h.readInt32BE(32);
     f.indexCount = Math.max(1, h.readInt32BE(36));
     f.flushedIndexCount = f.indexCount;
+    f.writtenIndexCount = f.indexCount;
     if (writable && !f.isFull) {
       const slots = Buffer.alloc(hashSlotNum * 4);
       preadFullSync(f.fd, slots, 0, slots.length, INDEX_HEADER_SIZE);
@@ -122,11 +135,16 @@ export class IndexFile {
     let timeDiff = Math.floor((storeTimestamp - this.beginTimestamp) / 1000);
     if (timeDiff < 0) timeDiff = 0;
     else if (timeDiff > 0x7fffffff) timeDiff = 0x7fffffff;
-    const n = this.indexCount - this.flushedIndexCount;
+    let n = this.indexCount - this.writtenIndexCount;
     if ((n + 1) * INDEX_ENTRY_SIZE > this.pending.length) {
-      const grown = Buffer.alloc(Math.max(64 * INDEX_ENTRY_SIZE, this.pending.length * 2));
-      this.pending.copy(grown, 0, 0, n * INDEX_ENTRY_SIZE);
-      this.pending = grown;
+      if (n >= PENDING_MAX && this.fd >= 0) {
+        this.writePending();
+        n = 0;
+      } else {
+        const grown = Buffer.alloc(Math.max(64 * INDEX_ENTRY_SIZE, this.pending.length * 2));
+        this.pending.copy(grown, 0, 0, n * INDEX_ENTRY_SIZE);
+        this.pending = grown;
+      }
     }
     const at = n * INDEX_ENTRY_SIZE;
     this.pending.writeInt32BE(keyHash, at);
@@ -151,8 +169,8 @@ export class IndexFile {
   }
 
   private async readEntry(i: number, out: Buffer): Promise<Buffer> {
-    if (i >= this.flushedIndexCount) {
-      const at = (i - this.flushedIndexCount) * INDEX_ENTRY_SIZE;
+    if (i >= this.writtenIndexCount) {
+      const at = (i - this.writtenIndexCount) * INDEX_ENTRY_SIZE;
       return this.pending.subarray(at, at + INDEX_ENTRY_SIZE);
     }
     await preadFull(this.fd, out, 0, INDEX_ENTRY_SIZE, this.entryPos(i));
@@ -198,28 +216,29 @@ export class IndexFile {
       await fh.close();
       this.fd = fs.openSync(this.path, 'r+');
     }
-    let bytes = 0;
+    // Entries first (synchronously: nothing appends meanwhile, and the buffer is reused), then the
+    // slot pages that point at them, the header, and one fdatasync for all.
     const count = this.indexCount;
-    const n = count - this.flushedIndexCount;
-    if (n > 0) {
-      await pwriteAll(this.fd, this.pending, 0, n * INDEX_ENTRY_SIZE, this.entryPos(this.flushedIndexCount));
-      bytes += n * INDEX_ENTRY_SIZE;
-    }
+    let bytes = this.writePending();
     const slots = this.slots;
     if (slots !== undefined) {
       const pages = this.dirtyList.sort((a, b) => a - b);
       this.dirtyList = [];
       const flags = this.dirtyFlags;
       if (flags !== undefined) for (const p of pages) flags[p] = 0;
-      // Runs of adjacent dirty pages leave in one write each (random keys dirty most pages).
+      const scratch = (this.slotScratch ??= Buffer.allocUnsafe(Math.min(SLOT_PIECE, slots.length)));
+      // Runs of adjacent dirty pages leave in pieces of up to SLOT_PIECE (random keys dirty most pages).
       for (let i = 0; i < pages.length;) {
         let j = i + 1;
         while (j < pages.length && pages[j] === (pages[j - 1] as number) + 1) j++;
         const from = (pages[i] as number) * PAGE;
-        const len = Math.min((pages[j - 1] as number) * PAGE + PAGE, slots.length) - from;
-        // Copy the run so appends during the write cannot tear a slot.
-        await pwriteAll(this.fd, Buffer.from(slots.subarray(from, from + len)), 0, len, INDEX_HEADER_SIZE + from);
-        bytes += len;
+        const to = Math.min((pages[j - 1] as number) * PAGE + PAGE, slots.length);
+        for (let at = from; at < to; at += scratch.length) {
+          const len = Math.min(scratch.length, to - at);
+          slots.copy(scratch, 0, at, at + len);
+          await pwriteAll(this.fd, scratch, 0, len, INDEX_HEADER_SIZE + at);
+          bytes += len;
+        }
         i = j;
       }
     }
@@ -233,17 +252,25 @@ export class IndexFile {
     this.headerDirty = false;
     await pwriteAll(this.fd, h, 0, INDEX_HEADER_SIZE, 0);
     await fdatasync(this.fd);
-    // Drop the entries now on disk; keep the ones appended during the flush.
-    const remaining = this.indexCount - count;
-    const rest = Buffer.alloc(Math.max(64, remaining * 2) * INDEX_ENTRY_SIZE);
-    this.pending.copy(rest, 0, n * INDEX_ENTRY_SIZE, (n + remaining) * INDEX_ENTRY_SIZE);
-    this.pending = rest;
     this.flushedIndexCount = count;
     if (this.isFull && this.indexCount === this.flushedIndexCount && this.dirtyList.length === 0) {
       this.slots = undefined;
       this.dirtyFlags = undefined;
+      this.slotScratch = undefined;
+      this.pending = Buffer.alloc(0);
     }
     return bytes;
+  }
+
+  /** Writes the entries held in memory to the file (page cache) and empties the buffer; their byte count. */
+  private writePending(): number {
+    const n = this.indexCount - this.writtenIndexCount;
+    if (n <= 0 || this.fd < 0) return 0;
+    const len = n * INDEX_ENTRY_SIZE;
+    const pos = this.entryPos(this.writtenIndexCount);
+    for (let done = 0; done < len;) done += writeSync(this.fd, this.pending, done, len - done, pos + done);
+    this.writtenIndexCount = this.indexCount;
+    return len;
   }
 
   async delete(): Promise<void> {
