@@ -213,7 +213,11 @@ describe('offset reset on the group page: preview, apply with the consumer onlin
     await waitFor(() => resetSeen.slice(seenBefore).includes(`0/${PER_QUEUE_BEFORE}`) && resetSeen.slice(seenBefore).includes(`1/${PER_QUEUE_BEFORE}`), {
       timeoutMs: 20_000,
     });
-    await expect(page.locator('#offset-history tr[data-record]').count()).resolves.toBe(1);
+    // The history is re-read after the apply: wait for its row rather than count at once.
+    await waitFor(async () => (await page.locator('#offset-history tr[data-record]').count()) === 1, {
+      timeoutMs: 10_000,
+      message: 'the reset in the history',
+    });
     await expect(page.locator('#offset-undo').isEnabled()).resolves.toBe(true);
     await shot(page, 'desktop', 'offset-applied');
     // The undo record is on disk before the console is stopped.
@@ -228,11 +232,16 @@ describe('offset reset on the group page: preview, apply with the consumer onlin
     await dashboard.stop('SIGTERM', 5_000);
     dashboard = await startDashboard();
     await open(page, base, `#/groups/${RESET_GROUP}`);
-    await expect(page.locator('#offset-history tr[data-record]').count()).resolves.toBe(1);
+    await waitFor(async () => (await page.locator('#offset-history tr[data-record]').count()) === 1, {
+      timeoutMs: 10_000,
+      message: 'the reset in the history',
+    });
     await page.click('#offset-undo');
     await page.locator('#offset-undone').waitFor();
     expect(await committed()).toEqual([START_OFFSET, START_OFFSET]);
-    await expect(page.locator('#offset-history tr[data-record] td').last().textContent()).resolves.toMatch(/^\d{4}-\d\d-\d\d /);
+    // The history is re-read after the undo: its row gets the undo time.
+    const undoneCell = page.locator('#offset-history tr[data-record] td').last();
+    await waitFor(async () => /^\d{4}-\d\d-\d\d /.test((await undoneCell.textContent()) ?? ''), { timeoutMs: 10_000, message: 'the undo time in the history' });
     await expect(page.locator('#offset-undo').isEnabled()).resolves.toBe(false);
     await shot(page, 'desktop', 'offset-undone');
     // Still where undo put them a moment later: the online client followed the undo too.
@@ -265,7 +274,10 @@ describe('offset reset to an explicit offset of one queue', () => {
     await page.click('#offset-undo');
     await page.locator('#offset-undone').waitFor();
     expect(await committed()).toEqual([START_OFFSET, START_OFFSET]);
-    await expect(page.locator('#offset-history tr[data-record]').count()).resolves.toBe(2);
+    await waitFor(async () => (await page.locator('#offset-history tr[data-record]').count()) === 2, {
+      timeoutMs: 10_000,
+      message: 'both resets in the history',
+    });
   });
 });
 

@@ -29,7 +29,8 @@ const SEED = Number(process.env['FUZZ_SEED'] ?? 4242);
 const TOTAL_FRAMES = 100_000;
 const WORKERS = 4;
 const CHECK_EVERY_BATCHES = 25;
-const TIME_LIMIT_MS = 60_000;
+// A bound on the loop, not a speed target: beside the other suites on two cores it has needed over 60 s.
+const TIME_LIMIT_MS = 150_000;
 
 const rng = seededRandom;
 
@@ -300,5 +301,5 @@ describe('name server under fuzzed traffic', () => {
     expect(elapsed).toBeLessThan(TIME_LIMIT_MS);
     expect(rss1).toBeLessThan(Math.max(400, rss0 * 4));
     expect(ns.hasExited).toBe(false);
-  }, 120_000);
+  }, 200_000);
 });
