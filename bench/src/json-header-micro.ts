@@ -9,6 +9,21 @@ import { JAVA_CLIENT_VERSION, javaJsonHeader, javaPropertiesString, javaPullExt,
 // 64 headers of each kind, as a run of requests differs: the send's born timestamp every 8 messages
 // and its UNIQ_KEY every message, the pull's queue offset every request.
 const born = Date.now();
+/** The extFields of the k-th Java send. */
+const sendExt = (k: number): Record<string, string> =>
+  javaSendV2Ext({
+    producerGroup: 'bench-producer',
+    topic: 'BenchTopic',
+    defaultTopicQueueNums: 4,
+    queueId: k % 4,
+    bornTimestamp: born + (k >> 3),
+    properties: javaPropertiesString([
+      ['TAGS', 'bench'],
+      ['WAIT', 'true'],
+      ['UNIQ_KEY', '7F0000010000B3D1000000000000' + (0x1000 + k).toString(16).toUpperCase()],
+    ]),
+    brokerName: 'bench-broker',
+  });
 const sends = Array.from({ length: 64 }, (_, k) =>
   Buffer.from(
     javaJsonHeader({
@@ -16,19 +31,7 @@ const sends = Array.from({ length: 64 }, (_, k) =>
       opaque: 1234567 + k,
       flag: 0,
       version: JAVA_CLIENT_VERSION,
-      extFields: javaSendV2Ext({
-        producerGroup: 'bench-producer',
-        topic: 'BenchTopic',
-        defaultTopicQueueNums: 4,
-        queueId: k % 4,
-        bornTimestamp: born + (k >> 3),
-        properties: javaPropertiesString([
-          ['TAGS', 'bench'],
-          ['WAIT', 'true'],
-          ['UNIQ_KEY', '7F0000010000B3D1000000000000' + (0x1000 + k).toString(16).toUpperCase()],
-        ]),
-        brokerName: 'bench-broker',
-      }),
+      extFields: sendExt(k),
     }),
   ),
 );
@@ -66,22 +69,7 @@ const pullReply = RemotingCommand.responseTo(req, 0, 'FOUND', { suggestWhichBrok
 const out = Buffer.allocUnsafe(1 << 20);
 // A Java client's send request (what a JSON-mode client writes per message): UNIQ_KEY differs each time.
 const sendRequests = Array.from({ length: 64 }, (_, k) => {
-  const cmd = RemotingCommand.request(
-    310,
-    javaSendV2Ext({
-      producerGroup: 'bench-producer',
-      topic: 'BenchTopic',
-      defaultTopicQueueNums: 4,
-      queueId: k % 4,
-      bornTimestamp: born + (k >> 3),
-      properties: javaPropertiesString([
-        ['TAGS', 'bench'],
-        ['WAIT', 'true'],
-        ['UNIQ_KEY', '7F0000010000B3D1000000000000' + (0x1000 + k).toString(16).toUpperCase()],
-      ]),
-      brokerName: 'bench-broker',
-    }),
-  );
+  const cmd = RemotingCommand.request(310, sendExt(k));
   cmd.language = 'JAVA';
   cmd.version = JAVA_CLIENT_VERSION;
   return cmd;

@@ -70,8 +70,7 @@ export async function startBroker(
   opts: { name?: string; dir?: string; args?: string[]; env?: Record<string, string> } = {},
 ): Promise<BrokerHandle> {
   const dir = opts.dir ?? makeTempDir('broker-test');
-  const name = opts.name ?? String(props['brokerName'] ?? 'broker-t');
-  const launchWith = (confPath: string): Promise<NodeProcess> =>
+  const launchWith = (confPath: string, name: string): Promise<NodeProcess> =>
     startNode(BROKER_MAIN, ['-c', confPath, ...(opts.args ?? [])], {
       name,
       readyPattern: /broker \S+ started at/,
@@ -82,11 +81,11 @@ export async function startBroker(
   const { all, confPath, first } = await retryOnPortClash(async () => {
     const all = await brokerProps(dir, props);
     const confPath = writeConf(dir, 'broker.conf', all);
-    return { all, confPath, first: await launchWith(confPath) };
+    return { all, confPath, first: await launchWith(confPath, opts.name ?? String(all['brokerName'])) };
   });
   const port = Number(all['listenPort']);
   const httpPort = Number(all['metricsPromExporterPort']);
-  const launch = (): Promise<NodeProcess> => launchWith(confPath);
+  const launch = (): Promise<NodeProcess> => launchWith(confPath, first.name);
   const h: BrokerHandle = {
     proc: first,
     port,
