@@ -9,6 +9,6 @@ if [ ! -f "$main" ]; then
 fi
 # The app's Node.js options, as the launcher gives them (packages/launcher APP_NODE_ARGS).
 case "$APP" in
-  broker) exec node --max-semi-space-size=8 "$main" "$@" ;;
+  broker) exec node --max-semi-space-size=8 --heap-growing-percent=100 "$main" "$@" ;;
   *) exec node "$main" "$@" ;;
 esac

@@ -56,10 +56,13 @@ export class TopologyError extends Error {
  * entrypoint, the benchmarks). The broker's young generation is capped at 8 MiB a semi-space
  * (V8's default on a large machine is 16): its requests allocate mostly Buffers that die young,
  * and a young generation half the size is collected twice as often, so their memory goes back sooner
- * (BENCHMARKS.md, "Broker memory").
+ * (BENCHMARKS.md, "Broker memory"). Its old generation may grow to twice what the last full
+ * collection left before the next one (V8 lets a large machine's heap grow up to 4×): requests in
+ * flight survive young collections and are promoted, then die, and with 4× that dead memory took
+ * the heap to ~110 MB around ~25 MB of live objects (BENCHMARKS.md, "Round 5").
  */
 export const APP_NODE_ARGS: Readonly<Record<string, readonly string[]>> = {
-  broker: ['--max-semi-space-size=8'],
+  broker: ['--max-semi-space-size=8', '--heap-growing-percent=100'],
 };
 
 /**

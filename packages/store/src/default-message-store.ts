@@ -327,8 +327,8 @@ export class DefaultMessageStore implements MessageStore {
     return this.reader.selectOneMessageByOffset(commitLogOffset, size);
   }
 
-  lookMessageByOffset(commitLogOffset: number): Promise<DecodedMessage | undefined> {
-    return this.reader.lookMessageByOffset(commitLogOffset);
+  lookMessageByOffset(commitLogOffset: number, opts?: { decodeProperties?: boolean }): Promise<DecodedMessage | undefined> {
+    return this.reader.lookMessageByOffset(commitLogOffset, opts);
   }
 
   queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {

@@ -342,7 +342,7 @@ export class MessageReader {
     return cl.readFromMemory(commitLogOffset, sz) ?? (await cl.read(commitLogOffset, sz));
   }
 
-  async lookMessageByOffset(commitLogOffset: number): Promise<DecodedMessage | undefined> {
+  async lookMessageByOffset(commitLogOffset: number, opts?: { decodeProperties?: boolean }): Promise<DecodedMessage | undefined> {
     const rec = await this.selectOneMessageByOffset(commitLogOffset);
     if (rec === undefined) return undefined;
     if (checkMessageRecord(rec, 0, rec.length, { checkCRC: this.checkCRC, expectedPhysicalOffset: commitLogOffset }).kind !== 'record') {
@@ -350,7 +350,7 @@ export class MessageReader {
       return undefined;
     }
     try {
-      return decodeMessageRecord(rec, 0);
+      return decodeMessageRecord(rec, 0, opts);
     } catch {
       return undefined;
     }

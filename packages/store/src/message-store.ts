@@ -106,8 +106,11 @@ export interface MessageStore {
   getEarliestMessageTime(topic?: string, queueId?: number): Promise<number>;
   /** Store time of a queue offset's message; -1 if there is none. */
   getMessageStoreTimeStamp(topic: string, queueId: number, consumeQueueOffset: number): Promise<number>;
-  /** The stored record at a commit-log offset (VIEW_MESSAGE_BY_ID). */
-  lookMessageByOffset(commitLogOffset: number): Promise<DecodedMessage | undefined>;
+  /**
+   * The stored record at a commit-log offset (VIEW_MESSAGE_BY_ID). With `decodeProperties: false`
+   * the properties are left in `propertiesString` (the Map stays empty).
+   */
+  lookMessageByOffset(commitLogOffset: number, opts?: { decodeProperties?: boolean }): Promise<DecodedMessage | undefined>;
   /** The raw record bytes at a commit-log offset (`size` when known). */
   selectOneMessageByOffset(commitLogOffset: number, size?: number): Promise<Buffer | undefined>;
   /** Messages of `topic` stored in [begin, end] with `key` among their KEYS or as UNIQ_KEY. */

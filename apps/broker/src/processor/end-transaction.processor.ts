@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MessageConst } from '@rocketmq-ts/common';
-import { EndTransactionRequestHeader, RemotingCommand, RequestCode, ResponseCode } from '@rocketmq-ts/protocol';
+import { EndTransactionRequestHeader, findProperty, RemotingCommand, RequestCode, ResponseCode } from '@rocketmq-ts/protocol';
 import { createLogger } from '@rocketmq-ts/remoting';
 import { RemotingHandler } from '@rocketmq-ts/remoting/nest';
 import { BrokerState } from '../broker-state.js';
@@ -35,7 +35,7 @@ export class EndTransactionProcessor {
     }
     const half = await this.tx.lookHalf(h.commitLogOffset);
     if (half === undefined) return fail(ResponseCode.SYSTEM_ERROR, 'Find prepared transaction message failed');
-    if (half.properties.get(MessageConst.PROPERTY_PRODUCER_GROUP) !== h.producerGroup) {
+    if (findProperty(half.propertiesString, MessageConst.PROPERTY_PRODUCER_GROUP) !== h.producerGroup) {
       return fail(ResponseCode.SYSTEM_ERROR, 'The producer group wrong');
     }
     if (half.queueOffset !== h.tranStateTableOffset) return fail(ResponseCode.SYSTEM_ERROR, 'The transaction state table offset wrong');
@@ -44,7 +44,7 @@ export class EndTransactionProcessor {
     // phase) stores nothing again.
     // A producer that let the immunity time pass must wait for the broker's check instead.
     if (h.fromTransactionCheck !== true) {
-      const immunity = half.properties.get(MessageConst.PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS);
+      const immunity = findProperty(half.propertiesString, MessageConst.PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS);
       if (immunity !== undefined) {
         const limit = Math.max(Number(immunity) * 1000 || 0, this.config.transactionTimeOut);
         if (Date.now() - half.bornTimestamp > limit) {

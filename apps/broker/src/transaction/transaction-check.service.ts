@@ -6,6 +6,7 @@ import {
   RemotingCommand,
   RequestCode,
   createOffsetMsgId,
+  decodeProperties,
   encodeMessageRecordToBuffer,
   encodeProperties,
   type DecodedMessage,
@@ -125,7 +126,7 @@ export class TransactionCheckService {
         this.tx.discarded(e);
         return false;
       }
-      const props = new Map(half.properties);
+      const props = decodeProperties(half.propertiesString);
       props.set(MessageConst.PROPERTY_TRANSACTION_CHECK_TIMES, String(e.checkTimes + 1));
       const propertiesString = encodeProperties(props);
       const r = await this.store.putMessage({

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { MessageConst, TopicValidator } from '@rocketmq-ts/common';
 import { decodeMessageRecord, encodeProperties, findProperty, type DecodedMessage } from '@rocketmq-ts/protocol';
 import { createLogger } from '@rocketmq-ts/remoting';
-import { PutMessageStatus, type AppendMessageResult, type MessageStore, type PutMessageResult } from '@rocketmq-ts/store';
+import { PutMessageStatus, removeProperties, type AppendMessageResult, type MessageStore, type PutMessageResult } from '@rocketmq-ts/store';
 import { BrokerState } from '../broker-state.js';
 import type { BrokerConfig } from '../config.js';
 import { BrokerMetrics } from '../metrics/broker-metrics.js';
@@ -17,6 +17,8 @@ export const TRANS_GROUP = 'CID_RMQ_SYS_TRANS';
 /** Tag of op records that finish a half message (RocketMQ's "d", for delete). */
 const OP_TAG = 'd';
 const OP_PROPERTIES = encodeProperties(new Map([[MessageConst.PROPERTY_TAGS, OP_TAG]]));
+/** What the committed copy of a half leaves out: the real topic and queue are its own again. */
+const COMMIT_DROPS = [MessageConst.PROPERTY_REAL_TOPIC, MessageConst.PROPERTY_REAL_QUEUE_ID, MessageConst.PROPERTY_TRANSACTION_PREPARED];
 /** Ops are read from this long before the store time of the first half not yet handled (clock jitter). */
 const OP_READ_MARGIN_MS = 60_000;
 
@@ -31,9 +33,15 @@ export function isStored(status: PutMessageResult['status']): boolean {
 }
 
 /** A transaction's id: `__transactionId__`, else the half's UNIQ_KEY (what the Java client uses). */
-export function transactionIdOf(props: ReadonlyMap<string, string>): string {
-  return props.get(MessageConst.PROPERTY_TRANSACTION_ID) ?? props.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? '';
+export function transactionIdOf(props: string): string {
+  return findProperty(props, MessageConst.PROPERTY_TRANSACTION_ID) ?? findProperty(props, MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) ?? '';
 }
+
+/**
+ * Half and op records are read with their properties as a string only (no Map per record): the
+ * transaction paths look up a few names, and END_TRANSACTION runs once per transaction.
+ */
+const STRING_PROPERTIES = { decodeProperties: false } as const;
 
 /** A transaction still waiting for its verdict: its newest half message (the original, or the last check's copy). */
 export interface OpenHalf {
@@ -129,7 +137,7 @@ export class TransactionalMessageService {
     let halves = 0;
     await this.scan(HALF_TOPIC, from, max, (h) => {
       halves++;
-      const id = transactionIdOf(h.properties);
+      const id = transactionIdOf(h.propertiesString);
       if (this.isFinishedCopy(h)) {
         done.add(id);
         this.open.delete(id);
@@ -142,7 +150,7 @@ export class TransactionalMessageService {
       if (this.open.size === 0) break;
       const h = await this.halfAtQueueOffset(o);
       if (h === undefined) continue;
-      const id = transactionIdOf(h.properties);
+      const id = transactionIdOf(h.propertiesString);
       if (this.open.delete(id)) this.finishedWithCopies.set(id, Date.now());
     }
     this.log.info(
@@ -159,7 +167,7 @@ export class TransactionalMessageService {
         offset = r.nextBeginOffset;
         continue;
       }
-      for (const b of r.messageBuffers) f(decodeMessageRecord(b));
+      for (const b of r.messageBuffers) f(decodeMessageRecord(b, 0, STRING_PROPERTIES));
       offset = r.nextBeginOffset;
     }
   }
@@ -167,22 +175,22 @@ export class TransactionalMessageService {
   private async halfAtQueueOffset(offset: number): Promise<DecodedMessage | undefined> {
     const r = await this.store.getMessage(TRANS_GROUP, HALF_TOPIC, 0, offset, 1);
     const b = r.messageBuffers[0];
-    return b === undefined ? undefined : decodeMessageRecord(b);
+    return b === undefined ? undefined : decodeMessageRecord(b, 0, STRING_PROPERTIES);
   }
 
   private openOf(h: DecodedMessage): OpenHalf {
-    const p = h.properties;
+    const p = h.propertiesString;
     return {
       transactionId: transactionIdOf(p),
       queueOffset: h.queueOffset,
       commitLogOffset: h.commitLogOffset,
       storeTimestamp: h.storeTimestamp,
       bornTimestamp: h.bornTimestamp,
-      topic: p.get(MessageConst.PROPERTY_REAL_TOPIC) ?? '',
-      queueId: Number(p.get(MessageConst.PROPERTY_REAL_QUEUE_ID) ?? '0'),
-      producerGroup: p.get(MessageConst.PROPERTY_PRODUCER_GROUP) ?? '',
-      checkTimes: Number(p.get(MessageConst.PROPERTY_TRANSACTION_CHECK_TIMES) ?? '0') || 0,
-      immunityMs: immunityOf(p.get(MessageConst.PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS), this.config.transactionTimeOut),
+      topic: findProperty(p, MessageConst.PROPERTY_REAL_TOPIC) ?? '',
+      queueId: Number(findProperty(p, MessageConst.PROPERTY_REAL_QUEUE_ID) ?? '0'),
+      producerGroup: findProperty(p, MessageConst.PROPERTY_PRODUCER_GROUP) ?? '',
+      checkTimes: Number(findProperty(p, MessageConst.PROPERTY_TRANSACTION_CHECK_TIMES) ?? '0') || 0,
+      immunityMs: immunityOf(findProperty(p, MessageConst.PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS), this.config.transactionTimeOut),
     };
   }
 
@@ -209,22 +217,22 @@ export class TransactionalMessageService {
 
   // ------------------------------------------------------------------ verdicts
 
-  /** The half message stored at `commitLogOffset`, if it is one. */
+  /** The half message stored at `commitLogOffset`, if it is one (properties as `propertiesString` only). */
   async lookHalf(commitLogOffset: number): Promise<DecodedMessage | undefined> {
-    const m = await this.store.lookMessageByOffset(commitLogOffset);
+    const m = await this.store.lookMessageByOffset(commitLogOffset, STRING_PROPERTIES);
     return m !== undefined && m.topic === HALF_TOPIC ? m : undefined;
   }
 
   /** Whether this half copy has an op record (or the one it stands in for, TRAN_PREPARED_QUEUE_OFFSET). */
   private isFinishedCopy(h: DecodedMessage): boolean {
     if (this.finished.has(h.queueOffset)) return true;
-    const prepared = h.properties.get(MessageConst.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET);
+    const prepared = findProperty(h.propertiesString, MessageConst.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET);
     return prepared !== undefined && this.finished.has(Number(prepared));
   }
 
   /** Whether the transaction of this half copy has ended (through this copy or another). */
   isFinished(h: DecodedMessage): boolean {
-    return this.isFinishedCopy(h) || this.finishedWithCopies.has(transactionIdOf(h.properties));
+    return this.isFinishedCopy(h) || this.finishedWithCopies.has(transactionIdOf(h.propertiesString));
   }
 
   /** Runs `f` after whatever is running for the same transaction. */
@@ -248,7 +256,7 @@ export class TransactionalMessageService {
    * or an answer to a check on another copy) only gets this copy's op record.
    */
   end(half: DecodedMessage, commit: boolean): Promise<EndOutcome> {
-    const id = transactionIdOf(half.properties);
+    const id = transactionIdOf(half.propertiesString);
     return this.serialized(id, async (): Promise<EndOutcome> => {
       if (this.isFinished(half)) {
         if (!this.finished.has(half.queueOffset)) await this.writeOp(half);
@@ -270,24 +278,21 @@ export class TransactionalMessageService {
   }
 
   private openTopic(half: DecodedMessage): string {
-    return half.properties.get(MessageConst.PROPERTY_REAL_TOPIC) ?? '';
+    return findProperty(half.propertiesString, MessageConst.PROPERTY_REAL_TOPIC) ?? '';
   }
 
   /** COMMIT: the real message to its topic and queue, with the transaction's commit flag. */
   private storeCommitted(half: DecodedMessage): PutMessageResult | Promise<PutMessageResult> {
-    const props = new Map(half.properties);
-    const topic = props.get(MessageConst.PROPERTY_REAL_TOPIC) ?? '';
-    const queueId = Number(props.get(MessageConst.PROPERTY_REAL_QUEUE_ID) ?? '0');
-    props.delete(MessageConst.PROPERTY_REAL_TOPIC);
-    props.delete(MessageConst.PROPERTY_REAL_QUEUE_ID);
-    props.delete(MessageConst.PROPERTY_TRANSACTION_PREPARED);
+    const hp = half.propertiesString;
+    const topic = findProperty(hp, MessageConst.PROPERTY_REAL_TOPIC) ?? '';
+    const queueId = Number(findProperty(hp, MessageConst.PROPERTY_REAL_QUEUE_ID) ?? '0');
     // Appended now; the remoting server hands it to the OS before the reply leaves (writeAppended).
     return this.store.putMessageNow({
       topic,
       queueId,
       body: half.body,
       flag: half.flag,
-      propertiesString: encodeProperties(props),
+      propertiesString: removeProperties(hp, COMMIT_DROPS),
       sysFlag: half.sysFlag | 0x8, // TRANSACTION_COMMIT_TYPE
       bornTimestamp: half.bornTimestamp,
       bornHost: half.bornHost,
@@ -300,7 +305,9 @@ export class TransactionalMessageService {
   /** The transaction is over: every copy is forgotten, this one gets its op record. */
   private finish(half: DecodedMessage, id: string): void | Promise<void> {
     const e = this.open.get(id);
-    const hadCopies = half.properties.has(MessageConst.PROPERTY_TRANSACTION_CHECK_TIMES) || (e !== undefined && e.queueOffset !== half.queueOffset);
+    const hadCopies =
+      findProperty(half.propertiesString, MessageConst.PROPERTY_TRANSACTION_CHECK_TIMES) !== undefined ||
+      (e !== undefined && e.queueOffset !== half.queueOffset);
     if (hadCopies) this.finishedWithCopies.set(id, Date.now());
     this.open.delete(id);
     return this.writeOp(half);
@@ -358,7 +365,7 @@ export class TransactionalMessageService {
 
 /** The half offsets an op record finishes (tag d, body "17,18,21,"). */
 function opOffsets(op: DecodedMessage): number[] {
-  if (op.properties.get(MessageConst.PROPERTY_TAGS) !== OP_TAG) return [];
+  if (findProperty(op.propertiesString, MessageConst.PROPERTY_TAGS) !== OP_TAG) return [];
   const out: number[] = [];
   for (const part of op.body.toString('latin1').split(',')) {
     const n = Number(part);

@@ -150,7 +150,26 @@ export function formatAddress(buf: Buffer, pos: number, len: 4 | 16): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
+/**
+ * The strings of the last few IPv4 addresses read: a pull body's records carry the same born and
+ * store hosts over and over, so each is formatted once, not per record.
+ */
+const READ_CACHE = 4;
+const readIp: number[] = new Array<number>(READ_CACHE).fill(-1);
+const readStr: string[] = new Array<string>(READ_CACHE).fill('');
+let readNext = 0;
+
+function readIPv4(buf: Buffer, pos: number): string {
+  const ip = buf.readUInt32BE(pos);
+  for (let i = 0; i < READ_CACHE; i++) if (readIp[i] === ip) return readStr[i]!;
+  const s = formatAddress(buf, pos, 4);
+  readIp[readNext] = ip;
+  readStr[readNext] = s;
+  readNext = (readNext + 1) % READ_CACHE;
+  return s;
+}
+
 /** Reads address + port written by writeSocketAddress. */
 export function readSocketAddress(buf: Buffer, pos: number, len: 4 | 16): SocketAddress {
-  return { address: formatAddress(buf, pos, len), port: buf.readInt32BE(pos + len) };
+  return { address: len === 4 ? readIPv4(buf, pos) : formatAddress(buf, pos, len), port: buf.readInt32BE(pos + len) };
 }

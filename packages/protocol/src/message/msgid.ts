@@ -21,12 +21,23 @@ export function hex16(v: number): string {
   );
 }
 
+// The hex of the last store host seen: every record of a broker shares it, only the offset changes.
+let lastHostAddress = '';
+let lastHostPort = -1;
+let lastHostHex = '';
+
 /** Offset msgId: uppercase hex of [store IP 4|16][int32 port][int64 commit-log offset]; 32 or 56 chars. */
 export function createOffsetMsgId(storeHost: SocketAddress, commitLogOffset: number): string {
+  if (storeHost.address === lastHostAddress && storeHost.port === lastHostPort && commitLogOffset >= 0 && commitLogOffset <= Number.MAX_SAFE_INTEGER) {
+    return lastHostHex + hex16(commitLogOffset);
+  }
   const buf = Buffer.allocUnsafe(28);
   const n = writeAddress(buf, 0, storeHost.address);
   buf.writeInt32BE(storeHost.port | 0, n);
   writeInt64BE(buf, n + 4, commitLogOffset);
+  lastHostAddress = storeHost.address;
+  lastHostPort = storeHost.port;
+  lastHostHex = buf.toString('hex', 0, n + 4).toUpperCase();
   return buf.toString('hex', 0, n + 12).toUpperCase();
 }
 

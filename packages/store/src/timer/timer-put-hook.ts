@@ -29,19 +29,35 @@ export interface TimerHookConfig {
   readonly timerCongestNumEachSlot: number;
 }
 
-/** The properties string without the named properties. */
+/** Whether props[from, to) is one of `names` (compared in place, no substring made). */
+function nameIn(props: string, from: number, to: number, names: readonly string[]): boolean {
+  for (const name of names) if (name.length === to - from && props.startsWith(name, from)) return true;
+  return false;
+}
+
+/**
+ * The properties string without the named properties (and without empty pairs); every pair kept
+ * ends with its separator. The kept pairs are copied in runs: one slice per run, not per pair.
+ */
 export function removeProperties(props: string, names: readonly string[]): string {
   let out = '';
   let from = 0;
+  let run = 0; // start of the run of kept pairs not yet copied
   const n = props.length;
   while (from < n) {
     let end = props.indexOf(SEP2, from);
     if (end < 0) end = n;
-    const sep = props.indexOf(SEP1, from);
-    const name = sep >= 0 && sep < end ? props.slice(from, sep) : props.slice(from, end);
-    if (end > from && !names.includes(name)) out += props.slice(from, end) + SEP2;
+    let sep = props.indexOf(SEP1, from);
+    if (sep < 0 || sep > end) sep = end;
+    if (end === from || nameIn(props, from, sep, names)) {
+      if (from > run) out += props.slice(run, from);
+      run = end + 1;
+    }
     from = end + 1;
   }
+  if (n > run) out += props.slice(run, n);
+  // The last pair kept may lack its separator.
+  if (out.length > 0 && out.charCodeAt(out.length - 1) !== SEP2.charCodeAt(0)) out += SEP2;
   return out;
 }
 
