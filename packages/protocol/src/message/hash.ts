@@ -24,8 +24,17 @@ export function indexKeyHash(key: string): number {
 }
 
 /** indexKeyHash(`${topic}#${key}`) without building the string (the index writes two per message). */
+// The index hashes two keys of the same topic per message, and busy topics repeat: the topic's hash
+// is kept for the next call.
+let lastTopic = '';
+let lastTopicHash = 0;
+
 export function indexKeyHashOf(topic: string, key: string): number {
-  let h = javaStringHashCode(topic);
+  if (topic !== lastTopic) {
+    lastTopic = topic;
+    lastTopicHash = javaStringHashCode(topic);
+  }
+  let h = lastTopicHash;
   h = (Math.imul(h, 31) + 0x23) | 0; // '#'
   for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
   return absHash(h);

@@ -3,11 +3,31 @@
 
 const TWO_32 = 4294967296;
 
+/**
+ * Writes a 32-bit big-endian integer (int32 or uint32) with plain byte stores: the encoders call
+ * this several times per record, and Buffer#writeInt32BE's argument checks cost more than the
+ * stores. The caller guarantees `pos + 4 <= buf.length` (as for the record encoder's room).
+ */
+export function writeInt32BEUnchecked(buf: Uint8Array, pos: number, v: number): void {
+  buf[pos] = v >>> 24;
+  buf[pos + 1] = v >>> 16;
+  buf[pos + 2] = v >>> 8;
+  buf[pos + 3] = v;
+}
+
 /** Writes a signed 64-bit big-endian integer (|v| < 2^53). */
 export function writeInt64BE(buf: Buffer, pos: number, v: number): void {
+  if (!(pos >= 0 && pos + 8 <= buf.length)) throw new RangeError(`int64 write at ${pos} outside a buffer of ${buf.length}`);
   const hi = Math.floor(v / TWO_32);
-  buf.writeInt32BE(hi | 0, pos);
-  buf.writeUInt32BE(v - hi * TWO_32, pos + 4);
+  const lo = v - hi * TWO_32;
+  buf[pos] = hi >>> 24;
+  buf[pos + 1] = hi >>> 16;
+  buf[pos + 2] = hi >>> 8;
+  buf[pos + 3] = hi;
+  buf[pos + 4] = lo >>> 24;
+  buf[pos + 5] = lo >>> 16;
+  buf[pos + 6] = lo >>> 8;
+  buf[pos + 7] = lo;
 }
 
 /** Reads a signed 64-bit big-endian integer; exact for |v| < 2^53. */

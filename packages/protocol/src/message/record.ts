@@ -2,7 +2,7 @@
 import { MessageSysFlag, type MessageExt, type SocketAddress } from '@rocketmq-ts/common';
 import { addressByteLength, readSocketAddress, writeSocketAddress } from './address.js';
 import { bodyCrc32 } from './crc32.js';
-import { readInt64BE, writeInt64BE } from './int64.js';
+import { readInt64BE, writeInt32BEUnchecked as w32, writeInt64BE } from './int64.js';
 import { decodeProperties, findProperty } from './properties.js';
 import { createOffsetMsgId } from './msgid.js';
 import { javaStringHashCode } from './hash.js';
@@ -109,12 +109,17 @@ export function encodeMessageRecord(
 ): number {
   if (topicLength > MAX_TOPIC_LENGTH_V2) throw new RangeError(`topic too long: ${topicLength} bytes`);
   if (propertiesLength > MAX_PROPERTIES_LENGTH) throw new RangeError(`properties too long: ${propertiesLength} bytes`);
+  // The fields below are written with unchecked stores: check the room (with IPv4 hosts; an IPv6
+  // host's extra bytes are checked by the string writes at the end) once here.
+  if (!(pos >= 0 && pos + messageRecordSize(m.body.length, topicLength, propertiesLength) <= buf.length)) {
+    throw new RangeError(`no room for a record at ${pos} in a buffer of ${buf.length}`);
+  }
   const v2 = topicLength > MAX_TOPIC_LENGTH_V1;
   let p = pos + 8;
   const bodyLen = m.body.length;
-  buf.writeInt32BE(m.bodyCRC ?? bodyCrc32(m.body), p);
-  buf.writeInt32BE(m.queueId | 0, p + 4);
-  buf.writeInt32BE(m.flag | 0, p + 8);
+  w32(buf, p, m.bodyCRC ?? bodyCrc32(m.body));
+  w32(buf, p + 4, m.queueId | 0);
+  w32(buf, p + 8, m.flag | 0);
   writeInt64BE(buf, p + 12, m.queueOffset);
   writeInt64BE(buf, p + 20, m.physicalOffset);
   const sysFlagPos = p + 28;
@@ -129,10 +134,10 @@ export function encodeMessageRecord(
   let sysFlag = m.sysFlag & ~(MessageSysFlag.BORNHOST_V6_FLAG | MessageSysFlag.STOREHOSTADDRESS_V6_FLAG);
   if (bornLen === 20) sysFlag |= MessageSysFlag.BORNHOST_V6_FLAG;
   if (storeLen === 20) sysFlag |= MessageSysFlag.STOREHOSTADDRESS_V6_FLAG;
-  buf.writeInt32BE(sysFlag, sysFlagPos);
-  buf.writeInt32BE(m.reconsumeTimes | 0, p);
+  w32(buf, sysFlagPos, sysFlag);
+  w32(buf, p, m.reconsumeTimes | 0);
   writeInt64BE(buf, p + 4, m.preparedTransactionOffset);
-  buf.writeInt32BE(bodyLen, p + 12);
+  w32(buf, p + 12, bodyLen);
   p += 16;
   if (bodyLen > 0) {
     buf.set(m.body, p);
@@ -149,8 +154,8 @@ export function encodeMessageRecord(
   p += 2;
   if (propertiesLength > 0) p += buf.write(m.properties, p, propertiesLength, 'utf8');
   const total = p - pos;
-  buf.writeInt32BE(total, pos);
-  buf.writeInt32BE(v2 ? MESSAGE_MAGIC_CODE_V2 : MESSAGE_MAGIC_CODE_V1, pos + 4);
+  w32(buf, pos, total);
+  w32(buf, pos + 4, v2 ? MESSAGE_MAGIC_CODE_V2 : MESSAGE_MAGIC_CODE_V1);
   return total;
 }
 
