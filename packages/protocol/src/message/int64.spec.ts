@@ -29,6 +29,8 @@ describe('int32/int64 byte-store writers', () => {
       expect(readInt64BE(a, 0)).toBe(v);
     }
     expect(() => writeInt64BE(Buffer.alloc(12), 5, 1)).toThrow(RangeError);
+    expect(() => readInt64BE(Buffer.alloc(12), 5)).toThrow(RangeError);
+    expect(() => readInt64BE(Buffer.alloc(12), -1)).toThrow(RangeError);
     expect(() => writeInt64BE(Buffer.alloc(12), -1, 1)).toThrow(RangeError);
   });
 

@@ -30,7 +30,10 @@ export function writeInt64BE(buf: Buffer, pos: number, v: number): void {
   buf[pos + 7] = lo;
 }
 
-/** Reads a signed 64-bit big-endian integer; exact for |v| < 2^53. */
+/** Reads a signed 64-bit big-endian integer; exact for |v| < 2^53. Byte loads, one bounds check. */
 export function readInt64BE(buf: Buffer, pos: number): number {
-  return buf.readInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4);
+  if (!(pos >= 0 && pos + 8 <= buf.length)) throw new RangeError(`int64 read at ${pos} outside a buffer of ${buf.length}`);
+  const hi = (buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!;
+  const lo = ((buf[pos + 4]! << 24) | (buf[pos + 5]! << 16) | (buf[pos + 6]! << 8) | buf[pos + 7]!) >>> 0;
+  return hi * TWO_32 + lo;
 }

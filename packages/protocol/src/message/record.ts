@@ -204,6 +204,33 @@ function isMessageMagic(magic: number): boolean {
   return magic === MESSAGE_MAGIC_CODE_V1 || magic === MESSAGE_MAGIC_CODE_V2;
 }
 
+/** Buffer's own slicers, without toString's argument handling (records are decoded by the thousand). */
+interface Utf8Sliceable {
+  utf8Slice(start: number, end: number): string;
+}
+
+// The last topic decoded, as bytes and string: a pull body's records are of one topic, so its
+// string is made once, not per record.
+const lastTopicBytes = new Uint8Array(MAX_TOPIC_LENGTH_V2);
+let lastTopicLen = -1;
+let lastTopicString = '';
+
+/** The topic at buf[p, p + len), from the last one decoded when the bytes are the same. */
+function topicAt(buf: Buffer, p: number, len: number): string {
+  if (len === lastTopicLen) {
+    let i = 0;
+    while (i < len && buf[p + i] === lastTopicBytes[i]) i++;
+    if (i === len) return lastTopicString;
+  }
+  const t = (buf as unknown as Utf8Sliceable).utf8Slice(p, p + len);
+  if (len <= lastTopicBytes.length) {
+    lastTopicBytes.set(buf.subarray(p, p + len));
+    lastTopicLen = len;
+    lastTopicString = t;
+  }
+  return t;
+}
+
 /** Decodes the record at `pos`. The body is a subarray of `buf` (no copy). */
 export function decodeMessageRecord(buf: Buffer, pos = 0, opts: DecodeOptions = {}): DecodedMessage {
   if (buf.length - pos < 8) throw new RecordDecodeError('record header truncated');
@@ -246,12 +273,12 @@ export function decodeMessageRecord(buf: Buffer, pos = 0, opts: DecodeOptions = 
     p += 1;
   }
   if (p + topicLen + 2 > end) throw new RecordDecodeError(`bad topic length ${topicLen}`);
-  const topic = buf.toString('utf8', p, p + topicLen);
+  const topic = topicAt(buf, p, topicLen);
   p += topicLen;
   const propsLen = buf.readInt16BE(p);
   p += 2;
   if (propsLen < 0 || (trustSize ? p + propsLen !== end : p + propsLen > end)) throw new RecordDecodeError(`bad properties length ${propsLen}`);
-  const propertiesString = propsLen > 0 ? buf.toString('utf8', p, p + propsLen) : '';
+  const propertiesString = propsLen > 0 ? (buf as unknown as Utf8Sliceable).utf8Slice(p, p + propsLen) : '';
   if (!trustSize) storeSize = p + propsLen - pos;
   return {
     topic,
