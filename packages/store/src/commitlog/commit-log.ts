@@ -60,6 +60,17 @@ export interface ScanResult {
   skippedReasons: string[];
 }
 
+/** Gathered reads' block cache (CommitLog.readBlocks): how many stretches, and their size. */
+const READ_BLOCKS = 4;
+const READ_BLOCK_SIZE = 256 * 1024;
+
+interface ReadBlock {
+  /** Log offset of buf[0]; -1 when the block holds nothing. */
+  start: number;
+  len: number;
+  buf: Buffer;
+}
+
 export class CommitLog {
   readonly segments: Segment[] = [];
   private chunks: Chunk[] = [];
@@ -68,6 +79,17 @@ export class CommitLog {
   private cachedBytes = 0;
   /** Where readGathered's vectored reads put the bytes between the records it wants (never read back). */
   private gapScratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  /**
+   * The last few stretches of the log read from the page cache for gathered reads (readGathered):
+   * consumers of a topic's queues pull records that lie between each other's, so one read of a
+   * stretch serves the pulls of the other queues too (what a mapped file gives RocketMQ for free).
+   * Only bytes below writtenPos are kept: those never change while the log is open. The buffers
+   * are reused; what is served from them is copied out.
+   */
+  private readonly readBlocks: ReadBlock[] = Array.from({ length: READ_BLOCKS }, () => ({ start: -1, len: 0, buf: Buffer.allocUnsafeSlow(0) }));
+  private readBlockNext = 0;
+  /** Gathered reads served from readBlocks / that read a block (for tests and metrics). */
+  readonly readBlockStats = { hits: 0, misses: 0 };
   private activeSeg: Segment | undefined;
   private active: Chunk | undefined;
   private nextSeg: Segment | undefined;
@@ -844,6 +866,17 @@ export class CommitLog {
     if (end > this.writtenPos) await this.writeUpTo(end);
     const seg = this.findSegment(first);
     if (seg === undefined || seg.deleted || end > seg.startOffset + seg.size) return undefined;
+    if (end - first <= READ_BLOCK_SIZE && this.wrotePos - first <= this.hotBytes) {
+      const b = this.readBlockHolding(first, end, seg);
+      if (b !== undefined) {
+        let w = 0;
+        for (let k = 0; k < n; k++) {
+          const from = phys[k]! - b.start;
+          w += b.buf.copy(out, w, from, from + sizes[k]!);
+        }
+        return { buf: out, fromMemory: false };
+      }
+    }
     const iov: Buffer[] = [];
     let w = 0;
     for (let k = 0; k < n; k++) {
@@ -879,6 +912,30 @@ export class CommitLog {
     } finally {
       if (--seg.refs === 0 && seg.deleted) void closeFd(seg.fd);
     }
+  }
+
+  /**
+   * A read block holding [first, end) of `seg`: a kept one, else one read now from `first` (up to
+   * READ_BLOCK_SIZE, the segment's end or writtenPos). undefined when the read comes up short.
+   */
+  private readBlockHolding(first: number, end: number, seg: Segment): ReadBlock | undefined {
+    for (const b of this.readBlocks) {
+      if (b.start >= 0 && b.start <= first && end <= b.start + b.len) {
+        this.readBlockStats.hits++;
+        return b;
+      }
+    }
+    const len = Math.min(READ_BLOCK_SIZE, seg.startOffset + seg.size - first, this.writtenPos - first);
+    if (len < end - first) return undefined;
+    const b = this.readBlocks[this.readBlockNext] as ReadBlock;
+    this.readBlockNext = (this.readBlockNext + 1) % READ_BLOCKS;
+    if (b.buf.length < READ_BLOCK_SIZE) b.buf = Buffer.allocUnsafeSlow(READ_BLOCK_SIZE);
+    b.start = -1;
+    if (preadFullSync(seg.fd, b.buf, 0, len, first - seg.startOffset) !== len) return undefined;
+    b.start = first;
+    b.len = len;
+    this.readBlockStats.misses++;
+    return b;
   }
 
   findSegment(offset: number): Segment | undefined {
@@ -1019,6 +1076,7 @@ export class CommitLog {
     for (const s of this.segments) await closeFd(s.fd);
     this.segments.length = 0;
     this.chunks = [];
+    for (const b of this.readBlocks) b.start = -1;
   }
 
   private expireAll(): void {
