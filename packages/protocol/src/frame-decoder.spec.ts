@@ -75,6 +75,19 @@ describe('FrameDecoder', () => {
     expect(out[0]!.length).toBe(64);
   });
 
+  it('a frame of a few socket reads (a batch) is assembled in one buffer of its length, never regrown', () => {
+    const dec = new FrameDecoder();
+    const payload = Buffer.alloc(72 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
+    const wire = frame(payload);
+    const out: Buffer[] = [];
+    dec.push(wire.subarray(0, 64 * 1024), (f) => out.push(f));
+    expect(dec.pendingCapacity).toBe(payload.length);
+    dec.push(wire.subarray(64 * 1024), (f) => out.push(f));
+    expect(out).toHaveLength(1);
+    expect(out[0]!.equals(payload)).toBe(true);
+  });
+
   it('a frame announced large but trickled in holds memory for what arrived, not for its length', () => {
     const dec = new FrameDecoder();
     const len = Buffer.alloc(4);

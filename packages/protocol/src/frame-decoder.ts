@@ -2,8 +2,14 @@ import { ProtocolError } from './errors.js';
 
 /** Netty's default for RocketMQ (`com.rocketmq.remoting.frameMaxLength`). */
 export const DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024;
-/** First allocation for a frame that spans chunks. */
+/** First allocation for a large frame that spans chunks. */
 const INITIAL_PARTIAL = 64 * 1024;
+/**
+ * Frames up to this length that span chunks get their whole buffer at once: a 64-message batch
+ * (~72 KiB) arrives in two socket reads, and growing from 64 KiB would copy its first part twice.
+ * Larger frames start at INITIAL_PARTIAL and grow with what arrives.
+ */
+const WHOLE_PARTIAL_MAX = 256 * 1024;
 
 /**
  * Splits a TCP byte stream into RocketMQ frames: `int32 length` then `length` bytes. Frames are
@@ -75,8 +81,9 @@ export class FrameDecoder {
         pos += length;
         onFrame(frame);
       } else {
-        // Room for what this chunk holds (at least 64 KiB, at most the frame); grown as more arrives.
-        this.partial = Buffer.allocUnsafe(Math.min(length, Math.max(INITIAL_PARTIAL, end - pos)));
+        // Room for the whole frame when it is small, else for what this chunk holds (at least
+        // 64 KiB, at most the frame), grown as more arrives.
+        this.partial = Buffer.allocUnsafe(length <= WHOLE_PARTIAL_MAX ? length : Math.min(length, Math.max(INITIAL_PARTIAL, end - pos)));
         this.partialLen = length;
         this.partialHave = 0;
       }
