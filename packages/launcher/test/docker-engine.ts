@@ -48,6 +48,9 @@ export function run(cmd: string, args: readonly string[], o: RunOptions): Promis
         resolve({ code, stdout, stderr });
       }
     });
+    // A command may exit before it reads its input (docker inspect, docker logs): writing to the
+    // closed pipe then fails with EPIPE, which says nothing the exit status does not.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(o.input ?? '');
   });
 }
