@@ -71,6 +71,15 @@ interface ReadBlock {
   buf: Buffer;
 }
 
+/** Copies records k < n (log offset phys[k], sizes[k] bytes) from `src`, which holds the log from `srcStart`, back to back into `out`. */
+function gatherInto(out: Buffer, src: Buffer, srcStart: number, phys: readonly number[], sizes: readonly number[], n: number): void {
+  let w = 0;
+  for (let k = 0; k < n; k++) {
+    const from = phys[k]! - srcStart;
+    w += src.copy(out, w, from, from + sizes[k]!);
+  }
+}
+
 export class CommitLog {
   readonly segments: Segment[] = [];
   private chunks: Chunk[] = [];
@@ -856,11 +865,7 @@ export class CommitLog {
     const c = this.chunkHolding(first, end - first, encodedHere);
     const out = Buffer.allocUnsafe(total);
     if (c !== undefined) {
-      let w = 0;
-      for (let k = 0; k < n; k++) {
-        const from = phys[k]! - c.start;
-        w += c.buf.copy(out, w, from, from + sizes[k]!);
-      }
+      gatherInto(out, c.buf, c.start, phys, sizes, n);
       return { buf: out, fromMemory: true };
     }
     if (end > this.writtenPos) await this.writeUpTo(end);
@@ -869,11 +874,7 @@ export class CommitLog {
     if (end - first <= READ_BLOCK_SIZE && this.wrotePos - first <= this.hotBytes) {
       const b = this.readBlockHolding(first, end, seg);
       if (b !== undefined) {
-        let w = 0;
-        for (let k = 0; k < n; k++) {
-          const from = phys[k]! - b.start;
-          w += b.buf.copy(out, w, from, from + sizes[k]!);
-        }
+        gatherInto(out, b.buf, b.start, phys, sizes, n);
         return { buf: out, fromMemory: false };
       }
     }
