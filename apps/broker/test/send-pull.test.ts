@@ -1,7 +1,7 @@
 // Send and pull end to end against a broker process, as the Java client speaks.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { RequestCode, ResponseCode, decodeOffsetMsgId, encodeBatchBody, javaStringHashCode } from '@rocketmq-ts/protocol';
-import { removeTempDirs, stopAllProcesses } from '@rocketmq-ts/testing';
+import { RequestCode, ResponseCode, decodeMessageRecords, decodeOffsetMsgId, encodeBatchBody, javaStringHashCode } from '@rocketmq-ts/protocol';
+import { RawClient, jsonFrame, removeTempDirs, stopAllProcesses } from '@rocketmq-ts/testing';
 import { JavaClient, PULL, records, startBroker, uniqKey, type BrokerHandle } from './harness.js';
 
 let broker: BrokerHandle;
@@ -317,4 +317,85 @@ describe('long polling', () => {
     const all = await Promise.all(pulls);
     expect(all.every((r) => r.code === ResponseCode.SUCCESS && records(r)[0]!.body.toString() === 'y')).toBe(true);
   });
+});
+
+describe('pull replies from reused read buffers', () => {
+  it("a consumer that does not read holds its replies' records intact while other pulls go on", async () => {
+    // The broker reads pulls into buffers it reuses once a reply's bytes are written to the socket.
+    // A consumer that stops reading leaves megabytes of replies waiting; pulls of other queues
+    // meanwhile must get other buffers, and every reply must carry exactly its own records.
+    const T = 'SP_LENT';
+    const PER_QUEUE = 96;
+    const bodyOf = (q: number, off: number): string => `q${q}-o${off}-`.padEnd(1800, String.fromCharCode(97 + ((q * 7 + off) % 26)));
+    for (let q = 0; q < 4; q++) {
+      for (let from = 0; from < PER_QUEUE; from += 16) {
+        const sent = await Promise.all(Array.from({ length: 16 }, (_, k) => c.send(T, bodyOf(q, from + k), { queueId: q })));
+        expect(sent.map((r) => r.code)).toEqual(sent.map(() => ResponseCode.SUCCESS));
+      }
+    }
+    // Sends in flight together may land in any order: map each stored offset to what it holds.
+    const stored = new Map<string, string>();
+    for (let q = 0; q < 4; q++) {
+      for (let off = 0; off < PER_QUEUE; off += 32) {
+        const r = await c.pull({ group: 'CG_LENT', topic: T, queueId: q, offset: off, sysFlag: PULL.SUBSCRIPTION, subscription: '*' });
+        for (const m of records(r)) stored.set(`${q}/${m.queueOffset}`, m.body.toString());
+      }
+    }
+    expect(stored.size).toBe(4 * PER_QUEUE);
+    for (const [k, b] of stored) expect(b.startsWith(`q${k.split('/')[0]}-`)).toBe(true);
+
+    const raw = await RawClient.open(broker.port);
+    raw.socket.pause();
+    // ~62 KiB a reply, 600 of them: ~37 MiB, more than the socket buffers take (loopback may hold
+    // 30 MiB). Each slow pull is followed by a pull of another queue on another connection, which
+    // the broker serves after it: that pull's read would land in the slow reply's buffer if the
+    // buffer were taken back before the socket wrote it.
+    const PULLS = 600;
+    for (let i = 0; i < PULLS; i++) {
+      const offset = (i % 3) * 32;
+      const ext = {
+        consumerGroup: 'CG_LENT',
+        topic: T,
+        queueId: '0',
+        queueOffset: String(offset),
+        maxMsgNums: '32',
+        sysFlag: '4',
+        commitOffset: '0',
+        suspendTimeoutMillis: '0',
+        subscription: '*',
+        subVersion: '0',
+      };
+      raw.write(
+        jsonFrame({
+          code: RequestCode.PULL_MESSAGE,
+          language: 'JAVA',
+          version: 401,
+          opaque: 10_000 + i,
+          flag: 0,
+          extFields: ext,
+          serializeTypeCurrentRPC: 'JSON',
+        }),
+      );
+      const q = 1 + (i % 3);
+      const r = await c.pull({ group: 'CG_LENT', topic: T, queueId: q, offset: ((i + 1) % 3) * 32, sysFlag: PULL.SUBSCRIPTION, subscription: '*' });
+      const got = records(r);
+      expect(got).toHaveLength(32);
+      for (const m of got) expect(m.body.toString()).toBe(stored.get(`${q}/${m.queueOffset}`));
+    }
+    raw.socket.resume();
+    const frames = await raw.waitFrames(PULLS, 30_000);
+    raw.socket.destroy();
+    expect(frames).toHaveLength(PULLS);
+    for (const f of frames) {
+      expect(f.cmd.code).toBe(ResponseCode.SUCCESS);
+      const i = f.cmd.opaque - 10_000;
+      const got = decodeMessageRecords(f.cmd.body!);
+      expect(got.map((m) => m.queueOffset)).toEqual(Array.from({ length: 32 }, (_, k) => (i % 3) * 32 + k));
+      for (const m of got) {
+        if (m.queueId !== 0 || m.body.toString() !== stored.get(`0/${m.queueOffset}`)) {
+          throw new Error(`reply ${i}: record at offset ${m.queueOffset} is not what queue 0 holds there`);
+        }
+      }
+    }
+  }, 60_000);
 });

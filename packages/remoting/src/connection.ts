@@ -97,12 +97,18 @@ const EMPTY = Buffer.alloc(0);
 /** Spare slabs kept per connection: output slabs are reused once the socket is done with them. */
 const SPARE_SLABS = 4;
 
+/** Memory that socket writes hold: `writes` counts the writes not yet done, each calls `done` when it is. */
+interface WriteHold {
+  writes: number;
+  readonly done: () => void;
+}
+
 /**
  * An output slab and the socket writes still holding ranges of it. Reusing slabs matters: a
  * fresh 64 KiB buffer per few hundred replies (or per few dozen 1 KiB sends) is external memory
  * that drives V8 into frequent full collections.
  */
-class OutSlab {
+class OutSlab implements WriteHold {
   writes = 0;
   retired = false;
   readonly done: () => void;
@@ -119,6 +125,17 @@ class OutSlab {
   }
 }
 const NO_SLAB = new OutSlab(EMPTY, []);
+
+/** Body buffers lent by the sender (send's onWritten): given back when the last write holding one is done. */
+class BodyHold implements WriteHold {
+  writes = 0;
+  readonly done: () => void;
+  constructor(onWritten: () => void) {
+    this.done = () => {
+      if (--this.writes === 0) onWritten();
+    };
+  }
+}
 
 function flushConnection(conn: RemotingConnection): void {
   conn.flush();
@@ -160,7 +177,7 @@ export class RemotingConnection {
   private readonly spareSlabs: OutSlab[] = [];
   /** Buffers queued this tick before the staged range (large bodies and closed slab ranges), with their slab. */
   private queued: Buffer[] = [];
-  private queuedSlabs: (OutSlab | null)[] = [];
+  private queuedSlabs: (WriteHold | null)[] = [];
   private pausedForOutput = false;
   private closedReason: string | null = null;
   private closeRequested: string | null = null;
@@ -393,8 +410,13 @@ export class RemotingConnection {
    * Writes one command. `bodyParts`, when given, replace `cmd.body` (e.g. message records sliced
    * from the store); bodies are never re-encoded. Everything written in one tick leaves in one
    * socket write at the end of the tick. Returns false when the connection is closed.
+   *
+   * `onWritten`, with bodyParts: the parts' memory is lent and may be reused once this returns
+   * it — at once when every part was copied into an output slab, else when the socket is done
+   * with the last write holding a part. Not called when the connection closes before that (the
+   * memory is then left to the collector), nor when this returns false.
    */
-  send(cmd: RemotingCommand, bodyParts?: readonly Buffer[]): boolean {
+  send(cmd: RemotingCommand, bodyParts?: readonly Buffer[], onWritten?: () => void): boolean {
     if (this.closedReason !== null || this.closeRequested !== null) return false;
     let bodyLen = 0;
     if (bodyParts !== undefined) for (let i = 0; i < bodyParts.length; i++) bodyLen += bodyParts[i]!.length;
@@ -407,15 +429,19 @@ export class RemotingConnection {
       end = encodeCommandPrefixInto(cmd, bodyLen, this.out, this.outPos);
       if (end < 0) {
         // A header larger than a slab (huge extFields): its own buffer.
-        this.queueBuffer(encodeCommandPrefix(cmd, bodyLen));
+        this.queueBuffer(encodeCommandPrefix(cmd, bodyLen), null);
         end = this.outPos;
       }
     }
     this.outPos = end;
     if (bodyParts !== undefined) {
-      for (let i = 0; i < bodyParts.length; i++) this.stageBody(bodyParts[i]!);
+      const hold = onWritten === undefined ? null : new BodyHold(onWritten);
+      let held = false;
+      for (let i = 0; i < bodyParts.length; i++) if (this.stageBody(bodyParts[i]!, hold)) held = true;
+      // Every part was copied: nothing of the lent memory is referenced any more.
+      if (onWritten !== undefined && !held) onWritten();
     } else if (bodyLen > 0) {
-      this.stageBody(cmd.body!);
+      this.stageBody(cmd.body!, null);
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -424,27 +450,29 @@ export class RemotingConnection {
     return true;
   }
 
-  private stageBody(b: Buffer): void {
+  /** Copies a small body into the slab, or queues a large one as it is (with `hold`): true when queued. */
+  private stageBody(b: Buffer, hold: BodyHold | null): boolean {
     const n = b.length;
-    if (n === 0) return;
+    if (n === 0) return false;
     if (n > COPY_LIMIT) {
-      this.queueBuffer(b);
-      return;
+      this.queueBuffer(b, hold);
+      return true;
     }
     if (this.outPos + n > this.out.length) this.newSlab();
     b.copy(this.out, this.outPos);
     this.outPos += n;
+    return false;
   }
 
-  /** Queues a buffer after what is staged so far (order is kept). */
-  private queueBuffer(b: Buffer): void {
+  /** Queues a buffer after what is staged so far (order is kept); `hold`, when given, counts its write when it is made. */
+  private queueBuffer(b: Buffer, hold: BodyHold | null): void {
     if (this.outPos > this.outFrom) {
       this.queued.push(this.out.subarray(this.outFrom, this.outPos));
       this.queuedSlabs.push(this.slab);
       this.outFrom = this.outPos;
     }
     this.queued.push(b);
-    this.queuedSlabs.push(null);
+    this.queuedSlabs.push(hold);
   }
 
   /** Closes the staged range and starts another slab (bytes handed out are never overwritten). */

@@ -15,6 +15,7 @@ const ONEWAY_SINK = 1007;
 const CALL_BACK = 1008;
 const CLOSE_ME = 1009;
 const BIG = 1010;
+const LENT = 1011;
 
 const TopicHeader = defineHeader('TestTopicHeader', { topic: { t: 'string', req: true } });
 
@@ -24,6 +25,8 @@ const onewaySeen: RemotingCommand[] = [];
 const closes: Array<{ conn: RemotingConnection; reason: string }> = [];
 const clients: RemotingClient[] = [];
 const raws: RawClient[] = [];
+/** LENT replies: when each reply's onWritten came (by opaque), and whether it came inside send. */
+const lentWritten = new Map<number, { inSend: boolean }>();
 
 function newClient(opts: ConstructorParameters<typeof RemotingClient>[0] = {}): RemotingClient {
   const c = new RemotingClient(opts);
@@ -71,6 +74,22 @@ beforeAll(async () => {
     })
     .registerHandler(CLOSE_ME, (_cmd, conn) => {
       setTimeout(() => conn.close('asked to'), 20);
+      return null;
+    })
+    .registerHandler(LENT, (cmd, conn) => {
+      // Replies with `parts` body parts of `size` bytes (byte i of part k = (k + i) & 0xff), lent:
+      // once the connection gives them back they are overwritten, as a pool reusing them would.
+      const parts = Array.from({ length: Number(cmd.ext('parts')) }, (_, k) => {
+        const b = Buffer.allocUnsafe(Number(cmd.ext('size')));
+        for (let i = 0; i < b.length; i++) b[i] = (k + i) & 0xff;
+        return b;
+      });
+      let inSend = true;
+      conn.send(RemotingCommand.responseTo(cmd, ResponseCode.SUCCESS), parts, () => {
+        for (const b of parts) b.fill(0xee);
+        lentWritten.set(cmd.opaque, { inSend });
+      });
+      inSend = false;
       return null;
     })
     .registerHandler(BIG, (cmd) => RemotingCommand.responseTo(cmd, ResponseCode.SUCCESS, null, null, Buffer.alloc(Number(cmd.ext('n')), 7)));
@@ -150,6 +169,41 @@ describe('request / response', () => {
     const calls = Array.from({ length: 500 }, (_, i) => c.invoke(addr(), RemotingCommand.request(ECHO, { say: String(i) }), 5000));
     const res = await Promise.all(calls);
     res.forEach((r, i) => expect(r.remark).toBe(String(i)));
+  });
+});
+
+describe('lent body parts (send with onWritten)', () => {
+  const expectParts = (body: Buffer | null, parts: number, size: number): void => {
+    expect(body?.length).toBe(parts * size);
+    for (let k = 0; k < parts; k++) {
+      for (let i = 0; i < size; i++) {
+        if (body![k * size + i] !== ((k + i) & 0xff)) {
+          throw new Error(`byte ${i} of part ${k} is ${body![k * size + i]}: the part was reused before it was written`);
+        }
+      }
+    }
+  };
+
+  it('small parts are copied: given back inside send, and the reply is intact', async () => {
+    const raw = await newRaw();
+    raw.write(rocketmqFrame({ code: LENT, opaque: 501, ext: { parts: '8', size: '1000' } }));
+    const [f] = await raw.waitFrames(1);
+    expect(lentWritten.get(501)).toEqual({ inSend: true });
+    expectParts(f!.cmd.body, 8, 1000);
+  });
+
+  it('large parts are given back only once the socket has written them (a peer that does not read holds them)', async () => {
+    const raw = await newRaw();
+    raw.socket.pause();
+    // 12 MiB: more than the kernel's socket buffers take while the peer reads nothing.
+    raw.write(rocketmqFrame({ code: LENT, opaque: 502, ext: { parts: '12', size: String(1024 * 1024) } }));
+    await sleep(400);
+    expect(lentWritten.has(502)).toBe(false);
+    raw.socket.resume();
+    const [f] = await raw.waitFrames(1, 10_000);
+    expectParts(f!.cmd.body, 12, 1024 * 1024);
+    for (let i = 0; i < 100 && !lentWritten.has(502); i++) await sleep(10);
+    expect(lentWritten.get(502)).toEqual({ inSend: false });
   });
 });
 

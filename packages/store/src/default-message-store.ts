@@ -15,7 +15,7 @@ import { RawCommitLogAppender } from './ha/raw-append.js';
 import { IndexService } from './keyindex/index-service.js';
 import { MessageAppender } from './message-appender.js';
 import { MessageReader } from './message-reader.js';
-import type { DispatchEvent, HAStatus, MessageFilter, MessageStore, PutMessageRequest } from './message-store.js';
+import type { DispatchEvent, GetMessageOptions, HAStatus, MessageFilter, MessageStore, PutMessageRequest } from './message-store.js';
 import { consoleLogger, FailureProbes, type RecoveryReport, type StoreLogger, type StoreProbe, type StoreStats } from './probe.js';
 import type { GetMessageResult, PutMessageResult, QueryMessageResult } from './status.js';
 import { StoreState } from './store-state.js';
@@ -295,8 +295,16 @@ export class DefaultMessageStore implements MessageStore {
     maxMsgNums: number,
     maxBytes = 256 * 1024 * 1024,
     filter?: MessageFilter,
+    opts?: GetMessageOptions,
   ): Promise<GetMessageResult> {
-    return this.reader.getMessage(topic, queueId, offset, maxMsgNums, maxBytes, filter);
+    return this.reader.getMessage(topic, queueId, offset, maxMsgNums, maxBytes, filter, opts?.lendBuffers === true);
+  }
+
+  releaseMessageBuffers(result: GetMessageResult): void {
+    const lent = result.lent;
+    if (lent === undefined) return;
+    result.lent = undefined;
+    for (const b of lent) this.commitLog.giveBackReadBuffer(b);
   }
 
   getMaxOffsetInQueue(topic: string, queueId: number): number {

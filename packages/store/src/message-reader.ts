@@ -49,9 +49,10 @@ export class MessageReader {
     maxMsgNums: number,
     maxBytes: number,
     filter: MessageFilter | undefined,
+    lend = false,
   ): Promise<GetMessageResult> {
     this.state.stats.getCount++;
-    return this.gotten(await this.read(topic, queueId, offset, maxMsgNums, maxBytes, filter));
+    return this.gotten(await this.read(topic, queueId, offset, maxMsgNums, maxBytes, filter, lend));
   }
 
   /** getMessage for the store's own readers (the timer): not counted as consumer reads. */
@@ -66,6 +67,7 @@ export class MessageReader {
     maxMsgNums: number,
     maxBytes: number,
     filter: MessageFilter | undefined,
+    lend = false,
   ): Promise<GetMessageResult> {
     const res: GetMessageResult = {
       status: GetMessageStatus.NO_MESSAGE_IN_QUEUE,
@@ -99,7 +101,7 @@ export class MessageReader {
       res.status = GetMessageStatus.OFFSET_OVERFLOW_BADLY;
       res.nextBeginOffset = max;
     } else {
-      await this.readQueue(q, offset, maxMsgNums, maxBytes, filter, res);
+      await this.readQueue(q, offset, maxMsgNums, maxBytes, filter, res, lend);
     }
     return res;
   }
@@ -117,6 +119,7 @@ export class MessageReader {
     maxBytes: number,
     filter: MessageFilter | undefined,
     res: GetMessageResult,
+    lend: boolean,
   ): Promise<void> {
     const minPhy = this.commitLog.minOffset;
     let next = offset;
@@ -176,14 +179,19 @@ export class MessageReader {
           spanIdx = 0;
           const total = starts[spanCount - 1]! + sizes[spanCount - 1]!;
           const stretch = phys[spanCount - 1]! + sizes[spanCount - 1]! - phy;
+          const into = lend ? this.commitLog.lendReadBuffer(total) : undefined;
           if (stretch === total) {
-            span = this.commitLog.readFromMemory(phy, total, true);
+            span = this.commitLog.readFromMemory(phy, total, true, into);
             spanFromMemory = span !== undefined;
-            span ??= await this.commitLog.read(phy, total);
+            span ??= await this.commitLog.read(phy, total, into);
           } else {
-            const g = await this.commitLog.readGathered(phys, sizes, spanCount, total, true);
+            const g = await this.commitLog.readGathered(phys, sizes, spanCount, total, true, into);
             span = g?.buf;
             spanFromMemory = g?.fromMemory === true;
+          }
+          if (into !== undefined) {
+            if (span === undefined) this.commitLog.giveBackReadBuffer(into);
+            else (res.lent ??= []).push(into);
           }
           rec = span?.subarray(0, size);
         }

@@ -47,6 +47,11 @@ export interface DispatchEvent {
   propertiesString: string;
 }
 
+export interface GetMessageOptions {
+  /** Read into buffers lent by the store (see getMessage). */
+  lendBuffers?: boolean;
+}
+
 export interface MessageStore {
   /** Opens files and recovers; returns the recovery report. */
   load(): Promise<RecoveryReport>;
@@ -84,7 +89,11 @@ export interface MessageStore {
   /** Appends waiting on the commit log now (a roll, their fdatasync or write): the put queue's size. */
   waitingAppends(): number;
 
-  /** Up to maxMsgNums records of a queue from `offset` (and at most maxBytes, but at least one), filtered. */
+  /**
+   * Up to maxMsgNums records of a queue from `offset` (and at most maxBytes, but at least one), filtered.
+   * With `lendBuffers`, the records may be read into buffers the store lends (result.lent), to be
+   * given back with releaseMessageBuffers when nothing refers to them any more.
+   */
   getMessage(
     group: string,
     topic: string,
@@ -93,7 +102,10 @@ export interface MessageStore {
     maxMsgNums: number,
     maxBytes?: number,
     filter?: MessageFilter,
+    opts?: GetMessageOptions,
   ): Promise<GetMessageResult>;
+  /** Gives back the buffers a getMessage result borrowed (result.lent); its messageBuffers must not be used after this. Idempotent. */
+  releaseMessageBuffers(result: GetMessageResult): void;
   /** Next queue offset to be written (0 for an unknown queue). */
   getMaxOffsetInQueue(topic: string, queueId: number): number;
   /** First queue offset still readable (retention moves it forward). */

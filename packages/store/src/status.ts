@@ -68,6 +68,12 @@ export interface GetMessageResult {
    * RAM: a master suggests that this consumer reads from a slave (when slaveReadEnable is on).
    */
   suggestPullingFromSlave?: boolean;
+  /**
+   * With getMessage's `lendBuffers`: the store's buffers that messageBuffers are views of. Give
+   * them back with releaseMessageBuffers once no view is used any more (e.g. the socket wrote
+   * them); a result never given back just leaves them to the collector.
+   */
+  lent?: Buffer[] | undefined;
 }
 
 export interface QueryMessageResult {

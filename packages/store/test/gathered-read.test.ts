@@ -142,3 +142,70 @@ describe('read blocks shared by pulls of queues in step', () => {
     expect(hits).toBeGreaterThan(misses);
   });
 });
+
+describe('pulls into lent buffers (getMessage with lendBuffers)', () => {
+  for (const [name, over, reopen] of [
+    ['from the in-memory tail', { commitLogReadCacheSize: 8 * 1024 * 1024, commitLogWriteChunkSize: 4 * 1024 * 1024 }, false],
+    ['from the page cache', {}, true],
+    ['from cold data', { accessMessageInMemoryMaxRatio: 0 }, true],
+  ] as const) {
+    it(`${name}: records land in the lent buffers, which are reused only once given back`, async () => {
+      const f = await filled(over);
+      let s = f.s;
+      if (reopen) {
+        await s.shutdown();
+        s = await openStore(f.dir, { mappedFileSizeCommitLog: 256 * 1024, ...over });
+        stores.push(s);
+      }
+      const LEND = { lendBuffers: true } as const;
+      // Every queue pulled to its end with each result held until all are read: no lent buffer
+      // serves two results at once, and every record is whole.
+      const held: GetMessageResult[] = [];
+      for (let q = 0; q < QUEUES; q++) {
+        const ids: number[] = [];
+        let offset = 0;
+        for (let guard = 0; guard < 1000 && offset < s.getMaxOffsetInQueue('G', q); guard++) {
+          const r = await s.getMessage('g', 'G', q, offset, 32, undefined, undefined, LEND);
+          held.push(r);
+          offset = r.nextBeginOffset;
+        }
+        for (const r of held.filter((x) => x.messageBuffers.length > 0 && decodeMessageRecord(x.messageBuffers[0]!).queueId === q)) {
+          for (const b of r.messageBuffers) {
+            const m = decodeMessageRecord(b);
+            const id = Number(m.properties.get('KEYS')!.slice(1));
+            expect(m.body.equals(body(id, sizeOf(id)))).toBe(true);
+            ids.push(id);
+          }
+        }
+        expect(ids).toEqual(expectedIds(q));
+      }
+      // Pulls of ~38 KiB of records are read into lent buffers; a read shorter than half a
+      // buffer (where a segment ends) gets its own memory.
+      const lentPulls = held.filter((r) => (r.lent?.length ?? 0) > 0);
+      expect(lentPulls.length).toBeGreaterThan(held.length / 3);
+      for (const r of lentPulls) expect(r.messageBuffers.some((b) => r.lent!.some((l) => l.buffer === b.buffer))).toBe(true);
+      const inUse = held.flatMap((r) => (r.lent ?? []).map((b) => b.buffer));
+      expect(new Set(inUse).size).toBe(inUse.length);
+      const small = await s.getMessage('g', 'G', 0, 0, 4, undefined, undefined, LEND);
+      expect(small.messageBuffers).toHaveLength(4);
+      expect(small.lent).toBeUndefined();
+      // Given back (twice: the second does nothing), the buffers serve the next pulls.
+      const first = lentPulls[0]!;
+      const firstBuffers = first.lent!.map((b) => b.buffer);
+      s.releaseMessageBuffers(first);
+      s.releaseMessageBuffers(first);
+      expect(first.lent).toBeUndefined();
+      const a = await s.getMessage('g', 'G', 0, 0, 32, undefined, undefined, LEND);
+      const b = await s.getMessage('g', 'G', 1, 0, 32, undefined, undefined, LEND);
+      expect(firstBuffers).toContain(a.lent![0]!.buffer);
+      expect(b.lent![0]!.buffer).not.toBe(a.lent![0]!.buffer);
+      // Without the option nothing is lent; reads larger than a lent buffer get their own memory.
+      const plain = await s.getMessage('g', 'G', 0, 0, 32);
+      expect(plain.lent).toBeUndefined();
+      const big = await s.getMessage('g', 'G', 0, 0, 200, undefined, undefined, LEND);
+      const own = big.messageBuffers.filter((x) => !(big.lent ?? []).some((l) => l.buffer === x.buffer));
+      expect(own.length).toBeGreaterThan(0);
+      for (const r of [...held, a, b, big]) s.releaseMessageBuffers(r);
+    });
+  }
+});

@@ -28,6 +28,8 @@ import { BrokerState } from '../broker-state.js';
 import { BROKER_CONFIG, MESSAGE_STORE } from '../tokens.js';
 
 type PullHeader = ReturnType<typeof PullMessageRequestHeader.decode>;
+/** Pulls read into buffers the store lends and takes back once the reply is written (fresh memory per pull costs more than the copy into it). */
+const LEND = { lendBuffers: true } as const;
 
 /**
  * PULL_MESSAGE and LITE_PULL_MESSAGE. A found batch is answered with the stored record slices
@@ -63,12 +65,17 @@ export class PullMessageProcessor {
    * Sends a reply the handler produced itself (found records, or a woken long poll) and reports
    * it to the rpc-latency probe, which the connection does not see for these.
    */
-  private respond(req: RemotingCommand, conn: RemotingConnection, res: RemotingCommand, records: readonly Buffer[] | null, t0: number): void {
-    if (records === null) {
+  private respond(req: RemotingCommand, conn: RemotingConnection, res: RemotingCommand, found: GetMessageResult | null, t0: number): void {
+    if (found === null) {
       conn.reply(req, res, t0);
       return;
     }
-    if (!req.isOneway) conn.send(res, coalesceAdjacent(records));
+    // The records may lie in buffers the store lent: they go back once the socket has them.
+    const lent = found.lent !== undefined;
+    const release = lent ? (): void => this.store.releaseMessageBuffers(found) : undefined;
+    if (req.isOneway || !conn.send(res, coalesceAdjacent(found.messageBuffers), release)) {
+      if (lent) this.store.releaseMessageBuffers(found);
+    }
     this.metrics.rpcDone(req.code, req.isOneway ? -1 : res.code, performance.now() - t0);
   }
 
@@ -145,7 +152,7 @@ export class PullMessageProcessor {
       this.offsets.commitPullOffset(h.consumerGroup, h.topic, h.queueId, h.queueOffset);
       if ((h.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0) this.offsets.commitOffset(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
     }
-    const r = await this.store.getMessage(h.consumerGroup, h.topic, h.queueId, h.queueOffset, maxNums, maxBytes, filter);
+    const r = await this.store.getMessage(h.consumerGroup, h.topic, h.queueId, h.queueOffset, maxNums, maxBytes, filter, LEND);
     const [found, next] = statusToCode(r, h.queueOffset);
     let code = found;
     // Where the consumer should read next (RocketMQ's suggestWhichBrokerId): a master sends a
@@ -198,11 +205,14 @@ export class PullMessageProcessor {
       minOffset: String(r.minOffset),
       maxOffset: String(r.maxOffset),
     });
-    if (code !== ResponseCode.SUCCESS) return res;
+    if (code !== ResponseCode.SUCCESS) {
+      this.store.releaseMessageBuffers(r);
+      return res;
+    }
     this.metrics.messagesOut(h.topic, h.consumerGroup, r.messageBuffers.length, r.bufferTotalSize);
     this.stats.countGet(h.topic, h.consumerGroup, r.messageBuffers.length);
     // Found: header and the stored records go out together, the records as they are in memory.
-    this.respond(req, conn, res, r.messageBuffers, t0);
+    this.respond(req, conn, res, r, t0);
     return null;
   }
 }

@@ -71,6 +71,10 @@ interface ReadBlock {
   buf: Buffer;
 }
 
+/** Size of the buffers lent to reads whose results are given back (lendReadBuffer), and how many are kept. */
+export const LENT_READ_BUFFER_SIZE = 64 * 1024;
+const LENT_READ_BUFFERS_KEPT = 32;
+
 /** Copies records k < n (log offset phys[k], sizes[k] bytes) from `src`, which holds the log from `srcStart`, back to back into `out`. */
 function gatherInto(out: Buffer, src: Buffer, srcStart: number, phys: readonly number[], sizes: readonly number[], n: number): void {
   let w = 0;
@@ -97,6 +101,8 @@ export class CommitLog {
    */
   private readonly readBlocks: ReadBlock[] = Array.from({ length: READ_BLOCKS }, () => ({ start: -1, len: 0, buf: Buffer.allocUnsafeSlow(0) }));
   private readBlockNext = 0;
+  /** Buffers given back by readers (giveBackReadBuffer), lent again by lendReadBuffer. */
+  private readonly lendable: Buffer[] = [];
   /** Gathered reads served from readBlocks / that read a block (for tests and metrics). */
   readonly readBlockStats = { hits: 0, misses: 0 };
   private activeSeg: Segment | undefined;
@@ -813,12 +819,13 @@ export class CommitLog {
    * A copy of bytes [offset, offset+size) from the in-memory tail, or undefined when not cached
    * (or when the range spans two chunks). A copy, because chunk buffers are recycled once they
    * leave the cache: nothing outside this class may keep a view of them. With `encodedHere`, only
-   * bytes this process's put path encoded qualify (not bytes replicated from a master).
+   * bytes this process's put path encoded qualify (not bytes replicated from a master). With
+   * `into` (at least `size` bytes, e.g. from lendReadBuffer) the copy is made there, not in new memory.
    */
-  readFromMemory(offset: number, size: number, encodedHere = false): Buffer | undefined {
+  readFromMemory(offset: number, size: number, encodedHere = false, into?: Buffer): Buffer | undefined {
     const c = this.chunkHolding(offset, size, encodedHere);
     if (c === undefined) return undefined;
-    const out = Buffer.allocUnsafe(size);
+    const out = into !== undefined ? into.subarray(0, size) : Buffer.allocUnsafe(size);
     c.buf.copy(out, 0, offset - c.start, offset - c.start + size);
     return out;
   }
@@ -850,6 +857,7 @@ export class CommitLog {
    * else by one vectored positional read whose gaps land in a scratch buffer that is reused. So a
    * pull of one queue among several costs what its own bytes cost, not the whole stretch in fresh
    * memory. undefined when the stretch is not whole in one segment (removed, or never appended).
+   * With `into` (at least `total` bytes) the records are gathered there instead of into new memory.
    */
   async readGathered(
     phys: readonly number[],
@@ -857,13 +865,14 @@ export class CommitLog {
     n: number,
     total: number,
     encodedHere = false,
+    into?: Buffer,
   ): Promise<{ buf: Buffer; fromMemory: boolean } | undefined> {
     if (n <= 0) return undefined;
     const first = phys[0]!;
     const end = phys[n - 1]! + sizes[n - 1]!;
     if (first < 0 || end > this.wrotePos) return undefined;
     const c = this.chunkHolding(first, end - first, encodedHere);
-    const out = Buffer.allocUnsafe(total);
+    const out = into !== undefined ? into.subarray(0, total) : Buffer.allocUnsafe(total);
     if (c !== undefined) {
       gatherInto(out, c.buf, c.start, phys, sizes, n);
       return { buf: out, fromMemory: true };
@@ -953,11 +962,11 @@ export class CommitLog {
     return undefined;
   }
 
-  /** Reads [offset, offset+size) (memory first, else a positional read). undefined if removed or not written. */
-  async read(offset: number, size: number): Promise<Buffer | undefined> {
+  /** Reads [offset, offset+size) (memory first, else a positional read), into `into` when given. undefined if removed or not written. */
+  async read(offset: number, size: number, into?: Buffer): Promise<Buffer | undefined> {
     // A damaged consume-queue unit can ask for bytes never appended: waiting for them would spin.
     if (offset < 0 || size <= 0 || offset + size > this.wrotePos) return undefined;
-    const mem = this.readFromMemory(offset, size);
+    const mem = this.readFromMemory(offset, size, false, into);
     if (mem !== undefined) return mem;
     if (offset + size > this.writtenPos) {
       // Not on disk yet and not in memory: only possible for a range spanning chunks; wait for the writer.
@@ -968,12 +977,12 @@ export class CommitLog {
     if (this.wrotePos - offset <= this.hotBytes) {
       // Hot data is in the page cache: a synchronous read is a memcpy in the kernel, cheaper than
       // handing the read to the thread pool and waking up for its result.
-      const buf = Buffer.allocUnsafe(size);
+      const buf = into !== undefined ? into.subarray(0, size) : Buffer.allocUnsafe(size);
       return preadFullSync(seg.fd, buf, 0, size, offset - seg.startOffset) === size ? buf : undefined;
     }
     seg.refs++;
     try {
-      const buf = Buffer.allocUnsafe(size);
+      const buf = into !== undefined ? into.subarray(0, size) : Buffer.allocUnsafe(size);
       let got = 0;
       while (got < size) {
         const n = await pread(seg.fd, buf, got, size - got, offset - seg.startOffset + got);
@@ -984,6 +993,24 @@ export class CommitLog {
     } finally {
       if (--seg.refs === 0 && seg.deleted) void closeFd(seg.fd);
     }
+  }
+
+  /**
+   * A buffer of LENT_READ_BUFFER_SIZE bytes for reads (the `into` of read, readFromMemory and
+   * readGathered) whose reader gives it back (giveBackReadBuffer) once nothing refers to what was
+   * read into it: pulls of a few dozen records each would otherwise take fresh memory every time,
+   * and writing into fresh memory costs several times the copy. undefined when `size` is larger,
+   * or smaller than half of it: a reader may hold a lent buffer as long as a slow peer takes to
+   * read the reply, so what a buffer holds stays at least half of what it takes.
+   */
+  lendReadBuffer(size: number): Buffer | undefined {
+    if (size > LENT_READ_BUFFER_SIZE || size < LENT_READ_BUFFER_SIZE / 2) return undefined;
+    return this.lendable.pop() ?? Buffer.allocUnsafeSlow(LENT_READ_BUFFER_SIZE);
+  }
+
+  /** Takes back a buffer of lendReadBuffer; the caller holds no view of it any more. */
+  giveBackReadBuffer(b: Buffer): void {
+    if (b.length === LENT_READ_BUFFER_SIZE && this.lendable.length < LENT_READ_BUFFERS_KEPT) this.lendable.push(b);
   }
 
   // ---------------------------------------------------------------- retention
