@@ -213,6 +213,48 @@ describe('encodeCommandPrefixInto (connection output slabs)', () => {
     }
   });
 
+  it('escapes random JSON strings as JSON.stringify does, short and long, flat and built by concatenation', () => {
+    // Characters that need escapes (quote, backslash, every control character), DEL, letters, and now
+    // and then one beyond ASCII (the in-place writer gives up; the text path writes the string).
+    const alphabet = ['"', '\\', '\u007f', 'a', 'Z', '0', ' ', ...Array.from({ length: 32 }, (_, c) => String.fromCharCode(c))];
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const randomString = (len: number): string => {
+      let s = '';
+      for (let i = 0; i < len; i++) s += rnd(50) === 0 ? 'é' : alphabet[rnd(3) === 0 ? rnd(alphabet.length) : 3 + rnd(4)]!;
+      return s;
+    };
+    for (let round = 0; round < 400; round++) {
+      const len = rnd(90);
+      const a = randomString(len);
+      // The same text as a rope: pieces joined at run time.
+      const cut = rnd(len + 1);
+      const rope = a.slice(0, cut) + randomString(0) + a.slice(cut);
+      for (const v of [a, rope]) {
+        const cmd = RemotingCommand.responseTo(RemotingCommand.request(310, {}), 0, rnd(2) === 0 ? v : null, { k: v, ['key' + v.slice(0, 30)]: 'x' });
+        cmd.serializeType = SerializeType.JSON;
+        const want = encodeCommandPrefix(cmd, 0);
+        expect(want.subarray(8).toString('utf8')).toBe(jsonHeaderText(cmd));
+        const buf = Buffer.alloc(want.length + 40, 0xee);
+        const end = encodeCommandPrefixInto(cmd, 0, buf, 5);
+        expect(buf.subarray(5, end)).toEqual(want);
+        expect(buf[end]).toBe(0xee);
+        // Not enough room: refused, whatever the escapes would have needed.
+        expect(encodeCommandPrefixInto(cmd, 0, Buffer.alloc(want.length + 4), 5)).toBe(-1);
+      }
+    }
+    // And the header text is what JSON.parse reads back.
+    const v = 'TAGS\u0001bench\u0002UNIQ_KEY\u0001' + 'AB'.repeat(16) + '\u0002"q"\\';
+    const cmd = RemotingCommand.responseTo(RemotingCommand.request(310, {}), 0, null, { i: v });
+    cmd.serializeType = SerializeType.JSON;
+    const buf = Buffer.alloc(1024);
+    const end = encodeCommandPrefixInto(cmd, 0, buf, 0);
+    expect((JSON.parse(buf.subarray(8, end).toString('utf8')) as { extFields: Record<string, string> }).extFields['i']).toBe(v);
+  });
+
   it('returns -1 when the prefix does not fit, for every shortfall', () => {
     for (const cmd of cases()) {
       const want = encodeCommandPrefix(cmd, 0);
