@@ -214,9 +214,12 @@ const ONE_CHAR: string[] = Array.from({ length: 128 }, (_, c) => String.fromChar
  * The JSON string whose opening quote is at p; sets jp after the closing quote. null when it is
  * not a well-formed string (raw control character, bad escape, no end). One pass finds the end,
  * whether it is ASCII and has escapes, and the intern hash; short plain ASCII is then looked up in
- * readHeaderString's table (digits too: in a Java header most numbers repeat from request to
- * request, "20000", "2147483647", the born timestamp within a millisecond, and a miss costs little
- * more than the slice), longer is sliced, and a string with escapes goes to JSON.parse on its own.
+ * readHeaderString's table, longer is sliced, and a string with escapes goes to JSON.parse on its
+ * own. Numbers of up to DIGITS_INTERNED digits are interned ("0", "4", "20000": they repeat from
+ * request to request); longer ones starting with a digit (offsets, timestamps, offset msgIds) are
+ * sliced: nearly every one is new, and a new string kept in the table until a later one takes its
+ * slot outlives the young generation, so the table would move garbage into the old generation
+ * (measured in a Java-framed send run: a reply's msgId and queueOffset per message).
  */
 function jsonString(h: Buffer, p: number, end: number): string | null {
   const start = p + 1;
@@ -238,9 +241,12 @@ function jsonString(h: Buffer, p: number, end: number): string | null {
   if (n === 0) return '';
   if (hi >= 0x80) return (h as unknown as Latin1Sliceable).utf8Slice(start, i);
   if (n === 1) return ONE_CHAR[h[start]!]!;
-  if (n > INTERN_MAX) return (h as unknown as Latin1Sliceable).latin1Slice(start, i);
+  if (n > INTERN_MAX || (n > DIGITS_INTERNED && h[start]! <= 0x39)) return (h as unknown as Latin1Sliceable).latin1Slice(start, i);
   return internAscii(h, start, i, x);
 }
+
+/** Strings starting with a digit are interned up to this length (see jsonString). */
+const DIGITS_INTERNED = 5;
 
 /** Scratch for unescaping a header string in place (headers are small; longer strings take JSON.parse). */
 const UNESCAPE_MAX = 4096;
