@@ -6,6 +6,7 @@ import {
   decodeMessageRecord,
   findProperty,
   isStoredRecordIntact,
+  readInt32BEUnchecked,
   readInt64BE,
   readStoreTimestamp,
   type DecodedMessage,
@@ -146,7 +147,7 @@ export class MessageReader {
       for (let i = 0; i < n; i++) {
         const at = i * CQ_UNIT_SIZE;
         const phy = readInt64BE(units, at);
-        const size = units.readInt32BE(at + 8);
+        const size = readInt32BEUnchecked(units, at + 8);
         const tagsCode = readInt64BE(units, at + 12);
         if (size === CQ_BLANK_SIZE) {
           // a padding unit (a gap left by recovery) holds no message: it never ends a batch
@@ -195,7 +196,7 @@ export class MessageReader {
           }
           rec = span?.subarray(0, size);
         }
-        if (rec === undefined || rec.length < 4 || rec.readInt32BE(0) !== size) {
+        if (rec === undefined || rec.length < 4 || readInt32BEUnchecked(rec, 0) !== size) {
           sawRemoved = true;
           continue;
         }
@@ -242,7 +243,7 @@ export class MessageReader {
   ): number {
     const seg = this.commitLog.findSegment(phy);
     const segEnd = seg === undefined ? phy : seg.startOffset + seg.size;
-    const first = units.readInt32BE(i * CQ_UNIT_SIZE + 8);
+    const first = readInt32BEUnchecked(units, i * CQ_UNIT_SIZE + 8);
     phys[0] = phy;
     sizes[0] = first;
     starts[0] = 0;
@@ -251,7 +252,7 @@ export class MessageReader {
     let m = 1;
     for (let j = i + 1; j < n && m < msgsLeft && m < SPAN_RECORDS; j++) {
       const at = j * CQ_UNIT_SIZE;
-      const size = units.readInt32BE(at + 8);
+      const size = readInt32BEUnchecked(units, at + 8);
       if (size === CQ_BLANK_SIZE) continue;
       const p = readInt64BE(units, at);
       if (

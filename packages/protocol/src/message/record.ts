@@ -2,7 +2,7 @@
 import { MessageSysFlag, type MessageExt, type SocketAddress } from '@rocketmq-ts/common';
 import { addressByteLength, readSocketAddress, writeSocketAddress } from './address.js';
 import { bodyCrc32 } from './crc32.js';
-import { readInt64BE, writeInt32BEUnchecked as w32, writeInt64BE } from './int64.js';
+import { readInt16BEUnchecked, readInt32BEUnchecked, readInt64BE, writeInt32BEUnchecked as w32, writeInt64BE } from './int64.js';
 import { decodeProperties, findProperty } from './properties.js';
 import { createOffsetMsgId } from './msgid.js';
 import { javaStringHashCode } from './hash.js';
@@ -235,18 +235,21 @@ function topicAt(buf: Buffer, p: number, len: number): string {
 export function decodeMessageRecord(buf: Buffer, pos = 0, opts: DecodeOptions = {}): DecodedMessage {
   if (buf.length - pos < 8) throw new RecordDecodeError('record header truncated');
   const trustSize = opts.untrustedStoreSize !== true;
-  let storeSize = buf.readInt32BE(pos);
-  const magic = buf.readInt32BE(pos + 4);
+  let storeSize = readInt32BEUnchecked(buf, pos);
+  const magic = readInt32BEUnchecked(buf, pos + 4);
   if (!isMessageMagic(magic)) throw new RecordDecodeError(`bad magic 0x${(magic >>> 0).toString(16)}`);
   if (!trustSize) storeSize = buf.length - pos;
   if (storeSize < messageRecordSize(0, 0, 0) || pos + storeSize > buf.length) throw new RecordDecodeError(`bad record size ${storeSize}`);
   const end = pos + storeSize;
-  const bodyCRC = buf.readInt32BE(pos + 8);
-  const queueId = buf.readInt32BE(pos + 12);
-  const flag = buf.readInt32BE(pos + 16);
+  const bodyCRC = readInt32BEUnchecked(buf, pos + 8);
+  const queueId = readInt32BEUnchecked(buf, pos + 12);
+  const flag = readInt32BEUnchecked(buf, pos + 16);
   const queueOffset = readInt64BE(buf, pos + 20);
   const commitLogOffset = readInt64BE(buf, pos + 28);
-  const sysFlag = buf.readInt32BE(pos + 36);
+  const sysFlag = readInt32BEUnchecked(buf, pos + 36);
+  const bornV6 = (sysFlag & MessageSysFlag.BORNHOST_V6_FLAG) !== 0;
+  const storeV6 = (sysFlag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG) !== 0;
+  if ((bornV6 || storeV6) && storeSize < messageRecordSize(0, 0, 0, bornV6, storeV6)) throw new RecordDecodeError(`bad record size ${storeSize}`);
   const bornTimestamp = readInt64BE(buf, pos + 40);
   let p = pos + 48;
   const bornLen = sysFlag & MessageSysFlag.BORNHOST_V6_FLAG ? 16 : 4;
@@ -257,16 +260,18 @@ export function decodeMessageRecord(buf: Buffer, pos = 0, opts: DecodeOptions = 
   const storeLen = sysFlag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG ? 16 : 4;
   const storeHost = readSocketAddress(buf, p, storeLen);
   p += storeLen + 4;
-  const reconsumeTimes = buf.readInt32BE(p);
+  if (p + 16 > end) throw new RecordDecodeError(`bad record size ${storeSize}`);
+  const reconsumeTimes = readInt32BEUnchecked(buf, p);
   const preparedTransactionOffset = readInt64BE(buf, p + 4);
-  const bodyLen = buf.readInt32BE(p + 12);
+  const bodyLen = readInt32BEUnchecked(buf, p + 12);
   p += 16;
   if (bodyLen < 0 || p + bodyLen > end) throw new RecordDecodeError(`bad body length ${bodyLen}`);
   const body = opts.readBody === false ? Buffer.alloc(0) : buf.subarray(p, p + bodyLen);
   p += bodyLen;
   let topicLen: number;
+  if (p + (magic === MESSAGE_MAGIC_CODE_V2 ? 2 : 1) > end) throw new RecordDecodeError('record truncated before the topic');
   if (magic === MESSAGE_MAGIC_CODE_V2) {
-    topicLen = buf.readInt16BE(p);
+    topicLen = readInt16BEUnchecked(buf, p);
     p += 2;
   } else {
     topicLen = buf[p] as number;
@@ -275,7 +280,7 @@ export function decodeMessageRecord(buf: Buffer, pos = 0, opts: DecodeOptions = 
   if (p + topicLen + 2 > end) throw new RecordDecodeError(`bad topic length ${topicLen}`);
   const topic = topicAt(buf, p, topicLen);
   p += topicLen;
-  const propsLen = buf.readInt16BE(p);
+  const propsLen = readInt16BEUnchecked(buf, p);
   p += 2;
   if (propsLen < 0 || (trustSize ? p + propsLen !== end : p + propsLen > end)) throw new RecordDecodeError(`bad properties length ${propsLen}`);
   const propertiesString = propsLen > 0 ? (buf as unknown as Utf8Sliceable).utf8Slice(p, p + propsLen) : '';
@@ -428,24 +433,24 @@ export function isStoredRecordIntact(
   checkCRC: boolean,
 ): boolean {
   if (size < 56 || pos + size > buf.length) return false;
-  if (buf.readInt32BE(pos) !== size || !isMessageMagic(buf.readInt32BE(pos + 4))) return false;
-  if (buf.readInt32BE(pos + 12) !== expected.queueId || readInt64BE(buf, pos + 20) !== expected.queueOffset) return false;
+  if (readInt32BEUnchecked(buf, pos) !== size || !isMessageMagic(readInt32BEUnchecked(buf, pos + 4))) return false;
+  if (readInt32BEUnchecked(buf, pos + 12) !== expected.queueId || readInt64BE(buf, pos + 20) !== expected.queueOffset) return false;
   if (readInt64BE(buf, pos + 28) !== expected.physicalOffset) return false;
   // The variable-length fields must add up to the record size.
   const end = pos + size;
-  const sysFlag = buf.readInt32BE(pos + 36);
+  const sysFlag = readInt32BEUnchecked(buf, pos + 36);
   let p = pos + 48 + (sysFlag & MessageSysFlag.BORNHOST_V6_FLAG ? 20 : 8) + 8 + (sysFlag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG ? 20 : 8) + 12;
   if (p + 4 > end) return false;
-  const bodyLen = buf.readInt32BE(p);
+  const bodyLen = readInt32BEUnchecked(buf, p);
   const bodyAt = p + 4;
   if (bodyLen < 0 || bodyAt + bodyLen > end) return false;
   p = bodyAt + bodyLen;
-  const v2 = buf.readInt32BE(pos + 4) === MESSAGE_MAGIC_CODE_V2;
+  const v2 = readInt32BEUnchecked(buf, pos + 4) === MESSAGE_MAGIC_CODE_V2;
   if (p + (v2 ? 2 : 1) > end) return false;
-  const topicLen = v2 ? buf.readInt16BE(p) : (buf[p] as number);
+  const topicLen = v2 ? readInt16BEUnchecked(buf, p) : (buf[p] as number);
   p += (v2 ? 2 : 1) + topicLen;
   if (topicLen <= 0 || p + 2 > end) return false;
-  const propsLen = buf.readInt16BE(p);
+  const propsLen = readInt16BEUnchecked(buf, p);
   if (propsLen < 0 || p + 2 + propsLen !== end || buf[propsLen > 0 ? end - 1 : p - 1] === 0) return false;
-  return !checkCRC || bodyCrc32(buf, bodyAt, bodyAt + bodyLen) === buf.readInt32BE(pos + 8);
+  return !checkCRC || bodyCrc32(buf, bodyAt, bodyAt + bodyLen) === readInt32BEUnchecked(buf, pos + 8);
 }
