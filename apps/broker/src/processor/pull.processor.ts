@@ -70,12 +70,10 @@ export class PullMessageProcessor {
       conn.reply(req, res, t0);
       return;
     }
-    // The records may lie in buffers the store lent: they go back once the socket has them.
-    const lent = found.lent !== undefined;
-    const release = lent ? (): void => this.store.releaseMessageBuffers(found) : undefined;
-    if (req.isOneway || !conn.send(res, coalesceAdjacent(found.messageBuffers), release)) {
-      if (lent) this.store.releaseMessageBuffers(found);
-    }
+    // The records may lie in buffers the store lent: they go back once the socket has them
+    // (releaseMessageBuffers does nothing for a result that borrowed none, or a second time).
+    const release = found.lent !== undefined ? (): void => this.store.releaseMessageBuffers(found) : undefined;
+    if (req.isOneway || !conn.send(res, coalesceAdjacent(found.messageBuffers), release)) this.store.releaseMessageBuffers(found);
     this.metrics.rpcDone(req.code, req.isOneway ? -1 : res.code, performance.now() - t0);
   }
 

@@ -252,15 +252,14 @@ export function decodeMessageRecord(buf: Buffer, pos = 0, opts: DecodeOptions = 
   if ((bornV6 || storeV6) && storeSize < messageRecordSize(0, 0, 0, bornV6, storeV6)) throw new RecordDecodeError(`bad record size ${storeSize}`);
   const bornTimestamp = readInt64BE(buf, pos + 40);
   let p = pos + 48;
-  const bornLen = sysFlag & MessageSysFlag.BORNHOST_V6_FLAG ? 16 : 4;
+  const bornLen = bornV6 ? 16 : 4;
   const bornHost = readSocketAddress(buf, p, bornLen);
   p += bornLen + 4;
   const storeTimestamp = readInt64BE(buf, p);
   p += 8;
-  const storeLen = sysFlag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG ? 16 : 4;
+  const storeLen = storeV6 ? 16 : 4;
   const storeHost = readSocketAddress(buf, p, storeLen);
   p += storeLen + 4;
-  if (p + 16 > end) throw new RecordDecodeError(`bad record size ${storeSize}`);
   const reconsumeTimes = readInt32BEUnchecked(buf, p);
   const preparedTransactionOffset = readInt64BE(buf, p + 4);
   const bodyLen = readInt32BEUnchecked(buf, p + 12);

@@ -75,6 +75,11 @@ interface ReadBlock {
 export const LENT_READ_BUFFER_SIZE = 64 * 1024;
 const LENT_READ_BUFFERS_KEPT = 32;
 
+/** Where a read of `n` bytes lands: the front of the caller's `into`, else new memory. */
+function readTarget(into: Buffer | undefined, n: number): Buffer {
+  return into !== undefined ? into.subarray(0, n) : Buffer.allocUnsafe(n);
+}
+
 /** Copies records k < n (log offset phys[k], sizes[k] bytes) from `src`, which holds the log from `srcStart`, back to back into `out`. */
 function gatherInto(out: Buffer, src: Buffer, srcStart: number, phys: readonly number[], sizes: readonly number[], n: number): void {
   let w = 0;
@@ -825,7 +830,7 @@ export class CommitLog {
   readFromMemory(offset: number, size: number, encodedHere = false, into?: Buffer): Buffer | undefined {
     const c = this.chunkHolding(offset, size, encodedHere);
     if (c === undefined) return undefined;
-    const out = into !== undefined ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+    const out = readTarget(into, size);
     c.buf.copy(out, 0, offset - c.start, offset - c.start + size);
     return out;
   }
@@ -872,7 +877,7 @@ export class CommitLog {
     const end = phys[n - 1]! + sizes[n - 1]!;
     if (first < 0 || end > this.wrotePos) return undefined;
     const c = this.chunkHolding(first, end - first, encodedHere);
-    const out = into !== undefined ? into.subarray(0, total) : Buffer.allocUnsafe(total);
+    const out = readTarget(into, total);
     if (c !== undefined) {
       gatherInto(out, c.buf, c.start, phys, sizes, n);
       return { buf: out, fromMemory: true };
@@ -977,12 +982,12 @@ export class CommitLog {
     if (this.wrotePos - offset <= this.hotBytes) {
       // Hot data is in the page cache: a synchronous read is a memcpy in the kernel, cheaper than
       // handing the read to the thread pool and waking up for its result.
-      const buf = into !== undefined ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+      const buf = readTarget(into, size);
       return preadFullSync(seg.fd, buf, 0, size, offset - seg.startOffset) === size ? buf : undefined;
     }
     seg.refs++;
     try {
-      const buf = into !== undefined ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+      const buf = readTarget(into, size);
       let got = 0;
       while (got < size) {
         const n = await pread(seg.fd, buf, got, size - got, offset - seg.startOffset + got);
