@@ -210,6 +210,10 @@ function ratios(rows: Row[]): Ratio[] {
   if (pxSend && floor0) out.push({ label: 'send via the proxy / bare grpc-js unary calls', value: pxSend.msgsPerSec / floor0.msgsPerSec });
   const jsonSend = find(SCENARIOS.jsonSend.scenario, 'rocketmq-ts');
   if (jsonSend && lone) out.push({ label: 'send: JSON headers (Java client framing) / binary headers', value: jsonSend.msgsPerSec / lone.msgsPerSec });
+  const binaryJava = find(SCENARIOS.binaryJavaProps.scenario, 'rocketmq-ts');
+  if (jsonSend && binaryJava) {
+    out.push({ label: 'send: JSON headers / binary headers, same message properties', value: jsonSend.msgsPerSec / binaryJava.msgsPerSec });
+  }
   const jsonPull = find(SCENARIOS.jsonPull.scenario, 'rocketmq-ts');
   if (jsonPull && pull) out.push({ label: 'pull consume: JSON headers (Java client framing) / binary headers', value: jsonPull.msgsPerSec / pull.msgsPerSec });
   const sync = find(SCENARIOS.sync.scenario, 'rocketmq-ts');

@@ -40,6 +40,12 @@ export const SCENARIOS = {
   proxySend: { scenario: 'send via the gRPC proxy (official 5.x client), 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests / 3 },
   proxyReceiveAck: { scenario: 'receive + ack each via the gRPC proxy (official 5.x client), 32 msgs/receive', inflight: 4, perRequest: 32, requests: 0 },
   jsonSend: { scenario: 'send, JSON headers (Java client framing), 256 in flight', inflight: 256, perRequest: 1, requests: plan.sendRequests },
+  binaryJavaProps: {
+    scenario: "send, binary headers, the JSON row's properties (UNIQ_KEY per message), 256 in flight",
+    inflight: 256,
+    perRequest: 1,
+    requests: plan.sendRequests,
+  },
   jsonPull: { scenario: 'consume from the tail, JSON headers (Java client framing), 32 msgs/pull', inflight: 1, perRequest: 32, requests: 0 },
   grpcFloor: { scenario: 'bare grpc-js unary call, 256 in flight (floor under the proxy)', inflight: 256, perRequest: 1, requests: plan.sendRequests / 3 },
 } satisfies Record<string, ScenarioSpec>;
@@ -51,6 +57,11 @@ export const SCENARIOS = {
 export async function medianRow(run: () => Promise<Row>): Promise<Row> {
   const rows: Row[] = [];
   for (let i = 0; i < plan.repeats; i++) rows.push(await run());
+  return medianOf(rows);
+}
+
+/** The median row by msgs/s of repeated windows of one row, with the largest peak RSS and the spread. */
+function medianOf(rows: Row[]): Row {
   if (rows.length === 1) return rows[0]!;
   const sorted = [...rows].sort((a, b) => a.msgsPerSec - b.msgsPerSec);
   const mid = { ...sorted[Math.floor(sorted.length / 2)]! };
@@ -74,6 +85,31 @@ export async function measure(
   others: Record<string, number> = {},
 ): Promise<Row> {
   return medianRow(() => measureOnce(spec, system, durability, pid, send, others));
+}
+
+/**
+ * Rows to be compared with each other, their windows taken in turn (A B A B ...) rather than row by
+ * row: on this VM each window slows the ones after it (the page cache it grows, see BENCHMARKS.md,
+ * Round 6), so a row measured after another would carry that cost alone.
+ */
+export async function measureAlternated(
+  items: readonly { spec: ScenarioSpec; send: () => (i: number) => Promise<unknown> }[],
+  system: string,
+  durability: string,
+  pid: number,
+): Promise<Row[]> {
+  const windows: Row[][] = items.map(() => []);
+  for (let r = 0; r < plan.repeats; r++) {
+    for (let k = 0; k < items.length; k++) {
+      const it = items[k]!;
+      windows[k]!.push(await measureOnce(it.spec, system, durability, pid, it.send(), {}));
+    }
+  }
+  return windows.map((w) => {
+    const row = medianOf(w);
+    row.note = row.note ? `${row.note}; windows alternated with the other header's` : "windows alternated with the other header's";
+    return row;
+  });
 }
 
 async function measureOnce(

@@ -16,7 +16,7 @@ import {
 } from '@rocketmq-ts/protocol';
 import { appMain, freePort, makeTempDir, removeTempDir, startNode, writeConf, type NodeProcess } from '@rocketmq-ts/testing';
 import type { Row } from '../report.js';
-import { PAYLOAD, SCENARIOS, measure, medianRow, plan, rowFrom, wanted, withClientCpu } from '../scenarios.js';
+import { PAYLOAD, SCENARIOS, measure, measureAlternated, medianRow, plan, rowFrom, wanted, withClientCpu } from '../scenarios.js';
 import { processCpuMicros, RssSampler, selfCpuMicros } from '../stats.js';
 import { profileNodeArgs } from '../profile.js';
 import { JAVA_CLIENT_VERSION, javaFrame, javaPropertiesString, javaPullExt, javaSendV2Ext, uniqIdMaker } from '../java-frames.js';
@@ -148,7 +148,7 @@ export async function stopBroker(b: Broker): Promise<void> {
  * one extFields object, re-stamped per call (the connection encodes a command synchronously inside
  * invoke and keeps only its opaque afterwards).
  */
-function sender(client: RemotingClient, addr: string, batch: number): (i: number) => Promise<unknown> {
+function sender(client: RemotingClient, addr: string, batch: number, properties?: () => string): (i: number) => Promise<unknown> {
   const batchBody =
     batch > 1 ? encodeBatchBody(Array.from({ length: batch }, () => ({ flag: 0, body: PAYLOAD, properties: new Map([['TAGS', 'bench']]) }))) : null;
   const queueIds = Array.from({ length: QUEUES }, (_, q) => String(q));
@@ -179,10 +179,30 @@ function sender(client: RemotingClient, addr: string, batch: number): (i: number
       ext.g = String(now);
     }
     ext.e = queueIds[i % QUEUES]!;
+    if (properties !== undefined) ext.i = properties();
     cmd.opaque = nextOpaque();
     cmd.flag = 0;
     return client.invoke(addr, cmd, 10_000).then(check);
   };
+}
+
+/**
+ * The properties a Java DefaultMQProducer (5.3.x) sets on a tagged message, UNIQ_KEY new per call
+ * (TAGS, WAIT, UNIQ_KEY joined in Java HashMap order): the JSON send row sends these, and its
+ * binary partner row sends the same so the two differ only in the header's serialisation.
+ */
+function javaSendProperties(): () => string {
+  const uniq = uniqIdMaker();
+  const sample = javaPropertiesString([
+    ['TAGS', 'bench'],
+    ['WAIT', 'true'],
+    ['UNIQ_KEY', uniq()],
+  ]);
+  // The property order for these three names, worked out once; per message only UNIQ_KEY changes.
+  const at = sample.indexOf('UNIQ_KEY\u0001');
+  const before = sample.slice(0, at);
+  const after = sample.slice(sample.indexOf('\u0002', at) + 1);
+  return () => before + 'UNIQ_KEY\u0001' + uniq() + '\u0002' + after;
 }
 
 /** The broker name of startBroker's brokers (what a Java client puts in `n` / `bname`). */
@@ -212,13 +232,7 @@ function assertJavaFraming(cmd: RemotingCommand): void {
  * command and one extFields object are re-stamped per call, as in `sender` (the key order stays).
  */
 function javaJsonSender(client: RemotingClient, addr: string): (i: number) => Promise<unknown> {
-  const uniq = uniqIdMaker();
-  const props = (): string =>
-    javaPropertiesString([
-      ['TAGS', 'bench'],
-      ['WAIT', 'true'],
-      ['UNIQ_KEY', uniq()],
-    ]);
+  const props = javaSendProperties();
   const ext = javaSendV2Ext({
     producerGroup: 'bench-producer',
     topic: TOPIC,
@@ -233,11 +247,6 @@ function javaJsonSender(client: RemotingClient, addr: string): (i: number) => Pr
   cmd.language = 'JAVA';
   cmd.version = JAVA_CLIENT_VERSION;
   assertJavaFraming(cmd);
-  // The property order for these three names, worked out once; per message only UNIQ_KEY changes.
-  const sample = props();
-  const at = sample.indexOf('UNIQ_KEY\u0001');
-  const before = sample.slice(0, at);
-  const after = sample.slice(sample.indexOf('\u0002', at) + 1);
   const queueIds = Array.from({ length: QUEUES }, (_, q) => String(q));
   let stampedAt = 0;
   const check = (r: RemotingCommand): void => {
@@ -250,7 +259,7 @@ function javaJsonSender(client: RemotingClient, addr: string): (i: number) => Pr
       ext.g = String(now);
     }
     ext.e = queueIds[i % QUEUES]!;
-    ext.i = before + 'UNIQ_KEY\u0001' + uniq() + '\u0002' + after;
+    ext.i = props();
     cmd.opaque = nextOpaque();
     cmd.flag = 0;
     return client.invoke(addr, cmd, 10_000).then(check);
@@ -459,11 +468,23 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       b.memProbe?.mark('async');
       if (wanted('async')) rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
       if (wanted('jsonSend')) {
-        // The binary-header row is its partner in the ratio: measured here too when not asked for.
+        // The lean binary-header row (no UNIQ_KEY; the first ratio): measured here too when not asked for.
         if (!wanted('async')) rows.push(await measure(SCENARIOS.async, name, label, pid, sender(client, b.addr, 1)));
+        // The header comparison proper: a binary-header row with the JSON row's message properties
+        // (UNIQ_KEY per message), so the two differ only in the header's serialisation, their
+        // windows alternated so that neither runs on a fuller store than the other.
         const warmJson = javaJsonSender(client, b.addr);
         for (let i = 0; i < 2000; i++) await warmJson(i);
-        rows.push(await measure(SCENARIOS.jsonSend, name, label, pid, javaJsonSender(client, b.addr)));
+        const [binaryRow, jsonRow] = await measureAlternated(
+          [
+            { spec: SCENARIOS.binaryJavaProps, send: () => sender(client, b.addr, 1, javaSendProperties()) },
+            { spec: SCENARIOS.jsonSend, send: () => javaJsonSender(client, b.addr) },
+          ],
+          name,
+          label,
+          pid,
+        );
+        rows.push(binaryRow!, jsonRow!);
       }
       b.memProbe?.mark('batch');
       if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, pid, sender(client, b.addr, 64)));
