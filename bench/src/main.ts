@@ -66,6 +66,8 @@ async function redisRows(): Promise<Row[]> {
         if (wanted('batch')) rows.push(await measure(SCENARIOS.batch, name, label, peer.pid, () => peer.xaddBatch(PAYLOAD, 64)));
         if (wanted('latency')) rows.push(await measure(SCENARIOS.latency, name, label, peer.pid, () => peer.xadd(PAYLOAD)));
         if (wanted('consume')) {
+          // Run without the send rows (--scenarios consume), the stream is filled first.
+          if (!wanted('async') && !wanted('batch')) for (let i = 0; i < plan.consumeMessages / 64; i++) await peer.xaddBatch(PAYLOAD, 64);
           rows.push(
             await medianRow(async () => {
               let got = 0;

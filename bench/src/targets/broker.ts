@@ -525,8 +525,8 @@ export async function runBrokerScenarios(): Promise<Row[]> {
       }
       b.memProbe?.mark('consume');
       if (!wanted('consume') && !wanted('jsonPull')) continue;
-      if (wanted('jsonPull') && !(['async', 'jsonSend', 'batch'] as const).some(wanted)) {
-        // Run without the send rows (--scenarios jsonPull), the topic is filled first.
+      if (!(['async', 'jsonSend', 'batch'] as const).some(wanted)) {
+        // Run without the send rows (--scenarios consume / jsonPull), the topic is filled first.
         const fill = sender(client, b.addr, 64);
         for (let i = 0; i < plan.consumeMessages / 64; i++) await fill(i);
       }
