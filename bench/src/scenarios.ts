@@ -107,7 +107,7 @@ export async function measureAlternated(
   }
   return windows.map((w) => {
     const row = medianOf(w);
-    row.note = row.note ? `${row.note}; windows alternated with the other header's` : "windows alternated with the other header's";
+    row.note = row.note ? `${row.note}; windows alternated with the other rows'` : "windows alternated with the other rows'";
     return row;
   });
 }
