@@ -113,3 +113,48 @@ describe('ConsumeQueue load', () => {
     expect(zeroFrom(file, 9_990)).toBe(true);
   });
 });
+
+describe('ConsumeQueue reads from older files', () => {
+  /** 3,000 units in files of 2,000: file 0 is complete and flushed, so no longer held in memory. */
+  async function queue(): Promise<ConsumeQueue> {
+    const dir = tmpDir('rmq-cq-ahead-');
+    dirs.push(dir);
+    const q = new ConsumeQueue('T', 0, dir, 2000 * CQ_UNIT_SIZE);
+    for (let i = 0; i < 3000; i++) q.putAt(i, i * 100, 100, i);
+    await q.flush();
+    return q;
+  }
+  const phys = (b: Buffer): number[] => Array.from({ length: b.length / CQ_UNIT_SIZE }, (_, k) => Number(b.readBigInt64BE(k * CQ_UNIT_SIZE)));
+  const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, k) => (from + k) * 100);
+
+  it('reads ahead for pulls going through an older file: one file read per ~25 pulls of 32 units', async () => {
+    const q = await queue();
+    const held: [number, Buffer][] = [];
+    for (let from = 0; from < 2000; from += 32) {
+      const b = await q.readUnits(from, 32);
+      expect(b).toBeDefined();
+      expect(phys(b!)).toEqual(range(from, Math.min(32, 2000 - from)));
+      held.push([from, b!]);
+    }
+    // 63 pulls: the file was read 3 times (819 units each), every other pull found its units in memory.
+    expect(q.readAheadStats).toEqual({ reads: 3, hits: 60 });
+    // Units handed out earlier are unchanged after later reads ahead (each read fills a new buffer).
+    for (const [from, b] of held) expect(phys(b)).toEqual(range(from, Math.min(32, 2000 - from)));
+    // A pull reaching the newest file (held in memory) drops what was read ahead.
+    expect(phys((await q.readUnits(2000, 32))!)).toEqual(range(2000, 32));
+    expect(phys((await q.readUnits(1968, 32))!)).toEqual(range(1968, 32));
+    expect(q.readAheadStats.reads).toBe(4);
+    await q.close();
+  });
+
+  it('reads single units (lookups) alone, and serves a pull going backwards from a new read', async () => {
+    const q = await queue();
+    for (const i of [1500, 10, 1999]) expect((await q.getUnit(i))?.phyOffset).toBe(i * 100);
+    expect(q.readAheadStats).toEqual({ reads: 3, hits: 0 });
+    expect(phys((await q.readUnits(1000, 32))!)).toEqual(range(1000, 32));
+    expect(phys((await q.readUnits(968, 32))!)).toEqual(range(968, 32));
+    expect(phys((await q.readUnits(1010, 32))!)).toEqual(range(1010, 32));
+    expect(q.readAheadStats).toEqual({ reads: 5, hits: 1 });
+    await q.close();
+  });
+});

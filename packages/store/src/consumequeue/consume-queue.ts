@@ -11,6 +11,19 @@ export const CQ_UNIT_SIZE = 20;
 export const CQ_BLANK_SIZE = 0x7fffffff;
 /** Reads of a queue file at load: whole units, 80 KiB. */
 const LOAD_CHUNK = CQ_UNIT_SIZE * 4096;
+/**
+ * Units read at once from a file not held in memory when a pull asks for several (819 units, ~16 KiB):
+ * a consumer catching up through an older file then finds the next ~25 pulls' units in memory
+ * instead of making a thread-pool read for each.
+ */
+const READ_AHEAD_UNITS = 819;
+
+/** Units of an older file read ahead: bytes [start, start + buf.length) of `file`. */
+interface ReadAhead {
+  readonly file: CQFile;
+  readonly start: number;
+  readonly buf: Buffer;
+}
 
 interface CQFile {
   /** Logical offset of the first unit. */
@@ -43,6 +56,16 @@ export class ConsumeQueue {
   private flushing: Promise<number> | undefined;
   /** Recovery rewrote units of a file not held in memory: the next flush fdatasyncs every file. */
   private repairedOnDisk = false;
+  /**
+   * The last units read ahead from a file not held in memory (readUnits). Each read ahead fills a new
+   * buffer, so units handed out earlier never change under their reader; dropped when a read is
+   * served from memory (the reader caught up) and whenever units on disk are rewritten.
+   */
+  private ahead: ReadAhead | undefined;
+  /** Counts rewrites of units on disk: a read ahead that overlapped one is not kept. */
+  private rewrites = 0;
+  /** Reads of units from files not held in memory, and the reads served from units read ahead. */
+  readonly readAheadStats = { reads: 0, hits: 0 };
 
   constructor(
     readonly topic: string,
@@ -134,6 +157,8 @@ export class ConsumeQueue {
 
   /** Drops units pointing at or past `phyEnd` (after commit-log recovery). Sync; returns units dropped. */
   truncateDirtySync(phyEnd: number): number {
+    this.ahead = undefined;
+    this.rewrites++;
     let dropped = 0;
     while (this.maxOffset > this.minOffset) {
       const f = this.files[this.files.length - 1] as CQFile;
@@ -214,6 +239,8 @@ export class ConsumeQueue {
       writeInt64BE(unit, 12, tagsCode);
       writeSync(f.fd, unit, 0, CQ_UNIT_SIZE, at);
       this.repairedOnDisk = true;
+      this.ahead = undefined;
+      this.rewrites++;
       return;
     }
     if (at + CQ_UNIT_SIZE > f.buf.length) return;
@@ -277,9 +304,24 @@ export class ConsumeQueue {
     if (f === undefined) return undefined;
     const n = Math.min(count, f.startIndex + this.unitsPerFile - from, this.maxOffset - from);
     const at = (from - f.startIndex) * CQ_UNIT_SIZE;
-    if (f.buf !== undefined) return f.buf.subarray(at, at + n * CQ_UNIT_SIZE);
+    const len = n * CQ_UNIT_SIZE;
+    if (f.buf !== undefined) {
+      this.ahead = undefined;
+      return f.buf.subarray(at, at + len);
+    }
     if (f.fd < 0 || f.deleted === true) return undefined;
-    const out = Buffer.allocUnsafe(n * CQ_UNIT_SIZE);
+    const a = this.ahead;
+    if (a !== undefined && a.file === f && at >= a.start && at + len <= a.start + a.buf.length) {
+      this.readAheadStats.hits++;
+      return a.buf.subarray(at - a.start, at - a.start + len);
+    }
+    // Several units asked for (a pull): read ahead to the file's stored end, READ_AHEAD_UNITS at most.
+    // Single units (lookups, binary searches) are read alone.
+    const stored = Math.min(this.unitsPerFile, this.maxOffset - f.startIndex) * CQ_UNIT_SIZE;
+    const want = count > 1 ? Math.max(len, Math.min(READ_AHEAD_UNITS * CQ_UNIT_SIZE, stored - at)) : len;
+    const out = Buffer.allocUnsafe(want);
+    this.readAheadStats.reads++;
+    const rewrites = this.rewrites;
     let got = 0;
     // Retention may delete the file while the read waits in the thread pool: the fd stays open
     // until the last read on it is done (a closed, or worse reused, fd is never read).
@@ -294,7 +336,9 @@ export class ConsumeQueue {
       f.refs--;
       if (f.refs === 0 && isDeleted(f) && f.fd >= 0) void closeFd(f.fd);
     }
-    return out;
+    if (want === len) return out;
+    if (rewrites === this.rewrites) this.ahead = { file: f, start: at, buf: out };
+    return out.subarray(0, len);
   }
 
   /** One unit: {phyOffset, size, tagsCode}, or undefined. */
