@@ -405,6 +405,7 @@ export class ConsumeQueue {
       if (lastUnit === undefined || lastUnit.phyOffset + lastUnit.size > minPhy) break;
       this.files.shift();
       f.deleted = true;
+      if (this.ahead?.file === f) this.ahead = undefined;
       if (f.fd >= 0 && (f.refs ?? 0) === 0) await closeFd(f.fd);
       await fs.promises.unlink(f.path).catch(() => undefined);
       deleted++;
