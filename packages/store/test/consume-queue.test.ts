@@ -157,4 +157,18 @@ describe('ConsumeQueue reads from older files', () => {
     expect(q.readAheadStats).toEqual({ reads: 5, hits: 1 });
     await q.close();
   });
+
+  it('serves a unit rewritten by recovery after it was read ahead from the file, not from the old read', async () => {
+    const q = await queue();
+    expect(phys((await q.readUnits(0, 32))!)).toEqual(range(0, 32));
+    expect(q.readAheadStats).toEqual({ reads: 1, hits: 0 });
+    // Recovery finds unit 40 differs from its record and rewrites it on disk (an older file).
+    expect(q.putAt(40, 999_900, 100, 40)).toBe(false);
+    const units = phys((await q.readUnits(32, 32))!);
+    expect(units[8]).toBe(999_900);
+    expect(units.filter((_, k) => k !== 8)).toEqual(range(32, 32).filter((_, k) => k !== 8));
+    expect(q.readAheadStats).toEqual({ reads: 2, hits: 0 });
+    expect((await q.getUnit(40))?.phyOffset).toBe(999_900);
+    await q.close();
+  });
 });
