@@ -6,14 +6,15 @@
 // Needs a Docker engine: a running one is reused; otherwise dockerd is started (docker.io and
 // docker-compose installed with apt when missing) and stopped at the end. Where no image registry is
 // reachable, infra/docker/standins.sh builds local stand-ins for the public images (kept for the
-// next run). The compose file's published ports go to free host ports (its NAMESRV_1_PORT, ...
+// next run). The compose file's published ports go to free host ports below the OS's ephemeral range
+// (publishablePort: no other test's port-0 bind can take one while images build; its NAMESRV_1_PORT, ...
 // variables), so a cluster already running here on 9876 is no obstacle. The test talks to
 // 127.0.0.1 and to the containers it started.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { freePort, repoRoot } from '@rocketmq-ts/testing';
+import { publishablePort, repoRoot } from '@rocketmq-ts/testing';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { parse } from 'yaml';
 import { ensureEngine, lastLines, run, runOk, stopEngine, type Engine } from './docker-engine.js';
@@ -115,7 +116,7 @@ async function hostPortVariables(): Promise<Record<string, string>> {
     for (const p of s.ports ?? []) {
       const v = /^\$\{(\w+):-\d+\}:\d+$/.exec(p)?.[1];
       if (v === undefined) throw new Error(`${name} publishes ${p}: not a \${VAR:-port}:port the test can move to a free port`);
-      out[v] = String(await freePort());
+      out[v] = String(await publishablePort());
     }
   }
   return out;

@@ -1,5 +1,5 @@
 export { waitFor, seededRandom, type WaitForOptions } from './wait.js';
-export { freePort, canConnect, waitForPort, isPortClash, retryOnPortClash } from './ports.js';
+export { freePort, publishablePort, canConnect, waitForPort, isPortClash, retryOnPortClash } from './ports.js';
 export { makeTempDir, removeTempDir, removeTempDirs, repoRoot, appMain, writeConf } from './files.js';
 export { startNode, stopAllProcesses, runningProcesses, isPidAlive, type StartNodeOptions, type NodeProcess, type ExitStatus } from './process.js';
 export * from './wire.js';

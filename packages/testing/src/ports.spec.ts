@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { canConnect, freePort, retryOnPortClash, waitForPort } from './ports.js';
+import { readFileSync } from 'node:fs';
+import { canConnect, freePort, publishablePort, retryOnPortClash, waitForPort } from './ports.js';
 
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -74,5 +75,27 @@ describe('retryOnPortClash', () => {
       }, 3),
     ).rejects.toThrow('already in use');
     expect(calls).toBe(3);
+  });
+});
+
+describe('publishablePort', () => {
+  it('gives distinct ports below the range the OS hands out, free on every address', async () => {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const port = await publishablePort();
+      expect(port).toBeGreaterThanOrEqual(20_000);
+      expect(port).toBeLessThan(low);
+      ports.add(port);
+    }
+    expect(ports.size).toBe(20);
+    const port = [...ports][0]!;
+    const s = createServer();
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, '0.0.0.0', resolve);
+    });
+    expect(await canConnect(port)).toBe(true);
+    await new Promise((r) => s.close(r));
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { canConnect } from '@rocketmq-ts/common';
 import { waitFor } from './wait.js';
@@ -34,6 +35,43 @@ export async function freePort(): Promise<number> {
     return port;
   }
   throw new Error('no fresh free port after 50 tries');
+}
+
+/** The first port the OS hands out for port 0 and for outgoing connections (32768 when unreadable). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 21_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function canBindAll(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port for something that binds it long after it is picked (a container's published port, bound
+ * minutes later once images are built): free on every address now, and below the OS's ephemeral
+ * range, so no port-0 bind or outgoing connection of another test process can take it meanwhile.
+ */
+export async function publishablePort(): Promise<number> {
+  const low = 20_000;
+  const span = ephemeralLow() - low;
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * span);
+    if (handedOut.has(port) || !(await canBindAll(port))) continue;
+    if (handedOut.size >= HANDED_OUT_MAX) handedOut.clear();
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${low}-${low + span - 1} after 200 tries`);
 }
 
 /** Resolves once 127.0.0.1:port accepts a TCP connection; rejects after timeoutMs. */
