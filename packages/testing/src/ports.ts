@@ -9,6 +9,12 @@ export { canConnect };
 const handedOut = new Set<number>();
 const HANDED_OUT_MAX = 4096;
 
+function remember(port: number): number {
+  if (handedOut.size >= HANDED_OUT_MAX) handedOut.clear();
+  handedOut.add(port);
+  return port;
+}
+
 function bindAny(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -30,9 +36,7 @@ export async function freePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = await bindAny();
     if (handedOut.has(port)) continue;
-    if (handedOut.size >= HANDED_OUT_MAX) handedOut.clear();
-    handedOut.add(port);
-    return port;
+    return remember(port);
   }
   throw new Error('no fresh free port after 50 tries');
 }
@@ -67,9 +71,7 @@ export async function publishablePort(): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const port = low + Math.floor(Math.random() * span);
     if (handedOut.has(port) || !(await canBindAll(port))) continue;
-    if (handedOut.size >= HANDED_OUT_MAX) handedOut.clear();
-    handedOut.add(port);
-    return port;
+    return remember(port);
   }
   throw new Error(`no free port in ${low}-${low + span - 1} after 200 tries`);
 }
